@@ -1,0 +1,175 @@
+//! The perfledger event log.
+//!
+//! One interface ([`EventLog`]) with two backends: NATS JetStream
+//! (production) and an embedded log in one local directory (the zero-setup
+//! default). Both give the same semantics, proven by one conformance suite:
+//! gapless sequences, atomic commits, optimistic concurrency per subject,
+//! dedupe by message id, durable when acknowledged.
+//!
+//! A *record* is one commit: the events one command produced for one entity,
+//! encoded by the caller into one opaque payload. The log never decodes
+//! payloads; integrity ([`integrity`]) hashes them as bytes.
+
+use std::fmt;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use uuid::Uuid;
+
+pub mod subject;
+
+pub use subject::Subject;
+
+/// Position of a record in the log: 1-based, gapless, assigned by the log.
+pub type Seq = u64;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type RecordedAt = i64;
+
+/// What the appender believes the subject's current version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No check (used only for log-level records such as checkpoints when the
+    /// caller serialises them itself).
+    Any,
+    /// The subject must have no records yet.
+    Empty,
+    /// The subject's last record must be at exactly this sequence.
+    At(Seq),
+}
+
+/// One commit to append: one subject, one payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub subject: Subject,
+    pub expected: Expected,
+    /// Dedupe id (`Nats-Msg-Id` on JetStream). Re-sending the same id returns
+    /// the original sequence and stores nothing.
+    pub msg_id: Uuid,
+    pub recorded_at: RecordedAt,
+    pub payload: Bytes,
+}
+
+/// The log's answer to one appended commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: Seq,
+    /// True when the msg id had been seen: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A stored record as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub seq: Seq,
+    pub subject: Subject,
+    pub msg_id: Uuid,
+    pub recorded_at: RecordedAt,
+    pub payload: Bytes,
+}
+
+/// Where a read stops (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The last sequence at the moment the read starts.
+    Head,
+    /// Up to and including this sequence (or the head, if lower).
+    Seq(Seq),
+    /// The longest prefix whose records all have `recorded_at <= t`.
+    RecordedAt(RecordedAt),
+}
+
+/// What a backend can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `append_batch` is all-or-nothing across subjects.
+    pub atomic_batch: bool,
+}
+
+/// Errors from the log. Each carries enough context to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("version conflict on {subject}: expected {expected:?}, current version is {current}")]
+    Conflict {
+        subject: Subject,
+        expected: Expected,
+        /// The subject's current version (0 = no records).
+        current: Seq,
+    },
+    #[error("sequence gap or disorder: expected sequence {expected}, got {got}")]
+    Gap { expected: Seq, got: Seq },
+    #[error("corrupt record at sequence {seq}: {detail}")]
+    Corrupt { seq: Seq, detail: String },
+    #[error("invalid subject {value:?}: {reason}")]
+    InvalidSubject { value: String, reason: &'static str },
+    #[error("existing stream {stream} has unsafe settings: {problem}")]
+    UnsafeStream { stream: String, problem: String },
+    #[error("payload of {len} bytes exceeds the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("batch of {len} commits exceeds the limit of {max}")]
+    BatchTooLarge { len: usize, max: usize },
+    #[error("log unavailable: {0}")]
+    Unavailable(String),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("NATS error during {op}: {detail}")]
+    Nats { op: &'static str, detail: String },
+}
+
+/// A stream of records in sequence order; a gap is an error item, never skipped.
+pub type RecordStream = BoxStream<'static, Result<LogRecord, LogError>>;
+
+/// The event log interface, implemented by every backend.
+pub trait EventLog: Send + Sync + 'static {
+    /// Append one commit atomically, with optimistic concurrency and dedupe.
+    fn append(
+        &self,
+        commit: Commit,
+    ) -> impl std::future::Future<Output = Result<Appended, LogError>> + Send;
+
+    /// Append many commits (any subjects), pipelined. All-or-nothing where
+    /// [`Capabilities::atomic_batch`]; otherwise in order, stopping at the first
+    /// failure, and safe to resume by re-sending the same commits (same msg ids).
+    fn append_batch(
+        &self,
+        commits: Vec<Commit>,
+    ) -> impl std::future::Future<Output = Result<Vec<Appended>, LogError>> + Send;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The last sequence in the log (0 when empty).
+    fn head(&self) -> impl std::future::Future<Output = Result<Seq, LogError>> + Send;
+
+    /// The subject's version: the sequence of its last record (0 = none).
+    fn subject_version(
+        &self,
+        subject: &Subject,
+    ) -> impl std::future::Future<Output = Result<Seq, LogError>> + Send;
+
+    /// All records of one subject, in order.
+    fn read_subject(
+        &self,
+        subject: &Subject,
+    ) -> impl std::future::Future<Output = Result<Vec<LogRecord>, LogError>> + Send;
+
+    /// Records from `from` (inclusive, >= 1) to `until`, in order, gapless.
+    fn read(&self, from: Seq, until: Until) -> RecordStream;
+
+    /// Records from `from` on, then new records as they are appended; never ends.
+    fn tail(&self, from: Seq) -> RecordStream;
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Any => f.write_str("any"),
+            Expected::Empty => f.write_str("empty"),
+            Expected::At(s) => write!(f, "{s}"),
+        }
+    }
+}

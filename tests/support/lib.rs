@@ -1,0 +1,1 @@
+//! Shared support for perfledger's cross-crate test suites in `tests/`.
