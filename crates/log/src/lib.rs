@@ -10,15 +10,29 @@
 //! encoded by the caller into one opaque payload. The log never decodes
 //! payloads; integrity ([`integrity`]) hashes them as bytes.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use uuid::Uuid;
 
+mod any;
+pub mod embedded;
+pub mod integrity;
+pub mod jetstream;
 pub mod subject;
 
+pub use any::{AnyLog, LogConfig, NATS_URL_ENV};
+pub use embedded::EmbeddedLog;
+pub use jetstream::JetStreamLog;
 pub use subject::Subject;
+
+/// Largest payload accepted by default (1 MiB).
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+/// Largest `append_batch` accepted by default.
+pub const DEFAULT_MAX_BATCH: usize = 10_000;
 
 /// Position of a record in the log: 1-based, gapless, assigned by the log.
 pub type Seq = u64;
@@ -79,6 +93,25 @@ pub enum Until {
     RecordedAt(RecordedAt),
 }
 
+/// Outcome of [`EventLog::append_pipelined`]: the acknowledged prefix and,
+/// if it stopped early, why. Commits after `appended.len()` may or may not
+/// be stored; re-sending them (same msg ids) is safe.
+#[derive(Debug)]
+pub struct BatchProgress {
+    pub appended: Vec<Appended>,
+    pub error: Option<LogError>,
+}
+
+impl BatchProgress {
+    /// All appended, or the error.
+    pub fn into_result(self) -> Result<Vec<Appended>, LogError> {
+        match self.error {
+            None => Ok(self.appended),
+            Some(e) => Err(e),
+        }
+    }
+}
+
 /// What a backend can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
@@ -108,6 +141,8 @@ pub enum LogError {
     TooLarge { len: usize, max: usize },
     #[error("batch of {len} commits exceeds the limit of {max}")]
     BatchTooLarge { len: usize, max: usize },
+    #[error("invalid log configuration: {0}")]
+    Config(String),
     #[error("log unavailable: {0}")]
     Unavailable(String),
     #[error("I/O error on {path}: {source}")]
@@ -138,6 +173,14 @@ pub trait EventLog: Send + Sync + 'static {
         &self,
         commits: Vec<Commit>,
     ) -> impl std::future::Future<Output = Result<Vec<Appended>, LogError>> + Send;
+
+    /// Bulk append of any number of commits, pipelined, never atomic across
+    /// commits: returns the acknowledged prefix and the first error, so a
+    /// caller can resume from `appended.len()` with the same commits.
+    fn append_pipelined(
+        &self,
+        commits: Vec<Commit>,
+    ) -> impl std::future::Future<Output = BatchProgress> + Send;
 
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;
@@ -171,5 +214,26 @@ impl fmt::Display for Expected {
             Expected::Empty => f.write_str("empty"),
             Expected::At(s) => write!(f, "{s}"),
         }
+    }
+}
+
+/// Check one commit against the limits (shared by all backends).
+pub(crate) fn check_commit(c: &Commit, max_payload: usize) -> Result<(), LogError> {
+    if c.payload.len() > max_payload {
+        return Err(LogError::TooLarge {
+            len: c.payload.len(),
+            max: max_payload,
+        });
+    }
+    Ok(())
+}
+
+/// Normalise `Expected::At(0)` to `Expected::Empty` and test it against the
+/// subject's current version.
+pub(crate) fn expected_ok(expected: Expected, current: Seq) -> bool {
+    match expected {
+        Expected::Any => true,
+        Expected::Empty | Expected::At(0) => current == 0,
+        Expected::At(v) => current == v,
     }
 }

@@ -28,7 +28,9 @@ fn check_token(value: &str) -> Result<(), LogError> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     {
-        return Err(bad("tokens are lowercase ascii letters, digits, '-' or '_'"));
+        return Err(bad(
+            "tokens are lowercase ascii letters, digits, '-' or '_'",
+        ));
     }
     Ok(())
 }

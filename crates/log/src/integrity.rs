@@ -1,0 +1,394 @@
+//! Hash-chain integrity over the log.
+//!
+//! ```text
+//! leaf_i  = SHA-256("pl-leaf-v1" ‖ seq:u64be ‖ len(subject):u32be ‖ subject
+//!                   ‖ msg_id:16 ‖ recorded_at:i64be ‖ len(payload):u64be ‖ payload)
+//! chain_0 = 32 zero bytes
+//! chain_i = SHA-256("pl-chain-v1" ‖ chain_{i-1} ‖ leaf_i)
+//! ```
+//!
+//! A checkpoint is a record on `{prefix}.chk`, appended with
+//! `Expected::At(last checkpoint)` so concurrent checkpointers conflict. Its
+//! payload ([`CheckpointPayload`], postcard, versioned) carries the previous
+//! checkpoint's `upto`, its own `upto`, `chain_upto` and the first
+//! [`LEAF_PREFIX_BYTES`] bytes of every leaf in `(prev_upto, upto]`, so
+//! [`verify`] names the exact first altered, removed, reordered or inserted
+//! record. Checkpoints are records too: the next checkpoint covers them.
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{Commit, EventLog, Expected, LogError, LogRecord, Seq, Subject, Until};
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];
+/// Bytes of each leaf kept in a checkpoint.
+pub const LEAF_PREFIX_BYTES: usize = 8;
+/// The chain root of the empty log.
+pub const ZERO: Hash = [0u8; 32];
+
+/// The payload of a checkpoint record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckpointPayload {
+    V1 {
+        prev_upto: Seq,
+        upto: Seq,
+        root: Hash,
+        leaves: Vec<[u8; LEAF_PREFIX_BYTES]>,
+    },
+}
+
+/// A checkpoint just written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointInfo {
+    /// Sequence of the checkpoint record itself.
+    pub seq: Seq,
+    /// Last record covered.
+    pub upto: Seq,
+    /// Chain root at `upto`.
+    pub root: Hash,
+}
+
+/// What is wrong at the first bad sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The record's hash differs from the one a checkpoint recorded: it was
+    /// altered, removed, reordered or inserted.
+    LeafMismatch,
+    /// The chain root at a checkpoint's `upto` differs from the recorded one.
+    RootMismatch { upto: Seq },
+    /// A checkpoint record is malformed or does not follow the previous one.
+    BadCheckpoint(String),
+    /// The record could not be read (gap, corrupt bytes).
+    Unreadable(String),
+    /// The chain root differs from the external anchor.
+    AnchorMismatch,
+    /// The external anchor's sequence is beyond the head.
+    AnchorBeyondHead { head: Seq },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::LeafMismatch => f.write_str(
+                "record differs from its checkpointed hash (altered, removed, reordered or inserted)",
+            ),
+            Problem::RootMismatch { upto } => write!(f, "chain root at {upto} differs"),
+            Problem::BadCheckpoint(d) => write!(f, "bad checkpoint: {d}"),
+            Problem::Unreadable(d) => write!(f, "unreadable: {d}"),
+            Problem::AnchorMismatch => f.write_str("chain root differs from the external anchor"),
+            Problem::AnchorBeyondHead { head } => {
+                write!(f, "anchor is beyond the head {head} (records removed?)")
+            }
+        }
+    }
+}
+
+/// Result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records read and hashed.
+    pub checked: Seq,
+    /// The last valid checkpoint seen.
+    pub last_checkpoint: Option<CheckpointInfo>,
+    /// Records after the last checkpoint's `upto` (not yet protected).
+    pub uncovered_tail: Seq,
+    /// The first bad sequence and what is wrong there.
+    pub first_bad: Option<(Seq, Problem)>,
+}
+
+impl VerifyReport {
+    /// True when nothing bad was found.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
+/// The leaf hash of one record.
+pub fn leaf_hash(r: &LogRecord) -> Hash {
+    let mut h = Sha256::new();
+    h.update(b"pl-leaf-v1");
+    h.update(r.seq.to_be_bytes());
+    let s = r.subject.as_str().as_bytes();
+    h.update((s.len() as u32).to_be_bytes());
+    h.update(s);
+    h.update(r.msg_id.as_bytes());
+    h.update(r.recorded_at.to_be_bytes());
+    h.update((r.payload.len() as u64).to_be_bytes());
+    h.update(&r.payload);
+    h.finalize().into()
+}
+
+/// One chain step.
+pub fn chain_next(prev: &Hash, leaf: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(b"pl-chain-v1");
+    h.update(prev);
+    h.update(leaf);
+    h.finalize().into()
+}
+
+fn short(leaf: &Hash) -> [u8; LEAF_PREFIX_BYTES] {
+    let mut s = [0u8; LEAF_PREFIX_BYTES];
+    s.copy_from_slice(&leaf[..LEAF_PREFIX_BYTES]);
+    s
+}
+
+/// Decode a checkpoint payload.
+pub fn decode_checkpoint(r: &LogRecord) -> Result<CheckpointPayload, String> {
+    postcard::from_bytes(&r.payload).map_err(|e| format!("undecodable checkpoint payload: {e}"))
+}
+
+async fn read_one<L: EventLog>(log: &L, seq: Seq) -> Result<LogRecord, LogError> {
+    let mut s = log.read(seq, Until::Seq(seq));
+    match s.next().await {
+        Some(r) => r,
+        None => Err(LogError::Gap {
+            expected: seq,
+            got: 0,
+        }),
+    }
+}
+
+/// The chain root after record `seq` (ZERO for 0), recomputed from the log.
+pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogError> {
+    let mut root = ZERO;
+    if seq == 0 {
+        return Ok(root);
+    }
+    let mut s = log.read(1, Until::Seq(seq));
+    let mut n = 0;
+    while let Some(r) = s.next().await {
+        let r = r?;
+        root = chain_next(&root, &leaf_hash(&r));
+        n = r.seq;
+    }
+    if n != seq {
+        return Err(LogError::Gap {
+            expected: n + 1,
+            got: 0,
+        });
+    }
+    Ok(root)
+}
+
+/// Append a checkpoint covering everything up to the current head. `None` when
+/// nothing new since the last checkpoint. A concurrent checkpointer makes this
+/// fail with [`LogError::Conflict`].
+pub async fn checkpoint<L: EventLog>(
+    log: &L,
+    prefix: &str,
+) -> Result<Option<CheckpointInfo>, LogError> {
+    let chk = Subject::checkpoint(prefix)?;
+    let last = log.subject_version(&chk).await?;
+    let (prev_upto, mut root) = if last == 0 {
+        (0, ZERO)
+    } else {
+        let r = read_one(log, last).await?;
+        match decode_checkpoint(&r).map_err(|detail| LogError::Corrupt { seq: last, detail })? {
+            CheckpointPayload::V1 { upto, root, .. } => (upto, root),
+        }
+    };
+    let head = log.head().await?;
+    if head == prev_upto || (head == last && last == prev_upto + 1) {
+        return Ok(None);
+    }
+    let mut leaves = Vec::with_capacity((head - prev_upto) as usize);
+    let mut s = log.read(prev_upto + 1, Until::Seq(head));
+    let mut next = prev_upto + 1;
+    while let Some(r) = s.next().await {
+        let r = r?;
+        if r.seq != next {
+            return Err(LogError::Gap {
+                expected: next,
+                got: r.seq,
+            });
+        }
+        let leaf = leaf_hash(&r);
+        leaves.push(short(&leaf));
+        root = chain_next(&root, &leaf);
+        next += 1;
+    }
+    if next != head + 1 {
+        return Err(LogError::Gap {
+            expected: next,
+            got: 0,
+        });
+    }
+    let payload = postcard::to_stdvec(&CheckpointPayload::V1 {
+        prev_upto,
+        upto: head,
+        root,
+        leaves,
+    })
+    .map_err(|e| LogError::Corrupt {
+        seq: head,
+        detail: format!("cannot encode checkpoint: {e}"),
+    })?;
+    let recorded_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let a = log
+        .append(Commit {
+            subject: chk,
+            expected: if last == 0 {
+                Expected::Empty
+            } else {
+                Expected::At(last)
+            },
+            msg_id: Uuid::new_v4(),
+            recorded_at,
+            payload: payload.into(),
+        })
+        .await?;
+    Ok(Some(CheckpointInfo {
+        seq: a.seq,
+        upto: head,
+        root,
+    }))
+}
+
+/// Verify the whole log against its checkpoints.
+pub async fn verify<L: EventLog>(log: &L) -> Result<VerifyReport, LogError> {
+    verify_with_anchor(log, None).await
+}
+
+/// Verify the whole log, and also that the chain root at `anchor.0` equals
+/// `anchor.1` (an anchor kept outside the log, e.g. published elsewhere).
+pub async fn verify_with_anchor<L: EventLog>(
+    log: &L,
+    anchor: Option<(Seq, Hash)>,
+) -> Result<VerifyReport, LogError> {
+    let head = log.head().await?;
+    let mut report = VerifyReport {
+        checked: 0,
+        last_checkpoint: None,
+        uncovered_tail: 0,
+        first_bad: None,
+    };
+    // Records since the last checkpoint's upto: (seq, short leaf, chain after).
+    let mut pending: Vec<(Seq, [u8; LEAF_PREFIX_BYTES], Hash)> = Vec::new();
+    let mut root = ZERO;
+    let mut last_upto: Seq = 0;
+    let mut next: Seq = 1;
+    let mut s = log.read(1, Until::Seq(head));
+    let fail = |mut report: VerifyReport, seq: Seq, p: Problem, last_upto: Seq| {
+        report.first_bad = Some((seq, p));
+        report.uncovered_tail = head.saturating_sub(last_upto);
+        Ok(report)
+    };
+    while let Some(item) = s.next().await {
+        let r = match item {
+            Ok(r) => r,
+            Err(LogError::Gap { expected, got }) => {
+                return fail(
+                    report,
+                    expected,
+                    Problem::Unreadable(format!("gap: got {got}")),
+                    last_upto,
+                )
+            }
+            Err(LogError::Corrupt { seq, detail }) => {
+                return fail(report, seq, Problem::Unreadable(detail), last_upto)
+            }
+            Err(e) => return Err(e),
+        };
+        if r.seq != next {
+            return fail(
+                report,
+                next,
+                Problem::Unreadable(format!("sequence {} out of order", r.seq)),
+                last_upto,
+            );
+        }
+        next += 1;
+        report.checked += 1;
+        let leaf = leaf_hash(&r);
+        root = chain_next(&root, &leaf);
+        if let Some((aseq, aroot)) = anchor {
+            if aseq == r.seq && aroot != root {
+                return fail(report, r.seq, Problem::AnchorMismatch, last_upto);
+            }
+        }
+        if r.subject.is_checkpoint() {
+            let cp = match decode_checkpoint(&r) {
+                Ok(cp) => cp,
+                Err(d) => return fail(report, r.seq, Problem::BadCheckpoint(d), last_upto),
+            };
+            let CheckpointPayload::V1 {
+                prev_upto,
+                upto,
+                root: cp_root,
+                leaves,
+            } = cp;
+            if prev_upto != last_upto || upto < prev_upto || upto >= r.seq {
+                return fail(
+                    report,
+                    r.seq,
+                    Problem::BadCheckpoint(format!(
+                        "covers ({prev_upto}, {upto}] but the previous checkpoint covered up to {last_upto}"
+                    )),
+                    last_upto,
+                );
+            }
+            let covered = (upto - prev_upto) as usize;
+            if leaves.len() != covered || pending.len() < covered {
+                return fail(
+                    report,
+                    r.seq,
+                    Problem::BadCheckpoint(format!(
+                        "{} leaves for {covered} records",
+                        leaves.len()
+                    )),
+                    last_upto,
+                );
+            }
+            for (i, (seq, got, _)) in pending.iter().take(covered).enumerate() {
+                if *got != leaves[i] {
+                    return fail(report, *seq, Problem::LeafMismatch, last_upto);
+                }
+            }
+            let at_upto = if covered == 0 {
+                None
+            } else {
+                Some(pending[covered - 1].2)
+            };
+            if let Some(ours) = at_upto {
+                if ours != cp_root {
+                    return fail(report, r.seq, Problem::RootMismatch { upto }, last_upto);
+                }
+            }
+            pending.drain(..covered);
+            last_upto = upto;
+            report.last_checkpoint = Some(CheckpointInfo {
+                seq: r.seq,
+                upto,
+                root: cp_root,
+            });
+        }
+        pending.push((r.seq, short(&leaf), root));
+    }
+    if next != head + 1 {
+        return fail(
+            report,
+            next,
+            Problem::Unreadable("log ended before its head".into()),
+            last_upto,
+        );
+    }
+    if let Some((aseq, _)) = anchor {
+        if aseq > head {
+            return fail(
+                report,
+                head + 1,
+                Problem::AnchorBeyondHead { head },
+                last_upto,
+            );
+        }
+    }
+    report.uncovered_tail = head.saturating_sub(last_upto);
+    Ok(report)
+}
