@@ -1,1 +1,48 @@
-//! perfledger-domain
+//! perfledger-domain: the pure domain model of perfledger.
+//!
+//! Periods, indicators, targets, results, RAG, direction of travel, risks,
+//! finance, key actions, savings and organisation; the event catalogue,
+//! commands, aggregates (`handle`/`apply`); the versioned postcard codec; and
+//! parsers of the forms officers print (`(4,331)`, `82% (A)`,
+//! `Remain at or above 85%`).
+//!
+//! Rules that hold in this crate: no I/O, no async, no clock, no randomness,
+//! no floating point, no `HashMap` in outputs, nothing panics on input.
+//! One rule lives in one module: rounding ([`rounding`]), the calendar
+//! ([`period`]), RAG ([`rag`]), direction of travel ([`direction`]), risk
+//! score and band ([`risk`]), finance arithmetic ([`budget`]), dashboard
+//! percentages ([`dashboard`]).
+#![forbid(unsafe_code)]
+
+pub mod action;
+pub mod aggregate;
+pub mod amount;
+pub mod budget;
+pub mod codec;
+pub mod command;
+pub mod dashboard;
+pub mod direction;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod indicator;
+pub mod organisation;
+pub mod parse;
+pub mod period;
+pub mod rag;
+pub mod risk;
+pub mod rounding;
+pub mod saving;
+pub mod text;
+pub mod time;
+
+pub use aggregate::{apply, handle, new_state, AggregateState, Context};
+pub use amount::Fixed;
+pub use codec::{decode_command, decode_commit, encode_command, encode_commit, CodecError};
+pub use command::{Command, CommandEnvelope};
+pub use error::DomainError;
+pub use event::{EntityRef, Envelope, EventBody, SCHEMA_VERSION};
+pub use ids::{entity_id, EntityKind, Tenant};
+pub use period::{FinancialYear, Period};
+pub use text::Text;
+pub use time::{Date, Timestamp};

@@ -1,0 +1,440 @@
+//! Commands: what officers, imports and services ask the ledger to do.
+//! Commands name entities by natural key (indicator reference or title,
+//! action unit + reference, risk id, line unit + name, saving reference...);
+//! [`Command::entity`] turns that into the entity kind and deterministic id.
+//!
+//! Serde: externally tagged with the variant names below
+//! (`{"RecordResult": {...}}` in JSON). Never reorder variants or fields.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::action::{ActionSpec, ActionStatus};
+use crate::amount::Fixed;
+use crate::budget::LineSpec;
+use crate::event::{ResultEntry, Seal};
+use crate::ids::{composite_key, entity_id, EntityKind, Tenant};
+use crate::indicator::{IndicatorSpec, Target};
+use crate::organisation::OrgSpec;
+use crate::period::{FinancialYear, Period};
+use crate::rag::ToleranceScheme;
+use crate::risk::{Assessment, RiskSpec};
+use crate::saving::SavingSpec;
+use crate::text::Text;
+
+/// Natural key of the tenant's single tolerance-scheme entity.
+pub const SCHEME_KEY: &str = "rag";
+/// Natural key of the tenant's single calendar entity.
+pub const CALENDAR_KEY: &str = "calendar";
+/// Seal scope name used for the council-wide dashboard.
+pub const COUNCIL_SCOPE: &str = "council";
+
+/// A command. Never reorder variants or fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// → IndicatorDefined.
+    DefineIndicator {
+        /// Definition (its reference, or title, is the natural key).
+        spec: IndicatorSpec,
+    },
+    /// → IndicatorAmended.
+    AmendIndicator {
+        /// Natural key of the indicator.
+        indicator: Text,
+        /// New definition; its natural key must equal `indicator`.
+        spec: IndicatorSpec,
+        /// Why.
+        reason: Text,
+    },
+    /// → IndicatorRetired.
+    RetireIndicator {
+        /// Natural key.
+        indicator: Text,
+        /// Why.
+        reason: Text,
+    },
+    /// → TargetSet.
+    SetTarget {
+        /// Natural key.
+        indicator: Text,
+        /// Period.
+        period: Period,
+        /// Target.
+        target: Target,
+    },
+    /// → TargetRevised.
+    ReviseTarget {
+        /// Natural key.
+        indicator: Text,
+        /// Period.
+        period: Period,
+        /// New target.
+        target: Target,
+        /// Why.
+        reason: Text,
+    },
+    /// → ResultRecorded.
+    RecordResult {
+        /// Natural key.
+        indicator: Text,
+        /// Period.
+        period: Period,
+        /// Result.
+        entry: ResultEntry,
+    },
+    /// → ResultRestated.
+    RestateResult {
+        /// Natural key.
+        indicator: Text,
+        /// Period.
+        period: Period,
+        /// New result.
+        entry: ResultEntry,
+        /// Why.
+        reason: Text,
+    },
+    /// → ActionDefined.
+    DefineAction {
+        /// Definition (unit + reference is the natural key).
+        spec: ActionSpec,
+    },
+    /// → ActionStatusReported.
+    ReportActionStatus {
+        /// Unit.
+        unit: Text,
+        /// Action reference.
+        reference: Text,
+        /// Period.
+        period: Period,
+        /// Status.
+        status: ActionStatus,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// → RiskRegistered.
+    RegisterRisk {
+        /// Definition (risk id is the natural key).
+        spec: RiskSpec,
+    },
+    /// → RiskAssessed.
+    AssessRisk {
+        /// Risk id.
+        risk_id: Text,
+        /// Period.
+        period: Period,
+        /// Current assessment.
+        current: Assessment,
+        /// Target assessment.
+        target: Option<Assessment>,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// → RiskClosed.
+    CloseRisk {
+        /// Risk id.
+        risk_id: Text,
+        /// Why.
+        reason: Text,
+    },
+    /// → RevenueLineDefined.
+    DefineRevenueLine {
+        /// Definition (unit + name is the natural key).
+        spec: LineSpec,
+    },
+    /// → BudgetSet.
+    SetBudget {
+        /// Unit.
+        unit: Text,
+        /// Line name.
+        line: Text,
+        /// Year.
+        year: FinancialYear,
+        /// Original budget.
+        original: Fixed,
+        /// Revised budget.
+        revised: Fixed,
+    },
+    /// → BudgetRevised.
+    ReviseBudget {
+        /// Unit.
+        unit: Text,
+        /// Line name.
+        line: Text,
+        /// Year.
+        year: FinancialYear,
+        /// Original budget.
+        original: Fixed,
+        /// Revised budget.
+        revised: Fixed,
+        /// Why.
+        reason: Text,
+    },
+    /// → RevenueForecastSubmitted.
+    SubmitRevenueForecast {
+        /// Unit.
+        unit: Text,
+        /// Line name.
+        line: Text,
+        /// Period.
+        period: Period,
+        /// Forecast.
+        forecast: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// → CapitalLineDefined.
+    DefineCapitalLine {
+        /// Definition (unit + name is the natural key).
+        spec: LineSpec,
+    },
+    /// → CapitalBudgetSet.
+    SetCapitalBudget {
+        /// Unit.
+        unit: Text,
+        /// Line name.
+        line: Text,
+        /// Year.
+        year: FinancialYear,
+        /// Approved budget.
+        approved: Fixed,
+    },
+    /// → CapitalForecastSubmitted.
+    SubmitCapitalForecast {
+        /// Unit.
+        unit: Text,
+        /// Line name.
+        line: Text,
+        /// Period.
+        period: Period,
+        /// Additions (deletions negative).
+        additions: Fixed,
+        /// Slippage (negative) / accelerated (positive).
+        slippage: Fixed,
+        /// Forecast to year end.
+        forecast: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// → SavingProposed.
+    ProposeSaving {
+        /// Definition (reference is the natural key).
+        spec: SavingSpec,
+    },
+    /// → SavingDeliveryReported.
+    ReportSavingDelivery {
+        /// Saving reference.
+        reference: Text,
+        /// Period.
+        period: Period,
+        /// Achieved (£000).
+        achieved: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// → ToleranceSchemeAdopted.
+    AdoptToleranceScheme {
+        /// Name.
+        name: Text,
+        /// First year it applies to.
+        effective_from: FinancialYear,
+        /// Scheme.
+        scheme: ToleranceScheme,
+    },
+    /// → PeriodClosed.
+    ClosePeriod {
+        /// Period.
+        period: Period,
+    },
+    /// → UnitDefined (units, themes, objectives).
+    DefineUnit {
+        /// Definition.
+        spec: OrgSpec,
+    },
+    /// → CommitteeDefined.
+    DefineCommittee {
+        /// Definition.
+        spec: OrgSpec,
+    },
+    /// → DashboardSealed.
+    SealDashboard {
+        /// The seal.
+        seal: Seal,
+    },
+    /// → PostCloseRestatement followed by the inner command's events: the
+    /// only way to change a closed period.
+    PostCloseRestatement {
+        /// Why.
+        reason: Text,
+        /// The change (any command with a period; not itself a restatement wrapper).
+        command: Box<Command>,
+    },
+}
+
+/// Who asked, on whose behalf, and the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    /// Command id (also the log dedupe id).
+    pub command_id: Uuid,
+    /// Tenant.
+    pub tenant: Tenant,
+    /// Who.
+    pub actor: Text,
+    /// Source service.
+    pub source: Text,
+    /// Correlation id.
+    pub correlation_id: Uuid,
+    /// Causation id.
+    pub causation_id: Option<Uuid>,
+    /// The command.
+    pub command: Command,
+}
+
+impl Command {
+    /// Variant name (`RecordResult`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::DefineIndicator { .. } => "DefineIndicator",
+            Command::AmendIndicator { .. } => "AmendIndicator",
+            Command::RetireIndicator { .. } => "RetireIndicator",
+            Command::SetTarget { .. } => "SetTarget",
+            Command::ReviseTarget { .. } => "ReviseTarget",
+            Command::RecordResult { .. } => "RecordResult",
+            Command::RestateResult { .. } => "RestateResult",
+            Command::DefineAction { .. } => "DefineAction",
+            Command::ReportActionStatus { .. } => "ReportActionStatus",
+            Command::RegisterRisk { .. } => "RegisterRisk",
+            Command::AssessRisk { .. } => "AssessRisk",
+            Command::CloseRisk { .. } => "CloseRisk",
+            Command::DefineRevenueLine { .. } => "DefineRevenueLine",
+            Command::SetBudget { .. } => "SetBudget",
+            Command::ReviseBudget { .. } => "ReviseBudget",
+            Command::SubmitRevenueForecast { .. } => "SubmitRevenueForecast",
+            Command::DefineCapitalLine { .. } => "DefineCapitalLine",
+            Command::SetCapitalBudget { .. } => "SetCapitalBudget",
+            Command::SubmitCapitalForecast { .. } => "SubmitCapitalForecast",
+            Command::ProposeSaving { .. } => "ProposeSaving",
+            Command::ReportSavingDelivery { .. } => "ReportSavingDelivery",
+            Command::AdoptToleranceScheme { .. } => "AdoptToleranceScheme",
+            Command::ClosePeriod { .. } => "ClosePeriod",
+            Command::DefineUnit { .. } => "DefineUnit",
+            Command::DefineCommittee { .. } => "DefineCommittee",
+            Command::SealDashboard { .. } => "SealDashboard",
+            Command::PostCloseRestatement { .. } => "PostCloseRestatement",
+        }
+    }
+
+    /// The entity kind and natural key the command targets.
+    pub fn natural_key(&self) -> (EntityKind, String) {
+        use EntityKind as K;
+        match self {
+            Command::DefineIndicator { spec } => (K::Indicator, spec.natural_key().to_string()),
+            Command::AmendIndicator { indicator, .. }
+            | Command::RetireIndicator { indicator, .. }
+            | Command::SetTarget { indicator, .. }
+            | Command::ReviseTarget { indicator, .. }
+            | Command::RecordResult { indicator, .. }
+            | Command::RestateResult { indicator, .. } => (K::Indicator, indicator.to_string()),
+            Command::DefineAction { spec } => (
+                K::Action,
+                composite_key(&[spec.unit.as_str(), spec.reference.as_str()]),
+            ),
+            Command::ReportActionStatus {
+                unit, reference, ..
+            } => (
+                K::Action,
+                composite_key(&[unit.as_str(), reference.as_str()]),
+            ),
+            Command::RegisterRisk { spec } => (K::Risk, spec.risk_id.to_string()),
+            Command::AssessRisk { risk_id, .. } | Command::CloseRisk { risk_id, .. } => {
+                (K::Risk, risk_id.to_string())
+            }
+            Command::DefineRevenueLine { spec } => (
+                K::RevenueLine,
+                composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
+            ),
+            Command::SetBudget { unit, line, .. }
+            | Command::ReviseBudget { unit, line, .. }
+            | Command::SubmitRevenueForecast { unit, line, .. } => (
+                K::RevenueLine,
+                composite_key(&[unit.as_str(), line.as_str()]),
+            ),
+            Command::DefineCapitalLine { spec } => (
+                K::CapitalLine,
+                composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
+            ),
+            Command::SetCapitalBudget { unit, line, .. }
+            | Command::SubmitCapitalForecast { unit, line, .. } => (
+                K::CapitalLine,
+                composite_key(&[unit.as_str(), line.as_str()]),
+            ),
+            Command::ProposeSaving { spec } => (K::Saving, spec.reference.to_string()),
+            Command::ReportSavingDelivery { reference, .. } => (K::Saving, reference.to_string()),
+            Command::AdoptToleranceScheme { .. } => (K::Scheme, SCHEME_KEY.to_string()),
+            Command::ClosePeriod { .. } => (K::Calendar, CALENDAR_KEY.to_string()),
+            Command::DefineUnit { spec } | Command::DefineCommittee { spec } => (
+                K::Unit,
+                composite_key(&[spec.kind.token(), spec.name.as_str()]),
+            ),
+            Command::SealDashboard { seal } => {
+                let scope = seal.unit.as_ref().map_or(COUNCIL_SCOPE, |u| u.as_str());
+                (K::Seal, composite_key(&[scope, &seal.period.to_string()]))
+            }
+            Command::PostCloseRestatement { command, .. } => command.natural_key(),
+        }
+    }
+
+    /// Which entity the command targets: kind and deterministic id.
+    pub fn entity(&self, tenant: &Tenant) -> (EntityKind, Uuid) {
+        let (kind, key) = self.natural_key();
+        (kind, entity_id(tenant, kind, &key))
+    }
+
+    /// The period the command changes, if any (budget commands: the year).
+    pub fn period(&self) -> Option<Period> {
+        match self {
+            Command::SetTarget { period, .. }
+            | Command::ReviseTarget { period, .. }
+            | Command::RecordResult { period, .. }
+            | Command::RestateResult { period, .. }
+            | Command::ReportActionStatus { period, .. }
+            | Command::AssessRisk { period, .. }
+            | Command::SubmitRevenueForecast { period, .. }
+            | Command::SubmitCapitalForecast { period, .. }
+            | Command::ReportSavingDelivery { period, .. } => Some(*period),
+            Command::SetBudget { year, .. }
+            | Command::ReviseBudget { year, .. }
+            | Command::SetCapitalBudget { year, .. } => Some(Period::Year(*year)),
+            Command::PostCloseRestatement { command, .. } => command.period(),
+            _ => None,
+        }
+    }
+
+    /// The reason the command carries, if any (copied into envelopes).
+    pub fn reason(&self) -> Option<&Text> {
+        match self {
+            Command::AmendIndicator { reason, .. }
+            | Command::RetireIndicator { reason, .. }
+            | Command::ReviseTarget { reason, .. }
+            | Command::RestateResult { reason, .. }
+            | Command::CloseRisk { reason, .. }
+            | Command::ReviseBudget { reason, .. }
+            | Command::PostCloseRestatement { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Command subject family: `indicator`, `action`, `risk`, `finance`,
+    /// `saving` or `admin` (subject `{prefix}.cmd.{tenant}.{family}`).
+    pub fn family(&self) -> &'static str {
+        match self.natural_key().0 {
+            EntityKind::Indicator => "indicator",
+            EntityKind::Action => "action",
+            EntityKind::Risk => "risk",
+            EntityKind::RevenueLine | EntityKind::CapitalLine => "finance",
+            EntityKind::Saving => "saving",
+            EntityKind::Scheme | EntityKind::Calendar | EntityKind::Unit | EntityKind::Seal => {
+                "admin"
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Typed domain errors. Every error names the field and the offending value.
+
+use thiserror::Error;
+
+/// Anything a command, a parser or a constructor can reject.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    /// A value that does not have the required form.
+    #[error("invalid {field} {value:?}: {reason}")]
+    Invalid {
+        /// Field or input name.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A text longer than the limit.
+    #[error("{field} is {len} bytes long; the limit is {max}")]
+    TooLong {
+        /// Field name.
+        field: &'static str,
+        /// Actual length in bytes (or items).
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// A number outside its permitted range.
+    #[error("{field} {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// Field name.
+        field: &'static str,
+        /// The value given.
+        value: i64,
+        /// Smallest permitted.
+        min: i64,
+        /// Largest permitted.
+        max: i64,
+    },
+    /// Arithmetic would overflow the fixed-point range.
+    #[error("{field}: arithmetic overflow")]
+    Overflow {
+        /// Field or computation name.
+        field: &'static str,
+    },
+    /// The command targets an entity that has not been defined.
+    #[error("unknown {kind} {key:?}")]
+    UnknownEntity {
+        /// Entity kind token.
+        kind: &'static str,
+        /// The natural key used.
+        key: String,
+    },
+    /// The entity is already defined.
+    #[error("{kind} {key:?} is already defined")]
+    DuplicateDefinition {
+        /// Entity kind token.
+        kind: &'static str,
+        /// The natural key used.
+        key: String,
+    },
+    /// The entity has been retired or closed and accepts no more changes.
+    #[error("{kind} {key:?} is retired or closed")]
+    Retired {
+        /// Entity kind token.
+        kind: &'static str,
+        /// The natural key.
+        key: String,
+    },
+    /// The period is not one the indicator reports at.
+    #[error("period {period} does not fit frequency {frequency}")]
+    PeriodDoesNotFitFrequency {
+        /// Period label.
+        period: String,
+        /// Frequency name.
+        frequency: &'static str,
+    },
+    /// A value of a type other than the indicator's data type.
+    #[error("{field} {value} is not of type {expected}")]
+    WrongValueType {
+        /// Field name.
+        field: &'static str,
+        /// The value given (debug form).
+        value: String,
+        /// The expected data type.
+        expected: String,
+    },
+    /// A second record for a period that must instead be a restatement with a reason.
+    #[error("{field} for {period} already recorded; use a restatement with a reason")]
+    AlreadyRecorded {
+        /// What was recorded (result, target, budget...).
+        field: &'static str,
+        /// Period label.
+        period: String,
+    },
+    /// A restatement or revision of something never recorded.
+    #[error("no {field} recorded for {period} to restate or revise")]
+    NothingToRestate {
+        /// What was to be restated.
+        field: &'static str,
+        /// Period label.
+        period: String,
+    },
+    /// A change to a closed period without an explicit post-close restatement.
+    #[error("period {period} is closed; changes need a post-close restatement")]
+    PeriodClosed {
+        /// Period label.
+        period: String,
+    },
+    /// A command that requires a reason was given none.
+    #[error("{command} requires a non-empty reason")]
+    MissingReason {
+        /// The command name.
+        command: &'static str,
+    },
+    /// A command addressed to an aggregate of another kind.
+    #[error("command {command} does not apply to a {kind} entity")]
+    WrongEntityKind {
+        /// Command name.
+        command: &'static str,
+        /// Entity kind token of the state given.
+        kind: &'static str,
+    },
+}

@@ -1,0 +1,373 @@
+//! The event catalogue and the envelope every event travels in.
+//!
+//! Wire rules (see `proto/`): variants and fields are encoded by position in
+//! postcard, so they are **never reordered, never removed**; new variants go
+//! at the end; a changed shape gets a new schema version and an upcast in
+//! [`crate::codec`]. No `skip_serializing_if` anywhere.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::action::{ActionSpec, ActionStatus};
+use crate::amount::Fixed;
+use crate::budget::LineSpec;
+use crate::ids::{EntityKind, Tenant};
+use crate::indicator::{Benchmark, IndicatorSpec, InterventionLevel, ResultValue, Target};
+use crate::organisation::OrgSpec;
+use crate::period::{FinancialYear, Period};
+use crate::rag::ToleranceScheme;
+use crate::risk::{Assessment, RiskSpec};
+use crate::saving::SavingSpec;
+use crate::text::Text;
+use crate::time::{Date, Timestamp};
+
+/// Current schema version of envelopes and events.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// Most benchmarks on one result.
+pub const MAX_BENCHMARKS: usize = 16;
+
+/// Which entity an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Kind.
+    pub kind: EntityKind,
+    /// Deterministic id ([`crate::ids::entity_id`]).
+    pub id: Uuid,
+}
+
+/// A result with what is printed beside it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResultEntry {
+    /// The result.
+    pub result: ResultValue,
+    /// Commentary / proposed intervention text.
+    pub commentary: Option<Text>,
+    /// Intervention level, if given.
+    pub intervention: Option<InterventionLevel>,
+    /// Benchmarks printed beside the result (at most [`MAX_BENCHMARKS`]).
+    pub benchmarks: Vec<Benchmark>,
+}
+
+/// A dashboard seal: what committee saw on a date, pinned to a log position
+/// and the SHA-256 of the dashboard's canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Seal {
+    /// Unit, or None for the council-wide dashboard.
+    pub unit: Option<Text>,
+    /// Period of the dashboard.
+    pub period: Period,
+    /// Committee it went to.
+    pub committee: Text,
+    /// Meeting date.
+    pub meeting_date: Date,
+    /// Log position (sequence) the dashboard was computed at.
+    pub seq: u64,
+    /// SHA-256 of [`crate::dashboard::canonical_bytes`].
+    pub digest: [u8; 32],
+}
+
+/// Every fact the ledger records. Never reorder variants or fields.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EventBody {
+    /// An indicator was defined.
+    IndicatorDefined {
+        /// Definition.
+        spec: IndicatorSpec,
+    },
+    /// An indicator's definition was amended.
+    IndicatorAmended {
+        /// New definition (same natural key).
+        spec: IndicatorSpec,
+        /// Why.
+        reason: Text,
+    },
+    /// An indicator was retired.
+    IndicatorRetired {
+        /// Why.
+        reason: Text,
+    },
+    /// A target was set for a period.
+    TargetSet {
+        /// Period.
+        period: Period,
+        /// Target.
+        target: Target,
+    },
+    /// A target was revised.
+    TargetRevised {
+        /// Period.
+        period: Period,
+        /// New target.
+        target: Target,
+        /// Why.
+        reason: Text,
+    },
+    /// A result was recorded for a period.
+    ResultRecorded {
+        /// Period.
+        period: Period,
+        /// Result and what is printed beside it.
+        entry: ResultEntry,
+    },
+    /// A result was restated (late data, correction).
+    ResultRestated {
+        /// Period.
+        period: Period,
+        /// New result.
+        entry: ResultEntry,
+        /// Why.
+        reason: Text,
+    },
+    /// A key action was defined.
+    ActionDefined {
+        /// Definition.
+        spec: ActionSpec,
+    },
+    /// A key action's status for a period.
+    ActionStatusReported {
+        /// Period.
+        period: Period,
+        /// Status.
+        status: ActionStatus,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// A risk was registered.
+    RiskRegistered {
+        /// Definition.
+        spec: RiskSpec,
+    },
+    /// A risk was (re)assessed for a period.
+    RiskAssessed {
+        /// Period.
+        period: Period,
+        /// Current assessment.
+        current: Assessment,
+        /// Target assessment.
+        target: Option<Assessment>,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// A risk was closed.
+    RiskClosed {
+        /// Why.
+        reason: Text,
+    },
+    /// A revenue line was defined.
+    RevenueLineDefined {
+        /// Definition.
+        spec: LineSpec,
+    },
+    /// Original and revised budget set for a year (£000).
+    BudgetSet {
+        /// Year.
+        year: FinancialYear,
+        /// Original budget.
+        original: Fixed,
+        /// Revised budget.
+        revised: Fixed,
+    },
+    /// Budget revised.
+    BudgetRevised {
+        /// Year.
+        year: FinancialYear,
+        /// Original budget.
+        original: Fixed,
+        /// Revised budget.
+        revised: Fixed,
+        /// Why.
+        reason: Text,
+    },
+    /// A revenue forecast for a period (£000).
+    RevenueForecastSubmitted {
+        /// Period.
+        period: Period,
+        /// Forecast outturn.
+        forecast: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// A capital line was defined.
+    CapitalLineDefined {
+        /// Definition.
+        spec: LineSpec,
+    },
+    /// Capital approved budget for a year (£000).
+    CapitalBudgetSet {
+        /// Year.
+        year: FinancialYear,
+        /// Latest approved budget.
+        approved: Fixed,
+    },
+    /// A capital forecast for a period (£000).
+    CapitalForecastSubmitted {
+        /// Period.
+        period: Period,
+        /// Additions (deletions negative).
+        additions: Fixed,
+        /// Slippage (negative) / accelerated (positive).
+        slippage: Fixed,
+        /// Forecast to year end.
+        forecast: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// A savings proposal.
+    SavingProposed {
+        /// Definition.
+        spec: SavingSpec,
+    },
+    /// Savings delivery for a period (achieved, £000, positive).
+    SavingDeliveryReported {
+        /// Period.
+        period: Period,
+        /// Achieved.
+        achieved: Fixed,
+        /// Comment.
+        comment: Option<Text>,
+    },
+    /// A tolerance (RAG) scheme adopted from a financial year onwards.
+    ToleranceSchemeAdopted {
+        /// Name.
+        name: Text,
+        /// First year it applies to.
+        effective_from: FinancialYear,
+        /// The scheme.
+        scheme: ToleranceScheme,
+    },
+    /// A period was closed; later changes need a post-close restatement.
+    PeriodClosed {
+        /// Period.
+        period: Period,
+    },
+    /// A unit, theme or objective was defined.
+    UnitDefined {
+        /// Definition.
+        spec: OrgSpec,
+    },
+    /// A committee was defined.
+    CommitteeDefined {
+        /// Definition.
+        spec: OrgSpec,
+    },
+    /// A dashboard was sealed as seen by committee.
+    DashboardSealed {
+        /// The seal.
+        seal: Seal,
+    },
+    /// Marks the start of an explicit post-close restatement; the events
+    /// that follow in the same commit change the closed period.
+    PostCloseRestatement {
+        /// The closed period changed.
+        period: Period,
+        /// Why.
+        reason: Text,
+    },
+}
+
+impl EventBody {
+    /// Variant name (`ResultRecorded`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventBody::IndicatorDefined { .. } => "IndicatorDefined",
+            EventBody::IndicatorAmended { .. } => "IndicatorAmended",
+            EventBody::IndicatorRetired { .. } => "IndicatorRetired",
+            EventBody::TargetSet { .. } => "TargetSet",
+            EventBody::TargetRevised { .. } => "TargetRevised",
+            EventBody::ResultRecorded { .. } => "ResultRecorded",
+            EventBody::ResultRestated { .. } => "ResultRestated",
+            EventBody::ActionDefined { .. } => "ActionDefined",
+            EventBody::ActionStatusReported { .. } => "ActionStatusReported",
+            EventBody::RiskRegistered { .. } => "RiskRegistered",
+            EventBody::RiskAssessed { .. } => "RiskAssessed",
+            EventBody::RiskClosed { .. } => "RiskClosed",
+            EventBody::RevenueLineDefined { .. } => "RevenueLineDefined",
+            EventBody::BudgetSet { .. } => "BudgetSet",
+            EventBody::BudgetRevised { .. } => "BudgetRevised",
+            EventBody::RevenueForecastSubmitted { .. } => "RevenueForecastSubmitted",
+            EventBody::CapitalLineDefined { .. } => "CapitalLineDefined",
+            EventBody::CapitalBudgetSet { .. } => "CapitalBudgetSet",
+            EventBody::CapitalForecastSubmitted { .. } => "CapitalForecastSubmitted",
+            EventBody::SavingProposed { .. } => "SavingProposed",
+            EventBody::SavingDeliveryReported { .. } => "SavingDeliveryReported",
+            EventBody::ToleranceSchemeAdopted { .. } => "ToleranceSchemeAdopted",
+            EventBody::PeriodClosed { .. } => "PeriodClosed",
+            EventBody::UnitDefined { .. } => "UnitDefined",
+            EventBody::CommitteeDefined { .. } => "CommitteeDefined",
+            EventBody::DashboardSealed { .. } => "DashboardSealed",
+            EventBody::PostCloseRestatement { .. } => "PostCloseRestatement",
+        }
+    }
+
+    /// The period the event is effective for, if it has one (budget events:
+    /// the financial year).
+    pub fn period(&self) -> Option<Period> {
+        match self {
+            EventBody::TargetSet { period, .. }
+            | EventBody::TargetRevised { period, .. }
+            | EventBody::ResultRecorded { period, .. }
+            | EventBody::ResultRestated { period, .. }
+            | EventBody::ActionStatusReported { period, .. }
+            | EventBody::RiskAssessed { period, .. }
+            | EventBody::RevenueForecastSubmitted { period, .. }
+            | EventBody::CapitalForecastSubmitted { period, .. }
+            | EventBody::SavingDeliveryReported { period, .. }
+            | EventBody::PeriodClosed { period }
+            | EventBody::PostCloseRestatement { period, .. } => Some(*period),
+            EventBody::DashboardSealed { seal } => Some(seal.period),
+            EventBody::BudgetSet { year, .. }
+            | EventBody::BudgetRevised { year, .. }
+            | EventBody::CapitalBudgetSet { year, .. } => Some(Period::Year(*year)),
+            EventBody::ToleranceSchemeAdopted { effective_from, .. } => {
+                Some(Period::Year(*effective_from))
+            }
+            _ => None,
+        }
+    }
+
+    /// The reason carried by the event body, if any.
+    pub fn reason(&self) -> Option<&Text> {
+        match self {
+            EventBody::IndicatorAmended { reason, .. }
+            | EventBody::IndicatorRetired { reason }
+            | EventBody::TargetRevised { reason, .. }
+            | EventBody::ResultRestated { reason, .. }
+            | EventBody::RiskClosed { reason }
+            | EventBody::BudgetRevised { reason, .. }
+            | EventBody::PostCloseRestatement { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// The envelope of one event. Never reorder fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Event id (uuid v7, generated by the ledger and passed in).
+    pub event_id: Uuid,
+    /// The entity the event belongs to.
+    pub entity: EntityRef,
+    /// Tenant (council).
+    pub tenant: Tenant,
+    /// Recorded time (same instant as the log record's `recorded_at`).
+    pub recorded_at: Timestamp,
+    /// Effective period, if the event has one.
+    pub effective: Option<Period>,
+    /// Who (user or service principal).
+    pub actor: Text,
+    /// Source service (`import`, `web`, `gateway`...).
+    pub source: Text,
+    /// Why (required for revisions, restatements, retirements).
+    pub reason: Option<Text>,
+    /// Correlation id (a whole import or user action).
+    pub correlation_id: Uuid,
+    /// The event or command that caused this one, if any.
+    pub causation_id: Option<Uuid>,
+    /// The command that produced this event.
+    pub command_id: Uuid,
+    /// Schema version of this envelope and body ([`SCHEMA_VERSION`]).
+    pub schema_version: u16,
+    /// The event.
+    pub body: EventBody,
+}
