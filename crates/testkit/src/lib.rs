@@ -1,1 +1,287 @@
-//! perfledger-testkit
+//! perfledger-testkit: real `nats-server` processes for tests and benchmarks.
+//!
+//! The binary is `$NATS_SERVER` if set, else `nats-server` on `PATH`, else
+//! `/usr/sbin/nats-server`. A missing binary is a loud panic, never a skip.
+//! Servers listen on free loopback ports with storage in a temp directory,
+//! and are killed when dropped.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable overriding the nats-server binary.
+pub const NATS_SERVER_ENV: &str = "NATS_SERVER";
+
+/// How long to wait for a server to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Locate the nats-server binary, panicking with a clear message when absent.
+pub fn nats_server_binary() -> PathBuf {
+    if let Ok(p) = std::env::var(NATS_SERVER_ENV) {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return p;
+        }
+        panic!(
+            "perfledger-testkit: ${NATS_SERVER_ENV}={} does not exist. Install nats-server \
+             (e.g. `apt-get install nats-server`) or point ${NATS_SERVER_ENV} at it.",
+            p.display()
+        );
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join("nats-server");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    for p in ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"] {
+        if Path::new(p).is_file() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!(
+        "perfledger-testkit: nats-server not found on PATH nor in /usr/sbin. These tests need a \
+         real server: install nats-server (e.g. `apt-get install nats-server`) or set \
+         ${NATS_SERVER_ENV}=/path/to/nats-server. Refusing to skip."
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// One nats-server process with JetStream.
+pub struct NatsServer {
+    port: u16,
+    store: PathBuf,
+    config: Option<PathBuf>,
+    extra: Vec<String>,
+    log_path: PathBuf,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl NatsServer {
+    /// Start a single JetStream server on a free port with temp storage.
+    pub fn start() -> Self {
+        Self::start_with(None, Vec::new())
+    }
+
+    /// Start with a config file (e.g. one of `deploy/`); port, store dir and
+    /// listen address are overridden on the command line.
+    pub fn start_with_config(config: impl Into<PathBuf>) -> Self {
+        Self::start_with(Some(config.into()), Vec::new())
+    }
+
+    /// Start with config file contents written to a temp file.
+    pub fn start_with_config_text(text: &str) -> Self {
+        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let cfg = tmp.path().join("nats.conf");
+        std::fs::write(&cfg, text).expect("write nats-server config");
+        let mut s = Self::start_in(tmp, Some(cfg), Vec::new());
+        s.wait_ready();
+        s
+    }
+
+    fn start_with(config: Option<PathBuf>, extra: Vec<String>) -> Self {
+        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let mut s = Self::start_in(tmp, config, extra);
+        s.wait_ready();
+        s
+    }
+
+    fn start_in(tmp: tempfile::TempDir, config: Option<PathBuf>, extra: Vec<String>) -> Self {
+        let store = tmp.path().join("store");
+        std::fs::create_dir_all(&store).expect("create store dir");
+        let log_path = tmp.path().join("server.log");
+        let mut s = NatsServer {
+            port: free_port(),
+            store,
+            config,
+            extra,
+            log_path,
+            child: None,
+            _tmp: Some(tmp),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let bin = nats_server_binary();
+        let mut cmd = Command::new(&bin);
+        if let Some(c) = &self.config {
+            cmd.arg("-c").arg(c);
+        }
+        cmd.arg("-js")
+            .arg("-sd")
+            .arg(&self.store)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-a")
+            .arg("127.0.0.1")
+            .args(&self.extra);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open server log");
+        let log2 = log.try_clone().expect("clone log handle");
+        cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start {}: {e}", bin.display()));
+        self.child = Some(child);
+    }
+
+    fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Block until the server accepts connections (bounded); panic otherwise.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "nats-server exited during start-up ({status}); log:\n{}",
+                        self.server_log()
+                    );
+                }
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 4];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"INFO" {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "nats-server on port {} not ready after {READY_TIMEOUT:?}; log:\n{}",
+                    self.port,
+                    self.server_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `nats://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory (survives restarts).
+    pub fn store_dir(&self) -> &Path {
+        &self.store
+    }
+
+    /// OS process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Graceful stop (SIGTERM), waiting for exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = c.id() as libc::pid_t;
+            // SAFETY: plain kill(2) on our own child's pid, which has not been reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let _ = c.wait();
+        }
+    }
+
+    /// Hard kill (SIGKILL), waiting for exit.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port and store (after stop or kill).
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+        self.wait_ready();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Three JetStream servers routed on loopback.
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Start a 3-node JetStream cluster; returns once every node accepts clients.
+    pub fn start() -> Self {
+        let cports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let routes: Vec<String> = cports
+            .iter()
+            .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, cp) in cports.iter().enumerate() {
+            let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+            let cfg = tmp.path().join("nats.conf");
+            let text = format!(
+                "server_name: n{i}\njetstream {{ store_dir: \"{}\" }}\ncluster {{\n  name: plc\n  listen: 127.0.0.1:{cp}\n  routes: [{}]\n}}\n",
+                tmp.path().join("store").display(),
+                routes.join(", ")
+            );
+            std::fs::write(&cfg, text).expect("write cluster config");
+            nodes.push(NatsServer::start_in(tmp, Some(cfg), Vec::new()));
+        }
+        for n in nodes.iter_mut() {
+            n.wait_ready();
+        }
+        NatsCluster { nodes }
+    }
+
+    /// Comma-separated URLs of all nodes.
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| n.url())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Wait (bounded) until JetStream answers account info through `client`,
+    /// i.e. the meta leader is elected.
+    pub async fn wait_jetstream(&self, client: &async_nats::Client) {
+        let js = async_nats::jetstream::new(client.clone());
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if js.query_account().await.is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("JetStream cluster has no meta leader after {READY_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
