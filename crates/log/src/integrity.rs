@@ -324,6 +324,15 @@ pub async fn verify_with_anchor<L: EventLog>(
                 root: cp_root,
                 leaves,
             } = cp;
+            // Compare the overlapping leaves first, so a removed or inserted
+            // record is named exactly rather than as a misplaced checkpoint.
+            if prev_upto == last_upto {
+                for ((seq, got, _), want) in pending.iter().zip(leaves.iter()) {
+                    if got != want {
+                        return fail(report, *seq, Problem::LeafMismatch, last_upto);
+                    }
+                }
+            }
             if prev_upto != last_upto || upto < prev_upto || upto >= r.seq {
                 return fail(
                     report,

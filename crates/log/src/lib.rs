@@ -29,6 +29,9 @@ pub use embedded::EmbeddedLog;
 pub use jetstream::JetStreamLog;
 pub use subject::Subject;
 
+/// Re-export of the NATS client this crate is built on (for tests and tools).
+pub use async_nats;
+
 /// Largest payload accepted by default (1 MiB).
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 /// Largest `append_batch` accepted by default.
