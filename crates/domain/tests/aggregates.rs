@@ -1,0 +1,518 @@
+//! Command handling rules, errors and replay determinism.
+
+mod common;
+
+use common::*;
+use perfledger_domain::aggregate::{apply, handle, new_state, AggregateState, Context};
+use perfledger_domain::command::Command;
+use perfledger_domain::event::{EventBody, ResultEntry};
+use perfledger_domain::ids::EntityKind;
+use perfledger_domain::indicator::{DataType, Frequency, ResultValue, Value};
+use perfledger_domain::parse::{parse_result, parse_target};
+use perfledger_domain::period::Period;
+use perfledger_domain::risk::{Assessment, RiskSpec};
+use perfledger_domain::{CommandEnvelope, DomainError, Fixed};
+
+fn q(s: &str) -> Period {
+    Period::parse(s).unwrap()
+}
+
+fn entry(s: &str) -> ResultEntry {
+    ResultEntry {
+        result: parse_result(s).unwrap(),
+        commentary: None,
+        intervention: None,
+        benchmarks: vec![],
+    }
+}
+
+/// Handle and apply, as the ledger does.
+fn run(
+    state: &mut AggregateState,
+    ctx: &Context,
+    c: Command,
+) -> Result<Vec<EventBody>, DomainError> {
+    let ce = cmd(c);
+    let bodies = handle(state, &ce, ctx)?;
+    for e in envelopes(&ce, bodies.clone(), 1_473_120_000_000) {
+        apply(state, &e);
+    }
+    Ok(bodies)
+}
+
+fn defined_indicator() -> AggregateState {
+    let mut s = new_state(EntityKind::Indicator);
+    run(
+        &mut s,
+        &Context::default(),
+        Command::DefineIndicator {
+            spec: spec("CG/S24", Frequency::Quarterly, DataType::Percentage),
+        },
+    )
+    .unwrap();
+    s
+}
+
+#[test]
+fn indicator_lifecycle_and_errors() {
+    let ctx = Context::default();
+    let mut s = defined_indicator();
+    // duplicate definition
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::DefineIndicator {
+            spec: spec("CG/S24", Frequency::Quarterly, DataType::Percentage),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::DuplicateDefinition { .. }));
+    // target + result
+    run(
+        &mut s,
+        &ctx,
+        Command::SetTarget {
+            indicator: t("cg/s24"),
+            period: q("2016/17 Q1"),
+            target: parse_target("80%").unwrap(),
+        },
+    )
+    .unwrap();
+    run(
+        &mut s,
+        &ctx,
+        Command::SetTarget {
+            indicator: t("CG/S24"),
+            period: q("2016/17"),
+            target: parse_target("80%").unwrap(),
+        },
+    )
+    .unwrap();
+    run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("77%"),
+        },
+    )
+    .unwrap();
+    // second result for the period
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("78%"),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::AlreadyRecorded {
+            field: "result",
+            period: "2016/17 Q1".into()
+        }
+    );
+    // restatement needs a reason
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("78%"),
+            reason: t("  "),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::MissingReason {
+            command: "RestateResult"
+        }
+    );
+    run(
+        &mut s,
+        &ctx,
+        Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("78%"),
+            reason: t("late survey data"),
+        },
+    )
+    .unwrap();
+    // period that does not fit
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("Dec 2015"),
+            entry: entry("78%"),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, DomainError::PeriodDoesNotFitFrequency { ref period, frequency: "quarterly" } if period == "Dec 2015")
+    );
+    // wrong value type
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q2"),
+            entry: entry("£7.3m"),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DomainError::WrongValueType {
+                field: "result",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // restating a period with no result
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q3"),
+            entry: entry("1%"),
+            reason: t("x"),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::NothingToRestate { .. }));
+    let AggregateState::Indicator(ind) = &s else {
+        panic!()
+    };
+    assert_eq!(
+        ind.results[&q("2016/17 Q1")].result.value(),
+        Some(&Value::Percent(Fixed::parse_decimal("78").unwrap()))
+    );
+    assert_eq!(ind.restatements[&q("2016/17 Q1")], 1);
+    // not-yet-due results are fine for any data type
+    run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q2"),
+            entry: entry("Due Q3 16/17"),
+        },
+    )
+    .unwrap();
+    // retire, then nothing more
+    run(
+        &mut s,
+        &ctx,
+        Command::RetireIndicator {
+            indicator: t("CG/S24"),
+            reason: t("replaced"),
+        },
+    )
+    .unwrap();
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q3"),
+            entry: entry("1%"),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::Retired { .. }));
+}
+
+#[test]
+fn unknown_entity_and_wrong_kind() {
+    let ctx = Context::default();
+    let s = new_state(EntityKind::Indicator);
+    let e = handle(
+        &s,
+        &cmd(Command::RecordResult {
+            indicator: t("CG/X1"),
+            period: q("2016/17 Q1"),
+            entry: entry("1%"),
+        }),
+        &ctx,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::UnknownEntity {
+            kind: "indicator",
+            key: "CG/X1".into()
+        }
+    );
+    let e = handle(
+        &s,
+        &cmd(Command::ClosePeriod {
+            period: q("2016/17 Q1"),
+        }),
+        &ctx,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        DomainError::WrongEntityKind {
+            command: "ClosePeriod",
+            kind: "indicator"
+        }
+    ));
+}
+
+#[test]
+fn closed_periods_need_post_close_restatement() {
+    let mut cal = new_state(EntityKind::Calendar);
+    run(
+        &mut cal,
+        &Context::default(),
+        Command::ClosePeriod {
+            period: q("2016/17 Q1"),
+        },
+    )
+    .unwrap();
+    let e = run(
+        &mut cal,
+        &Context::default(),
+        Command::ClosePeriod {
+            period: q("2016/17 Q1"),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::AlreadyRecorded { .. }));
+    let AggregateState::Calendar(c) = &cal else {
+        panic!()
+    };
+    let ctx = Context::from_calendar(c);
+    assert!(ctx.is_closed(q("2016/17 Q1")));
+    assert!(ctx.is_closed(q("May 2016")));
+    assert!(!ctx.is_closed(q("2016/17")));
+
+    let mut s = defined_indicator();
+    let rec = Command::RecordResult {
+        indicator: t("CG/S24"),
+        period: q("2016/17 Q1"),
+        entry: entry("77%"),
+    };
+    let e = run(&mut s, &ctx, rec.clone()).unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::PeriodClosed {
+            period: "2016/17 Q1".into()
+        }
+    );
+    // wrapper without reason
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::PostCloseRestatement {
+            reason: t(""),
+            command: Box::new(rec.clone()),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::MissingReason { .. }));
+    let events = run(
+        &mut s,
+        &ctx,
+        Command::PostCloseRestatement {
+            reason: t("late data after close"),
+            command: Box::new(rec),
+        },
+    )
+    .unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(matches!(events[0], EventBody::PostCloseRestatement { .. }));
+    assert!(matches!(events[1], EventBody::ResultRecorded { .. }));
+    // open periods do not take the wrapper
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::PostCloseRestatement {
+            reason: t("x"),
+            command: Box::new(Command::RecordResult {
+                indicator: t("CG/S24"),
+                period: q("2016/17 Q2"),
+                entry: entry("1%"),
+            }),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        DomainError::Invalid {
+            field: "period",
+            ..
+        }
+    ));
+}
+
+fn risk_spec() -> RiskSpec {
+    RiskSpec {
+        risk_id: t("ST0072"),
+        unit: t("Commissioning Group"),
+        title: t("Loss of PSN compliance"),
+        description: t("Loss of Information management compliance with PSN"),
+        owner: Some(t("Head of Information Management")),
+        category: Some(t("Business Continuity")),
+        controls: None,
+        response: None,
+        assurance: Some(t("Quarterly")),
+    }
+}
+
+#[test]
+fn risk_scores_outside_range_are_refused() {
+    let ctx = Context::default();
+    let mut s = new_state(EntityKind::Risk);
+    run(&mut s, &ctx, Command::RegisterRisk { spec: risk_spec() }).unwrap();
+    let bad = Assessment {
+        impact: 6,
+        probability: 2,
+    };
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::AssessRisk {
+            risk_id: t("ST0072"),
+            period: q("2013/14 Q2"),
+            current: bad,
+            target: None,
+            comment: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::OutOfRange {
+            field: "impact",
+            value: 6,
+            min: 1,
+            max: 5
+        }
+    );
+    let bad = Assessment {
+        impact: 4,
+        probability: 0,
+    };
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::AssessRisk {
+            risk_id: t("ST0072"),
+            period: q("2013/14 Q2"),
+            current: bad,
+            target: None,
+            comment: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DomainError::OutOfRange {
+            field: "probability",
+            value: 0,
+            min: 1,
+            max: 5
+        }
+    );
+    assert!(Assessment::new(4, 6).is_err());
+    run(
+        &mut s,
+        &ctx,
+        Command::AssessRisk {
+            risk_id: t("ST0072"),
+            period: q("2013/14 Q2"),
+            current: Assessment::new(4, 5).unwrap(),
+            target: Some(Assessment::new(4, 2).unwrap()),
+            comment: None,
+        },
+    )
+    .unwrap();
+    let e = run(
+        &mut s,
+        &ctx,
+        Command::CloseRisk {
+            risk_id: t("ST0072"),
+            reason: t(""),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, DomainError::MissingReason { .. }));
+}
+
+fn history() -> Vec<CommandEnvelope> {
+    vec![
+        cmd(Command::DefineIndicator {
+            spec: spec("CG/S24", Frequency::Quarterly, DataType::Percentage),
+        }),
+        cmd(Command::SetTarget {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            target: parse_target("80%").unwrap(),
+        }),
+        cmd(Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("77%"),
+        }),
+        cmd(Command::ReviseTarget {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            target: parse_target("75%").unwrap(),
+            reason: t("revised by committee"),
+        }),
+        cmd(Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("79% (G)"),
+            reason: t("correction"),
+        }),
+    ]
+}
+
+#[test]
+fn replaying_the_same_events_twice_gives_identical_state() {
+    let ctx = Context::default();
+    let mut live = new_state(EntityKind::Indicator);
+    let mut log = Vec::new();
+    for ce in history() {
+        let bodies = handle(&live, &ce, &ctx).unwrap();
+        for e in envelopes(&ce, bodies, 10) {
+            apply(&mut live, &e);
+            log.push(e);
+        }
+    }
+    let replay = || {
+        let mut s = new_state(EntityKind::Indicator);
+        for e in &log {
+            apply(&mut s, e);
+        }
+        s
+    };
+    assert_eq!(replay(), replay());
+    assert_eq!(replay(), live);
+    let AggregateState::Indicator(ind) = replay() else {
+        panic!()
+    };
+    assert!(matches!(
+        ind.results[&q("2016/17 Q1")].result,
+        ResultValue::Measured {
+            source_rag: Some(_),
+            ..
+        }
+    ));
+}
