@@ -77,6 +77,20 @@ impl Fixed {
     /// Parse a plain decimal: optional sign, digits with optional thousands
     /// commas, optional `.` and up to 4 decimals (`-1,385.25`).
     pub fn parse_decimal(value: &str) -> Result<Self, DomainError> {
+        let v = Self::parse_full(value)?;
+        if v.0.unsigned_abs() / Self::SCALE.unsigned_abs() > Self::MAX_INPUT.unsigned_abs() {
+            return Err(DomainError::Invalid {
+                field: "number",
+                value: value.chars().take(64).collect(),
+                reason: "too large",
+            });
+        }
+        Ok(v)
+    }
+
+    /// Parse a plain decimal over the whole `i64` raw range (used when
+    /// decoding stored values; input goes through [`Fixed::parse_decimal`]).
+    pub fn parse_full(value: &str) -> Result<Self, DomainError> {
         let bad = |reason| DomainError::Invalid {
             field: "number",
             value: value.chars().take(64).collect(),
@@ -116,15 +130,15 @@ impl Fixed {
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("not a number"));
         }
-        if digits.len() > 15 {
+        if digits.len() > 19 {
             return Err(bad("too large"));
         }
-        let whole: i64 = if digits.is_empty() {
+        let whole: i128 = if digits.is_empty() {
             0
         } else {
             digits.parse().map_err(|_| bad("not a number"))?
         };
-        let mut f: i64 = if frac.is_empty() {
+        let mut f: i128 = if frac.is_empty() {
             0
         } else {
             frac.parse().map_err(|_| bad("not a number"))?
@@ -132,11 +146,9 @@ impl Fixed {
         for _ in frac.len()..Self::DECIMALS as usize {
             f *= 10;
         }
-        if whole > Self::MAX_INPUT {
-            return Err(bad("too large"));
-        }
-        let raw = whole * Self::SCALE + f;
-        Ok(Fixed(if neg { -raw } else { raw }))
+        let raw = whole * i128::from(Self::SCALE) + f;
+        let raw = if neg { -raw } else { raw };
+        i64::try_from(raw).map(Fixed).map_err(|_| bad("too large"))
     }
 }
 
@@ -177,7 +189,7 @@ impl<'de> Deserialize<'de> for Fixed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
-            Fixed::parse_decimal(&s).map_err(serde::de::Error::custom)
+            Fixed::parse_full(&s).map_err(serde::de::Error::custom)
         } else {
             i64::deserialize(d).map(Fixed)
         }

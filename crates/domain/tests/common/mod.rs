@@ -1,6 +1,8 @@
 //! Shared builders for the integration tests.
 #![allow(dead_code)]
 
+pub mod strategies;
+
 use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::{EntityRef, Envelope, EventBody, SCHEMA_VERSION};
 use perfledger_domain::ids::Tenant;
