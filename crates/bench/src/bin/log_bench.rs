@@ -1,0 +1,217 @@
+//! Log throughput: raw async-nats JetStream vs perfledger's JetStream log, and
+//! the embedded backend. Starts its own nats-server (perfledger-testkit).
+//!
+//! `cargo run --release -p perfledger-bench --bin log_bench -- --n 200000`
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use futures::StreamExt;
+use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
+use perfledger_log::{Commit, EmbeddedLog, EventLog, Expected, Subject, Until};
+use perfledger_testkit::NatsServer;
+use uuid::Uuid;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Messages per measurement.
+    #[arg(long, default_value_t = 200_000)]
+    n: usize,
+    /// Payload bytes.
+    #[arg(long, default_value_t = 200)]
+    size: usize,
+    /// Distinct entities (subjects).
+    #[arg(long, default_value_t = 1_000)]
+    entities: usize,
+    /// Acks in flight.
+    #[arg(long, default_value_t = 4096)]
+    window: usize,
+    /// Single fsync'ed embedded appends to time.
+    #[arg(long, default_value_t = 2_000)]
+    single: usize,
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn commits(n: usize, entities: usize, payload: &Bytes) -> Vec<Commit> {
+    let subjects: Vec<Subject> = (0..entities)
+        .map(|e| Subject::entity("pl", "bench", "indicator", Uuid::from_u128(e as u128 + 1)))
+        .collect::<Result<_, _>>()
+        .expect("valid subjects");
+    (0..n)
+        .map(|i| Commit {
+            subject: subjects[i % entities].clone(),
+            // Single writer: commit i gets sequence i+1, so the expected
+            // version of an entity is the sequence of its previous commit.
+            expected: if i < entities {
+                Expected::Empty
+            } else {
+                Expected::At((i - entities + 1) as u64)
+            },
+            msg_id: Uuid::from_u128(0xBE00_0000_0000_0000_0000_0000_0000_0000 | i as u128),
+            recorded_at: 1_700_000_000_000 + i as i64,
+            payload: payload.clone(),
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a = Args::parse();
+    let payload = Bytes::from(vec![b'x'; a.size]);
+    let server = NatsServer::start();
+    println!(
+        "log_bench: n={} payload={}B entities={} window={} (nats-server at {})",
+        a.n,
+        a.size,
+        a.entities,
+        a.window,
+        server.url()
+    );
+
+    // ---- raw async-nats ----
+    let client = async_nats::connect(server.url()).await?;
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .max_ack_inflight(a.window * 2)
+        .backpressure_on_inflight(true)
+        .build(client.clone());
+    let raw_stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "RAW".into(),
+            subjects: vec!["raw.>".into()],
+            storage: async_nats::jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    let raw_subjects: Vec<String> = (0..a.entities)
+        .map(|e| format!("raw.ev.bench.indicator.{:032x}", e + 1))
+        .collect();
+    let t = Instant::now();
+    let mut pending = VecDeque::with_capacity(a.window);
+    for i in 0..a.n {
+        if pending.len() >= a.window {
+            let f: async_nats::jetstream::context::PublishAckFuture =
+                pending.pop_front().expect("pending");
+            f.await?;
+        }
+        pending.push_back(
+            js.publish(raw_subjects[i % a.entities].clone(), payload.clone())
+                .await?,
+        );
+    }
+    while let Some(f) = pending.pop_front() {
+        f.await?;
+    }
+    let raw_pub = t.elapsed();
+
+    let t = Instant::now();
+    let consumer = raw_stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut msgs = consumer.messages().await?;
+    let mut got = 0;
+    while got < a.n {
+        let m = msgs.next().await.ok_or("raw consumer ended")??;
+        std::hint::black_box(&m.payload);
+        got += 1;
+    }
+    let raw_read = t.elapsed();
+    drop(msgs);
+
+    // ---- perfledger JetStream log ----
+    let log = JetStreamLog::connect(JetStreamOptions {
+        url: server.url(),
+        pipeline_window: a.window,
+        ..Default::default()
+    })
+    .await?;
+    let batch = commits(a.n, a.entities, &payload);
+    let t = Instant::now();
+    let p = log.append_pipelined(batch).await;
+    let pl_pub = t.elapsed();
+    if let Some(e) = p.error {
+        return Err(format!("perfledger append failed after {}: {e}", p.appended.len()).into());
+    }
+    let t = Instant::now();
+    let mut s = log.read(1, Until::Head);
+    let mut got = 0;
+    while let Some(r) = s.next().await {
+        std::hint::black_box(&r?.payload);
+        got += 1;
+    }
+    let pl_read = t.elapsed();
+    if got != a.n {
+        return Err(format!("perfledger read {got} of {}", a.n).into());
+    }
+
+    // ---- embedded ----
+    let dir = tempfile::tempdir()?;
+    let emb = EmbeddedLog::open(dir.path().join("log")).await?;
+    let batch = commits(a.n, a.entities, &payload);
+    let t = Instant::now();
+    let p = emb.append_pipelined(batch).await;
+    let emb_pub = t.elapsed();
+    if let Some(e) = p.error {
+        return Err(format!("embedded append failed: {e}").into());
+    }
+    let t = Instant::now();
+    let mut s = emb.read(1, Until::Head);
+    let mut got = 0;
+    while let Some(r) = s.next().await {
+        std::hint::black_box(&r?.payload);
+        got += 1;
+    }
+    let emb_read = t.elapsed();
+    let singles = commits(a.n + a.single, a.entities, &payload).split_off(a.n);
+    let t = Instant::now();
+    for c in singles {
+        emb.append(c).await?;
+    }
+    let emb_single = t.elapsed();
+    drop(s);
+    drop(emb);
+    let t = Instant::now();
+    let emb2 = EmbeddedLog::open(dir.path().join("log")).await?;
+    let reopen = t.elapsed();
+    let head = emb2.head().await?;
+
+    println!();
+    println!("{:<44} {:>12} {:>12} {:>8}", "", "raw msg/s", "perfledger", "ratio");
+    println!(
+        "{:<44} {:>12.0} {:>12.0} {:>7.2}x   (target >= 0.70x)",
+        "JetStream pipelined append",
+        rate(a.n, raw_pub),
+        rate(a.n, pl_pub),
+        raw_pub.as_secs_f64() / pl_pub.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>12.0} {:>12.0} {:>7.2}x   (target >= 0.80x)",
+        "JetStream ordered-consumer read",
+        rate(a.n, raw_read),
+        rate(got, pl_read),
+        raw_read.as_secs_f64() / pl_read.as_secs_f64()
+    );
+    println!();
+    println!(
+        "embedded append_pipelined (10k-record frames, 1 fsync each): {:>10.0} rec/s",
+        rate(a.n, emb_pub)
+    );
+    println!(
+        "embedded read:                                              {:>10.0} rec/s",
+        rate(a.n, emb_read)
+    );
+    println!(
+        "embedded single append (1 fsync each), {} appends:         {:>10.0} rec/s",
+        a.single,
+        rate(a.single, emb_single)
+    );
+    println!(
+        "embedded reopen (index rebuild) of {head} records:        {:>10.1} ms",
+        reopen.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
