@@ -14,8 +14,9 @@
 
 use thiserror::Error;
 
-use crate::command::CommandEnvelope;
-use crate::event::{Envelope, SCHEMA_VERSION};
+use crate::command::{Command, CommandEnvelope};
+use crate::event::{Envelope, EventBody, MAX_BENCHMARKS, SCHEMA_VERSION};
+use crate::saving::MAX_SAVING_YEARS;
 
 /// Version byte of encoded commits.
 pub const COMMIT_VERSION: u8 = 1;
@@ -89,6 +90,14 @@ pub enum CodecError {
         /// Detail from the serialiser.
         detail: String,
     },
+    /// A collection limit inside an event or command was exceeded.
+    #[error("item {index}: {detail}")]
+    Limit {
+        /// Index of the event (0 for a command).
+        index: usize,
+        /// Which limit.
+        detail: &'static str,
+    },
     /// Bytes left over after the body.
     #[error("{what}: {count} trailing bytes")]
     Trailing {
@@ -97,6 +106,39 @@ pub enum CodecError {
         /// Number of bytes.
         count: usize,
     },
+}
+
+/// Collection limits inside event bodies (strings are bounded by `Text`).
+fn check_body_limits(body: &EventBody) -> Result<(), &'static str> {
+    match body {
+        EventBody::ResultRecorded { entry, .. } | EventBody::ResultRestated { entry, .. }
+            if entry.benchmarks.len() > MAX_BENCHMARKS =>
+        {
+            Err("too many benchmarks")
+        }
+        EventBody::SavingProposed { spec } if spec.amounts.len() > MAX_SAVING_YEARS => {
+            Err("too many savings years")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_command_limits(cmd: &Command) -> Result<(), &'static str> {
+    match cmd {
+        Command::RecordResult { entry, .. } | Command::RestateResult { entry, .. }
+            if entry.benchmarks.len() > MAX_BENCHMARKS =>
+        {
+            Err("too many benchmarks")
+        }
+        Command::ProposeSaving { spec } if spec.amounts.len() > MAX_SAVING_YEARS => {
+            Err("too many savings years")
+        }
+        Command::PostCloseRestatement { command, .. } => match **command {
+            Command::PostCloseRestatement { .. } => Err("nested post-close restatement"),
+            ref inner => check_command_limits(inner),
+        },
+        _ => Ok(()),
+    }
 }
 
 fn check_commit(events: &[Envelope]) -> Result<(), CodecError> {
@@ -115,6 +157,7 @@ fn check_commit(events: &[Envelope]) -> Result<(), CodecError> {
                 max: SCHEMA_VERSION,
             });
         }
+        check_body_limits(&e.body).map_err(|detail| CodecError::Limit { index, detail })?;
         let field = if e.entity != first.entity {
             "entity"
         } else if e.tenant != first.tenant {
@@ -190,6 +233,7 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
 
 /// Encode a command envelope: version byte + postcard.
 pub fn encode_command(cmd: &CommandEnvelope) -> Result<Vec<u8>, CodecError> {
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
     let bytes =
         postcard::to_extend(cmd, vec![COMMAND_VERSION]).map_err(|e| CodecError::Malformed {
             what: "command",
@@ -234,12 +278,14 @@ pub fn decode_command(bytes: &[u8]) -> Result<CommandEnvelope, CodecError> {
             count: rest.len(),
         });
     }
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
     Ok(cmd)
 }
 
 /// Encode a command envelope as JSON (externally tagged command names,
 /// periods as labels, fixed-point numbers as decimal strings).
 pub fn encode_command_json(cmd: &CommandEnvelope) -> Result<String, CodecError> {
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
     let s = serde_json::to_string(cmd).map_err(|e| CodecError::Malformed {
         what: "command json",
         detail: e.to_string(),
@@ -263,8 +309,10 @@ pub fn decode_command_json(json: &str) -> Result<CommandEnvelope, CodecError> {
             max: MAX_COMMAND_BYTES,
         });
     }
-    serde_json::from_str(json).map_err(|e| CodecError::Malformed {
+    let cmd: CommandEnvelope = serde_json::from_str(json).map_err(|e| CodecError::Malformed {
         what: "command json",
         detail: e.to_string(),
-    })
+    })?;
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
+    Ok(cmd)
 }

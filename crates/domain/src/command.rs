@@ -265,9 +265,40 @@ pub enum Command {
     PostCloseRestatement {
         /// Why.
         reason: Text,
-        /// The change (any command with a period; not itself a restatement wrapper).
+        /// The change (any command with a period; not itself a restatement
+        /// wrapper: nesting is refused on decode, bounding recursion).
+        #[serde(deserialize_with = "deserialize_inner")]
         command: Box<Command>,
     },
+}
+
+thread_local! {
+    static NESTING: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
+
+struct NestingGuard;
+
+impl Drop for NestingGuard {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+/// Decode the command inside a post-close restatement, refusing a second
+/// level of nesting so hostile input cannot recurse without bound.
+fn deserialize_inner<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Command>, D::Error> {
+    let depth = NESTING.with(|n| {
+        let v = n.get().saturating_add(1);
+        n.set(v);
+        v
+    });
+    let _guard = NestingGuard;
+    if depth > 1 {
+        return Err(serde::de::Error::custom(
+            "post-close restatements cannot be nested",
+        ));
+    }
+    Box::<Command>::deserialize(d)
 }
 
 /// Who asked, on whose behalf, and the command.
