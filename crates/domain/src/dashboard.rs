@@ -59,6 +59,44 @@ pub struct SavingLine {
     pub achieved: Fixed,
 }
 
+/// A customer-experience measure: how many of those received were answered
+/// on time (`Of the 159 FOIs received, 153 were responded to on time`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMeasure {
+    /// Name (`FOIs`, `Complaints`, `Member Enquiries`).
+    pub name: Text,
+    /// Answered on time.
+    pub on_time: u32,
+    /// Received.
+    pub received: u32,
+}
+
+/// A customer-experience line on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLine {
+    /// Name.
+    pub name: Text,
+    /// Answered on time.
+    pub on_time: u32,
+    /// Received.
+    pub received: u32,
+    /// Whole % on time (None when nothing received).
+    pub percent: Option<i64>,
+}
+
+/// HR figures as reported (carried through unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HrFigures {
+    /// Establishment headcount.
+    pub headcount: u32,
+    /// Number of agency staff.
+    pub agency_staff: u32,
+    /// % of spend on agency staff.
+    pub agency_spend_percent: Option<Fixed>,
+    /// Average days lost per FTE (rolling 12 months).
+    pub sickness_days_per_fte: Option<Fixed>,
+}
+
 /// Everything the dashboard is computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardInputs {
@@ -78,6 +116,10 @@ pub struct DashboardInputs {
     pub actions: Vec<ActionStatus>,
     /// Current risk assessments.
     pub risks: Vec<Assessment>,
+    /// HR figures, if reported.
+    pub hr: Option<HrFigures>,
+    /// Customer-experience measures, in report order.
+    pub customer: Vec<CustomerMeasure>,
 }
 
 /// Revenue summary (£000).
@@ -191,6 +233,10 @@ pub struct Dashboard {
     pub actions: ActionSummary,
     /// Risks.
     pub risks: RiskSummary,
+    /// HR figures.
+    pub hr: Option<HrFigures>,
+    /// Customer experience, in report order.
+    pub customer: Vec<CustomerLine>,
 }
 
 fn count(n: usize) -> u32 {
@@ -308,6 +354,17 @@ pub fn compute(inputs: &DashboardInputs) -> Result<Dashboard, DomainError> {
             .collect(),
         actions: action_summary(&inputs.actions),
         risks: risk_summary(&inputs.risks),
+        hr: inputs.hr.clone(),
+        customer: inputs
+            .customer
+            .iter()
+            .map(|c| CustomerLine {
+                name: c.name.clone(),
+                on_time: c.on_time,
+                received: c.received,
+                percent: pct(c.on_time, c.received),
+            })
+            .collect(),
     })
 }
 

@@ -3,7 +3,10 @@
 
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::budget::{CapitalFigures, RevenueFigures};
-use perfledger_domain::dashboard::{compute, DashboardInputs, IndicatorLine};
+use perfledger_domain::dashboard::{
+    canonical_bytes, compute, digest, CustomerMeasure, Dashboard, DashboardInputs, HrFigures,
+    IndicatorLine,
+};
 use perfledger_domain::direction::Direction;
 use perfledger_domain::indicator::{IndicatorType, Value};
 use perfledger_domain::parse::{parse_amount, parse_assessment, parse_value};
@@ -174,8 +177,30 @@ fn seed004_dashboard_overview() {
         indicators: seed004_indicator_lines(),
         actions,
         risks: vec![],
+        hr: Some(HrFigures {
+            headcount: 170,
+            agency_staff: 47,
+            agency_spend_percent: Some(amt("22")),
+            sickness_days_per_fte: Some(amt("3.75")),
+        }),
+        customer: [
+            ("FOIs", 153, 159),
+            ("Complaints", 15, 26),
+            ("Member Enquiries", 10, 19),
+            ("SARs", 25, 28),
+        ]
+        .into_iter()
+        .map(|(n, on_time, received)| CustomerMeasure {
+            name: n.try_into().unwrap(),
+            on_time,
+            received,
+        })
+        .collect(),
     };
     let d = compute(&inputs).unwrap();
+    let pcts: Vec<Option<i64>> = d.customer.iter().map(|c| c.percent).collect();
+    assert_eq!(pcts, vec![Some(96), Some(58), Some(53), Some(89)]);
+    check_dashboard_golden(&d);
     let i = &d.indicators;
     assert_eq!((i.reported, i.rated, i.monitor), (36, 26, 10));
     assert_eq!(i.counts[&Rag::Green], 13);
@@ -277,4 +302,29 @@ fn seed003_numerator_denominator() {
     let v = parse_value("1,385/1,599").unwrap();
     assert!(matches!(v, Value::Fraction { .. }));
     assert_eq!(v.display_value().unwrap().to_string(), "86.6");
+}
+
+/// The canonical bytes of the seed-004 dashboard are a golden vector too:
+/// seals pin their digest, so the dashboard's shape must never move.
+fn check_dashboard_golden(d: &Dashboard) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../proto/golden/dashboard_seed004.hex");
+    let bytes = canonical_bytes(d);
+    if std::env::var_os("PERFLEDGER_BLESS").is_some() {
+        std::fs::write(
+            &path,
+            format!(
+                "# canonical bytes (postcard) of the seed 004 Q1 2016/17 dashboard; sha256 {}\n{}\n",
+                hex::encode(digest(d)),
+                hex::encode(&bytes)
+            ),
+        )
+        .unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap();
+    let line = stored.lines().find(|l| !l.starts_with('#')).unwrap();
+    let golden = hex::decode(line.trim()).unwrap();
+    assert_eq!(postcard::from_bytes::<Dashboard>(&golden).unwrap(), *d);
+    assert_eq!(golden, bytes, "dashboard canonical bytes changed");
+    assert!(stored.contains(&hex::encode(digest(d))));
 }
