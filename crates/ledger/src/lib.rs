@@ -1,1 +1,593 @@
-//! perfledger-ledger
+//! Command execution for perfledger.
+//!
+//! The ledger turns commands into appended commits:
+//!
+//! 1. load the target entity (and the tenant calendar, for closed periods) by
+//!    reading its subject from the log and folding it with the domain's `apply`;
+//! 2. decide with the domain's pure `handle`;
+//! 3. wrap the event bodies in envelopes (event id, recorded time, actor, ...),
+//!    encode them as one commit and append it with the entity's expected
+//!    version, using the command id as the dedupe id.
+//!
+//! A submission of many commands ([`Ledger::execute_batch`]) is validated in
+//! full, in memory, before anything is appended: one bad command rejects the
+//! whole submission and appends nothing. It is then appended all-or-nothing
+//! where the log can ([`perfledger_log::Capabilities::atomic_batch`]), and
+//! otherwise in order and resumably: re-running the same submission (same
+//! command ids) skips what is already in the log, because every envelope
+//! carries its command id.
+//!
+//! A version conflict (another writer got there first) is retried from a fresh
+//! load, a bounded number of times, unless the caller pinned the version it
+//! expects ([`Submitted::expected`]); then the conflict is returned.
+
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use perfledger_domain::command::CALENDAR_KEY;
+use perfledger_domain::{
+    apply, decode_commit, encode_commit, entity_id, handle, new_state, AggregateState, CodecError,
+    CommandEnvelope, Context, DomainError, EntityKind, EntityRef, Envelope, Tenant, Timestamp,
+    SCHEMA_VERSION,
+};
+use perfledger_log::{Commit, EventLog, Expected, LogError, Seq, Subject, Until};
+use uuid::Uuid;
+
+/// How many times a submission is re-validated after losing a version race.
+pub const DEFAULT_CONFLICT_RETRIES: u32 = 5;
+
+/// A source of recorded times. Only the ledger reads the clock; the domain
+/// and the projections never do.
+pub trait Clock: Send + Sync {
+    /// Now, in ms since the Unix epoch (UTC).
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Timestamp(ms)
+    }
+}
+
+/// A clock that always answers the same instant (tests, reproducible demos).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// One command as submitted, with what the caller pins about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The command.
+    pub command: CommandEnvelope,
+    /// The recorded time to stamp (historical imports); `None` = the clock.
+    /// A given time must not be earlier than the log's latest record, so the
+    /// log's recorded times stay a prefix order and as-of queries stay exact.
+    pub recorded_at: Option<Timestamp>,
+    /// The entity version the caller expects (optimistic concurrency from a
+    /// client that read the state); `None` = retry conflicts automatically.
+    pub expected: Option<Seq>,
+}
+
+impl Submitted {
+    /// A command stamped by the clock, with automatic conflict retry.
+    pub fn new(command: CommandEnvelope) -> Self {
+        Submitted {
+            command,
+            recorded_at: None,
+            expected: None,
+        }
+    }
+
+    /// The same, stamped with a given recorded time.
+    pub fn at(command: CommandEnvelope, recorded_at: Timestamp) -> Self {
+        Submitted {
+            command,
+            recorded_at: Some(recorded_at),
+            expected: None,
+        }
+    }
+}
+
+/// What one command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// The sequence of the commit holding the command's events (for a
+    /// duplicate, the original's).
+    pub seq: Seq,
+    /// The command id had been applied already: nothing new was appended.
+    pub duplicate: bool,
+    /// The events appended (empty for a duplicate).
+    pub events: Vec<Envelope>,
+}
+
+/// Errors from executing commands. Indexes are positions in the submission.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("command #{index} ({command}) rejected: {source}")]
+    Rejected {
+        index: usize,
+        command: &'static str,
+        #[source]
+        source: DomainError,
+    },
+    #[error("command #{index} ({command}): version conflict on {subject}: expected {expected}, current version is {current}")]
+    Conflict {
+        index: usize,
+        command: &'static str,
+        subject: String,
+        expected: Seq,
+        current: Seq,
+    },
+    #[error("command #{index}: recorded time {given} is earlier than the latest recorded time in the log ({latest}); history can only be appended at the head")]
+    Backdated {
+        index: usize,
+        given: Timestamp,
+        latest: Timestamp,
+    },
+    #[error("command #{index}: command id {command_id} appears twice in one submission")]
+    DuplicateCommandId { index: usize, command_id: Uuid },
+    #[error("stored record {seq} cannot be decoded: {source}")]
+    Undecodable {
+        seq: Seq,
+        #[source]
+        source: CodecError,
+    },
+    #[error("command #{index} ({command}): cannot encode its events: {source}")]
+    Encode {
+        index: usize,
+        command: &'static str,
+        #[source]
+        source: CodecError,
+    },
+    #[error("gave up after {attempts} attempts lost version races to other writers")]
+    TooManyConflicts { attempts: u32 },
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// The subject of an entity's records.
+pub fn subject_for(
+    prefix: &str,
+    tenant: &Tenant,
+    kind: EntityKind,
+    id: Uuid,
+) -> Result<Subject, LogError> {
+    Subject::entity(prefix, tenant.as_str(), kind.token(), id)
+}
+
+/// An entity as loaded from the log.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Its state after every stored event.
+    pub state: AggregateState,
+    /// Its version: the sequence of its last record (0 = none).
+    pub version: Seq,
+    /// Every command id already applied to it, with the commit's sequence.
+    pub commands: BTreeMap<Uuid, Seq>,
+}
+
+/// Executes commands against an event log.
+pub struct Ledger<L> {
+    log: Arc<L>,
+    prefix: String,
+    clock: Arc<dyn Clock>,
+    conflict_retries: u32,
+    max_batch: usize,
+}
+
+impl<L> Clone for Ledger<L> {
+    fn clone(&self) -> Self {
+        Ledger {
+            log: self.log.clone(),
+            prefix: self.prefix.clone(),
+            clock: self.clock.clone(),
+            conflict_retries: self.conflict_retries,
+            max_batch: self.max_batch,
+        }
+    }
+}
+
+impl<L: EventLog> Ledger<L> {
+    /// A ledger over `log`, with subjects under `prefix` (default `pl`).
+    pub fn new(log: Arc<L>, prefix: impl Into<String>) -> Self {
+        Ledger {
+            log,
+            prefix: prefix.into(),
+            clock: Arc::new(SystemClock),
+            conflict_retries: DEFAULT_CONFLICT_RETRIES,
+            max_batch: perfledger_log::DEFAULT_MAX_BATCH,
+        }
+    }
+
+    /// Use another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Largest number of commits appended in one log batch (default: the
+    /// log's default limit). Submissions larger than this are appended in
+    /// chunks, each all-or-nothing.
+    pub fn with_max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Arc<L> {
+        &self.log
+    }
+
+    /// The subject prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Load one entity by folding its records.
+    pub async fn load(
+        &self,
+        tenant: &Tenant,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Loaded, LedgerError> {
+        let subject = subject_for(&self.prefix, tenant, kind, id)?;
+        let records = self.log.read_subject(&subject).await?;
+        let mut loaded = Loaded {
+            state: new_state(kind),
+            version: 0,
+            commands: BTreeMap::new(),
+        };
+        for r in records {
+            let events = decode_commit(&r.payload)
+                .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+            for e in &events {
+                apply(&mut loaded.state, e);
+                loaded.commands.insert(e.command_id, r.seq);
+            }
+            loaded.version = r.seq;
+        }
+        Ok(loaded)
+    }
+
+    /// Execute one command.
+    pub async fn execute(&self, item: Submitted) -> Result<Executed, LedgerError> {
+        let mut out = self.execute_batch(vec![item], |_, _| {}).await?;
+        Ok(out.remove(0))
+    }
+
+    /// Execute a submission: validate every command first (nothing is
+    /// appended if any is rejected), then append. `progress(done, total)` is
+    /// called after each appended chunk.
+    pub async fn execute_batch(
+        &self,
+        items: Vec<Submitted>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Vec<Executed>, LedgerError> {
+        let total = items.len();
+        let mut seen = BTreeSet::new();
+        for (index, item) in items.iter().enumerate() {
+            if !seen.insert(item.command.command_id) {
+                return Err(LedgerError::DuplicateCommandId {
+                    index,
+                    command_id: item.command.command_id,
+                });
+            }
+        }
+        if total > self.max_batch {
+            // Appended in several chunks: validate all of it before any chunk.
+            self.plan(&items, 0, None).await?;
+        }
+        let mut out = Vec::with_capacity(total);
+        let mut start = 0;
+        while start < total {
+            let end = (start + self.max_batch).min(total);
+            out.extend(self.execute_chunk(&items, start, end).await?);
+            progress(end, total);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    async fn execute_chunk(
+        &self,
+        items: &[Submitted],
+        start: usize,
+        end: usize,
+    ) -> Result<Vec<Executed>, LedgerError> {
+        let pinned = items[start..end].iter().any(|i| i.expected.is_some());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let plan = self.plan(items, start, Some(end)).await?;
+            match self.append_plan(plan).await {
+                Ok(done) => return Ok(done),
+                Err(AppendFailure::Conflict {
+                    index,
+                    subject,
+                    expected,
+                    current,
+                }) => {
+                    tracing::debug!(index, %subject, current, attempt, "version conflict");
+                    if pinned {
+                        return Err(LedgerError::Conflict {
+                            index,
+                            command: items[index].command.command.name(),
+                            subject,
+                            expected,
+                            current,
+                        });
+                    }
+                    if attempt > self.conflict_retries {
+                        return Err(LedgerError::TooManyConflicts { attempts: attempt });
+                    }
+                }
+                Err(AppendFailure::Other(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Decide every command of `items[start..end]` against freshly loaded
+    /// state, predicting the sequence each commit will get.
+    async fn plan(
+        &self,
+        items: &[Submitted],
+        start: usize,
+        end: Option<usize>,
+    ) -> Result<Plan, LedgerError> {
+        let end = end.unwrap_or(items.len());
+        let head = self.log.head().await?;
+        let mut latest = if items[start..end].iter().any(|i| i.recorded_at.is_some()) {
+            self.recorded_at_of(head).await?
+        } else {
+            Timestamp(i64::MIN)
+        };
+        let mut cache: BTreeMap<(EntityKind, Uuid), Loaded> = BTreeMap::new();
+        let mut plan = Plan {
+            steps: Vec::with_capacity(end - start),
+        };
+        let mut next_seq = head + 1;
+        for (index, item) in items.iter().enumerate().take(end).skip(start) {
+            let cmd = &item.command;
+            let tenant = &cmd.tenant;
+            let name = cmd.command.name();
+            let (kind, id) = cmd.command.entity(tenant);
+            let calendar_id = entity_id(tenant, EntityKind::Calendar, CALENDAR_KEY);
+            for key in [(EntityKind::Calendar, calendar_id), (kind, id)] {
+                if !cache.contains_key(&key) {
+                    let loaded = self.load(tenant, key.0, key.1).await?;
+                    cache.insert(key, loaded);
+                }
+            }
+            let ctx = match cache.get(&(EntityKind::Calendar, calendar_id)) {
+                Some(Loaded {
+                    state: AggregateState::Calendar(c),
+                    ..
+                }) => Context::from_calendar(c),
+                _ => Context::default(),
+            };
+            let Some(entity) = cache.get_mut(&(kind, id)) else {
+                continue;
+            };
+            if let Some(&seq) = entity.commands.get(&cmd.command_id) {
+                plan.steps.push(Step::Done(Executed {
+                    seq,
+                    duplicate: true,
+                    events: Vec::new(),
+                }));
+                continue;
+            }
+            if let Some(expected) = item.expected {
+                if expected != entity.version {
+                    return Err(LedgerError::Conflict {
+                        index,
+                        command: name,
+                        subject: subject_for(&self.prefix, tenant, kind, id)?.to_string(),
+                        expected,
+                        current: entity.version,
+                    });
+                }
+            }
+            let bodies =
+                handle(&entity.state, cmd, &ctx).map_err(|source| LedgerError::Rejected {
+                    index,
+                    command: name,
+                    source,
+                })?;
+            let recorded_at = match item.recorded_at {
+                Some(given) if given < latest => {
+                    return Err(LedgerError::Backdated {
+                        index,
+                        given,
+                        latest,
+                    })
+                }
+                Some(given) => given,
+                None => self.clock.now().max(latest),
+            };
+            latest = recorded_at;
+            if bodies.is_empty() {
+                plan.steps.push(Step::Done(Executed {
+                    seq: entity.version,
+                    duplicate: false,
+                    events: Vec::new(),
+                }));
+                continue;
+            }
+            let envelopes: Vec<Envelope> = bodies
+                .into_iter()
+                .map(|body| Envelope {
+                    event_id: Uuid::now_v7(),
+                    entity: EntityRef { kind, id },
+                    tenant: tenant.clone(),
+                    recorded_at,
+                    effective: body.period().or_else(|| cmd.command.period()),
+                    actor: cmd.actor.clone(),
+                    source: cmd.source.clone(),
+                    reason: body.reason().or_else(|| cmd.command.reason()).cloned(),
+                    correlation_id: cmd.correlation_id,
+                    causation_id: cmd.causation_id,
+                    command_id: cmd.command_id,
+                    schema_version: SCHEMA_VERSION,
+                    body,
+                })
+                .collect();
+            let payload = encode_commit(&envelopes).map_err(|source| LedgerError::Encode {
+                index,
+                command: name,
+                source,
+            })?;
+            for e in &envelopes {
+                apply(&mut entity.state, e);
+            }
+            let expected = if entity.version == 0 {
+                Expected::Empty
+            } else {
+                Expected::At(entity.version)
+            };
+            entity.version = next_seq;
+            entity.commands.insert(cmd.command_id, next_seq);
+            next_seq += 1;
+            plan.steps.push(Step::Append {
+                index,
+                commit: Commit {
+                    subject: subject_for(&self.prefix, tenant, kind, id)?,
+                    expected,
+                    msg_id: cmd.command_id,
+                    recorded_at: recorded_at.0,
+                    payload: payload.into(),
+                },
+                events: envelopes,
+            });
+        }
+        Ok(plan)
+    }
+
+    async fn append_plan(&self, plan: Plan) -> Result<Vec<Executed>, AppendFailure> {
+        let commits: Vec<Commit> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Append { commit, .. } => Some(commit.clone()),
+                Step::Done(_) => None,
+            })
+            .collect();
+        let appended = if commits.is_empty() {
+            Vec::new()
+        } else if self.log.capabilities().atomic_batch || commits.len() == 1 {
+            self.log
+                .append_batch(commits)
+                .await
+                .map_err(|e| AppendFailure::from_log(e, &plan))?
+        } else {
+            let progress = self.log.append_pipelined(commits).await;
+            match progress.error {
+                None => progress.appended,
+                Some(e) => return Err(AppendFailure::from_log(e, &plan)),
+            }
+        };
+        let mut appended = appended.into_iter();
+        let mut out = Vec::with_capacity(plan.steps.len());
+        for step in plan.steps {
+            match step {
+                Step::Done(e) => out.push(e),
+                Step::Append { events, .. } => {
+                    let a = appended.next().ok_or_else(|| {
+                        AppendFailure::Other(LedgerError::Log(LogError::Unavailable(
+                            "log acknowledged fewer commits than were sent".into(),
+                        )))
+                    })?;
+                    out.push(Executed {
+                        seq: a.seq,
+                        duplicate: a.duplicate,
+                        events: if a.duplicate { Vec::new() } else { events },
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recorded time of the record at `seq` (the minimum for an empty log).
+    async fn recorded_at_of(&self, seq: Seq) -> Result<Timestamp, LedgerError> {
+        if seq == 0 {
+            return Ok(Timestamp(i64::MIN));
+        }
+        let mut s = self.log.read(seq, Until::Seq(seq));
+        match s.next().await {
+            Some(r) => Ok(Timestamp(r?.recorded_at)),
+            None => Ok(Timestamp(i64::MIN)),
+        }
+    }
+}
+
+struct Plan {
+    steps: Vec<Step>,
+}
+
+enum Step {
+    Done(Executed),
+    Append {
+        index: usize,
+        commit: Commit,
+        events: Vec<Envelope>,
+    },
+}
+
+enum AppendFailure {
+    Conflict {
+        index: usize,
+        subject: String,
+        expected: Seq,
+        current: Seq,
+    },
+    Other(LedgerError),
+}
+
+impl AppendFailure {
+    fn from_log(e: LogError, plan: &Plan) -> Self {
+        match e {
+            LogError::Conflict {
+                subject,
+                expected,
+                current,
+            } => {
+                let index = plan
+                    .steps
+                    .iter()
+                    .find_map(|s| match s {
+                        Step::Append { index, commit, .. } if commit.subject == subject => {
+                            Some(*index)
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                AppendFailure::Conflict {
+                    index,
+                    subject: subject.to_string(),
+                    expected: match expected {
+                        Expected::At(s) => s,
+                        Expected::Empty | Expected::Any => 0,
+                    },
+                    current,
+                }
+            }
+            other => AppendFailure::Other(LedgerError::Log(other)),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The ledger against the embedded log: validation before append, all-or-nothing
+//! submissions, idempotency by command id, conflicts, recorded-time order.
+
+use std::sync::Arc;
+
+use perfledger_domain::command::{Command, CommandEnvelope};
+use perfledger_domain::event::{EventBody, ResultEntry};
+use perfledger_domain::indicator::{
+    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
+};
+use perfledger_domain::parse::{parse_result, parse_target};
+use perfledger_domain::{AggregateState, DomainError, Period, Tenant, Text, Timestamp};
+use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
+use perfledger_log::embedded::EmbeddedLog;
+use perfledger_log::EventLog;
+use uuid::Uuid;
+
+fn t(s: &str) -> Text {
+    Text::new("test", s).unwrap()
+}
+
+fn tenant() -> Tenant {
+    Tenant::new("barnet").unwrap()
+}
+
+fn envelope(n: u128, command: Command) -> CommandEnvelope {
+    CommandEnvelope {
+        command_id: Uuid::from_u128(0xC0DE_0000 + n),
+        tenant: tenant(),
+        actor: t("Head of Performance"),
+        source: t("test"),
+        correlation_id: Uuid::from_u128(7),
+        causation_id: None,
+        command,
+    }
+}
+
+fn define(n: u128, reference: &str) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::DefineIndicator {
+            spec: IndicatorSpec {
+                reference: Some(t(reference)),
+                title: t("Overall satisfaction with customer services"),
+                unit: t("Commissioning Group"),
+                lead_officer: None,
+                indicator_type: IndicatorType::Spi,
+                polarity: Polarity::BiggerIsBetter,
+                frequency: Frequency::Quarterly,
+                data_type: DataType::Percentage,
+                comparison: ComparisonBasis::Sequential,
+                theme: None,
+                objective: None,
+                committee: None,
+            },
+        },
+    )
+}
+
+fn q1() -> Period {
+    Period::parse("2016/17 Q1").unwrap()
+}
+
+fn record(n: u128, reference: &str, value: &str) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::RecordResult {
+            indicator: t(reference),
+            period: q1(),
+            entry: ResultEntry {
+                result: parse_result(value).unwrap(),
+                commentary: None,
+                intervention: None,
+                benchmarks: Vec::new(),
+            },
+        },
+    )
+}
+
+fn set_target(n: u128, reference: &str, value: &str) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::SetTarget {
+            indicator: t(reference),
+            period: q1(),
+            target: parse_target(value).unwrap(),
+        },
+    )
+}
+
+async fn ledger(dir: &tempfile::TempDir) -> Ledger<EmbeddedLog> {
+    let log = EmbeddedLog::open(dir.path().join("log")).await.unwrap();
+    Ledger::new(Arc::new(log), "pl").with_clock(Arc::new(FixedClock(Timestamp(1_470_000_000_000))))
+}
+
+#[tokio::test]
+async fn a_command_appends_one_commit_with_full_envelopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let done = l
+        .execute(Submitted::new(define(1, "CG/S24")))
+        .await
+        .unwrap();
+    assert_eq!(done.seq, 1);
+    assert!(!done.duplicate);
+    assert_eq!(done.events.len(), 1);
+    let e = &done.events[0];
+    assert_eq!(e.command_id, Uuid::from_u128(0xC0DE_0001));
+    assert_eq!(e.recorded_at, Timestamp(1_470_000_000_000));
+    assert_eq!(e.actor.as_str(), "Head of Performance");
+    assert!(matches!(e.body, EventBody::IndicatorDefined { .. }));
+    assert_eq!(l.log().head().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn unknown_entity_is_rejected_and_nothing_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let err = l
+        .execute(Submitted::new(record(1, "CG/S99", "77%")))
+        .await
+        .unwrap_err();
+    match err {
+        LedgerError::Rejected {
+            index: 0,
+            command: "RecordResult",
+            source: DomainError::UnknownEntity { key, .. },
+        } => {
+            assert_eq!(key, "CG/S99")
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert_eq!(l.log().head().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn one_bad_command_rejects_the_whole_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let items = vec![
+        Submitted::new(define(1, "CG/S24")),
+        Submitted::new(set_target(2, "CG/S24", "80%")),
+        Submitted::new(record(3, "CG/S24", "77%")),
+        // A second result for the same period must be a restatement.
+        Submitted::new(record(4, "CG/S24", "79%")),
+    ];
+    let err = l.execute_batch(items, |_, _| {}).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Rejected { index: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        l.log().head().await.unwrap(),
+        0,
+        "nothing partial is appended"
+    );
+}
+
+#[tokio::test]
+async fn a_submission_sees_its_own_earlier_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let items = vec![
+        Submitted::new(define(1, "CG/S24")),
+        Submitted::new(set_target(2, "CG/S24", "80%")),
+        Submitted::new(record(3, "CG/S24", "77%")),
+    ];
+    let done = l.execute_batch(items, |_, _| {}).await.unwrap();
+    assert_eq!(
+        done.iter().map(|d| d.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let loaded = l
+        .load(
+            &tenant(),
+            perfledger_domain::EntityKind::Indicator,
+            define(1, "CG/S24").command.entity(&tenant()).1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded.version, 3);
+    let AggregateState::Indicator(s) = loaded.state else {
+        panic!("not an indicator")
+    };
+    assert_eq!(s.results.len(), 1);
+}
+
+#[tokio::test]
+async fn resending_a_command_is_idempotent_by_command_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    l.execute(Submitted::new(define(1, "CG/S24")))
+        .await
+        .unwrap();
+    let first = l
+        .execute(Submitted::new(record(2, "CG/S24", "77%")))
+        .await
+        .unwrap();
+    // The same command again would be "a second result" — but it is the same
+    // command, so it is recognised, not rejected and not stored twice.
+    let again = l
+        .execute(Submitted::new(record(2, "CG/S24", "77%")))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.seq, first.seq);
+    assert_eq!(l.log().head().await.unwrap(), 2);
+    // A whole submission re-run after a partial failure resumes.
+    let items = vec![
+        Submitted::new(define(1, "CG/S24")),
+        Submitted::new(record(2, "CG/S24", "77%")),
+        Submitted::new(define(3, "CG/S26")),
+    ];
+    let done = l.execute_batch(items, |_, _| {}).await.unwrap();
+    assert_eq!(
+        done.iter().map(|d| d.duplicate).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    assert_eq!(l.log().head().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_pinned_stale_version_is_a_conflict_carrying_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    l.execute(Submitted::new(define(1, "CG/S24")))
+        .await
+        .unwrap();
+    l.execute(Submitted::new(set_target(2, "CG/S24", "80%")))
+        .await
+        .unwrap();
+    let mut item = Submitted::new(record(3, "CG/S24", "77%"));
+    item.expected = Some(1);
+    match l.execute(item).await.unwrap_err() {
+        LedgerError::Conflict {
+            expected: 1,
+            current: 2,
+            ..
+        } => {}
+        other => panic!("unexpected {other}"),
+    }
+    let mut item = Submitted::new(record(3, "CG/S24", "77%"));
+    item.expected = Some(2);
+    assert_eq!(l.execute(item).await.unwrap().seq, 3);
+}
+
+#[tokio::test]
+async fn concurrent_writers_to_one_entity_both_land_after_revalidation() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    l.execute(Submitted::new(define(1, "CG/S24")))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        l.execute(Submitted::new(set_target(2, "CG/S24", "80%"))),
+        l.execute(Submitted::new(record(3, "CG/S24", "77%"))),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(l.log().head().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn history_is_appended_only_at_the_head_in_recorded_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let t1 = Timestamp(1_460_000_000_000);
+    l.execute(Submitted::at(define(1, "CG/S24"), t1))
+        .await
+        .unwrap();
+    let err = l
+        .execute(Submitted::at(
+            set_target(2, "CG/S24", "80%"),
+            Timestamp(t1.0 - 1),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Backdated { .. }), "{err}");
+    assert_eq!(l.log().head().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_command_id_twice_in_one_submission_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await;
+    let items = vec![
+        Submitted::new(define(1, "CG/S24")),
+        Submitted::new(define(1, "CG/S26")),
+    ];
+    let err = l.execute_batch(items, |_, _| {}).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::DuplicateCommandId { index: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(l.log().head().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn large_submissions_are_appended_in_chunks_after_full_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await.with_max_batch(2);
+    let mut items: Vec<Submitted> = (0..5u128)
+        .map(|i| Submitted::new(define(i, &format!("CG/X{i}"))))
+        .collect();
+    items.push(Submitted::new(record(9, "CG/NOPE", "1%")));
+    let err = l.execute_batch(items.clone(), |_, _| {}).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Rejected { index: 5, .. }),
+        "{err}"
+    );
+    assert_eq!(l.log().head().await.unwrap(), 0);
+    items.pop();
+    let mut calls = Vec::new();
+    l.execute_batch(items, |done, total| calls.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(calls, vec![(2, 5), (4, 5), (5, 5)]);
+    assert_eq!(l.log().head().await.unwrap(), 5);
+}
