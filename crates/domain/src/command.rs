@@ -320,6 +320,13 @@ pub struct CommandEnvelope {
     pub command: Command,
 }
 
+impl CommandEnvelope {
+    /// The request subject: `{prefix}.cmd.{tenant}.{family}`.
+    pub fn subject(&self, prefix: &str) -> String {
+        format!("{prefix}.cmd.{}.{}", self.tenant, self.command.family())
+    }
+}
+
 impl Command {
     /// Variant name (`RecordResult`).
     pub fn name(&self) -> &'static str {

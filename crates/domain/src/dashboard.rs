@@ -17,13 +17,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::action::ActionStatus;
+use crate::aggregate::IndicatorState;
 use crate::amount::Fixed;
 use crate::budget::{CapitalFigures, RevenueFigures};
+use crate::direction;
 use crate::direction::Direction;
 use crate::error::DomainError;
 use crate::indicator::IndicatorType;
+use crate::indicator::{ResultValue, Target};
+use crate::period::FinancialYear;
 use crate::period::Period;
 use crate::rag::Rag;
+use crate::rag::{rate, scheme_in_force, ToleranceScheme};
 use crate::risk::{Assessment, Band, HeatMap};
 use crate::rounding;
 use crate::text::Text;
@@ -95,6 +100,47 @@ pub struct HrFigures {
     pub agency_spend_percent: Option<Fixed>,
     /// Average days lost per FTE (rolling 12 months).
     pub sickness_days_per_fte: Option<Fixed>,
+}
+
+/// One indicator's dashboard line for a period, from its aggregate state and
+/// the tenant's tolerance schemes: RAG by the scheme in force for the
+/// period's financial year (target for the period, else for its year);
+/// long-term DoT against the same period last year. None when the indicator
+/// is undefined or has no result for the period.
+pub fn indicator_line(
+    state: &IndicatorState,
+    schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+    period: Period,
+) -> Option<IndicatorLine> {
+    let spec = state.spec.as_ref()?;
+    let result = &state.results.get(&period)?.result;
+    let target = state
+        .targets
+        .get(&period)
+        .or_else(|| state.targets.get(&Period::Year(period.financial_year())));
+    let previous = direction::long_term_period(period)
+        .and_then(|p| state.results.get(&p))
+        .map(|e| &e.result);
+    let rag = match (target, scheme_in_force(schemes, period.financial_year())) {
+        (Some(t), Some(scheme)) => rate(
+            scheme,
+            spec.polarity,
+            t,
+            result,
+            previous.and_then(ResultValue::value),
+        ),
+        // a source-printed RAG stands even without target or scheme
+        _ => match result {
+            ResultValue::Measured { source_rag, .. } => *source_rag,
+            _ => None,
+        },
+    };
+    Some(IndicatorLine {
+        indicator_type: spec.indicator_type,
+        rag,
+        monitor: matches!(target, Some(Target::Monitor)),
+        direction: direction::direction_of_results(spec.polarity, result, previous),
+    })
 }
 
 /// Everything the dashboard is computed from.

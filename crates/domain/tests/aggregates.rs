@@ -516,3 +516,71 @@ fn replaying_the_same_events_twice_gives_identical_state() {
         }
     ));
 }
+
+#[test]
+fn dashboard_line_from_state_uses_the_scheme_in_force() {
+    use perfledger_domain::dashboard::indicator_line;
+    use perfledger_domain::direction::Direction;
+    use perfledger_domain::event::build_envelopes;
+    use perfledger_domain::period::FinancialYear;
+    use perfledger_domain::rag::{Rag, ToleranceScheme};
+    use std::collections::BTreeMap;
+
+    let ctx = Context::default();
+    let mut s = defined_indicator();
+    for (period, target, result) in [("2015/16 Q1", "80%", "74%"), ("2016/17 Q1", "80%", "77%")] {
+        let c = cmd(Command::SetTarget {
+            indicator: t("CG/S24"),
+            period: q(period),
+            target: parse_target(target).unwrap(),
+        });
+        let bodies = handle(&s, &c, &ctx).unwrap();
+        let ids: Vec<uuid::Uuid> = (0..bodies.len() as u128)
+            .map(uuid::Uuid::from_u128)
+            .collect();
+        assert!(
+            build_envelopes(
+                &c,
+                bodies.clone(),
+                &ids[1..],
+                perfledger_domain::Timestamp(5)
+            )
+            .is_err()
+                || ids.len() > 1
+        );
+        for e in build_envelopes(&c, bodies, &ids, perfledger_domain::Timestamp(5)).unwrap() {
+            assert_eq!(e.effective, Some(q(period)));
+            apply(&mut s, &e);
+        }
+        run(
+            &mut s,
+            &ctx,
+            Command::RecordResult {
+                indicator: t("CG/S24"),
+                period: q(period),
+                entry: entry(result),
+            },
+        )
+        .unwrap();
+    }
+    let mut schemes = BTreeMap::new();
+    schemes.insert(FinancialYear(2013), ToleranceScheme::four_level(500, 1000));
+    schemes.insert(FinancialYear(2016), ToleranceScheme::three_level_10pc());
+    let AggregateState::Indicator(ind) = &s else {
+        panic!()
+    };
+    let now = indicator_line(ind, &schemes, q("2016/17 Q1")).unwrap();
+    assert_eq!(now.rag, Some(Rag::Amber));
+    assert_eq!(now.direction, Some(Direction::Improving));
+    let then = indicator_line(ind, &schemes, q("2015/16 Q1")).unwrap();
+    assert_eq!(then.rag, Some(Rag::RedAmber)); // 7.5% off under the 2013 scheme: never recoloured
+    assert_eq!(then.direction, None);
+    assert!(indicator_line(ind, &schemes, q("2016/17 Q2")).is_none());
+    assert_eq!(
+        cmd(Command::ClosePeriod {
+            period: q("2016/17 Q1")
+        })
+        .subject("pl"),
+        "pl.cmd.barnet.admin"
+    );
+}
