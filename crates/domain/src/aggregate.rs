@@ -742,7 +742,9 @@ impl SchemeState {
     }
 
     /// Decide the events for a command.
-    pub fn handle(&self, cmd: &Command, _ctx: &Context) -> Result<Vec<EventBody>, DomainError> {
+    /// A scheme may not take effect in a financial year that has a closed
+    /// period: that would recolour history committee has already seen.
+    pub fn handle(&self, cmd: &Command, ctx: &Context) -> Result<Vec<EventBody>, DomainError> {
         match cmd {
             Command::AdoptToleranceScheme {
                 name,
@@ -750,6 +752,15 @@ impl SchemeState {
                 scheme,
             } => {
                 scheme.validate()?;
+                if let Some(closed) = ctx
+                    .closed_periods
+                    .iter()
+                    .find(|p| p.financial_year() >= *effective_from)
+                {
+                    return Err(DomainError::PeriodClosed {
+                        period: closed.to_string(),
+                    });
+                }
                 non_blank("scheme name", name)?;
                 if self.versions.contains_key(effective_from) {
                     return Err(DomainError::AlreadyRecorded {

@@ -12,6 +12,21 @@
 //! ([`period`]), RAG ([`rag`]), direction of travel ([`direction`]), risk
 //! score and band ([`risk`]), finance arithmetic ([`budget`]), dashboard
 //! percentages ([`dashboard`]).
+//!
+//! # API map (for the ledger, read model, import, gateway)
+//!
+//! * Identity: [`ids::entity_id`], [`Command::entity`], [`EntityKind::token`].
+//! * Deciding: [`new_state`] → [`apply`] each stored [`Envelope`] →
+//!   [`handle`]`(&state, &CommandEnvelope, &Context)` → `Vec<EventBody>` →
+//!   [`event::build_envelopes`] (event ids and recorded time passed in) →
+//!   [`encode_commit`] → one log record. [`Context`] carries the calendar's
+//!   closed periods ([`Context::from_calendar`]).
+//! * Reading: [`decode_commit`] → envelopes; [`dashboard::indicator_line`],
+//!   [`dashboard::compute`], [`dashboard::canonical_bytes`], [`dashboard::digest`].
+//! * Wire: [`encode_command`]/[`decode_command`] (postcard),
+//!   [`codec::encode_command_json`]/[`codec::decode_command_json`];
+//!   subjects in `proto/subjects.md`, [`CommandEnvelope::subject`].
+//! * Input: [`parse`] for printed forms, [`Period::parse`], [`Timestamp::parse`].
 #![forbid(unsafe_code)]
 
 pub mod action;

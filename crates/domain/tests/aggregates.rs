@@ -575,3 +575,26 @@ fn dashboard_line_from_state_uses_the_scheme_in_force() {
         "pl.cmd.barnet.admin"
     );
 }
+
+#[test]
+fn a_scheme_cannot_take_effect_in_a_year_with_closed_periods() {
+    use perfledger_domain::period::FinancialYear;
+    use perfledger_domain::rag::ToleranceScheme;
+    let mut ctx = Context::default();
+    ctx.closed_periods.insert(q("2016/17 Q1"));
+    let s = new_state(EntityKind::Scheme);
+    let adopt = |fy: i32| {
+        cmd(Command::AdoptToleranceScheme {
+            name: t("three level"),
+            effective_from: FinancialYear(fy),
+            scheme: ToleranceScheme::three_level_10pc(),
+        })
+    };
+    assert_eq!(
+        handle(&s, &adopt(2016), &ctx).unwrap_err(),
+        DomainError::PeriodClosed {
+            period: "2016/17 Q1".into()
+        }
+    );
+    assert_eq!(handle(&s, &adopt(2017), &ctx).unwrap().len(), 1);
+}
