@@ -65,9 +65,13 @@ impl Default for JetStreamOptions {
     }
 }
 
-/// The JetStream backend. Cheap to clone.
+/// The JetStream backend. Cheap to clone (shared handle).
 #[derive(Clone)]
 pub struct JetStreamLog {
+    s: std::sync::Arc<Shared>,
+}
+
+struct Shared {
     client: async_nats::Client,
     ctx: jetstream::Context,
     stream: stream::Stream,
@@ -78,8 +82,8 @@ pub struct JetStreamLog {
 impl std::fmt::Debug for JetStreamLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JetStreamLog")
-            .field("stream", &self.opts.stream)
-            .field("prefix", &self.opts.prefix)
+            .field("stream", &self.s.opts.stream)
+            .field("prefix", &self.s.opts.prefix)
             .finish()
     }
 }
@@ -245,28 +249,30 @@ impl JetStreamLog {
         };
         let server_atomic = stream.cached_info().config.allow_atomic_publish;
         Ok(JetStreamLog {
-            client,
-            ctx,
-            stream,
-            opts,
-            server_atomic,
+            s: std::sync::Arc::new(Shared {
+                client,
+                ctx,
+                stream,
+                opts,
+                server_atomic,
+            }),
         })
     }
 
     /// The underlying client (for tests and tools).
     pub fn client(&self) -> &async_nats::Client {
-        &self.client
+        &self.s.client
     }
 
     /// The JetStream context (for tests and tools).
     pub fn context(&self) -> &jetstream::Context {
-        &self.ctx
+        &self.s.ctx
     }
 
     /// Whether the stream reports `allow_atomic` (server ≥ 2.12). Atomic batch
     /// publish is not used yet: see [`Capabilities`].
     pub fn server_allows_atomic(&self) -> bool {
-        self.server_atomic
+        self.s.server_atomic
     }
 
     fn message(c: &Commit) -> PublishMessage {
@@ -282,8 +288,9 @@ impl JetStreamLog {
     }
 
     async fn send(&self, c: &Commit) -> Result<PublishAckFuture, LogError> {
-        check_commit(c, self.opts.max_payload)?;
-        self.ctx
+        check_commit(c, self.s.opts.max_payload)?;
+        self.s
+            .ctx
             .send_publish(c.subject.as_str().to_string(), Self::message(c))
             .await
             .map_err(|e| nats("publish", e))
@@ -305,7 +312,7 @@ impl JetStreamLog {
             }
             Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => Err(LogError::TooLarge {
                 len: c.payload.len(),
-                max: self.opts.max_payload,
+                max: self.s.opts.max_payload,
             }),
             Err(e) => Err(nats("publish ack", e)),
         }
@@ -348,6 +355,7 @@ impl JetStreamLog {
             ..Default::default()
         };
         let consumer = self
+            .s
             .stream
             .create_consumer(cfg)
             .await
@@ -478,20 +486,20 @@ impl EventLog for JetStreamLog {
     }
 
     async fn append_batch(&self, commits: Vec<Commit>) -> Result<Vec<Appended>, LogError> {
-        if commits.len() > self.opts.max_batch {
+        if commits.len() > self.s.opts.max_batch {
             return Err(LogError::BatchTooLarge {
                 len: commits.len(),
-                max: self.opts.max_batch,
+                max: self.s.opts.max_batch,
             });
         }
         for c in &commits {
-            check_commit(c, self.opts.max_payload)?;
+            check_commit(c, self.s.opts.max_payload)?;
         }
         self.append_pipelined(commits).await.into_result()
     }
 
     async fn append_pipelined(&self, commits: Vec<Commit>) -> BatchProgress {
-        let window = self.opts.pipeline_window.max(1);
+        let window = self.s.opts.pipeline_window.max(1);
         let mut appended = Vec::with_capacity(commits.len());
         let mut pending: VecDeque<(usize, PublishAckFuture)> = VecDeque::with_capacity(window);
         let mut error = None;
@@ -539,6 +547,7 @@ impl EventLog for JetStreamLog {
 
     async fn head(&self) -> Result<Seq, LogError> {
         let info = self
+            .s
             .stream
             .get_info()
             .await
@@ -548,6 +557,7 @@ impl EventLog for JetStreamLog {
 
     async fn subject_version(&self, subject: &Subject) -> Result<Seq, LogError> {
         match self
+            .s
             .stream
             .get_last_raw_message_by_subject(subject.as_str())
             .await
