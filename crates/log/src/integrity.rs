@@ -401,3 +401,51 @@ pub async fn verify_with_anchor<L: EventLog>(
     report.uncovered_tail = head.saturating_sub(last_upto);
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn rec(seq: Seq, payload: &'static [u8]) -> LogRecord {
+        LogRecord {
+            seq,
+            subject: Subject::checkpoint("pl").unwrap(),
+            msg_id: Uuid::from_u128(seq as u128),
+            recorded_at: 5,
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    #[test]
+    fn leaf_binds_every_field() {
+        let base = leaf_hash(&rec(1, b"a"));
+        assert_eq!(base, leaf_hash(&rec(1, b"a")));
+        assert_ne!(base, leaf_hash(&rec(2, b"a")));
+        assert_ne!(base, leaf_hash(&rec(1, b"b")));
+        let mut r = rec(1, b"a");
+        r.recorded_at = 6;
+        assert_ne!(base, leaf_hash(&r));
+        let mut r = rec(1, b"a");
+        r.msg_id = Uuid::from_u128(99);
+        assert_ne!(base, leaf_hash(&r));
+    }
+
+    #[test]
+    fn checkpoint_payload_is_versioned_postcard() {
+        let p = CheckpointPayload::V1 {
+            prev_upto: 1,
+            upto: 3,
+            root: [1; 32],
+            leaves: vec![[2; 8], [3; 8]],
+        };
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        assert_eq!(bytes[0], 0, "variant tag V1 = 0");
+        let r = LogRecord {
+            payload: Bytes::from(bytes),
+            ..rec(4, b"")
+        };
+        assert_eq!(decode_checkpoint(&r).unwrap(), p);
+        assert!(decode_checkpoint(&rec(4, b"\xff\xff")).is_err());
+    }
+}
