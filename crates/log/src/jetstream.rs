@@ -1,7 +1,8 @@
 //! The NATS JetStream backend (production).
 //!
 //! One stream (file storage, `deny_delete`, `deny_purge`, no discarding
-//! limits, a duplicate window) capturing `{prefix}.>`. One record = one
+//! limits, a duplicate window) capturing `{prefix}.ev.>` and `{prefix}.chk`
+//! (not `{prefix}.cmd.>`/`{prefix}.q.>`, the gateway's request subjects). One record = one
 //! message on `{prefix}.ev.{tenant}.{kind}.{entity}`; its stream sequence is
 //! the record's sequence. Headers: `Nats-Msg-Id` (dedupe),
 //! `Nats-Expected-Last-Subject-Sequence` (optimistic concurrency) and
@@ -163,9 +164,16 @@ pub fn unsafe_settings(cfg: &stream::Config, prefix: &str, replicas: usize) -> V
             cfg.num_replicas
         ));
     }
-    let want = format!("{prefix}.>");
-    if !cfg.subjects.iter().any(|s| *s == want || s == ">") {
-        p.push(format!("subjects {:?} do not capture {want}", cfg.subjects));
+    let all = format!("{prefix}.>");
+    let captures = |want: &str| {
+        cfg.subjects
+            .iter()
+            .any(|s| s == want || *s == all || s == ">")
+    };
+    for want in [format!("{prefix}.ev.>"), format!("{prefix}.chk")] {
+        if !captures(&want) {
+            p.push(format!("subjects {:?} do not capture {want}", cfg.subjects));
+        }
     }
     p
 }
@@ -223,7 +231,13 @@ impl JetStreamLog {
                 }
                 let cfg = stream::Config {
                     name: opts.stream.clone(),
-                    subjects: vec![format!("{}.>", opts.prefix)],
+                    // Only events and checkpoints: `{prefix}.cmd.>` and
+                    // `{prefix}.q.>` are request/reply subjects of the
+                    // gateway and must never be captured by the stream.
+                    subjects: vec![
+                        format!("{}.ev.>", opts.prefix),
+                        format!("{}.chk", opts.prefix),
+                    ],
                     storage: StorageType::File,
                     retention: RetentionPolicy::Limits,
                     discard: DiscardPolicy::New,

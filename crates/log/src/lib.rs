@@ -9,6 +9,20 @@
 //! A *record* is one commit: the events one command produced for one entity,
 //! encoded by the caller into one opaque payload. The log never decodes
 //! payloads; integrity ([`integrity`]) hashes them as bytes.
+//!
+//! # Choosing a backend
+//!
+//! [`LogConfig`] selects the backend: with `nats_url` set, [`JetStreamLog`];
+//! without, [`EmbeddedLog`] in `dir`. [`LogConfig::from_env`] reads the URL
+//! from the environment variable `PERFLEDGER_NATS_URL` ([`NATS_URL_ENV`]);
+//! unset or empty means the embedded log. [`AnyLog::open`] opens either.
+//!
+//! # Bulk appends
+//!
+//! [`EventLog::append_batch`] is all-or-nothing where
+//! [`Capabilities::atomic_batch`] (the embedded log: one frame, one fsync);
+//! on JetStream it is pipelined and resumable (same msg ids). For bulk work
+//! use [`EventLog::append_pipelined`], which reports the acknowledged prefix.
 
 #![forbid(unsafe_code)]
 

@@ -55,18 +55,22 @@ impl Subject {
 
     /// Parse a subject read back from the log.
     pub fn parse(value: &str) -> Result<Self, LogError> {
-        let tokens: Vec<&str> = value.split('.').collect();
-        let ok = match tokens.as_slice() {
-            [p, "chk"] => check_token(p).is_ok(),
-            [p, "ev", t, k, e] => {
-                check_token(p).is_ok()
-                    && check_token(t).is_ok()
-                    && check_token(k).is_ok()
-                    && e.len() == 32
-                    && Uuid::try_parse(e).is_ok()
-            }
-            _ => false,
-        };
+        // No allocation but the result: this runs once per record read.
+        let mut it = value.split('.');
+        let tokens = [it.next(), it.next(), it.next(), it.next(), it.next()];
+        let ok = it.next().is_none()
+            && match tokens {
+                [Some(p), Some("chk"), None, None, None] => check_token(p).is_ok(),
+                [Some(p), Some("ev"), Some(t), Some(k), Some(e)] => {
+                    check_token(p).is_ok()
+                        && check_token(t).is_ok()
+                        && check_token(k).is_ok()
+                        && e.len() == 32
+                        && e.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                }
+                _ => false,
+            };
         if ok {
             Ok(Subject(value.to_string()))
         } else {
@@ -91,5 +95,28 @@ impl Subject {
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_roundtrips_and_rejects() {
+        let s = Subject::entity("pl", "t1", "indicator", Uuid::from_u128(7)).unwrap();
+        assert_eq!(Subject::parse(s.as_str()).unwrap(), s);
+        assert!(Subject::parse("pl.chk").unwrap().is_checkpoint());
+        for bad in [
+            "",
+            "pl",
+            "pl.chk.x",
+            "pl.ev.t.k",
+            "pl.ev.t.k.0000000000000000000000000000000G",
+            "pl.ev.t.k.00000000000000000000000000000007.x",
+            "PL.chk",
+        ] {
+            assert!(Subject::parse(bad).is_err(), "{bad}");
+        }
     }
 }
