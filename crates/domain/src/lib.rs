@@ -28,6 +28,7 @@
 //!   subjects in `proto/subjects.md`, [`CommandEnvelope::subject`].
 //! * Input: [`parse`] for printed forms, [`Period::parse`], [`Timestamp::parse`].
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod action;
 pub mod aggregate;

@@ -241,6 +241,13 @@ impl Period {
         }
     }
 
+    /// Chronological sort key: (first month, last month) as absolute month
+    /// numbers. (`Ord` on `Period` is by variant first; use this to order
+    /// periods in time.)
+    pub fn sort_key(self) -> (i64, i64) {
+        self.month_range()
+    }
+
     /// True when `other` lies entirely within this period (a period contains itself).
     pub fn contains(self, other: Period) -> bool {
         let (a, b) = self.month_range();
