@@ -28,10 +28,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use perfledger_domain::command::CALENDAR_KEY;
+use perfledger_domain::event::build_envelopes;
 use perfledger_domain::{
     apply, decode_commit, encode_commit, entity_id, handle, new_state, AggregateState, CodecError,
-    CommandEnvelope, Context, DomainError, EntityKind, EntityRef, Envelope, Tenant, Timestamp,
-    SCHEMA_VERSION,
+    CommandEnvelope, Context, DomainError, EntityKind, Envelope, Tenant, Timestamp,
 };
 use perfledger_log::{Commit, EventLog, Expected, LogError, Seq, Subject, Until};
 use uuid::Uuid;
@@ -429,24 +429,15 @@ impl<L: EventLog> Ledger<L> {
                 }));
                 continue;
             }
-            let envelopes: Vec<Envelope> = bodies
-                .into_iter()
-                .map(|body| Envelope {
-                    event_id: Uuid::now_v7(),
-                    entity: EntityRef { kind, id },
-                    tenant: tenant.clone(),
-                    recorded_at,
-                    effective: body.period().or_else(|| cmd.command.period()),
-                    actor: cmd.actor.clone(),
-                    source: cmd.source.clone(),
-                    reason: body.reason().or_else(|| cmd.command.reason()).cloned(),
-                    correlation_id: cmd.correlation_id,
-                    causation_id: cmd.causation_id,
-                    command_id: cmd.command_id,
-                    schema_version: SCHEMA_VERSION,
-                    body,
-                })
-                .collect();
+            let event_ids: Vec<Uuid> = bodies.iter().map(|_| Uuid::now_v7()).collect();
+            let envelopes =
+                build_envelopes(cmd, bodies, &event_ids, recorded_at).map_err(|source| {
+                    LedgerError::Rejected {
+                        index,
+                        command: name,
+                        source,
+                    }
+                })?;
             let payload = encode_commit(&envelopes).map_err(|source| LedgerError::Encode {
                 index,
                 command: name,
