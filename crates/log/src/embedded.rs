@@ -107,11 +107,36 @@ struct Writer {
     len: u64,
 }
 
+/// An append waiting for the group commit.
+struct Queued {
+    commits: Vec<Commit>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, LogError>>,
+}
+
+struct NewRec {
+    start: usize,
+    len: usize,
+    subject: Subject,
+    msg_id: Uuid,
+    recorded_at: i64,
+}
+
+/// Records staged for one group commit.
+#[derive(Default)]
+struct Group {
+    next: Seq,
+    body: Vec<u8>,
+    new: Vec<NewRec>,
+    ids: HashMap<Uuid, Seq>,
+    versions: HashMap<Subject, Seq>,
+}
+
 struct Inner {
     dir: PathBuf,
     data_path: PathBuf,
     opts: EmbeddedOptions,
     writer: Mutex<Writer>,
+    queue: Mutex<Vec<Queued>>,
     index: RwLock<Index>,
     reader: File,
     head_tx: watch::Sender<Seq>,
@@ -444,6 +469,7 @@ impl EmbeddedLog {
                     file,
                     len: good_len,
                 }),
+                queue: Mutex::new(Vec::new()),
                 index: RwLock::new(index),
                 reader,
                 head_tx,
@@ -466,98 +492,156 @@ impl EmbeddedLog {
             .head())
     }
 
-    /// Validate and write commits as one frame, then fsync. All-or-nothing.
-    fn append_blocking(inner: &Inner, commits: &[Commit]) -> Result<Vec<Appended>, LogError> {
-        for c in commits {
-            check_commit(c, inner.opts.max_payload)?;
-        }
-        let mut w = inner.writer.lock().map_err(|_| poisoned("writer"))?;
+    /// Validate one request against the index plus what the current group
+    /// already holds; encode its new records into `g`. All-or-nothing per
+    /// request: on error nothing of it stays in `g`.
+    fn stage(idx: &Index, g: &mut Group, commits: &[Commit]) -> Result<Vec<Appended>, LogError> {
         let mut out = Vec::with_capacity(commits.len());
-        let mut body = Vec::new();
-        // New entries: (offset within body, len, index in commits)
-        let mut new: Vec<(usize, usize, usize)> = Vec::new();
-        {
-            let idx = inner.index.read().map_err(|_| poisoned("index"))?;
-            let mut next = idx.head() + 1;
-            let mut batch_ids: HashMap<Uuid, Seq> = HashMap::new();
-            let mut batch_versions: HashMap<&Subject, Seq> = HashMap::new();
-            for (i, c) in commits.iter().enumerate() {
-                if let Some(&seq) = idx.msg_ids.get(&c.msg_id).or(batch_ids.get(&c.msg_id)) {
-                    out.push(Appended {
-                        seq,
-                        duplicate: true,
-                    });
-                    continue;
-                }
-                let current = batch_versions
-                    .get(&c.subject)
-                    .copied()
-                    .unwrap_or_else(|| idx.version(&c.subject));
-                if !expected_ok(c.expected, current) {
-                    return Err(LogError::Conflict {
-                        subject: c.subject.clone(),
-                        expected: c.expected,
-                        current,
-                    });
-                }
-                let start = body.len();
-                encode_record(
-                    &mut body,
-                    next,
-                    &LogRecordRef {
-                        subject: c.subject.as_str(),
-                        msg_id: c.msg_id,
-                        recorded_at: c.recorded_at,
-                        payload: &c.payload,
-                    },
-                );
-                new.push((start, body.len() - start, i));
-                batch_ids.insert(c.msg_id, next);
-                batch_versions.insert(&c.subject, next);
+        let mut ids: HashMap<Uuid, Seq> = HashMap::new();
+        let mut versions: HashMap<&Subject, Seq> = HashMap::new();
+        let body_mark = g.body.len();
+        let new_mark = g.new.len();
+        let mut next = g.next;
+        for c in commits {
+            let seen = ids
+                .get(&c.msg_id)
+                .or_else(|| g.ids.get(&c.msg_id))
+                .or_else(|| idx.msg_ids.get(&c.msg_id));
+            if let Some(&seq) = seen {
                 out.push(Appended {
-                    seq: next,
-                    duplicate: false,
+                    seq,
+                    duplicate: true,
                 });
-                next += 1;
+                continue;
             }
-        }
-        if new.is_empty() {
-            return Ok(out);
-        }
-        let frame = encode_frame(new.len() as u32, &body);
-        let base = w.len;
-        let res = w.file.write_all(&frame).and_then(|_| w.file.sync_data());
-        if let Err(e) = res {
-            // Roll back a partial write so the file never holds an unacknowledged frame.
-            let _ = w.file.set_len(base);
-            let _ = w.file.seek(SeekFrom::Start(base));
-            return Err(io_err(&inner.data_path, e));
-        }
-        w.len = base + frame.len() as u64;
-        let head = {
-            let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
-            for (start, len, i) in new {
-                let c = &commits[i];
-                idx.push(
-                    base + (FRAME_HEADER + start) as u64,
-                    len as u32,
-                    c.subject.clone(),
-                    c.msg_id,
-                    c.recorded_at,
-                );
+            let current = versions
+                .get(&c.subject)
+                .or_else(|| g.versions.get(&c.subject))
+                .copied()
+                .unwrap_or_else(|| idx.version(&c.subject));
+            if !expected_ok(c.expected, current) {
+                g.body.truncate(body_mark);
+                g.new.truncate(new_mark);
+                return Err(LogError::Conflict {
+                    subject: c.subject.clone(),
+                    expected: c.expected,
+                    current,
+                });
             }
-            idx.head()
-        };
-        drop(w);
-        inner.head_tx.send_replace(head);
+            let start = g.body.len();
+            encode_record(
+                &mut g.body,
+                next,
+                &LogRecordRef {
+                    subject: c.subject.as_str(),
+                    msg_id: c.msg_id,
+                    recorded_at: c.recorded_at,
+                    payload: &c.payload,
+                },
+            );
+            g.new.push(NewRec {
+                start,
+                len: g.body.len() - start,
+                subject: c.subject.clone(),
+                msg_id: c.msg_id,
+                recorded_at: c.recorded_at,
+            });
+            ids.insert(c.msg_id, next);
+            versions.insert(&c.subject, next);
+            out.push(Appended {
+                seq: next,
+                duplicate: false,
+            });
+            next += 1;
+        }
+        g.next = next;
+        g.ids.extend(ids);
+        for (s, v) in versions {
+            g.versions.insert(s.clone(), v);
+        }
         Ok(out)
     }
 
+    /// Group commit: whoever holds the writer drains every queued request,
+    /// writes all their new records as ONE frame, fsyncs once, then answers
+    /// each request. A request already answered by an earlier leader finds
+    /// the queue without it and returns at once.
+    fn commit_queued(inner: &Inner) -> Result<(), LogError> {
+        let mut w = inner.writer.lock().map_err(|_| poisoned("writer"))?;
+        let queued: Vec<Queued> =
+            std::mem::take(&mut *inner.queue.lock().map_err(|_| poisoned("queue"))?);
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let mut g = Group::default();
+        let mut answers: Vec<(Queued, Result<Vec<Appended>, LogError>)> = Vec::new();
+        {
+            let idx = inner.index.read().map_err(|_| poisoned("index"))?;
+            g.next = idx.head() + 1;
+            for q in queued {
+                let r = q
+                    .commits
+                    .iter()
+                    .try_for_each(|c| check_commit(c, inner.opts.max_payload))
+                    .and_then(|_| Self::stage(&idx, &mut g, &q.commits));
+                answers.push((q, r));
+            }
+        }
+        if !g.new.is_empty() {
+            let frame = encode_frame(g.new.len() as u32, &g.body);
+            let base = w.len;
+            let res = w.file.write_all(&frame).and_then(|_| w.file.sync_data());
+            if let Err(e) = res {
+                // Roll back a partial write: the file never keeps an unacknowledged frame.
+                let _ = w.file.set_len(base);
+                let _ = w.file.seek(SeekFrom::Start(base));
+                // Nothing of this group is durable: fail every request in it
+                // (even all-duplicate ones, which may point into this group).
+                let msg = e.to_string();
+                for (q, _) in answers {
+                    let _ = q.reply.send(Err(io_err(
+                        &inner.data_path,
+                        std::io::Error::new(e.kind(), msg.clone()),
+                    )));
+                }
+                return Ok(());
+            }
+            w.len = base + frame.len() as u64;
+            let head = {
+                let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
+                for n in g.new {
+                    idx.push(
+                        base + (FRAME_HEADER + n.start) as u64,
+                        n.len as u32,
+                        n.subject,
+                        n.msg_id,
+                        n.recorded_at,
+                    );
+                }
+                idx.head()
+            };
+            inner.head_tx.send_replace(head);
+        }
+        drop(w);
+        for (q, r) in answers {
+            let _ = q.reply.send(r);
+        }
+        Ok(())
+    }
+
     async fn append_many(&self, commits: Vec<Commit>) -> Result<Vec<Appended>, LogError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .queue
+            .lock()
+            .map_err(|_| poisoned("queue"))?
+            .push(Queued { commits, reply });
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || Self::append_blocking(&inner, &commits))
+        tokio::task::spawn_blocking(move || Self::commit_queued(&inner))
             .await
-            .map_err(|e| LogError::Unavailable(format!("append task failed: {e}")))?
+            .map_err(|e| LogError::Unavailable(format!("append task failed: {e}")))??;
+        rx.await
+            .map_err(|_| LogError::Unavailable("append was dropped by the group commit".into()))?
     }
 
     /// Read records `from..=to` (clamped to the head) from disk.
@@ -836,5 +920,50 @@ mod tests {
             std::fs::read(d.path().join(DATA_FILE)).unwrap(),
             b"definitely not a log"
         );
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+    use crate::Expected;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_share_fsyncs_and_stay_gapless() {
+        let d = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..8u128 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = Subject::entity("pl", "t", "k", Uuid::from_u128(w + 1)).unwrap();
+                let mut v = 0;
+                for i in 0..50u128 {
+                    let a = log
+                        .append(Commit {
+                            subject: s.clone(),
+                            expected: Expected::At(v),
+                            msg_id: Uuid::from_u128(w << 64 | i),
+                            recorded_at: 0,
+                            payload: Bytes::from_static(b"x"),
+                        })
+                        .await
+                        .unwrap();
+                    v = a.seq;
+                }
+                v
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(log.head().await.unwrap(), 400);
+        drop(log);
+        let raw = read_raw(d.path()).unwrap();
+        assert_eq!(raw.len(), 400);
+        assert!(raw
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.record.seq == i as u64 + 1));
     }
 }

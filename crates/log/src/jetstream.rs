@@ -34,6 +34,11 @@ pub const RECORDED_AT_HEADER: &str = "Pl-Recorded-At";
 /// Header carrying the dedupe id.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
+// Pre-built header names: no allocation per record read.
+const MSG_ID_NAME: async_nats::HeaderName = async_nats::HeaderName::from_static(MSG_ID_HEADER);
+const RECORDED_AT_NAME: async_nats::HeaderName =
+    async_nats::HeaderName::from_static(RECORDED_AT_HEADER);
+
 /// Options of the JetStream backend.
 #[derive(Debug, Clone)]
 pub struct JetStreamOptions {
@@ -293,7 +298,7 @@ impl JetStreamLog {
         let p = PublishMessage::build()
             .payload(c.payload.clone())
             .message_id(c.msg_id.hyphenated().to_string())
-            .header(RECORDED_AT_HEADER, c.recorded_at.to_string());
+            .header(RECORDED_AT_NAME, c.recorded_at.to_string());
         match c.expected {
             Expected::Any => p,
             Expected::Empty => p.expected_last_subject_sequence(0),
@@ -340,11 +345,11 @@ impl JetStreamLog {
             .as_ref()
             .ok_or_else(|| corrupt("message has no headers".into()))?;
         let msg_id = headers
-            .get(MSG_ID_HEADER)
+            .get(MSG_ID_NAME)
             .and_then(|v| Uuid::try_parse(v.as_str()).ok())
             .ok_or_else(|| corrupt(format!("missing or invalid {MSG_ID_HEADER}")))?;
         let recorded_at = headers
-            .get(RECORDED_AT_HEADER)
+            .get(RECORDED_AT_NAME)
             .and_then(|v| v.as_str().parse::<i64>().ok())
             .ok_or_else(|| corrupt(format!("missing or invalid {RECORDED_AT_HEADER}")))?;
         Ok(LogRecord {
