@@ -1,1 +1,369 @@
-//! perfledger-readmodel
+//! perfledger-readmodel: read models of the ledger in sled.
+//!
+//! * [`Projector`] consumes the log (either backend, through
+//!   [`perfledger_log::EventLog`]) into ONE sled tree with key prefixes per
+//!   model ([`keys`] documents the layout). Each batch of writes and the
+//!   checkpoint (last applied sequence) commit together in one atomic
+//!   `apply_batch`; restart resumes from the checkpoint; re-delivered
+//!   records are no-ops; undecodable records and gaps stop the projector with
+//!   a typed error naming the sequence.
+//! * Every query is **as of** a log position ([`AsOf`]): the current view is
+//!   as-of-head through the same code. Facts are versioned keys
+//!   `f/{entity}/{field}/{period}/{seq}`; an as-of read takes the last version
+//!   with seq ≤ S by a reverse range scan. As-of a recorded time uses the time
+//!   index of running-max recorded time per sequence (the log's prefix rule).
+//! * The dashboard is built by one function ([`ReadModel::dashboard`]) that
+//!   gathers [`perfledger_domain::dashboard::DashboardInputs`] as of S and
+//!   calls [`perfledger_domain::dashboard::compute`].
+//! * Dashboards and audit trails have canonical bytes and SHA-256 digests.
+//!
+//! Memory: sled's page cache is bounded ([`CACHE_BYTES`]).
+//!
+//! Limitation (v1): one read model serves one tenant (council); dashboards
+//! group by unit name only.
+#![forbid(unsafe_code)]
+
+pub mod keys;
+mod project;
+mod query;
+pub mod render;
+mod store;
+pub mod testgen;
+
+use std::path::Path;
+
+use perfledger_domain::period::Period;
+use perfledger_domain::CodecError;
+use perfledger_log::{LogError, Seq};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use project::{Progress, Projector, BATCH_RECORDS, FLUSH_EVERY};
+pub use query::{
+    ActionRow, AuditTrail, CapitalRow, DashboardView, FigureDiff, FinanceView, HeatMaps,
+    IndicatorRow, IndicatorSummary, IndicatorView, RevenueRow, RiskRegister, RiskRow, SavingRow,
+    SealRecord, SealVerdict, UnitRow,
+};
+pub use store::FORMAT_VERSION;
+
+/// Sled page-cache bound (bytes).
+pub const CACHE_BYTES: u64 = 96 * 1024 * 1024;
+
+/// Name of the single read-model tree.
+pub const TREE: &str = "readmodel";
+
+/// Errors of read-model queries and storage.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    /// sled failed.
+    #[error("read-model storage error: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored value could not be decoded.
+    #[error("corrupt read-model value at key {key}: {detail}")]
+    Corrupt {
+        /// Hex of the key.
+        key: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The read model was written in another format; rebuild it.
+    #[error("read model format {found} is not {expected}: rebuild it")]
+    Format {
+        /// Stored format.
+        found: u32,
+        /// This build's format.
+        expected: u32,
+    },
+    /// An as-of position beyond what has been projected.
+    #[error("as-of sequence {requested} is beyond the read model's checkpoint {checkpoint}")]
+    BeyondCheckpoint {
+        /// Requested.
+        requested: Seq,
+        /// Checkpoint.
+        checkpoint: Seq,
+    },
+    /// No entity of that kind with that key (as of the position).
+    #[error("no {kind} named {key:?}")]
+    NotFound {
+        /// Entity kind token.
+        kind: &'static str,
+        /// Key given.
+        key: String,
+    },
+    /// A key that names several entities.
+    #[error("{key:?} names {count} {kind} entities; use the full natural key")]
+    Ambiguous {
+        /// Entity kind token.
+        kind: &'static str,
+        /// Key given.
+        key: String,
+        /// How many.
+        count: usize,
+    },
+    /// The domain refused a computation (fixed-point overflow).
+    #[error("dashboard computation failed: {0}")]
+    Domain(#[from] perfledger_domain::DomainError),
+}
+
+/// Errors that stop the projector.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The log failed.
+    #[error("log error: {0}")]
+    Log(#[from] LogError),
+    /// The read model failed.
+    #[error(transparent)]
+    ReadModel(#[from] ReadModelError),
+    /// A record's payload is not a decodable commit.
+    #[error("record at sequence {seq} cannot be decoded: {source}")]
+    Decode {
+        /// Sequence of the record.
+        seq: Seq,
+        /// Why.
+        #[source]
+        source: CodecError,
+    },
+    /// An event that cannot be applied.
+    #[error("event {index} of record {seq} cannot be applied: {reason}")]
+    Apply {
+        /// Sequence.
+        seq: Seq,
+        /// Index in the commit.
+        index: u16,
+        /// Why.
+        reason: String,
+    },
+    /// A sequence gap (got 0: the log ended before the expected record).
+    #[error("sequence gap: expected {expected}, got {got}")]
+    Gap {
+        /// Next sequence expected.
+        expected: Seq,
+        /// Sequence received.
+        got: Seq,
+    },
+}
+
+impl From<sled::Error> for ProjectError {
+    fn from(e: sled::Error) -> Self {
+        ProjectError::ReadModel(ReadModelError::Storage(e))
+    }
+}
+
+/// A position to query at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AsOf {
+    /// The checkpoint (everything projected).
+    Head,
+    /// After applying records 1..=seq.
+    Seq(Seq),
+    /// The longest prefix whose records all have recorded_at ≤ t (ms since
+    /// the Unix epoch).
+    Time(i64),
+}
+
+/// One event in an entity's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Log sequence of the commit.
+    pub seq: Seq,
+    /// Index of the event in its commit.
+    pub index: u16,
+    /// Recorded time (ms since the Unix epoch).
+    pub recorded_at: i64,
+    /// Event id.
+    pub event_id: Uuid,
+    /// Command id.
+    pub command_id: Uuid,
+    /// Who.
+    pub actor: String,
+    /// Source service.
+    pub source: String,
+    /// Why (envelope reason, else the body's).
+    pub reason: Option<String>,
+    /// Event name (`ResultRestated`).
+    pub event: String,
+    /// Effective period.
+    pub period: Option<Period>,
+    /// Which figure (`result`, `target`, `definition`...).
+    pub field: String,
+    /// Value before (as printed), None when there was none.
+    pub before: Option<String>,
+    /// Value after (as printed).
+    pub after: Option<String>,
+}
+
+/// SHA-256 hex of canonical bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The read-model database.
+#[derive(Clone)]
+pub struct ReadModel {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl std::fmt::Debug for ReadModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModel").finish_non_exhaustive()
+    }
+}
+
+impl ReadModel {
+    /// Open (or create) the read model in a directory.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadModelError> {
+        let db = sled::Config::new()
+            .path(path.as_ref())
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(Some(1000))
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Self::from_db(db)
+    }
+
+    /// A temporary read model (deleted on drop).
+    pub fn open_temporary() -> Result<Self, ReadModelError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, ReadModelError> {
+        let tree = db.open_tree(TREE)?;
+        match tree.get(keys::META_FORMAT)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX);
+                if found != FORMAT_VERSION {
+                    return Err(ReadModelError::Format {
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                tree.insert(keys::META_FORMAT, FORMAT_VERSION.to_be_bytes().to_vec())?;
+            }
+        }
+        Ok(ReadModel { db, tree })
+    }
+
+    /// Last applied sequence (0 = nothing).
+    pub fn checkpoint(&self) -> Result<Seq, ReadModelError> {
+        self.meta_u64(keys::META_CHECKPOINT)
+    }
+
+    fn meta_u64(&self, key: &[u8]) -> Result<u64, ReadModelError> {
+        match self.tree.get(key)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| ReadModelError::Corrupt {
+                    key: hex::encode(key),
+                    detail: "expected 8 bytes".to_string(),
+                }),
+        }
+    }
+
+    pub(crate) fn max_recorded_at(&self) -> Result<i64, ReadModelError> {
+        match self.tree.get(keys::META_MAXREC)? {
+            None => Ok(i64::MIN),
+            Some(v) => <[u8; 8]>::try_from(v.as_ref())
+                .map(i64::from_be_bytes)
+                .map_err(|_| ReadModelError::Corrupt {
+                    key: hex::encode(keys::META_MAXREC),
+                    detail: "expected 8 bytes".to_string(),
+                }),
+        }
+    }
+
+    /// Make everything applied so far durable.
+    pub fn flush(&self) -> Result<(), ReadModelError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// [`ReadModel::flush`] without blocking the executor.
+    pub async fn flush_async(&self) -> Result<(), ReadModelError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Clear the tree (everything, checkpoint included).
+    pub fn clear(&self) -> Result<(), ReadModelError> {
+        self.tree.clear()?;
+        self.tree
+            .insert(keys::META_FORMAT, FORMAT_VERSION.to_be_bytes().to_vec())?;
+        self.flush()
+    }
+
+    /// Rebuild from zero: clear, then catch up with the whole log.
+    pub async fn rebuild<L: perfledger_log::EventLog>(
+        &self,
+        log: &L,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Seq, ProjectError> {
+        self.clear()?;
+        Projector::new(self).catch_up(log, progress).await
+    }
+
+    /// Resolve an as-of position to a sequence (≤ checkpoint).
+    pub fn resolve(&self, at: AsOf) -> Result<Seq, ReadModelError> {
+        let cp = self.checkpoint()?;
+        match at {
+            AsOf::Head => Ok(cp),
+            AsOf::Seq(s) if s <= cp => Ok(s),
+            AsOf::Seq(s) => Err(ReadModelError::BeyondCheckpoint {
+                requested: s,
+                checkpoint: cp,
+            }),
+            AsOf::Time(t) => {
+                let mut hi = vec![keys::TIME];
+                hi.extend_from_slice(&keys::flip(t).to_be_bytes());
+                hi.extend_from_slice(&u64::MAX.to_be_bytes());
+                match self.tree.range(vec![keys::TIME]..=hi).next_back() {
+                    Some(r) => {
+                        let (k, _) = r?;
+                        Ok(keys::trailing_seq(&k).unwrap_or(0).min(cp))
+                    }
+                    None => Ok(0),
+                }
+            }
+        }
+    }
+
+    /// SHA-256 over every key and value of the tree, in key order: equal
+    /// digests mean identical read models.
+    pub fn content_digest(&self) -> Result<String, ReadModelError> {
+        let mut h = Sha256::new();
+        for r in self.tree.iter() {
+            let (k, v) = r?;
+            h.update((k.len() as u64).to_be_bytes());
+            h.update(&k);
+            h.update((v.len() as u64).to_be_bytes());
+            h.update(&v);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    /// Number of keys in the tree.
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// True when nothing is stored but the format marker.
+    pub fn is_empty(&self) -> bool {
+        self.tree.len() <= 1
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn size_on_disk(&self) -> Result<u64, ReadModelError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}

@@ -1,0 +1,242 @@
+//! Key layout of the single read-model tree.
+//!
+//! Every key starts with one prefix byte naming the model; all multi-byte
+//! integers are big-endian so that byte order is numeric order.
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
+//! | `T` | `T` ++ flip(running max recorded_at) ++ seq | empty: time index |
+//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) | [`crate::store::FactRecord`] |
+//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) | tenant-wide facts (tolerance schemes, closed periods) |
+//! | `a` | `a` ++ entity(16) ++ seq(8) ++ index(2) | [`crate::AuditEntry`] |
+//! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
+//! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
+//! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
+//! | `E` | `E` ++ entity(16) | entity kind, natural key, first sequence |
+//! | `s` | `s` ++ seq(8) ++ index(2) | seal |
+//!
+//! `period(8)` is the period's last month index then its first month index
+//! (months since year 0, u32 each), so periods sort chronologically by end;
+//! facts without a period use eight zero bytes. Units and aliases are
+//! normalised ([`perfledger_domain::ids::normalise_key`]), which can never
+//! contain a NUL byte (Text refuses them).
+
+use perfledger_domain::period::Period;
+use perfledger_domain::EntityKind;
+use uuid::Uuid;
+
+pub(crate) const TIME: u8 = b'T';
+pub(crate) const FACT: u8 = b'f';
+pub(crate) const GLOBAL: u8 = b'g';
+pub(crate) const AUDIT: u8 = b'a';
+pub(crate) const MEMBER: u8 = b'u';
+pub(crate) const UNIT: u8 = b'U';
+pub(crate) const ALIAS: u8 = b'n';
+pub(crate) const ENTITY: u8 = b'E';
+pub(crate) const SEAL: u8 = b's';
+
+pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
+pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
+pub(crate) const META_FORMAT: &[u8] = b"mformat";
+
+/// Fact fields.
+pub(crate) mod field {
+    pub const SPEC: u8 = 0;
+    pub const STATUS: u8 = 1;
+    pub const TARGET: u8 = 2;
+    pub const RESULT: u8 = 3;
+    pub const ACTION_STATUS: u8 = 4;
+    pub const ASSESSMENT: u8 = 5;
+    pub const BUDGET: u8 = 6;
+    pub const FORECAST: u8 = 7;
+    pub const DELIVERY: u8 = 8;
+    pub const SCHEME: u8 = 9;
+    pub const CLOSED: u8 = 10;
+}
+
+pub(crate) const NO_PERIOD: [u8; 8] = [0; 8];
+
+fn month_index(d: perfledger_domain::Date) -> u32 {
+    let m = i64::from(d.year) * 12 + i64::from(d.month) - 1;
+    u32::try_from(m).unwrap_or(0)
+}
+
+/// Chronological period bytes: end month, then start month.
+pub(crate) fn period_bytes(p: Period) -> [u8; 8] {
+    let end = p.end_date().map(month_index).unwrap_or(0);
+    let start = p.start_date().map(month_index).unwrap_or(0);
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&end.to_be_bytes());
+    out[4..].copy_from_slice(&start.to_be_bytes());
+    out
+}
+
+pub(crate) fn kind_byte(kind: EntityKind) -> u8 {
+    EntityKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX)
+}
+
+#[cfg(test)]
+pub(crate) fn kind_from_byte(b: u8) -> Option<EntityKind> {
+    EntityKind::ALL.get(usize::from(b)).copied()
+}
+
+/// Order-preserving i64 → u64.
+pub(crate) fn flip(v: i64) -> u64 {
+    (v as u64) ^ (1u64 << 63)
+}
+
+pub(crate) fn time_key(maxrec: i64, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(TIME);
+    k.extend_from_slice(&flip(maxrec).to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `f` ++ entity ++ field ++ period (no seq): the prefix of one fact's versions.
+pub(crate) fn fact_prefix(entity: Uuid, fld: u8, period: Option<Period>) -> Vec<u8> {
+    let mut k = fact_field_prefix(entity, fld);
+    k.extend_from_slice(&period.map(period_bytes).unwrap_or(NO_PERIOD));
+    k
+}
+
+/// `f` ++ entity ++ field: all periods of one field.
+pub(crate) fn fact_field_prefix(entity: Uuid, fld: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(34);
+    k.push(FACT);
+    k.extend_from_slice(entity.as_bytes());
+    k.push(fld);
+    k
+}
+
+pub(crate) fn global_prefix(fld: u8, period: Option<Period>) -> Vec<u8> {
+    let mut k = vec![GLOBAL, fld];
+    k.extend_from_slice(&period.map(period_bytes).unwrap_or(NO_PERIOD));
+    k
+}
+
+pub(crate) fn with_seq(mut prefix: Vec<u8>, seq: u64) -> Vec<u8> {
+    prefix.extend_from_slice(&seq.to_be_bytes());
+    prefix
+}
+
+pub(crate) fn audit_prefix(entity: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(27);
+    k.push(AUDIT);
+    k.extend_from_slice(entity.as_bytes());
+    k
+}
+
+pub(crate) fn audit_key(entity: Uuid, seq: u64, index: u16) -> Vec<u8> {
+    let mut k = audit_prefix(entity);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn member_unit_prefix(unit_norm: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(unit_norm.len() + 2);
+    k.push(MEMBER);
+    k.extend_from_slice(unit_norm.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(crate) fn member_key(unit_norm: &str, kind: EntityKind, entity: Uuid, seq: u64) -> Vec<u8> {
+    let mut k = member_unit_prefix(unit_norm);
+    k.push(kind_byte(kind));
+    k.extend_from_slice(entity.as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub(crate) fn unit_key(unit_norm: &str) -> Vec<u8> {
+    let mut k = vec![UNIT];
+    k.extend_from_slice(unit_norm.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(crate) fn alias_prefix(kind: EntityKind, alias_norm: &str) -> Vec<u8> {
+    let mut k = vec![ALIAS, kind_byte(kind)];
+    k.extend_from_slice(alias_norm.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(crate) fn entity_key(entity: Uuid) -> Vec<u8> {
+    let mut k = vec![ENTITY];
+    k.extend_from_slice(entity.as_bytes());
+    k
+}
+
+pub(crate) fn seal_key(seq: u64, index: u16) -> Vec<u8> {
+    let mut k = vec![SEAL];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The trailing big-endian u64 of a key (its seq), if long enough.
+pub(crate) fn trailing_seq(key: &[u8]) -> Option<u64> {
+    let n = key.len();
+    if n < 8 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&key[n - 8..]);
+    Some(u64::from_be_bytes(b))
+}
+
+/// Smallest key greater than every key starting with `prefix`.
+pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_sort_chronologically_by_end() {
+        let q1 = Period::parse("2016/17 Q1").unwrap();
+        let q4 = Period::parse("2016/17 Q4").unwrap();
+        let y = Period::parse("2016/17").unwrap();
+        let prev_q4 = Period::parse("2015/16 Q4").unwrap();
+        let jun = Period::parse("Jun 2016").unwrap();
+        assert!(period_bytes(prev_q4) < period_bytes(q1));
+        assert!(period_bytes(q1) < period_bytes(q4));
+        assert!(period_bytes(y) < period_bytes(q4), "same end: longer first");
+        assert!(period_bytes(q1) < period_bytes(jun));
+        assert!(period_bytes(jun) < period_bytes(q4));
+    }
+
+    #[test]
+    fn flip_preserves_order() {
+        let vals = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in vals.windows(2) {
+            assert!(flip(w[0]).to_be_bytes() < flip(w[1]).to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn kind_bytes_round_trip() {
+        for k in EntityKind::ALL {
+            assert_eq!(kind_from_byte(kind_byte(k)), Some(k));
+        }
+        assert_eq!(prefix_end(&[1, 255]), vec![2]);
+        assert_eq!(trailing_seq(&with_seq(vec![9], 42)), Some(42));
+    }
+}
