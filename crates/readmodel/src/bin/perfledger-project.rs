@@ -1,5 +1,6 @@
 //! Project an embedded log into a read model (used by the crash test and
-//! by hand): `perfledger-project <log dir> <readmodel dir> [--rebuild]`.
+//! by hand): `perfledger-project <log dir> <readmodel dir> [--rebuild]
+//! [--batch N]` (N records per atomic batch).
 //!
 //! Prints `progress <checkpoint> <applied> <total>` after every committed
 //! batch and `done <checkpoint> <content digest>` at the end (stdout, one
@@ -18,6 +19,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let rebuild = args.iter().any(|a| a == "--rebuild");
+    let batch = args
+        .iter()
+        .position(|a| a == "--batch")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(perfledger_readmodel::BATCH_RECORDS);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -38,12 +45,14 @@ fn main() -> ExitCode {
             let _ = writeln!(out, "progress {} {} {}", p.checkpoint, p.applied, p.total);
             let _ = out.flush();
         };
-        let cp = if rebuild {
-            rm.rebuild(&log, &mut progress).await
-        } else {
-            Projector::new(&rm).catch_up(&log, &mut progress).await
+        if rebuild {
+            rm.clear().map_err(|e| e.to_string())?;
         }
-        .map_err(|e| e.to_string())?;
+        let cp = Projector::new(&rm)
+            .with_batch_records(batch)
+            .catch_up(&log, &mut progress)
+            .await
+            .map_err(|e| e.to_string())?;
         let digest = rm.content_digest().map_err(|e| e.to_string())?;
         println!("done {cp} {digest}");
         Ok::<(), String>(())
