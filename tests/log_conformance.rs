@@ -554,4 +554,47 @@ mod jetstream_only {
         // A second start-up checks the existing stream and accepts it.
         JetStreamLog::connect(opts).await.unwrap();
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_node_cluster_with_three_replicas() {
+        let cluster = perfledger_testkit::NatsCluster::start();
+        let client = async_nats::connect(cluster.nodes[0].url()).await.unwrap();
+        cluster.wait_jetstream(&client).await;
+        // Stream creation right after the meta leader is elected can still be
+        // refused while peers catch up: retry, bounded.
+        let mut log = None;
+        for _ in 0..50 {
+            match JetStreamLog::with_client(
+                client.clone(),
+                JetStreamOptions {
+                    replicas: 3,
+                    ..Default::default()
+                },
+            )
+            .await
+            {
+                Ok(l) => {
+                    log = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        let log = log.expect("R3 stream on the cluster");
+        let s = subj(0);
+        let a = log
+            .append(commit(&s, Expected::Empty, 1, 1, "r3"))
+            .await
+            .unwrap();
+        match log.append(commit(&s, Expected::Empty, 2, 1, "late")).await {
+            Err(LogError::Conflict { current, .. }) => assert_eq!(current, a.seq),
+            other => panic!("expected Conflict, got {other:?}"),
+        }
+        let d = log
+            .append(commit(&s, Expected::Empty, 1, 1, "r3"))
+            .await
+            .unwrap();
+        assert!(d.duplicate);
+        assert_eq!(read_all(&log).await.len(), 1);
+    }
 }

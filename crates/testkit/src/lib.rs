@@ -246,9 +246,9 @@ impl NatsCluster {
         for (i, cp) in cports.iter().enumerate() {
             let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
             let cfg = tmp.path().join("nats.conf");
+            // JetStream and its store dir come from the command line (-js -sd).
             let text = format!(
-                "server_name: n{i}\njetstream {{ store_dir: \"{}\" }}\ncluster {{\n  name: plc\n  listen: 127.0.0.1:{cp}\n  routes: [{}]\n}}\n",
-                tmp.path().join("store").display(),
+                "server_name: n{i}\ncluster {{\n  name: plc\n  listen: 127.0.0.1:{cp}\n  routes: [{}]\n}}\n",
                 routes.join(", ")
             );
             std::fs::write(&cfg, text).expect("write cluster config");
@@ -272,14 +272,27 @@ impl NatsCluster {
     /// Wait (bounded) until JetStream answers account info through `client`,
     /// i.e. the meta leader is elected.
     pub async fn wait_jetstream(&self, client: &async_nats::Client) {
-        let js = async_nats::jetstream::new(client.clone());
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if js.query_account().await.is_ok() {
-                return;
-            }
+            // Raw `$JS.API.INFO`: answered without an error once the meta
+            // leader is elected (the typed account-info decoder of async-nats
+            // 0.51 does not accept 2.9.x's reply).
+            let err = match client.request("$JS.API.INFO", "".into()).await {
+                Ok(m) => {
+                    let body = String::from_utf8_lossy(&m.payload).to_string();
+                    if !body.contains("\"error\"") {
+                        return;
+                    }
+                    body
+                }
+                Err(e) => e.to_string(),
+            };
             if Instant::now() > deadline {
-                panic!("JetStream cluster has no meta leader after {READY_TIMEOUT:?}");
+                let logs: Vec<String> = self.nodes.iter().map(|n| n.server_log()).collect();
+                panic!(
+                    "JetStream cluster not ready after {READY_TIMEOUT:?}: {err}; logs:\n{}",
+                    logs.join("\n----\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
