@@ -1,0 +1,178 @@
+//! Import of the sample council and of bad files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use perfledger_domain::{Command, Text, Timestamp};
+use perfledger_import::{load_bytes, load_dir, ImportOptions};
+use perfledger_ledger::Ledger;
+use perfledger_log::embedded::EmbeddedLog;
+use perfledger_log::EventLog;
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council")
+}
+
+fn opts() -> ImportOptions {
+    ImportOptions::new(
+        Text::new("actor", "Performance Officer").unwrap(),
+        Timestamp::parse("2026-01-01").unwrap(),
+    )
+}
+
+#[test]
+fn sample_council_validates_in_time_order() {
+    let plan = load_dir(&sample(), &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.tenant.as_str(), "barnet");
+    assert_eq!(plan.submissions.len(), plan.origins.len());
+    let times: Vec<i64> = plan
+        .submissions
+        .iter()
+        .map(|s| s.recorded_at.unwrap().0)
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+    assert_eq!(
+        plan.submissions[0].recorded_at,
+        Some(Timestamp::parse("2012-11-30T10:00:00Z").unwrap())
+    );
+    // printed revenue totals are checks, never lines
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.file == "revenue.csv" && w.message.contains("20,255")
+            || w.message.contains("20255")));
+    assert!(!plan.submissions.iter().any(|s| matches!(&s.command.command,
+        Command::SubmitRevenueForecast { line, .. } if line.as_str().eq_ignore_ascii_case("total"))));
+    assert_eq!(plan.seals.len(), 4);
+    let counts = plan.counts();
+    assert_eq!(counts.get("DefineAction"), Some(&107));
+    assert_eq!(counts.get("ReportActionStatus"), Some(&36));
+    // the CG/S26 restatement after the Q1 close is a post-close restatement
+    assert!(plan.submissions.iter().any(|s| matches!(&s.command.command,
+        Command::PostCloseRestatement { command, .. } if matches!(command.as_ref(), Command::RestateResult { indicator, .. } if indicator.as_str() == "CG/S26"))));
+    // ids are deterministic
+    let again = load_dir(&sample(), &opts()).unwrap();
+    let a: Vec<_> = plan
+        .submissions
+        .iter()
+        .map(|s| s.command.command_id)
+        .collect();
+    let b: Vec<_> = again
+        .submissions
+        .iter()
+        .map(|s| s.command.command_id)
+        .collect();
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn sample_appends_and_reimport_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
+    let ledger = Ledger::new(log.clone(), "pl");
+    let plan = load_dir(&sample(), &opts()).unwrap();
+    let n = plan.submissions.len();
+    let out = match ledger
+        .execute_batch(plan.submissions.clone(), |_, _| {})
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "{}",
+            plan.locate(&e)
+                .map(|x| x.to_string())
+                .unwrap_or(e.to_string())
+        ),
+    };
+    assert_eq!(out.len(), n);
+    let head = log.head().await.unwrap();
+    assert!(head as usize >= n - 5, "head {head}");
+    let out2 = ledger
+        .execute_batch(plan.submissions.clone(), |_, _| {})
+        .await
+        .unwrap();
+    assert!(out2.iter().all(|e| e.duplicate || e.events.is_empty()));
+    assert_eq!(log.head().await.unwrap(), head);
+}
+
+fn err_strings(files: &[(&str, &str)]) -> Vec<String> {
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_bytes())).collect();
+    match load_bytes(&files, &opts()) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+const COUNCIL: &str = "tenant,name\nbarnet,Barnet\n";
+const IND: &str = "ref,title,unit,type,polarity,frequency,data_type\nX1,Thing,CG,CPI,Bigger is Better,Quarterly,percentage\n";
+
+#[test]
+fn every_bad_row_is_reported_with_file_line_column() {
+    let results = "indicator_ref,unit,period,result,kind,actor,recorded_at,reason\n\
+X1,CG,2016/17 Q5,50%,record,Officer,2016-07-01,\n\
+X1,CG,2016/17 Q1,fifty,record,Officer,2016-07-01,\n\
+NOPE,CG,2016/17 Q1,50%,record,Officer,2016-07-01,\n\
+X1,CG,2016/17 Q2,50%,restate,Officer,2016-07-01,\n";
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        ("indicators.csv", IND),
+        ("results.csv", results),
+    ]);
+    let joined = errs.join("\n");
+    assert!(
+        joined.contains("results.csv:2: column period: value \"2016/17 Q5\""),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("results.csv:3: column result: value \"fifty\""),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("results.csv:4: column indicator_ref: value \"NOPE\""),
+        "{joined}"
+    );
+    assert!(joined.contains("results.csv:5: column reason"), "{joined}");
+}
+
+#[test]
+fn unknown_and_missing_columns_and_truncated_quotes() {
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        (
+            "indicators.csv",
+            "ref,titel,unit,type,polarity,frequency,data_type\n",
+        ),
+    ]);
+    let joined = errs.join("\n");
+    assert!(
+        joined.contains("indicators.csv:1: column titel: unknown column"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("indicators.csv:1: column title: required column is missing"),
+        "{joined}"
+    );
+    let bad = "ref,title,unit,type,polarity,frequency,data_type\nX1,\"Thing,CG,CPI,Bigger is Better,Quarterly,percentage\n";
+    let errs = err_strings(&[("council.csv", COUNCIL), ("indicators.csv", bad)]);
+    assert!(
+        errs.iter().any(|e| e.starts_with("indicators.csv:2")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn bad_number_in_revenue_and_future_time() {
+    let rev = "unit,period,row_type,line,revised_budget,forecast,actor,recorded_at\n\
+CG,2016/17 Q1,line,A,1O0,100,Officer,2016-07-01\n\
+CG,2016/17 Q1,line,B,100,100,Officer,2099-07-01\n";
+    let errs = err_strings(&[("council.csv", COUNCIL), ("revenue.csv", rev)]);
+    let joined = errs.join("\n");
+    assert!(
+        joined.contains("revenue.csv:2: column revised_budget: value \"1O0\""),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("revenue.csv:3: column recorded_at"),
+        "{joined}"
+    );
+}
