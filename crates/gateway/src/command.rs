@@ -1,0 +1,415 @@
+//! The command gateway: NATS request/reply into the ledger.
+//!
+//! Subscribes to `{prefix}.cmd.*.*` in a queue group (several gateway
+//! instances share the load; each request goes to one of them), decodes the
+//! command (postcard or JSON, by the `Pl-Encoding` header or by sniffing),
+//! checks that the subject's tenant and family are the command's, executes
+//! it through [`perfledger_ledger::Ledger`] and replies with a
+//! [`CommandReply`] in the request's encoding. Idempotent by command id (the
+//! ledger recognises a command id it has applied). Concurrency is bounded by
+//! a semaphore; request bodies are bounded in size; nothing on the request
+//! path panics on input.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use perfledger_client::wire::{
+    self, Accepted, CommandReply, Encoding, ServiceError, ENCODING_HEADER,
+    EXPECTED_VERSION_HEADER, FAMILIES, STATUS_HEADER,
+};
+use perfledger_domain::codec::{self, MAX_COMMAND_BYTES};
+use perfledger_domain::{CommandEnvelope, DomainError};
+use perfledger_ledger::{Ledger, LedgerError, Submitted};
+use perfledger_log::{EventLog, LogError};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+/// Options of the command gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Subject prefix (default `pl`).
+    pub prefix: String,
+    /// Queue group shared by gateway instances (default `perfledger-gateway`).
+    pub queue_group: String,
+    /// Requests executed at once (default 64); further requests wait.
+    pub max_in_flight: usize,
+    /// Largest request body (default and ceiling: the codec's 256 KiB).
+    pub max_body: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            prefix: "pl".into(),
+            queue_group: "perfledger-gateway".into(),
+            max_in_flight: 64,
+            max_body: MAX_COMMAND_BYTES,
+        }
+    }
+}
+
+/// Errors that stop the gateway (never caused by a request).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Subscribing failed.
+    #[error("cannot subscribe to {subject}: {detail}")]
+    Subscribe {
+        /// Subject.
+        subject: String,
+        /// Detail.
+        detail: String,
+    },
+}
+
+/// The command gateway over a ledger.
+pub struct CommandGateway<L> {
+    ledger: Ledger<L>,
+    cfg: GatewayConfig,
+}
+
+impl<L: EventLog> CommandGateway<L> {
+    /// A gateway appending through `ledger`.
+    pub fn new(ledger: Ledger<L>, mut cfg: GatewayConfig) -> Self {
+        cfg.max_in_flight = cfg.max_in_flight.max(1);
+        cfg.max_body = cfg.max_body.clamp(1, MAX_COMMAND_BYTES);
+        CommandGateway { ledger, cfg }
+    }
+
+    /// The options.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.cfg
+    }
+
+    /// The subscription subject: `{prefix}.cmd.*.*`.
+    pub fn subject(&self) -> String {
+        format!("{}.cmd.*.*", self.cfg.prefix)
+    }
+
+    /// Answer one request (no NATS involved: the serving loop and tests
+    /// call this). Returns the reply's encoding and the reply.
+    pub async fn handle(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        body: &[u8],
+    ) -> (Encoding, CommandReply) {
+        let header = |name: &str| headers.and_then(|h| h.get(name)).map(|v| v.as_str());
+        let encoding = match header(ENCODING_HEADER) {
+            None => Encoding::sniff(body),
+            Some(v) => match Encoding::parse(v) {
+                Some(e) => e,
+                None => {
+                    return (
+                        Encoding::Json,
+                        refuse(ServiceError::Malformed {
+                            encoding: v.chars().take(64).collect(),
+                            detail: format!(
+                                "unknown {ENCODING_HEADER} {:?}: use \"postcard\" or \"json\"",
+                                v.chars().take(64).collect::<String>()
+                            ),
+                        }),
+                    )
+                }
+            },
+        };
+        let reply = match self.decide(subject, header(EXPECTED_VERSION_HEADER), encoding, body) {
+            Ok(submitted) => self.execute(submitted).await,
+            Err(e) => refuse(e),
+        };
+        (encoding, reply)
+    }
+
+    fn decide(
+        &self,
+        subject: &str,
+        expected: Option<&str>,
+        encoding: Encoding,
+        body: &[u8],
+    ) -> Result<Submitted, ServiceError> {
+        if body.len() > self.cfg.max_body {
+            return Err(ServiceError::TooLarge {
+                len: body.len() as u64,
+                max: self.cfg.max_body as u64,
+            });
+        }
+        let (tenant, family) = self.parse_subject(subject)?;
+        let malformed = |detail: String| ServiceError::Malformed {
+            encoding: encoding.header_value().into(),
+            detail,
+        };
+        let command = match encoding {
+            Encoding::Postcard => codec::decode_command(body).map_err(|e| malformed(e.to_string()))?,
+            Encoding::Json => {
+                let text = std::str::from_utf8(body).map_err(|e| {
+                    malformed(format!(
+                        "body is not UTF-8 (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ))
+                })?;
+                codec::decode_command_json(text).map_err(|e| malformed(e.to_string()))?
+            }
+        };
+        let expected = match expected {
+            None => None,
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| ServiceError::Malformed {
+                encoding: "header".into(),
+                detail: format!(
+                    "{EXPECTED_VERSION_HEADER} {:?} is not a sequence number",
+                    v.chars().take(64).collect::<String>()
+                ),
+            })?),
+        };
+        check_permitted(&command, tenant, family)?;
+        Ok(Submitted {
+            command,
+            recorded_at: None,
+            expected,
+        })
+    }
+
+    fn parse_subject<'a>(&self, subject: &'a str) -> Result<(&'a str, &'a str), ServiceError> {
+        let mut t = subject.split('.');
+        match (t.next(), t.next(), t.next(), t.next(), t.next()) {
+            (Some(p), Some("cmd"), Some(tenant), Some(family), None) if p == self.cfg.prefix => {
+                if !FAMILIES.contains(&family) {
+                    return Err(ServiceError::NotPermitted {
+                        field: "family".into(),
+                        subject_value: family.into(),
+                        command_value: format!("one of {}", FAMILIES.join(", ")),
+                    });
+                }
+                Ok((tenant, family))
+            }
+            _ => Err(ServiceError::NotPermitted {
+                field: "subject".into(),
+                subject_value: subject.chars().take(256).collect(),
+                command_value: format!("{}.cmd.{{tenant}}.{{family}}", self.cfg.prefix),
+            }),
+        }
+    }
+
+    async fn execute(&self, submitted: Submitted) -> CommandReply {
+        let command_id = submitted.command.command_id;
+        let name = submitted.command.command.name();
+        match self.ledger.execute(submitted).await {
+            Ok(done) => {
+                tracing::debug!(%command_id, seq = done.seq, duplicate = done.duplicate, "command accepted");
+                CommandReply::Accepted(Accepted {
+                    command_id,
+                    seq: done.seq,
+                    duplicate: done.duplicate,
+                    events: done.events.len() as u32,
+                })
+            }
+            Err(e) => {
+                let err = map_ledger_error(name, e);
+                match &err {
+                    ServiceError::Internal { detail } => {
+                        tracing::error!(%command_id, %detail, "command failed")
+                    }
+                    ServiceError::Unavailable { detail } => {
+                        tracing::warn!(%command_id, %detail, "command failed (retryable)")
+                    }
+                    other => tracing::debug!(%command_id, error = %other, "command refused"),
+                }
+                CommandReply::Refused(err)
+            }
+        }
+    }
+
+    /// Serve requests until `shutdown` completes, then stop taking requests
+    /// and wait for those in flight.
+    pub async fn serve(
+        self: Arc<Self>,
+        client: async_nats::Client,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), GatewayError> {
+        let subject = self.subject();
+        let mut sub = client
+            .queue_subscribe(subject.clone(), self.cfg.queue_group.clone())
+            .await
+            .map_err(|e| GatewayError::Subscribe {
+                subject: subject.clone(),
+                detail: e.to_string(),
+            })?;
+        tracing::info!(%subject, queue = %self.cfg.queue_group, "command gateway serving");
+        let limit = self.cfg.max_in_flight;
+        let sem = Arc::new(Semaphore::new(limit));
+        tokio::pin!(shutdown);
+        loop {
+            let msg = tokio::select! {
+                _ = &mut shutdown => break,
+                m = sub.next() => match m { Some(m) => m, None => break },
+            };
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            let gw = self.clone();
+            let client = client.clone();
+            let span = tracing::debug_span!("command", subject = %msg.subject);
+            tokio::spawn(
+                async move {
+                    let (enc, reply) = gw
+                        .handle(msg.subject.as_str(), msg.headers.as_ref(), &msg.payload)
+                        .await;
+                    if let Some(to) = msg.reply {
+                        respond(&client, to, enc, reply.status(), reply.encode(enc)).await;
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+        let _ = sub.unsubscribe().await;
+        let _ = sem.acquire_many(limit as u32).await;
+        let _ = client.flush().await;
+        tracing::info!("command gateway stopped");
+        Ok(())
+    }
+}
+
+/// Publish a reply with the encoding and status headers.
+pub(crate) async fn respond(
+    client: &async_nats::Client,
+    to: async_nats::Subject,
+    enc: Encoding,
+    status: &str,
+    body: Vec<u8>,
+) {
+    let mut h = HeaderMap::new();
+    h.insert(ENCODING_HEADER, enc.header_value());
+    h.insert(STATUS_HEADER, status);
+    if let Err(e) = client.publish_with_headers(to, h, body.into()).await {
+        tracing::warn!(error = %e, "cannot publish reply");
+    }
+}
+
+fn refuse(e: ServiceError) -> CommandReply {
+    CommandReply::Refused(e)
+}
+
+/// The subject's tenant and family must be the command's.
+pub fn check_permitted(
+    cmd: &CommandEnvelope,
+    tenant: &str,
+    family: &str,
+) -> Result<(), ServiceError> {
+    if cmd.tenant.as_str() != tenant {
+        return Err(ServiceError::NotPermitted {
+            field: "tenant".into(),
+            subject_value: tenant.into(),
+            command_value: cmd.tenant.as_str().into(),
+        });
+    }
+    let own = cmd.command.family();
+    if own != family {
+        return Err(ServiceError::NotPermitted {
+            field: "family".into(),
+            subject_value: family.into(),
+            command_value: own.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A ledger error as a service error.
+pub fn map_ledger_error(command: &str, e: LedgerError) -> ServiceError {
+    match e {
+        LedgerError::Rejected { source, .. } => map_domain_error(command, source),
+        LedgerError::Conflict {
+            subject,
+            expected,
+            current,
+            ..
+        } => ServiceError::Conflict {
+            command: command.into(),
+            subject,
+            expected,
+            current,
+        },
+        LedgerError::Log(LogError::Conflict {
+            subject,
+            expected,
+            current,
+        }) => ServiceError::Conflict {
+            command: command.into(),
+            subject: subject.to_string(),
+            expected: match expected {
+                perfledger_log::Expected::At(s) => s,
+                _ => 0,
+            },
+            current,
+        },
+        LedgerError::Encode { source, .. } => ServiceError::Validation {
+            command: command.into(),
+            rule: "encode".into(),
+            field: "events".into(),
+            value: String::new(),
+            message: source.to_string(),
+        },
+        e @ (LedgerError::TooManyConflicts { .. }
+        | LedgerError::Log(LogError::Unavailable(_))
+        | LedgerError::Log(LogError::Nats { .. })
+        | LedgerError::Log(LogError::Io { .. })) => ServiceError::Unavailable {
+            detail: e.to_string(),
+        },
+        other => ServiceError::Internal {
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// A domain refusal as a service error naming field and value.
+pub fn map_domain_error(command: &str, e: DomainError) -> ServiceError {
+    let message = e.to_string();
+    let (rule, field, value): (&str, String, String) = match e {
+        DomainError::PeriodClosed { period } => {
+            return ServiceError::PeriodClosed {
+                command: command.into(),
+                period,
+            }
+        }
+        DomainError::Invalid { field, value, .. } => ("invalid", field.into(), value),
+        DomainError::TooLong { field, len, .. } => ("too_long", field.into(), len.to_string()),
+        DomainError::OutOfRange { field, value, .. } => {
+            ("out_of_range", field.into(), value.to_string())
+        }
+        DomainError::Overflow { field } => ("overflow", field.into(), String::new()),
+        DomainError::UnknownEntity { kind, key } => ("unknown_entity", kind.into(), key),
+        DomainError::DuplicateDefinition { kind, key } => ("duplicate_definition", kind.into(), key),
+        DomainError::Retired { kind, key } => ("retired", kind.into(), key),
+        DomainError::PeriodDoesNotFitFrequency { period, .. } => {
+            ("period_does_not_fit_frequency", "period".into(), period)
+        }
+        DomainError::WrongValueType { field, value, .. } => {
+            ("wrong_value_type", field.into(), value)
+        }
+        DomainError::AlreadyRecorded { field, period } => ("already_recorded", field.into(), period),
+        DomainError::NothingToRestate { field, period } => {
+            ("nothing_to_restate", field.into(), period)
+        }
+        DomainError::MissingReason { command } => ("missing_reason", "reason".into(), command.into()),
+        DomainError::WrongEntityKind { command, kind } => {
+            ("wrong_entity_kind", "command".into(), format!("{command} on {kind}"))
+        }
+    };
+    ServiceError::Validation {
+        command: command.into(),
+        rule: rule.into(),
+        field,
+        value,
+        message,
+    }
+}
+
+/// Encode a reply (re-exported for tools).
+pub fn encode_reply(reply: &CommandReply, enc: Encoding) -> Vec<u8> {
+    reply.encode(enc)
+}
+
+/// Decode a reply (re-exported for tools).
+pub fn decode_reply(enc: Encoding, bytes: &[u8]) -> Result<CommandReply, String> {
+    wire::decode_reply(enc, bytes)
+}

@@ -1,0 +1,157 @@
+//! `perfledger-gateway`: runs the command gateway and (with `--tenant`) the
+//! read-model query service and its projector, until Ctrl-C / SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use perfledger_gateway::{CommandGateway, GatewayConfig, QueryConfig, QueryService};
+use perfledger_ledger::Ledger;
+use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
+use perfledger_log::{AnyLog, LogConfig};
+use perfledger_readmodel::ReadModel;
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(name = "perfledger-gateway", version, about)]
+struct Args {
+    /// NATS server URL(s), comma-separated.
+    #[arg(long, env = "PERFLEDGER_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// NATS user (see deploy/).
+    #[arg(long, env = "PERFLEDGER_NATS_USER")]
+    user: Option<String>,
+    /// NATS password.
+    #[arg(long, env = "PERFLEDGER_NATS_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Use the embedded log in this directory instead of JetStream (NATS is
+    /// then only the request/reply transport).
+    #[arg(long)]
+    embedded_log: Option<PathBuf>,
+    /// Subject prefix.
+    #[arg(long, default_value = "pl")]
+    prefix: String,
+    /// JetStream stream name.
+    #[arg(long, default_value = "PERFLEDGER")]
+    stream: String,
+    /// Stream replicas when the gateway creates the stream (3 on a cluster).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// Commands executed at once.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+    /// Queue group of gateway instances.
+    #[arg(long, default_value = "perfledger-gateway")]
+    queue_group: String,
+    /// Serve read-model queries for this tenant (`{prefix}.q.{tenant}.*`).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Read-model directory (with --tenant).
+    #[arg(long, default_value = "perfledger-readmodel")]
+    readmodel_dir: PathBuf,
+    /// Do not run the command gateway (query service only).
+    #[arg(long)]
+    no_commands: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("perfledger-gateway: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name("perfledger-gateway")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5));
+    if let (Some(u), Some(p)) = (a.user.clone(), a.password.clone()) {
+        opts = opts.user_and_password(u, p);
+    }
+    let urls: Vec<async_nats::ServerAddr> = a
+        .nats_url
+        .split(',')
+        .map(|u| u.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let client = opts.connect(urls).await?;
+    let log = match &a.embedded_log {
+        Some(dir) => AnyLog::open(&LogConfig::embedded(dir)).await?,
+        None => AnyLog::JetStream(
+            JetStreamLog::with_client(
+                client.clone(),
+                JetStreamOptions {
+                    url: a.nats_url.clone(),
+                    stream: a.stream.clone(),
+                    prefix: a.prefix.clone(),
+                    replicas: a.replicas,
+                    ..JetStreamOptions::default()
+                },
+            )
+            .await?,
+        ),
+    };
+    let log = Arc::new(log);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    if !a.no_commands {
+        let gw = Arc::new(CommandGateway::new(
+            Ledger::new(log.clone(), a.prefix.clone()),
+            GatewayConfig {
+                prefix: a.prefix.clone(),
+                queue_group: a.queue_group.clone(),
+                max_in_flight: a.max_in_flight,
+                ..GatewayConfig::default()
+            },
+        ));
+        let (c, s) = (client.clone(), stopped());
+        tasks.spawn(async move { gw.serve(c, s).await.map_err(|e| e.to_string()) });
+    }
+    if let Some(tenant) = &a.tenant {
+        let rm = ReadModel::open(&a.readmodel_dir)?;
+        let mut cfg = QueryConfig::new(tenant.clone());
+        cfg.prefix = a.prefix.clone();
+        let svc = Arc::new(QueryService::new(rm, cfg));
+        let (p, l, s) = (svc.clone(), log.clone(), stopped());
+        tasks.spawn(async move {
+            p.project(l, s).await;
+            Ok(())
+        });
+        let (c, s) = (client.clone(), stopped());
+        tasks.spawn(async move { svc.serve(c, s).await.map_err(|e| e.to_string()) });
+    }
+    if tasks.is_empty() {
+        return Err("nothing to run: --no-commands without --tenant".into());
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        Some(r) = tasks.join_next() => {
+            if let Ok(Err(e)) = r { return Err(e.into()); }
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    client.flush().await?;
+    Ok(())
+}
