@@ -63,10 +63,16 @@ pub enum GatewayError {
     },
 }
 
+/// Lock stripes serialising commands to the same entity within one gateway
+/// instance (the ledger's optimistic retries then only see races with
+/// other instances, instead of every concurrent request for a hot entity).
+const ENTITY_STRIPES: usize = 256;
+
 /// The command gateway over a ledger.
 pub struct CommandGateway<L> {
     ledger: Ledger<L>,
     cfg: GatewayConfig,
+    stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl<L: EventLog> CommandGateway<L> {
@@ -74,7 +80,13 @@ impl<L: EventLog> CommandGateway<L> {
     pub fn new(ledger: Ledger<L>, mut cfg: GatewayConfig) -> Self {
         cfg.max_in_flight = cfg.max_in_flight.max(1);
         cfg.max_body = cfg.max_body.clamp(1, MAX_COMMAND_BYTES);
-        CommandGateway { ledger, cfg }
+        CommandGateway {
+            ledger,
+            cfg,
+            stripes: (0..ENTITY_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
     }
 
     /// The options.
@@ -193,6 +205,9 @@ impl<L: EventLog> CommandGateway<L> {
     async fn execute(&self, submitted: Submitted) -> CommandReply {
         let command_id = submitted.command.command_id;
         let name = submitted.command.command.name();
+        let (_, entity) = submitted.command.command.entity(&submitted.command.tenant);
+        let stripe = (entity.as_u128() % ENTITY_STRIPES as u128) as usize;
+        let _serial = self.stripes[stripe].lock().await;
         match self.ledger.execute(submitted).await {
             Ok(done) => {
                 tracing::debug!(%command_id, seq = done.seq, duplicate = done.duplicate, "command accepted");
