@@ -303,6 +303,16 @@ async fn verify_clean_and_anchor(h: Harness) {
     fill(log, 10, 3, 0).await;
     let c1 = integrity::checkpoint(log, PREFIX).await.unwrap().unwrap();
     assert_eq!((c1.upto, c1.seq), (10, 11));
+    // A checkpoint takes the latest recorded time it covers (1_009 here),
+    // never the wall clock: it must not move recorded-time order forward.
+    let chk: Vec<_> = log
+        .read(11, Until::Seq(11))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(chk[0].recorded_at, 1_009);
     assert!(
         integrity::checkpoint(log, PREFIX).await.unwrap().is_none(),
         "nothing new to cover"

@@ -198,6 +198,11 @@ pub async fn checkpoint<L: EventLog>(
     let mut leaves = Vec::with_capacity((head - prev_upto) as usize);
     let mut s = log.read(prev_upto + 1, Until::Seq(head));
     let mut next = prev_upto + 1;
+    // A checkpoint is not a fact about the council: it takes the latest
+    // recorded time it covers, so it never moves the log's recorded-time
+    // order forward (a later historical import stays possible, and as-of
+    // queries by time are unaffected).
+    let mut recorded_at = i64::MIN;
     while let Some(r) = s.next().await {
         let r = r?;
         if r.seq != next {
@@ -206,6 +211,7 @@ pub async fn checkpoint<L: EventLog>(
                 got: r.seq,
             });
         }
+        recorded_at = recorded_at.max(r.recorded_at);
         let leaf = leaf_hash(&r);
         leaves.push(short(&leaf));
         root = chain_next(&root, &leaf);
@@ -227,10 +233,6 @@ pub async fn checkpoint<L: EventLog>(
         seq: head,
         detail: format!("cannot encode checkpoint: {e}"),
     })?;
-    let recorded_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
     let a = log
         .append(Commit {
             subject: chk,

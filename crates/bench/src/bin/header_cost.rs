@@ -38,13 +38,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "header_cost: n={} payload={}B entities={}",
         a.n, a.size, a.entities
     );
-    for (k, (label, msg_id, expected, recorded)) in [
-        ("no headers", false, false, false),
-        ("Nats-Msg-Id", true, false, false),
-        ("Nats-Expected-Last-Subject-Sequence", false, true, false),
-        ("both", true, true, false),
-        ("both + Pl-Recorded-At (perfledger)", true, true, true),
-        ("Pl-Recorded-At only", false, false, true),
+    for (k, (label, msg_id, expected, recorded, stream_seq)) in [
+        ("no headers", false, false, false, false),
+        ("Nats-Msg-Id", true, false, false, false),
+        (
+            "Nats-Expected-Last-Subject-Sequence",
+            false,
+            true,
+            false,
+            false,
+        ),
+        ("both", true, true, false, false),
+        (
+            "both + Pl-Recorded-At (perfledger)",
+            true,
+            true,
+            true,
+            false,
+        ),
+        ("Pl-Recorded-At only", false, false, true, false),
+        (
+            "Nats-Expected-Last-Sequence (stream)",
+            false,
+            false,
+            false,
+            true,
+        ),
+        (
+            "Msg-Id + Expected-Last-Sequence + Recorded",
+            true,
+            false,
+            true,
+            true,
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -76,6 +102,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "Pl-Recorded-At",
                     (1_700_000_000_000i64 + i as i64).to_string(),
                 );
+            }
+            if stream_seq {
+                m = m.expected_last_sequence(i as u64);
             }
             if expected {
                 let v = if i < a.entities {
