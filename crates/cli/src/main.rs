@@ -1,1 +1,1113 @@
-fn main() {}
+//! `perfledger`: the command-line tool of the performance ledger.
+//!
+//! Writes go through the ledger (validated in full before anything is
+//! appended) and are followed by an integrity checkpoint; queries catch the
+//! read model up with the log first. Output: human tables by default,
+//! `--format json` (field names documented in `docs/cli.md`) or `--format csv`.
+
+#![forbid(unsafe_code)]
+
+mod format;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use perfledger_domain::action::ActionStatus;
+use perfledger_domain::command::CALENDAR_KEY;
+use perfledger_domain::event::{ResultEntry, Seal};
+use perfledger_domain::ids::EntityKind;
+use perfledger_domain::{
+    parse, AggregateState, Command, CommandEnvelope, Date, DomainError, Period, Tenant,
+    Text, Timestamp,
+};
+use perfledger_import::{ImportErrors, ImportOptions, ImportPlan};
+use perfledger_ledger::{Ledger, LedgerError, Submitted};
+use perfledger_log::{AnyLog, LogConfig};
+use perfledger_log::{integrity, EventLog, LogError, Seq, Until};
+use perfledger_readmodel::{AsOf, ProjectError, Projector, ReadModel, ReadModelError};
+use uuid::Uuid;
+
+const PREFIX: &str = "pl";
+
+const ABOUT: &str = "perfledger: an event-sourced performance ledger for councils.
+
+Every target, result, restatement, risk rescoring and forecast is an immutable
+event; dashboards can be rebuilt exactly as committee saw them on any date.";
+
+const EXAMPLES: &str = "Examples:
+  perfledger demo                                   # import the sample council and serve it
+  perfledger import data/sample-council             # import a directory of CSV files
+  perfledger dashboard --unit CG --period \"2016/17 Q1\"
+  perfledger dashboard --unit CG --period \"2016/17 Q1\" --as-of 2016-08-26T12:00:00Z
+  perfledger history CG/S3 --format json
+  perfledger audit indicator CG/S26
+  perfledger risks --unit CG --heat-map
+  perfledger finance --unit CG --period \"2016/17 Q1\"
+  perfledger --actor \"Head of Performance\" restate-result --indicator CG/S26 \\
+      --period \"2016/17 Q1\" --result 91% --reason \"late validation\"
+  perfledger --actor \"Governance Officer\" seal --unit CG --period \"2016/17 Q1\" \\
+      --committee PCMC --date 2016-09-06
+  perfledger verify
+
+Environment: PERFLEDGER_DATA, PERFLEDGER_NATS_URL, PERFLEDGER_TENANT,
+PERFLEDGER_ACTOR, RUST_LOG (logging; quiet by default).";
+
+#[derive(Debug, Parser)]
+#[command(name = "perfledger", version, about = ABOUT, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Clone, Args)]
+struct Global {
+    /// Data directory: embedded log in <DIR>/log, read model in <DIR>/readmodel
+    /// [default: ./perfledger-data; `demo`: ./perfledger-demo]
+    #[arg(long, global = true, env = "PERFLEDGER_DATA")]
+    data_dir: Option<PathBuf>,
+    /// NATS server URL (JetStream log); without it the embedded log is used
+    #[arg(long, global = true, env = "PERFLEDGER_NATS_URL")]
+    nats: Option<String>,
+    /// Tenant (council) id [default: the tenant recorded by the last import
+    /// in the data directory]
+    #[arg(long, global = true, env = "PERFLEDGER_TENANT")]
+    tenant: Option<String>,
+    /// Who is acting: a job title (required for writes)
+    #[arg(long, global = true, env = "PERFLEDGER_ACTOR")]
+    actor: Option<String>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable tables.
+    Table,
+    /// JSON (stable field names, see docs/cli.md).
+    Json,
+    /// CSV export.
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Import CSV files (a directory, or files named <kind>.csv); all or nothing
+    Import {
+        /// Directories and/or files
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Record a result for an indicator and period
+    RecordResult(ResultArgs),
+    /// Restate a result (a reason is required)
+    RestateResult(ResultArgs),
+    /// Set a target for an indicator and period
+    SetTarget(TargetArgs),
+    /// Revise a target (a reason is required)
+    ReviseTarget(TargetArgs),
+    /// Assess (rescore) a risk for a quarter
+    AssessRisk {
+        /// Risk id, e.g. ST0072
+        #[arg(long)]
+        risk: String,
+        /// Quarter, e.g. "2013/14 Q3"
+        #[arg(long)]
+        period: String,
+        /// Current impact, e.g. "Major 4" or 4
+        #[arg(long)]
+        impact: String,
+        /// Current probability, e.g. "Unlikely 2" or 2
+        #[arg(long)]
+        probability: String,
+        /// Target impact
+        #[arg(long, requires = "target_probability")]
+        target_impact: Option<String>,
+        /// Target probability
+        #[arg(long, requires = "target_impact")]
+        target_probability: Option<String>,
+        /// Comment (controls, why rescored)
+        #[arg(long)]
+        comment: Option<String>,
+        /// Reason (required when the quarter is closed)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Submit a revenue or capital forecast for a line and quarter (£000)
+    SubmitForecast {
+        /// revenue or capital
+        #[arg(value_enum)]
+        kind: ForecastKind,
+        /// Unit code
+        #[arg(long)]
+        unit: String,
+        /// Line name as defined
+        #[arg(long)]
+        line: String,
+        /// Quarter
+        #[arg(long)]
+        period: String,
+        /// Forecast, printed form: 30,837 or (4,331)
+        #[arg(long, allow_hyphen_values = true)]
+        forecast: String,
+        /// Capital: additions/(deletions)
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
+        additions: String,
+        /// Capital: (slippage)/accelerated
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
+        slippage: String,
+        /// Comment
+        #[arg(long)]
+        comment: Option<String>,
+        /// Reason (required when the quarter is closed)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Report a key action's status for a quarter
+    ReportAction {
+        /// Unit code
+        #[arg(long)]
+        unit: String,
+        /// Action reference, e.g. CG15
+        #[arg(long)]
+        action: String,
+        /// Quarter
+        #[arg(long)]
+        period: String,
+        /// Green, Green Amber, Red Amber, Red, Not Rated
+        #[arg(long)]
+        status: String,
+        /// Comment
+        #[arg(long)]
+        comment: Option<String>,
+        /// Reason (required when the quarter is closed)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Close a period (data collection complete; later changes need reasons)
+    ClosePeriod {
+        /// Period, e.g. "2016/17 Q1"
+        #[arg(long)]
+        period: String,
+    },
+    /// A unit's (or the council's) dashboard for a quarter
+    Dashboard {
+        /// Unit code; council-wide when omitted
+        #[arg(long)]
+        unit: Option<String>,
+        /// Period, e.g. "2016/17 Q1"
+        #[arg(long)]
+        period: String,
+        /// Log sequence, or RFC 3339 time / date (ledger as recorded then)
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// An indicator's targets, results, ratings and directions by period
+    History {
+        /// Indicator reference, or title when it has none
+        indicator: String,
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// The audit trail of an entity: who, when, why, before and after
+    Audit {
+        /// indicator, action, risk, revenue-line, capital-line, saving, scheme, calendar, unit, seal
+        kind: String,
+        /// Natural key (indicator ref or title; risk id; action "UNIT/REF"...)
+        key: String,
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// The risk register, optionally with the 5x5 heat map
+    Risks {
+        /// Unit code; council-wide when omitted
+        #[arg(long)]
+        unit: Option<String>,
+        /// Show the heat map (current position)
+        #[arg(long)]
+        heat_map: bool,
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Revenue, capital and savings for a unit and period
+    Finance {
+        /// Unit code; council-wide when omitted
+        #[arg(long)]
+        unit: Option<String>,
+        /// Quarter
+        #[arg(long, conflicts_with = "year")]
+        period: Option<String>,
+        /// Financial year (savings plans), e.g. 2020/21
+        #[arg(long)]
+        year: Option<String>,
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Seal the current dashboard for a committee meeting
+    Seal {
+        /// Unit code; council-wide when omitted
+        #[arg(long)]
+        unit: Option<String>,
+        /// Period
+        #[arg(long)]
+        period: String,
+        /// Committee code
+        #[arg(long)]
+        committee: String,
+        /// Meeting date (YYYY-MM-DD)
+        #[arg(long)]
+        date: String,
+    },
+    /// Verify the log (hash chain, checkpoints) and re-derive every seal
+    Verify,
+    /// Append an integrity checkpoint
+    Checkpoint,
+    /// Rebuild the read model from the log
+    Rebuild,
+    /// Serve the HTML dashboards and JSON API
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Import the sample council into ./perfledger-demo and serve it
+    Demo {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Import and print the tour, do not serve
+        #[arg(long)]
+        no_serve: bool,
+        /// Sample directory [default: data/sample-council of the source tree]
+        #[arg(long)]
+        sample: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ForecastKind {
+    Revenue,
+    Capital,
+}
+
+#[derive(Debug, Args)]
+struct ResultArgs {
+    /// Indicator reference (or title)
+    #[arg(long)]
+    indicator: String,
+    /// Period, e.g. "2016/17 Q1"
+    #[arg(long)]
+    period: String,
+    /// Printed result: 82% (A), 1,385/1,599, 8.35 days, Not available
+    #[arg(long, allow_hyphen_values = true)]
+    result: String,
+    /// Commentary
+    #[arg(long)]
+    commentary: Option<String>,
+    /// Why (required to restate, and for a closed period)
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct TargetArgs {
+    /// Indicator reference (or title)
+    #[arg(long)]
+    indicator: String,
+    /// Period: a year (2016/17) or a quarter
+    #[arg(long)]
+    period: String,
+    /// Printed target: 90%, <£1m, Remain at or above 85%, Monitor
+    #[arg(long, allow_hyphen_values = true)]
+    target: String,
+    /// Why (required to revise, and for a closed period)
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+/// Everything that can go wrong, printed as one line plus causes.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Import(#[from] ImportErrors),
+    #[error("{0}")]
+    Rows(String),
+    #[error("the ledger refused the command: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("log: {0}")]
+    Log(#[from] LogError),
+    #[error("read model: {0}")]
+    ReadModel(#[from] ReadModelError),
+    #[error("projecting the log: {0}")]
+    Project(#[from] ProjectError),
+    #[error("{0}")]
+    Domain(#[from] DomainError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Verify(String),
+}
+
+type Res<T> = Result<T, CliError>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An open data directory.
+struct Env {
+    g: Global,
+    dir: PathBuf,
+    log: Arc<AnyLog>,
+    ledger: Ledger<AnyLog>,
+}
+
+impl Env {
+    async fn open(g: &Global, dir: PathBuf) -> Res<Env> {
+        std::fs::create_dir_all(&dir)?;
+        let mut cfg = LogConfig::embedded(dir.join("log"));
+        cfg.nats_url = g.nats.clone().filter(|u| !u.trim().is_empty());
+        let log = Arc::new(AnyLog::open(&cfg).await?);
+        let ledger = Ledger::new(log.clone(), PREFIX);
+        Ok(Env {
+            g: g.clone(),
+            dir,
+            log,
+            ledger,
+        })
+    }
+
+    fn tenant(&self) -> Res<Tenant> {
+        let t = match &self.g.tenant {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string(self.dir.join("tenant"))
+                .map(|s| s.trim().to_string())
+                .map_err(|_| {
+                    CliError::Usage(
+                        "no tenant: pass --tenant (or PERFLEDGER_TENANT), or import council.csv first"
+                            .into(),
+                    )
+                })?,
+        };
+        Ok(Tenant::new(&t)?)
+    }
+
+    fn actor(&self) -> Res<Text> {
+        match &self.g.actor {
+            Some(a) if !a.trim().is_empty() => Ok(Text::new("actor", a.trim())?),
+            _ => Err(CliError::Usage(
+                "this command writes to the ledger: pass --actor \"<job title>\" (or PERFLEDGER_ACTOR)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn readmodel(&self) -> Res<ReadModel> {
+        ReadModel::open(self.dir.join("readmodel")).map_err(|e| match e {
+            ReadModelError::Storage(s) => CliError::Usage(format!(
+                "cannot open the read model in {} (is `perfledger serve` running on it?): {s}",
+                self.dir.join("readmodel").display()
+            )),
+            other => other.into(),
+        })
+    }
+
+    /// Open the read model and catch it up with the log.
+    async fn caught_up(&self) -> Res<ReadModel> {
+        let rm = self.readmodel()?;
+        Projector::new(&rm).catch_up(&*self.log, &mut |_| {}).await?;
+        Ok(rm)
+    }
+
+    async fn closed_periods(&self, tenant: &Tenant) -> Res<std::collections::BTreeSet<Period>> {
+        let id = perfledger_domain::entity_id(tenant, EntityKind::Calendar, CALENDAR_KEY);
+        let loaded = self.ledger.load(tenant, EntityKind::Calendar, id).await?;
+        Ok(match loaded.state {
+            AggregateState::Calendar(c) => c.closed,
+            _ => Default::default(),
+        })
+    }
+
+    async fn head_time(&self) -> Res<Option<Timestamp>> {
+        let head = self.log.head().await?;
+        if head == 0 {
+            return Ok(None);
+        }
+        let mut s = self.log.read(head, Until::Seq(head));
+        match s.next().await {
+            Some(r) => Ok(Some(Timestamp(r?.recorded_at))),
+            None => Ok(None),
+        }
+    }
+
+    /// Execute one write, wrapping it for a closed period, then checkpoint.
+    async fn write(&self, command: Command, reason: Option<&str>) -> Res<()> {
+        let tenant = self.tenant()?;
+        let actor = self.actor()?;
+        let mut command = command;
+        if let Some(p) = command.period() {
+            let closed = self.closed_periods(&tenant).await?;
+            if closed.iter().any(|c| c.contains(p)) {
+                let reason = reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "{p} is closed: a change needs --reason (it is recorded as a post-close restatement)"
+                    ))
+                })?;
+                command = Command::PostCloseRestatement {
+                    reason: Text::new("reason", reason)?,
+                    command: Box::new(command),
+                };
+            }
+        }
+        let name = command.name();
+        let env = CommandEnvelope {
+            command_id: Uuid::now_v7(),
+            tenant,
+            actor,
+            source: Text::new("source", "perfledger-cli")?,
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            command,
+        };
+        let out = self.ledger.execute(Submitted::new(env)).await?;
+        let seq = out.seq;
+        integrity::checkpoint(&*self.log, PREFIX).await?;
+        match self.g.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::json!({"command": name, "seq": seq, "events": out.events.len()})
+            ),
+            _ => println!("{name} recorded at sequence {seq}"),
+        }
+        Ok(())
+    }
+}
+
+fn data_dir(g: &Global, demo: bool) -> PathBuf {
+    g.data_dir.clone().unwrap_or_else(|| {
+        PathBuf::from(if demo {
+            "./perfledger-demo"
+        } else {
+            "./perfledger-data"
+        })
+    })
+}
+
+fn period(v: &str) -> Res<Period> {
+    Ok(Period::parse(v)?)
+}
+
+fn as_of(v: Option<&str>) -> Res<AsOf> {
+    match v {
+        None => Ok(AsOf::Head),
+        Some(s) => {
+            if let Ok(n) = s.trim().parse::<Seq>() {
+                return Ok(AsOf::Seq(n));
+            }
+            Timestamp::parse(s.trim())
+                .map(|t| AsOf::Time(t.0))
+                .map_err(|_| {
+                    CliError::Usage(format!(
+                        "--as-of {s:?}: expected a log sequence (e.g. 120) or a time (2016-08-26 or 2016-08-26T12:00:00Z)"
+                    ))
+                })
+        }
+    }
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{what} [{{bar:40}}] {{pos}}/{{len}} ({{eta}})"
+    )) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+/// Where the sample council lives in the source tree.
+fn default_sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council")
+}
+
+async fn run(cli: Cli) -> Res<ExitCode> {
+    let g = cli.global.clone();
+    let demo = matches!(cli.command, Cmd::Demo { .. });
+    let dir = data_dir(&g, demo);
+    let env = Env::open(&g, dir).await?;
+    match cli.command {
+        Cmd::Import { paths } => {
+            import(&env, &paths).await?;
+        }
+        Cmd::RecordResult(a) => result_cmd(&env, a, false).await?,
+        Cmd::RestateResult(a) => result_cmd(&env, a, true).await?,
+        Cmd::SetTarget(a) => target_cmd(&env, a, false).await?,
+        Cmd::ReviseTarget(a) => target_cmd(&env, a, true).await?,
+        Cmd::AssessRisk {
+            risk,
+            period: p,
+            impact,
+            probability,
+            target_impact,
+            target_probability,
+            comment,
+            reason,
+        } => {
+            let current = parse::parse_assessment(&impact, &probability)?;
+            let target = match (target_impact, target_probability) {
+                (Some(i), Some(p)) => Some(parse::parse_assessment(&i, &p)?),
+                _ => None,
+            };
+            let cmd = Command::AssessRisk {
+                risk_id: Text::new("risk id", &risk)?,
+                period: period(&p)?,
+                current,
+                target,
+                comment: comment.map(|c| Text::new("comment", &c)).transpose()?,
+            };
+            env.write(cmd, reason.as_deref()).await?;
+        }
+        Cmd::SubmitForecast {
+            kind,
+            unit,
+            line,
+            period: p,
+            forecast,
+            additions,
+            slippage,
+            comment,
+            reason,
+        } => {
+            let unit = Text::new("unit", &unit)?;
+            let line = Text::new("line", &line)?;
+            let period = period(&p)?;
+            let forecast = parse::parse_amount(&forecast)?;
+            let comment = comment.map(|c| Text::new("comment", &c)).transpose()?;
+            let cmd = match kind {
+                ForecastKind::Revenue => Command::SubmitRevenueForecast {
+                    unit,
+                    line,
+                    period,
+                    forecast,
+                    comment,
+                },
+                ForecastKind::Capital => Command::SubmitCapitalForecast {
+                    unit,
+                    line,
+                    period,
+                    additions: parse::parse_amount(&additions)?,
+                    slippage: parse::parse_amount(&slippage)?,
+                    forecast,
+                    comment,
+                },
+            };
+            env.write(cmd, reason.as_deref()).await?;
+        }
+        Cmd::ReportAction {
+            unit,
+            action,
+            period: p,
+            status,
+            comment,
+            reason,
+        } => {
+            let cmd = Command::ReportActionStatus {
+                unit: Text::new("unit", &unit)?,
+                reference: Text::new("reference", &action)?,
+                period: period(&p)?,
+                status: ActionStatus::parse(&status)?,
+                comment: comment.map(|c| Text::new("comment", &c)).transpose()?,
+            };
+            env.write(cmd, reason.as_deref()).await?;
+        }
+        Cmd::ClosePeriod { period: p } => {
+            env.write(Command::ClosePeriod { period: period(&p)? }, None)
+                .await?;
+        }
+        Cmd::Dashboard {
+            unit,
+            period: p,
+            as_of: at,
+        } => {
+            let rm = env.caught_up().await?;
+            let view = rm.dashboard(unit.as_deref(), period(&p)?, as_of(at.as_deref())?)?;
+            format::dashboard(g.format, &view)?;
+        }
+        Cmd::History { indicator, as_of: at } => {
+            let rm = env.caught_up().await?;
+            let view = rm.indicator(&indicator, as_of(at.as_deref())?)?;
+            format::history(g.format, &view)?;
+        }
+        Cmd::Audit { kind, key, as_of: at } => {
+            let rm = env.caught_up().await?;
+            let kind = EntityKind::from_token(&kind.replace('-', "_"))
+                .or_else(|_| EntityKind::from_token(&kind.replace('-', "")))
+                .or_else(|_| EntityKind::from_token(&kind))?;
+            let key = if matches!(kind, EntityKind::Action | EntityKind::RevenueLine | EntityKind::CapitalLine) {
+                match key.split_once('/') {
+                    Some((u, r)) => perfledger_domain::ids::composite_key(&[u, r]),
+                    None => key,
+                }
+            } else {
+                key
+            };
+            let trail = rm.audit(kind, &key, as_of(at.as_deref())?)?;
+            format::audit(g.format, &trail)?;
+        }
+        Cmd::Risks {
+            unit,
+            heat_map,
+            as_of: at,
+        } => {
+            let rm = env.caught_up().await?;
+            let reg = rm.risks(unit.as_deref(), as_of(at.as_deref())?)?;
+            format::risks(g.format, &reg, heat_map)?;
+        }
+        Cmd::Finance {
+            unit,
+            period: p,
+            year,
+            as_of: at,
+        } => {
+            let p = match (p, year) {
+                (Some(p), _) => period(&p)?,
+                (None, Some(y)) => period(&y)?,
+                (None, None) => {
+                    return Err(CliError::Usage("give --period or --year".into()));
+                }
+            };
+            let rm = env.caught_up().await?;
+            let view = rm.finance(unit.as_deref(), p, as_of(at.as_deref())?)?;
+            format::finance(g.format, &view)?;
+        }
+        Cmd::Seal {
+            unit,
+            period: p,
+            committee,
+            date,
+        } => {
+            let rm = env.caught_up().await?;
+            let meeting = Date::parse(&date)?;
+            let seal = rm.seal_for(unit.as_deref(), period(&p)?, &committee, meeting)?;
+            let (seq, seal) = append_seal(&env, seal, None, Uuid::now_v7(), None).await?;
+            integrity::checkpoint(&*env.log, PREFIX).await?;
+            format::seal(g.format, &seal, seq)?;
+        }
+        Cmd::Verify => return verify(&env).await,
+        Cmd::Checkpoint => {
+            let c = integrity::checkpoint(&*env.log, PREFIX).await?;
+            match (g.format, c) {
+                (Format::Json, Some(c)) => println!(
+                    "{}",
+                    serde_json::json!({"checkpoint_seq": c.seq, "upto": c.upto, "root": hex::encode(c.root)})
+                ),
+                (Format::Json, None) => println!("{}", serde_json::json!({"checkpoint_seq": null})),
+                (_, Some(c)) => println!(
+                    "checkpoint at sequence {} covers 1..={} (root {})",
+                    c.seq,
+                    c.upto,
+                    hex::encode(c.root)
+                ),
+                (_, None) => println!("nothing new since the last checkpoint"),
+            }
+        }
+        Cmd::Rebuild => {
+            let rm = env.readmodel()?;
+            let head = env.log.head().await?;
+            let pb = bar(head, "rebuilding");
+            let seq = rm
+                .rebuild(&*env.log, &mut |p| pb.set_position(p.applied))
+                .await?;
+            rm.flush()?;
+            pb.finish_and_clear();
+            println!("read model rebuilt up to sequence {seq}");
+        }
+        Cmd::Serve { addr } => return serve(&env, &addr).await,
+        Cmd::Demo {
+            addr,
+            no_serve,
+            sample,
+        } => {
+            let sample = sample.unwrap_or_else(default_sample);
+            if !sample.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "sample directory {} not found (pass --sample <DIR>)",
+                    sample.display()
+                )));
+            }
+            println!(
+                "perfledger demo: importing {} into {}",
+                sample.display(),
+                env.dir.display()
+            );
+            import(&env, &[sample]).await?;
+            tour(&env.dir);
+            if !no_serve {
+                return serve(&env, &addr).await;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn result_cmd(env: &Env, a: ResultArgs, restate: bool) -> Res<()> {
+    let indicator = Text::new("indicator", &a.indicator)?;
+    let period = period(&a.period)?;
+    let entry = ResultEntry {
+        result: parse::parse_result(&a.result)?,
+        commentary: a.commentary.map(|c| Text::new("commentary", &c)).transpose()?,
+        intervention: None,
+        benchmarks: Vec::new(),
+    };
+    let cmd = if restate {
+        let reason = a
+            .reason
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| CliError::Usage("restate-result needs --reason".into()))?;
+        Command::RestateResult {
+            indicator,
+            period,
+            entry,
+            reason: Text::new("reason", reason)?,
+        }
+    } else {
+        Command::RecordResult {
+            indicator,
+            period,
+            entry,
+        }
+    };
+    env.write(cmd, a.reason.as_deref()).await
+}
+
+async fn target_cmd(env: &Env, a: TargetArgs, revise: bool) -> Res<()> {
+    let indicator = Text::new("indicator", &a.indicator)?;
+    let period = period(&a.period)?;
+    let target = parse::parse_target(&a.target)?;
+    let cmd = if revise {
+        let reason = a
+            .reason
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| CliError::Usage("revise-target needs --reason".into()))?;
+        Command::ReviseTarget {
+            indicator,
+            period,
+            target,
+            reason: Text::new("reason", reason)?,
+        }
+    } else {
+        Command::SetTarget {
+            indicator,
+            period,
+            target,
+        }
+    };
+    env.write(cmd, a.reason.as_deref()).await
+}
+
+/// Append a seal command; `at` pins the recorded time (not earlier than the head's).
+async fn append_seal(
+    env: &Env,
+    seal: Seal,
+    at: Option<Timestamp>,
+    command_id: Uuid,
+    source: Option<(Text, Text)>,
+) -> Res<(Seq, Seal)> {
+    let tenant = env.tenant()?;
+    let (actor, source) = match source {
+        Some(s) => s,
+        None => (env.actor()?, Text::new("source", "perfledger-cli")?),
+    };
+    let env_cmd = CommandEnvelope {
+        command_id,
+        tenant,
+        actor,
+        source,
+        correlation_id: command_id,
+        causation_id: None,
+        command: Command::SealDashboard { seal: seal.clone() },
+    };
+    let sub = match at {
+        Some(t) => {
+            let head = env.head_time().await?.unwrap_or(t);
+            Submitted::at(env_cmd, t.max(head))
+        }
+        None => Submitted::new(env_cmd),
+    };
+    let out = env.ledger.execute(sub).await?;
+    Ok((out.seq, seal))
+}
+
+async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
+    let actor = match &env.g.actor {
+        Some(a) if !a.trim().is_empty() => Text::new("actor", a.trim())?,
+        _ => Text::new("actor", "Performance Officer (import)")?,
+    };
+    let now = perfledger_ledger::Clock::now(&perfledger_ledger::SystemClock);
+    let mut opts = ImportOptions::new(actor, now);
+    if let Some(t) = &env.g.tenant {
+        opts.tenant = Some(Tenant::new(t)?);
+    } else if let Ok(t) = env.tenant() {
+        opts.tenant = Some(t);
+    }
+    let load = |opts: &ImportOptions| -> Result<ImportPlan, ImportErrors> {
+        if paths.len() == 1 && paths[0].is_dir() {
+            perfledger_import::load_dir(&paths[0], opts)
+        } else {
+            let mut files = Vec::new();
+            for p in paths {
+                if p.is_dir() {
+                    if let Ok(rd) = std::fs::read_dir(p) {
+                        let mut v: Vec<PathBuf> = rd
+                            .flatten()
+                            .map(|e| e.path())
+                            .filter(|p| {
+                                p.extension()
+                                    .and_then(|x| x.to_str())
+                                    .is_some_and(|x| x.eq_ignore_ascii_case("csv"))
+                            })
+                            .collect();
+                        v.sort();
+                        files.extend(v);
+                    }
+                } else {
+                    files.push(p.clone());
+                }
+            }
+            perfledger_import::load_files(&files, opts)
+        }
+    };
+    // A council.csv may name another tenant than the data dir's: let it win
+    // only when no tenant was chosen explicitly.
+    let mut plan = match load(&opts) {
+        Ok(p) => p,
+        Err(e) if env.g.tenant.is_none() && opts.tenant.is_some() => {
+            let mut o2 = opts.clone();
+            o2.tenant = None;
+            match load(&o2) {
+                Ok(p) => {
+                    opts = o2;
+                    p
+                }
+                Err(_) => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let closed = env.closed_periods(&plan.tenant).await?;
+    if !closed.is_empty() {
+        opts.tenant = Some(plan.tenant.clone());
+        opts.closed_periods = closed;
+        plan = load(&opts)?;
+    }
+    std::fs::write(env.dir.join("tenant"), plan.tenant.as_str())?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    let total = plan.submissions.len() as u64;
+    let pb = bar(total, "importing");
+    let before = env.log.head().await?;
+    let executed = match env
+        .ledger
+        .execute_batch(plan.submissions.clone(), |done, _| pb.set_position(done as u64))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            pb.finish_and_clear();
+            return Err(match plan.locate(&e) {
+                Some(row) => CliError::Rows(format!(
+                    "{row}\nnothing was imported (head sequence still {before})"
+                )),
+                None => e.into(),
+            });
+        }
+    };
+    pb.finish_and_clear();
+    let mut appended: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for (s, x) in plan.submissions.iter().zip(&executed) {
+        let e = appended.entry(s.command.command.name()).or_default();
+        if x.duplicate || x.events.is_empty() {
+            e.1 += 1;
+        } else {
+            e.0 += 1;
+        }
+    }
+    // Seals: the dashboard as of each seal's time, computed by the read model.
+    let mut seal_rows = Vec::new();
+    if !plan.seals.is_empty() {
+        let rm = env.caught_up().await?;
+        for req in &plan.seals {
+            let view = rm.dashboard(
+                req.unit.as_ref().map(|u| u.as_str()),
+                req.period,
+                AsOf::Time(req.sealed_at.0),
+            )?;
+            let seal = Seal {
+                unit: req.unit.clone(),
+                period: req.period,
+                committee: req.committee.clone(),
+                meeting_date: req.meeting_date,
+                seq: view.as_of,
+                digest: perfledger_domain::dashboard::digest(&view.dashboard),
+            };
+            let (seq, seal) = append_seal(
+                env,
+                seal,
+                Some(req.sealed_at),
+                req.command_id,
+                Some((req.actor.clone(), req.source.clone())),
+            )
+            .await
+            .map_err(|e| CliError::Rows(format!("{}: {e}", req.origin)))?;
+            seal_rows.push((req.seal_id.clone(), seq, hex::encode(seal.digest), view.as_of));
+        }
+    }
+    let cp = integrity::checkpoint(&*env.log, PREFIX).await?;
+    let head = env.log.head().await?;
+    format::import_summary(
+        env.g.format,
+        &plan,
+        &appended,
+        &seal_rows,
+        before,
+        head,
+        cp.map(|c| c.seq),
+    )?;
+    Ok(())
+}
+
+async fn verify(env: &Env) -> Res<ExitCode> {
+    let report = integrity::verify(&*env.log).await?;
+    let mut problems: Vec<String> = Vec::new();
+    if let Some((seq, p)) = &report.first_bad {
+        problems.push(format!("log record {seq}: {p}"));
+    }
+    let mut seals_checked = 0;
+    if report.ok() {
+        let rm = env.caught_up().await?;
+        for s in rm.seals(AsOf::Head)? {
+            seals_checked += 1;
+            let v = rm.verify_seal(&s.seal)?;
+            if !v.matches {
+                problems.push(format!(
+                    "seal at sequence {} ({} {}): re-derived digest {} differs from sealed {}",
+                    s.seq,
+                    s.seal.unit.as_ref().map_or("council", |u| u.as_str()),
+                    s.seal.period,
+                    v.actual_digest,
+                    v.expected_digest
+                ));
+            }
+        }
+    }
+    let ok = problems.is_empty();
+    match env.g.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "ok": ok,
+                "records_checked": report.checked,
+                "last_checkpoint": report.last_checkpoint.map(|c| c.upto),
+                "uncovered_tail": report.uncovered_tail,
+                "first_bad_seq": report.first_bad.as_ref().map(|b| b.0),
+                "seals_checked": seals_checked,
+                "problems": problems,
+            })
+        ),
+        _ => {
+            println!(
+                "checked {} records; last checkpoint covers 1..={}; {} records after it; {} seals re-derived",
+                report.checked,
+                report.last_checkpoint.map_or(0, |c| c.upto),
+                report.uncovered_tail,
+                seals_checked
+            );
+            for p in &problems {
+                println!("PROBLEM: {p}");
+            }
+            if ok {
+                println!("OK: hash chain, checkpoints and seals verified");
+            }
+        }
+    }
+    if ok {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if let Some((seq, p)) = &report.first_bad {
+            eprintln!("error: verification failed at sequence {seq}: {p}");
+        } else {
+            eprintln!("error: verification failed: {}", problems[0]);
+        }
+        Ok(ExitCode::from(2))
+    }
+}
+
+async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
+    let _ = env.caught_up().await?;
+    eprintln!(
+        "serve: the web front end (perfledger-web) is not available in this build yet; \
+         would listen on {addr}. Use the query commands meanwhile (see `perfledger --help`)."
+    );
+    Ok(ExitCode::from(3))
+}
+
+fn tour(dir: &Path) {
+    let d = dir.display();
+    println!(
+        "
+Try next (data dir {d}):
+  perfledger --data-dir {d} dashboard --unit CG --period \"2016/17 Q1\"
+  perfledger --data-dir {d} dashboard --unit CG --period \"2016/17 Q1\" --as-of 2016-08-26T12:00:00Z
+  perfledger --data-dir {d} history CG/S26            # restated after the committee seal
+  perfledger --data-dir {d} audit indicator CG/S3      # who restated what, when and why
+  perfledger --data-dir {d} finance --unit CG --period \"2016/17 Q1\"
+  perfledger --data-dir {d} risks --unit CG --heat-map --as-of 2013-11-08
+  perfledger --data-dir {d} verify                     # hash chain, checkpoints and seals
+"
+    );
+}
