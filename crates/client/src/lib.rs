@@ -118,6 +118,11 @@ impl Publisher {
         &self.cfg
     }
 
+    /// The connection.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
     /// Encode a command in the configured encoding.
     pub fn encode(&self, cmd: &CommandEnvelope) -> Result<Vec<u8>, ClientError> {
         Ok(match self.cfg.encoding {

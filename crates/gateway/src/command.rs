@@ -37,6 +37,10 @@ pub struct GatewayConfig {
     pub max_in_flight: usize,
     /// Largest request body (default and ceiling: the codec's 256 KiB).
     pub max_body: usize,
+    /// Longest time one command may take in the ledger (default 5 s); past
+    /// it the request is answered `unavailable` (retry with the same command
+    /// id) and its entity is released. Keep it below the clients' timeout.
+    pub execute_timeout: std::time::Duration,
 }
 
 impl Default for GatewayConfig {
@@ -46,6 +50,7 @@ impl Default for GatewayConfig {
             queue_group: "perfledger-gateway".into(),
             max_in_flight: 64,
             max_body: MAX_COMMAND_BYTES,
+            execute_timeout: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -207,8 +212,18 @@ impl<L: EventLog> CommandGateway<L> {
         let name = submitted.command.command.name();
         let (_, entity) = submitted.command.command.entity(&submitted.command.tenant);
         let stripe = (entity.as_u128() % ENTITY_STRIPES as u128) as usize;
-        let _serial = self.stripes[stripe].lock().await;
-        match self.ledger.execute(submitted).await {
+        let limit = self.cfg.execute_timeout;
+        let run = async {
+            let _serial = self.stripes[stripe].lock().await;
+            self.ledger.execute(submitted).await
+        };
+        let Ok(outcome) = tokio::time::timeout(limit, run).await else {
+            tracing::warn!(%command_id, ?limit, "command timed out in the ledger");
+            return CommandReply::Refused(ServiceError::Unavailable {
+                detail: format!("the ledger did not finish within {limit:?}"),
+            });
+        };
+        match outcome {
             Ok(done) => {
                 tracing::debug!(%command_id, seq = done.seq, duplicate = done.duplicate, "command accepted");
                 CommandReply::Accepted(Accepted {
