@@ -11,6 +11,8 @@
 //! flush (every second) bounds the loss on a crash to about a second of work,
 //! which is re-projected on restart.
 
+use std::collections::{HashMap, HashSet};
+
 use futures::{FutureExt, StreamExt};
 use perfledger_domain::command::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
 use perfledger_domain::event::{EventBody, Seal};
@@ -48,8 +50,25 @@ pub struct Projector {
     batch_records: usize,
 }
 
+/// Most fact heads kept in the projector's cache before it is dropped
+/// (memory bound); after that, lookups fall back to the tree.
+pub const MAX_CACHED_FACTS: usize = 2_000_000;
+
+/// What the projector remembers of what it wrote, so that it rarely has to
+/// read the tree: the latest figure (as printed) and unit of every fact it
+/// wrote, and the entities it registered. When the run started from an
+/// empty read model (`complete`), a miss means "absent"; otherwise a miss
+/// falls back to a read of the staged batch and the tree.
+#[derive(Default)]
+struct Cache {
+    complete: bool,
+    facts: HashMap<Vec<u8>, (Option<String>, Option<String>)>,
+    entities: HashSet<Uuid>,
+}
+
 /// Staged writes of one batch plus the state carried across records.
 struct Batcher {
+    cache: Cache,
     tree: sled::Tree,
     /// Writes of fully applied records of this batch.
     batch: store::Stage,
@@ -271,15 +290,31 @@ fn apply_event(
     }
     // Registry and aliases.
     let names = body_names(&env.body);
+    let known = b.cache.entities.contains(&entity);
     if let Some((natural_key, aliases)) = &names {
-        b.put_if_absent(
-            keys::entity_key(entity),
-            store::encode(&EntityInfo {
-                kind,
-                natural_key: natural_key.clone(),
-                first_seq: seq,
-            }),
-        )?;
+        if !known {
+            if b.cache.complete {
+                b.put(
+                    keys::entity_key(entity),
+                    store::encode(&EntityInfo {
+                        kind,
+                        natural_key: natural_key.clone(),
+                        first_seq: seq,
+                    }),
+                );
+            } else {
+                b.put_if_absent(
+                    keys::entity_key(entity),
+                    store::encode(&EntityInfo {
+                        kind,
+                        natural_key: natural_key.clone(),
+                        first_seq: seq,
+                    }),
+                )?;
+            }
+            b.cache.entities.insert(entity);
+        }
+        // Aliases (definitions and amendments are rare: read-checked).
         let mut all = aliases.clone();
         all.push(normalise_key(natural_key));
         for alias in all {
@@ -287,7 +322,8 @@ fn apply_event(
             k.extend_from_slice(entity.as_bytes());
             b.put_if_absent(k, seq.to_be_bytes().to_vec())?;
         }
-    } else if b.get(&keys::entity_key(entity))?.is_none() {
+    } else if !known && (b.cache.complete || b.get(&keys::entity_key(entity))?.is_none()) {
+        b.cache.entities.insert(entity);
         b.put(
             keys::entity_key(entity),
             store::encode(&EntityInfo {
@@ -302,13 +338,31 @@ fn apply_event(
     let mut before = None;
     if let Some((fld, period, global)) = fact_slot(&env.body) {
         let prefix = keys::fact_prefix(entity, fld, period);
-        let previous = match b.last_with_prefix(&prefix)? {
-            Some((k, v)) => Some(store::decode::<FactRecord>(&k, &v)?),
-            None => None,
+        let previous: Option<(Option<String>, Option<String>)> = match b.cache.facts.get(&prefix) {
+            Some(hit) => Some(hit.clone()),
+            None if b.cache.complete => None,
+            None => match b.last_with_prefix(&prefix)? {
+                Some((k, v)) => {
+                    let prev = store::decode::<FactRecord>(&k, &v)?;
+                    Some((
+                        render::figure(&prev.body).1,
+                        body_unit(&prev.body).map(str::to_string),
+                    ))
+                }
+                None => None,
+            },
         };
-        if let Some(prev) = &previous {
-            before = render::figure(&prev.body).1;
+        if let Some((prev, _)) = &previous {
+            before = prev.clone();
         }
+        if b.cache.facts.len() >= MAX_CACHED_FACTS {
+            b.cache.facts.clear();
+            b.cache.complete = false;
+        }
+        b.cache.facts.insert(
+            prefix.clone(),
+            (after.clone(), body_unit(&env.body).map(str::to_string)),
+        );
         let rec = store::encode(&FactRecord {
             seq,
             index,
@@ -328,7 +382,7 @@ fn apply_event(
             let new_norm = normalise_key(new_unit);
             let old_norm = previous
                 .as_ref()
-                .and_then(|p| body_unit(&p.body))
+                .and_then(|(_, unit)| unit.as_deref())
                 .map(normalise_key);
             if old_norm.as_deref() != Some(new_norm.as_str()) {
                 if let Some(old) = &old_norm {
@@ -438,11 +492,16 @@ impl Projector {
     }
 
     fn batcher(&self) -> Result<Batcher, ReadModelError> {
+        let checkpoint = self.rm.checkpoint()?;
         Ok(Batcher {
+            cache: Cache {
+                complete: checkpoint == 0 && self.rm.is_empty(),
+                ..Cache::default()
+            },
             tree: self.rm.tree.clone(),
             batch: store::Stage::default(),
             record: store::Stage::default(),
-            checkpoint: self.rm.checkpoint()?,
+            checkpoint,
             maxrec: self.rm.max_recorded_at()?,
             records_in_batch: 0,
         })

@@ -610,8 +610,9 @@ impl ReadModel {
         period: Period,
         s: Seq,
         schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+        result: Option<FactRecord>,
+        detail: bool,
     ) -> R<IndicatorRow> {
-        let result = self.fact_at(entity, field::RESULT, Some(period), s)?;
         let entry = result.as_ref().and_then(|f| match &f.body {
             EventBody::ResultRecorded { entry, .. } | EventBody::ResultRestated { entry, .. } => {
                 Some(entry.clone())
@@ -651,7 +652,11 @@ impl ReadModel {
         let mut direction_long = None;
         if let Some(e) = &entry {
             let prev_year = result_of(period.same_period_last_year())?;
-            let prev_short = result_of(short_term_period(spec.comparison, period))?;
+            let prev_short = if detail {
+                result_of(short_term_period(spec.comparison, period))?
+            } else {
+                None
+            };
             direction_long = direction_of_results(
                 spec.polarity,
                 &e.result,
@@ -678,17 +683,19 @@ impl ReadModel {
                 ),
                 _ => source_rag,
             };
-            let prefix = keys::fact_prefix(entity, field::RESULT, Some(period));
-            for r in self
-                .tree
-                .range(keys::with_seq(prefix.clone(), 0)..=keys::with_seq(prefix, s))
-            {
-                let (k, v) = r?;
-                if matches!(
-                    self.decode_fact(&k, &v)?.body,
-                    EventBody::ResultRestated { .. }
-                ) {
-                    restatements = restatements.saturating_add(1);
+            if detail {
+                let prefix = keys::fact_prefix(entity, field::RESULT, Some(period));
+                for r in self
+                    .tree
+                    .range(keys::with_seq(prefix.clone(), 0)..=keys::with_seq(prefix, s))
+                {
+                    let (k, v) = r?;
+                    if matches!(
+                        self.decode_fact(&k, &v)?.body,
+                        EventBody::ResultRestated { .. }
+                    ) {
+                        restatements = restatements.saturating_add(1);
+                    }
                 }
             }
         }
@@ -714,13 +721,17 @@ impl ReadModel {
         let schemes = self.schemes_at(s)?;
         let mut indicators = Vec::new();
         for id in self.members(unit, EntityKind::Indicator, s)? {
+            // Most indicators have no result for a given period: look that up first.
+            let Some(result) = self.fact_at(id, field::RESULT, Some(period), s)? else {
+                continue;
+            };
             let Some(
                 EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. },
             ) = self.spec_at(id, s)?
             else {
                 continue;
             };
-            let row = self.indicator_row(id, &spec, period, s, &schemes)?;
+            let row = self.indicator_row(id, &spec, period, s, &schemes, Some(result), false)?;
             if row.result.is_none() {
                 continue;
             }
@@ -1101,7 +1112,8 @@ impl ReadModel {
         let mut rows = Vec::new();
         if let Some(spec) = &spec {
             for p in periods.values() {
-                rows.push(self.indicator_row(id, spec, *p, s, &schemes)?);
+                let result = self.fact_at(id, field::RESULT, Some(*p), s)?;
+                rows.push(self.indicator_row(id, spec, *p, s, &schemes, result, true)?);
             }
         }
         let natural_key = self

@@ -57,8 +57,11 @@ pub struct Shape {
     pub years: i32,
     /// Per mille of indicators that report monthly (the rest quarterly).
     pub monthly_per_mille: u32,
-    /// Per mille chance a result is restated later.
+    /// Per mille chance, per recorded result, that a recent result is restated.
     pub restate_per_mille: u32,
+    /// Actions, risks, budget lines and savings report every month (action
+    /// statuses are re-reported for the quarter; the rest per month).
+    pub monthly_reports: bool,
 }
 
 impl Shape {
@@ -76,23 +79,26 @@ impl Shape {
             years: 3,
             monthly_per_mille: 200,
             restate_per_mille: 250,
+            monthly_reports: false,
         }
     }
 
-    /// A large council over ten years (≈1M events; benchmarks).
+    /// A large council over ten years reporting monthly (> 1M events;
+    /// benchmarks).
     pub fn large() -> Self {
         Shape {
             units: 24,
             indicators: 2000,
-            actions: 1200,
+            actions: 3000,
             risks: 300,
             revenue_lines: 400,
             capital_lines: 100,
             savings: 150,
             first_year: 2013,
             years: 10,
-            monthly_per_mille: 350,
-            restate_per_mille: 120,
+            monthly_per_mille: 1000,
+            restate_per_mille: 250,
+            monthly_reports: true,
         }
     }
 }
@@ -535,44 +541,44 @@ impl Generator {
                     None,
                 );
                 self.inds[i].recorded.push(p);
-            }
-            // Restate an earlier (or this) result.
-            if self.rng.per_mille(self.shape.restate_per_mille) {
-                let n = self.inds[i].recorded.len() as u64;
-                let from = n.saturating_sub(6);
-                let idx = usize::try_from(from + self.rng.below(n - from)).unwrap_or(0);
-                let p = self.inds[i].recorded[idx];
-                let entry = self.result_entry();
-                let body = EventBody::ResultRestated {
-                    period: p,
-                    entry,
-                    reason: text("late data from the provider"),
-                };
-                if self.is_closed(p) {
-                    let mut marker = self.envelope(
-                        EntityKind::Indicator,
-                        &key,
-                        EventBody::PostCloseRestatement {
-                            period: p,
-                            reason: text("audit correction after close"),
-                        },
-                        Some("audit correction after close"),
-                    );
-                    let ev = self.envelope(
-                        EntityKind::Indicator,
-                        &key,
-                        body,
-                        Some("audit correction after close"),
-                    );
-                    marker.command_id = ev.command_id;
-                    self.queue.push_back(vec![marker, ev]);
-                } else {
-                    self.push(
-                        EntityKind::Indicator,
-                        &key,
-                        body,
-                        Some("late data from the provider"),
-                    );
+                // Restate an earlier (or this) result.
+                if self.rng.per_mille(self.shape.restate_per_mille) {
+                    let n = self.inds[i].recorded.len() as u64;
+                    let from = n.saturating_sub(6);
+                    let idx = usize::try_from(from + self.rng.below(n - from)).unwrap_or(0);
+                    let p = self.inds[i].recorded[idx];
+                    let entry = self.result_entry();
+                    let body = EventBody::ResultRestated {
+                        period: p,
+                        entry,
+                        reason: text("late data from the provider"),
+                    };
+                    if self.is_closed(p) {
+                        let mut marker = self.envelope(
+                            EntityKind::Indicator,
+                            &key,
+                            EventBody::PostCloseRestatement {
+                                period: p,
+                                reason: text("audit correction after close"),
+                            },
+                            Some("audit correction after close"),
+                        );
+                        let ev = self.envelope(
+                            EntityKind::Indicator,
+                            &key,
+                            body,
+                            Some("audit correction after close"),
+                        );
+                        marker.command_id = ev.command_id;
+                        self.queue.push_back(vec![marker, ev]);
+                    } else {
+                        self.push(
+                            EntityKind::Indicator,
+                            &key,
+                            body,
+                            Some("late data from the provider"),
+                        );
+                    }
                 }
             }
             if self.rng.per_mille(30) {
@@ -613,44 +619,55 @@ impl Generator {
                 );
             }
         }
+        let report_periods: Vec<Period> = if self.shape.monthly_reports {
+            months.clone()
+        } else {
+            vec![q]
+        };
+        let status_reports = if self.shape.monthly_reports { 3 } else { 1 };
         for a in 0..self.shape.actions {
             let unit = unit_name(a % self.shape.units.max(1));
             let key = composite_key(&[&unit, &format!("ACT{a:04}")]);
-            let status = ActionStatus::ALL[usize::try_from(self.rng.below(5)).unwrap_or(0)];
-            self.push(
-                EntityKind::Action,
-                &key,
-                EventBody::ActionStatusReported {
-                    period: q,
-                    status,
-                    comment: None,
-                },
-                None,
-            );
+            for _ in 0..status_reports {
+                let status = ActionStatus::ALL[usize::try_from(self.rng.below(5)).unwrap_or(0)];
+                self.push(
+                    EntityKind::Action,
+                    &key,
+                    EventBody::ActionStatusReported {
+                        period: q,
+                        status,
+                        comment: None,
+                    },
+                    None,
+                );
+            }
         }
         for r in 0..self.shape.risks {
             if self.risk_closed[r] {
                 continue;
             }
-            let cur = Assessment {
-                impact: 1 + u8::try_from(self.rng.below(5)).unwrap_or(0),
-                probability: 1 + u8::try_from(self.rng.below(5)).unwrap_or(0),
-            };
-            let tgt = Assessment {
-                impact: 1 + u8::try_from(self.rng.below(cur.impact.into())).unwrap_or(0),
-                probability: 1 + u8::try_from(self.rng.below(cur.probability.into())).unwrap_or(0),
-            };
-            self.push(
-                EntityKind::Risk,
-                &risk_id(r),
-                EventBody::RiskAssessed {
-                    period: q,
-                    current: cur,
-                    target: Some(tgt),
-                    comment: None,
-                },
-                None,
-            );
+            for rp in report_periods.clone() {
+                let cur = Assessment {
+                    impact: 1 + u8::try_from(self.rng.below(5)).unwrap_or(0),
+                    probability: 1 + u8::try_from(self.rng.below(5)).unwrap_or(0),
+                };
+                let tgt = Assessment {
+                    impact: 1 + u8::try_from(self.rng.below(cur.impact.into())).unwrap_or(0),
+                    probability: 1 + u8::try_from(self.rng.below(cur.probability.into()))
+                        .unwrap_or(0),
+                };
+                self.push(
+                    EntityKind::Risk,
+                    &risk_id(r),
+                    EventBody::RiskAssessed {
+                        period: rp,
+                        current: cur,
+                        target: Some(tgt),
+                        comment: None,
+                    },
+                    None,
+                );
+            }
             if self.rng.per_mille(8) {
                 self.risk_closed[r] = true;
                 self.push(
@@ -679,17 +696,19 @@ impl Generator {
                     None,
                 );
             }
-            let delta = i64::try_from(self.rng.below(200)).unwrap_or(0) - 100;
-            self.push(
-                EntityKind::RevenueLine,
-                &key,
-                EventBody::RevenueForecastSubmitted {
-                    period: q,
-                    forecast: k(base + delta),
-                    comment: None,
-                },
-                None,
-            );
+            for rp in report_periods.clone() {
+                let delta = i64::try_from(self.rng.below(200)).unwrap_or(0) - 100;
+                self.push(
+                    EntityKind::RevenueLine,
+                    &key,
+                    EventBody::RevenueForecastSubmitted {
+                        period: rp,
+                        forecast: k(base + delta),
+                        comment: None,
+                    },
+                    None,
+                );
+            }
             if matches!(q, Period::Quarter(_, 2)) && self.rng.per_mille(100) {
                 self.push(
                     EntityKind::RevenueLine,
@@ -719,32 +738,36 @@ impl Generator {
                     None,
                 );
             }
-            let slip = -i64::try_from(self.rng.below(400)).unwrap_or(0);
-            self.push(
-                EntityKind::CapitalLine,
-                &key,
-                EventBody::CapitalForecastSubmitted {
-                    period: q,
-                    additions: k(0),
-                    slippage: k(slip),
-                    forecast: k(base + slip),
-                    comment: None,
-                },
-                None,
-            );
+            for rp in report_periods.clone() {
+                let slip = -i64::try_from(self.rng.below(400)).unwrap_or(0);
+                self.push(
+                    EntityKind::CapitalLine,
+                    &key,
+                    EventBody::CapitalForecastSubmitted {
+                        period: rp,
+                        additions: k(0),
+                        slippage: k(slip),
+                        forecast: k(base + slip),
+                        comment: None,
+                    },
+                    None,
+                );
+            }
         }
         for s in 0..self.shape.savings {
-            let achieved = k(i64::try_from(self.rng.below(60)).unwrap_or(0));
-            self.push(
-                EntityKind::Saving,
-                &format!("SAV{s:03}"),
-                EventBody::SavingDeliveryReported {
-                    period: q,
-                    achieved,
-                    comment: None,
-                },
-                None,
-            );
+            for rp in report_periods.clone() {
+                let achieved = k(i64::try_from(self.rng.below(60)).unwrap_or(0));
+                self.push(
+                    EntityKind::Saving,
+                    &format!("SAV{s:03}"),
+                    EventBody::SavingDeliveryReported {
+                        period: rp,
+                        achieved,
+                        comment: None,
+                    },
+                    None,
+                );
+            }
         }
         // Seal the council dashboard now and then (digest is a placeholder:
         // verification of generated seals is not the point here).

@@ -1,0 +1,275 @@
+//! Read-model benchmark (release mode): a generated large council over ten
+//! years (≥ 1M events, deterministic from a seed) on the embedded log.
+//! Prints side by side: full rebuild vs raw read of the same log, as-of
+//! dashboard latency p50/p99 vs a full replay to the same point, and peak
+//! memory (VmHWM).
+//!
+//! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--dir PATH] [--queries N]`
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use perfledger_domain::aggregate::{IndicatorState, SchemeState};
+use perfledger_domain::dashboard::indicator_line;
+use perfledger_domain::period::{FinancialYear, Period};
+use perfledger_domain::{decode_commit, EntityKind};
+use perfledger_log::{EmbeddedLog, EventLog, Until};
+use perfledger_readmodel::testgen::{to_commit, unit_name, Generator, Rng, Shape};
+use perfledger_readmodel::{AsOf, ReadModel};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn vm_hwm() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn pct(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{}.{:03} ms", d.as_millis(), d.as_micros() % 1000)
+}
+
+/// Full replay to `seq` through the domain aggregates: read, decode, apply,
+/// then the indicator lines of one unit's dashboard for `period`.
+async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> usize {
+    let mut inds: BTreeMap<uuid::Uuid, IndicatorState> = BTreeMap::new();
+    let mut schemes = SchemeState::default();
+    let mut stream = log.read(1, Until::Seq(seq));
+    while let Some(r) = stream.next().await {
+        let Ok(r) = r else { break };
+        if r.subject.is_checkpoint() {
+            continue;
+        }
+        let Ok(events) = decode_commit(&r.payload) else {
+            continue;
+        };
+        for e in events {
+            match e.entity.kind {
+                EntityKind::Indicator => inds.entry(e.entity.id).or_default().apply(&e.body),
+                EntityKind::Scheme => schemes.apply(&e.body),
+                _ => {}
+            }
+        }
+    }
+    let sch = schemes.schemes();
+    inds.values()
+        .filter(|s| s.spec.as_ref().is_some_and(|sp| sp.unit.as_str() == unit))
+        .filter_map(|s| indicator_line(s, &sch, period))
+        .count()
+}
+
+/// Child mode: rebuild `dir/readmodel` from `dir/log`, print
+/// `rebuild <ms> <VmHWM>`.
+async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let log = EmbeddedLog::open(dir.join("log")).await?;
+    let rm = ReadModel::open(dir.join("readmodel"))?;
+    let t = Instant::now();
+    rm.rebuild(&log, &mut |_| {}).await?;
+    let ms = t.elapsed().as_millis();
+    println!("rebuild {ms} {}", vm_hwm().replace(' ', ""));
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(dir) = arg("--rebuild-only") {
+        return rebuild_only(std::path::Path::new(&dir)).await;
+    }
+    let seed: u64 = arg("--seed").and_then(|s| s.parse().ok()).unwrap_or(42);
+    let queries: usize = arg("--queries").and_then(|s| s.parse().ok()).unwrap_or(400);
+    let tmp = tempfile::tempdir()?;
+    let base = arg("--dir")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let log_dir = base.join("log");
+    let rm_dir = base.join("readmodel");
+    let shape = Shape::large();
+    println!("readmodel_bench: seed {seed}, shape {shape:?}");
+
+    // 1. Generate the log (streaming, deterministic).
+    let t = Instant::now();
+    let log = EmbeddedLog::open(&log_dir).await?;
+    let mut events = 0u64;
+    if log.head().await? == 0 {
+        let mut gen = Generator::new(shape.clone(), seed);
+        let mut chunk = Vec::with_capacity(10_000);
+        for ev in gen.by_ref() {
+            if let Some(c) = to_commit(&ev) {
+                chunk.push(c);
+            }
+            if chunk.len() == 10_000 {
+                log.append_batch(std::mem::take(&mut chunk)).await?;
+            }
+        }
+        if !chunk.is_empty() {
+            log.append_batch(chunk).await?;
+        }
+        events = gen.events_produced();
+    }
+    let head = log.head().await?;
+    println!(
+        "generated: {head} records ({events} events) in {:.1?}",
+        t.elapsed()
+    );
+
+    // 2. Raw read of the same log, and raw read + decode.
+    let t = Instant::now();
+    let mut n = 0u64;
+    let mut bytes = 0usize;
+    let mut stream = log.read(1, Until::Head);
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        n += 1;
+        bytes += r.payload.len();
+    }
+    let raw = t.elapsed();
+    drop(stream);
+    let t = Instant::now();
+    let mut decoded = 0u64;
+    let mut stream = log.read(1, Until::Head);
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        if let Ok(ev) = decode_commit(&r.payload) {
+            decoded += ev.len() as u64;
+        }
+    }
+    let raw_decode = t.elapsed();
+    drop(stream);
+    if events == 0 {
+        events = decoded;
+    }
+
+    // 3. Full rebuild, in a child process (the log allows one opener; the
+    // child's VmHWM is the rebuild's own peak memory).
+    drop(log);
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--rebuild-only")
+        .arg(&base)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut parts = text.trim().split(' ');
+    let (Some("rebuild"), Some(rebuild_ms), Some(child_hwm)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!(
+            "rebuild child failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    };
+    let rebuild = Duration::from_millis(rebuild_ms.parse()?);
+    let child_hwm = child_hwm.to_string();
+    let log = EmbeddedLog::open(&log_dir).await?;
+    let rm = ReadModel::open(&rm_dir)?;
+    let cp = rm.checkpoint()?;
+    assert_eq!(cp, head, "rebuild reached the head");
+    let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
+    println!();
+    println!("| | time | events/s | vs raw read |");
+    println!("|---|---|---|---|");
+    println!(
+        "| raw read ({n} records, {} MB) | {:.2?} | {} | 1.00x |",
+        bytes / 1_000_000,
+        raw,
+        per_sec(raw)
+    );
+    println!(
+        "| raw read + decode | {:.2?} | {} | {:.2}x |",
+        raw_decode,
+        per_sec(raw_decode),
+        raw.as_secs_f64() / raw_decode.as_secs_f64()
+    );
+    println!(
+        "| full rebuild (projector) | {:.2?} | {} | {:.2}x |",
+        rebuild,
+        per_sec(rebuild),
+        raw.as_secs_f64() / rebuild.as_secs_f64()
+    );
+    println!(
+        "read model: {} keys, {} MB on disk",
+        rm.len(),
+        rm.size_on_disk()? / 1_000_000
+    );
+
+    // 4. As-of dashboard latency (random unit/council, quarter, position).
+    let mut rng = Rng::new(seed ^ 0xDA5B);
+    let mut unit_lat = Vec::new();
+    let mut council_lat = Vec::new();
+    let mut samples = Vec::new();
+    for i in 0..queries {
+        let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
+        let q = 1 + u8::try_from(rng.below(4)).unwrap_or(0);
+        let p = Period::Quarter(FinancialYear(y), q);
+        let s = 1 + rng.below(head);
+        let council = i % 10 == 0;
+        let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
+        let t = Instant::now();
+        let d = rm.dashboard(if council { None } else { Some(&unit) }, p, AsOf::Seq(s))?;
+        let e = t.elapsed();
+        std::hint::black_box(&d);
+        if council {
+            council_lat.push(e);
+        } else {
+            unit_lat.push(e);
+            if samples.len() < 3 {
+                samples.push((unit, p, s, e, d.dashboard.indicators.reported));
+            }
+        }
+    }
+    unit_lat.sort();
+    council_lat.sort();
+    let mut replay = Vec::new();
+    for (unit, p, s, _, reported) in &samples {
+        let t = Instant::now();
+        let lines = replay_to(&log, *s, unit, *p).await;
+        replay.push(t.elapsed());
+        assert_eq!(lines as u32, *reported, "replay and read model disagree");
+    }
+    replay.sort();
+    println!();
+    println!("| as-of dashboard | n | p50 | p99 |");
+    println!("|---|---|---|---|");
+    println!(
+        "| unit (read model) | {} | {} | {} |",
+        unit_lat.len(),
+        ms(pct(&unit_lat, 50)),
+        ms(pct(&unit_lat, 99))
+    );
+    println!(
+        "| council-wide (read model) | {} | {} | {} |",
+        council_lat.len(),
+        ms(pct(&council_lat, 50)),
+        ms(pct(&council_lat, 99))
+    );
+    println!(
+        "| unit, full replay to the same point (domain aggregates) | {} | {} | {} |",
+        replay.len(),
+        ms(pct(&replay, 50)),
+        ms(pct(&replay, 99))
+    );
+    println!();
+    println!(
+        "peak memory (VmHWM): rebuild process {child_hwm}; query/replay process {}",
+        vm_hwm()
+    );
+    Ok(())
+}
