@@ -7,9 +7,8 @@
 //! |---|---|---|
 //! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
 //! | `T` | `T` ++ flip(running max recorded_at) ++ seq | empty: time index |
-//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) | [`crate::store::FactRecord`] |
-//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) | tenant-wide facts (tolerance schemes, closed periods) |
-//! | `a` | `a` ++ entity(16) ++ seq(8) ++ index(2) | [`crate::AuditEntry`] |
+//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | fact version: the event, who/when/why and the value it replaced (the audit trail of an entity is its `f` range) |
+//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | tenant-wide facts (tolerance schemes, closed periods) |
 //! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
 //! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
 //! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
@@ -29,7 +28,6 @@ use uuid::Uuid;
 pub(crate) const TIME: u8 = b'T';
 pub(crate) const FACT: u8 = b'f';
 pub(crate) const GLOBAL: u8 = b'g';
-pub(crate) const AUDIT: u8 = b'a';
 pub(crate) const MEMBER: u8 = b'u';
 pub(crate) const UNIT: u8 = b'U';
 pub(crate) const ALIAS: u8 = b'n';
@@ -53,6 +51,8 @@ pub(crate) mod field {
     pub const DELIVERY: u8 = 8;
     pub const SCHEME: u8 = 9;
     pub const CLOSED: u8 = 10;
+    /// Events that set no figure (seals, post-close markers): audit only.
+    pub const EVENT: u8 = 11;
 }
 
 pub(crate) const NO_PERIOD: [u8; 8] = [0; 8];
@@ -120,23 +120,54 @@ pub(crate) fn global_prefix(fld: u8, period: Option<Period>) -> Vec<u8> {
     k
 }
 
+#[cfg(test)]
 pub(crate) fn with_seq(mut prefix: Vec<u8>, seq: u64) -> Vec<u8> {
     prefix.extend_from_slice(&seq.to_be_bytes());
     prefix
 }
 
-pub(crate) fn audit_prefix(entity: Uuid) -> Vec<u8> {
-    let mut k = Vec::with_capacity(27);
-    k.push(AUDIT);
+/// `f` ++ entity: every fact version of one entity (its audit trail).
+pub(crate) fn entity_facts_prefix(entity: Uuid) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(FACT);
     k.extend_from_slice(entity.as_bytes());
     k
 }
 
-pub(crate) fn audit_key(entity: Uuid, seq: u64, index: u16) -> Vec<u8> {
-    let mut k = audit_prefix(entity);
-    k.extend_from_slice(&seq.to_be_bytes());
-    k.extend_from_slice(&index.to_be_bytes());
-    k
+/// A fact version key: prefix ++ seq(8) ++ index(2).
+pub(crate) fn version_key(mut prefix: Vec<u8>, seq: u64, index: u16) -> Vec<u8> {
+    prefix.extend_from_slice(&seq.to_be_bytes());
+    prefix.extend_from_slice(&index.to_be_bytes());
+    prefix
+}
+
+/// Smallest version key of a prefix.
+pub(crate) fn version_lo(prefix: &[u8]) -> Vec<u8> {
+    version_key(prefix.to_vec(), 0, 0)
+}
+
+/// Greatest version key of a prefix with seq ≤ s.
+pub(crate) fn version_hi(prefix: &[u8], s: u64) -> Vec<u8> {
+    version_key(prefix.to_vec(), s, u16::MAX)
+}
+
+/// The seq of a fact version key.
+pub(crate) fn version_seq(key: &[u8]) -> Option<u64> {
+    let n = key.len();
+    if n < 10 {
+        return None;
+    }
+    trailing_seq(&key[..n - 2])
+}
+
+/// The index of a fact version key.
+#[cfg(test)]
+pub(crate) fn version_index(key: &[u8]) -> Option<u16> {
+    let n = key.len();
+    if n < 2 {
+        return None;
+    }
+    Some(u16::from_be_bytes([key[n - 2], key[n - 1]]))
 }
 
 pub(crate) fn member_unit_prefix(unit_norm: &str) -> Vec<u8> {
@@ -238,5 +269,9 @@ mod tests {
         }
         assert_eq!(prefix_end(&[1, 255]), vec![2]);
         assert_eq!(trailing_seq(&with_seq(vec![9], 42)), Some(42));
+        let k = version_key(vec![1, 2], 42, 7);
+        assert_eq!((version_seq(&k), version_index(&k)), (Some(42), Some(7)));
+        assert!(version_lo(&[1, 2]) <= k && k <= version_hi(&[1, 2], 42));
+        assert!(version_hi(&[1, 2], 41) < k);
     }
 }

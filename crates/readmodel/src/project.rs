@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::keys::{self, field};
 use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
-use crate::{render, AuditEntry, ProjectError, ReadModel, ReadModelError};
+use crate::{render, ProjectError, ReadModel, ReadModelError};
 
 /// Records per atomic batch.
 pub const BATCH_RECORDS: usize = 4096;
@@ -265,7 +265,9 @@ fn fact_slot(body: &EventBody) -> Option<(u8, Option<perfledger_domain::Period>,
             (field::SCHEME, Some(Period::Year(*effective_from)), true)
         }
         EventBody::PeriodClosed { period } => (field::CLOSED, Some(*period), true),
-        EventBody::DashboardSealed { .. } | EventBody::PostCloseRestatement { .. } => return None,
+        EventBody::DashboardSealed { .. } | EventBody::PostCloseRestatement { .. } => {
+            (field::EVENT, None, false)
+        }
     })
 }
 
@@ -334,9 +336,10 @@ fn apply_event(
         );
     }
     // The figure: previous version (for before → after), new version.
-    let (field_name, after) = render::figure(&env.body);
+    let after = render::figure(&env.body).1;
     let mut before = None;
-    if let Some((fld, period, global)) = fact_slot(&env.body) {
+    let (fld, period, global) = fact_slot(&env.body).unwrap_or((field::EVENT, None, false));
+    {
         let prefix = keys::fact_prefix(entity, fld, period);
         let previous: Option<(Option<String>, Option<String>)> = match b.cache.facts.get(&prefix) {
             Some(hit) => Some(hit.clone()),
@@ -369,14 +372,24 @@ fn apply_event(
             recorded_at,
             period,
             body: env.body.clone(),
+            event_id: env.event_id,
+            command_id: env.command_id,
+            actor: env.actor.to_string(),
+            source: env.source.to_string(),
+            reason: env
+                .reason
+                .as_ref()
+                .or(env.body.reason())
+                .map(|r| r.to_string()),
+            before: before.clone(),
         });
         if global {
             b.put(
-                keys::with_seq(keys::global_prefix(fld, period), seq),
+                keys::version_key(keys::global_prefix(fld, period), seq, index),
                 rec.clone(),
             );
         }
-        b.put(keys::with_seq(prefix, seq), rec);
+        b.put(keys::version_key(prefix, seq, index), rec);
         // Unit membership follows the definition.
         if let Some(new_unit) = body_unit(&env.body) {
             let new_norm = normalise_key(new_unit);
@@ -419,26 +432,7 @@ fn apply_event(
     if let EventBody::DashboardSealed { seal } = &env.body {
         b.put(keys::seal_key(seq, index), store::encode(seal));
     }
-    let entry = AuditEntry {
-        seq,
-        index,
-        recorded_at,
-        event_id: env.event_id,
-        command_id: env.command_id,
-        actor: env.actor.to_string(),
-        source: env.source.to_string(),
-        reason: env
-            .reason
-            .as_ref()
-            .or(env.body.reason())
-            .map(|r| r.to_string()),
-        event: env.body.name().to_string(),
-        period: env.body.period(),
-        field: field_name.to_string(),
-        before,
-        after,
-    };
-    b.put(keys::audit_key(entity, seq, index), store::encode(&entry));
+
     Ok(())
 }
 

@@ -407,8 +407,8 @@ impl ReadModel {
         s: Seq,
     ) -> R<Option<FactRecord>> {
         let prefix = keys::fact_prefix(entity, fld, period);
-        let lo = keys::with_seq(prefix.clone(), 0);
-        let hi = keys::with_seq(prefix, s);
+        let lo = keys::version_lo(&prefix);
+        let hi = keys::version_hi(&prefix, s);
         match self.tree.range(lo..=hi).next_back() {
             Some(r) => {
                 let (k, v) = r?;
@@ -440,7 +440,7 @@ impl ReadModel {
         };
         for r in self.tree.range(fp.clone()..hi).rev() {
             let (k, v) = r?;
-            if k.len() < FACT_PERIOD_AT + 16 {
+            if k.len() < FACT_PERIOD_AT + 18 {
                 continue;
             }
             let end = be_u32(&k[FACT_PERIOD_AT..]);
@@ -453,7 +453,7 @@ impl ReadModel {
                     continue;
                 }
             }
-            if keys::trailing_seq(&k).unwrap_or(u64::MAX) > s {
+            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
                 continue;
             }
             return Ok(Some(self.decode_fact(&k, &v)?));
@@ -466,7 +466,7 @@ impl ReadModel {
         let mut out = Vec::new();
         for r in self.tree.scan_prefix(keys::fact_field_prefix(entity, fld)) {
             let (k, v) = r?;
-            if keys::trailing_seq(&k).unwrap_or(u64::MAX) <= s {
+            if keys::version_seq(&k).unwrap_or(u64::MAX) <= s {
                 out.push(self.decode_fact(&k, &v)?);
             }
         }
@@ -477,7 +477,7 @@ impl ReadModel {
         let mut out = BTreeMap::new();
         for r in self.tree.scan_prefix([keys::GLOBAL, field::SCHEME]) {
             let (k, v) = r?;
-            if keys::trailing_seq(&k).unwrap_or(u64::MAX) > s {
+            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
                 continue;
             }
             let f = self.decode_fact(&k, &v)?;
@@ -687,7 +687,7 @@ impl ReadModel {
                 let prefix = keys::fact_prefix(entity, field::RESULT, Some(period));
                 for r in self
                     .tree
-                    .range(keys::with_seq(prefix.clone(), 0)..=keys::with_seq(prefix, s))
+                    .range(keys::version_lo(&prefix)..=keys::version_hi(&prefix, s))
                 {
                     let (k, v) = r?;
                     if matches!(
@@ -1056,14 +1056,14 @@ impl ReadModel {
 
     fn audit_at(&self, entity: Uuid, s: Seq) -> R<Vec<AuditEntry>> {
         let mut out = Vec::new();
-        for r in self.tree.scan_prefix(keys::audit_prefix(entity)) {
+        for r in self.tree.scan_prefix(keys::entity_facts_prefix(entity)) {
             let (k, v) = r?;
-            let e: AuditEntry = store::decode(&k, &v)?;
-            if e.seq > s {
-                break;
+            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
+                continue;
             }
-            out.push(e);
+            out.push(self.decode_fact(&k, &v)?.audit_entry());
         }
+        out.sort_by_key(|e| (e.seq, e.index));
         Ok(out)
     }
 

@@ -15,7 +15,7 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 
 /// Format of the whole read-model tree; a different stored format means the
 /// read model must be rebuilt.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising plain data into a Vec cannot fail for these types; an
@@ -37,7 +37,8 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
     }
 }
 
-/// One version of a fact: the event that set it.
+/// One version of a fact: the event that set it, and what the audit trail
+/// needs (who, when, why, the value it replaced).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FactRecord {
     pub seq: u64,
@@ -45,6 +46,35 @@ pub(crate) struct FactRecord {
     pub recorded_at: i64,
     pub period: Option<perfledger_domain::Period>,
     pub body: EventBody,
+    pub event_id: uuid::Uuid,
+    pub command_id: uuid::Uuid,
+    pub actor: String,
+    pub source: String,
+    pub reason: Option<String>,
+    /// The figure this version replaced, as printed.
+    pub before: Option<String>,
+}
+
+impl FactRecord {
+    /// The audit entry of this version.
+    pub fn audit_entry(&self) -> crate::AuditEntry {
+        let (field, after) = crate::render::figure(&self.body);
+        crate::AuditEntry {
+            seq: self.seq,
+            index: self.index,
+            recorded_at: self.recorded_at,
+            event_id: self.event_id,
+            command_id: self.command_id,
+            actor: self.actor.clone(),
+            source: self.source.clone(),
+            reason: self.reason.clone(),
+            event: self.body.name().to_string(),
+            period: self.body.period(),
+            field: field.to_string(),
+            before: self.before.clone(),
+            after,
+        }
+    }
 }
 
 /// Membership version of an entity in a unit.
