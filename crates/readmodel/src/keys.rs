@@ -7,8 +7,9 @@
 //! |---|---|---|
 //! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
 //! | `T` | `T` ++ flip(running max recorded_at) ++ seq | empty: time index |
-//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | fact version: the event, who/when/why and the value it replaced (the audit trail of an entity is its `f` range) |
-//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | tenant-wide facts (tolerance schemes, closed periods) |
+//! | `r` | `r` ++ seq(8) ++ index(2) | the event's stored version: body, who/when/why and the value it replaced (appended in log order) |
+//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: bitemporal index of fact versions (valid period × recorded seq); an entity's `f` range is its audit trail |
+//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: tenant-wide facts (tolerance schemes, closed periods) |
 //! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
 //! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
 //! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
@@ -33,6 +34,7 @@ pub(crate) const UNIT: u8 = b'U';
 pub(crate) const ALIAS: u8 = b'n';
 pub(crate) const ENTITY: u8 = b'E';
 pub(crate) const SEAL: u8 = b's';
+pub(crate) const RECORD: u8 = b'r';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -161,7 +163,6 @@ pub(crate) fn version_seq(key: &[u8]) -> Option<u64> {
 }
 
 /// The index of a fact version key.
-#[cfg(test)]
 pub(crate) fn version_index(key: &[u8]) -> Option<u16> {
     let n = key.len();
     if n < 2 {
@@ -208,6 +209,15 @@ pub(crate) fn entity_key(entity: Uuid) -> Vec<u8> {
 
 pub(crate) fn seal_key(seq: u64, index: u16) -> Vec<u8> {
     let mut k = vec![SEAL];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// `r` ++ seq ++ index: the stored version of one event.
+pub(crate) fn record_key(seq: u64, index: u16) -> Vec<u8> {
+    let mut k = Vec::with_capacity(11);
+    k.push(RECORD);
     k.extend_from_slice(&seq.to_be_bytes());
     k.extend_from_slice(&index.to_be_bytes());
     k

@@ -345,8 +345,16 @@ fn apply_event(
             Some(hit) => Some(hit.clone()),
             None if b.cache.complete => None,
             None => match b.last_with_prefix(&prefix)? {
-                Some((k, v)) => {
-                    let prev = store::decode::<FactRecord>(&k, &v)?;
+                Some((k, _)) => {
+                    let rk = keys::record_key(
+                        keys::version_seq(&k).unwrap_or(0),
+                        keys::version_index(&k).unwrap_or(0),
+                    );
+                    let v = b.get(&rk)?.ok_or_else(|| ReadModelError::Corrupt {
+                        key: hex::encode(&k),
+                        detail: "index entry without its record".to_string(),
+                    })?;
+                    let prev = store::decode::<FactRecord>(&rk, &v)?;
                     Some((
                         render::figure(&prev.body).1,
                         body_unit(&prev.body).map(str::to_string),
@@ -383,13 +391,14 @@ fn apply_event(
                 .map(|r| r.to_string()),
             before: before.clone(),
         });
+        b.put(keys::record_key(seq, index), rec);
         if global {
             b.put(
                 keys::version_key(keys::global_prefix(fld, period), seq, index),
-                rec.clone(),
+                Vec::new(),
             );
         }
-        b.put(keys::version_key(prefix, seq, index), rec);
+        b.put(keys::version_key(prefix, seq, index), Vec::new());
         // Unit membership follows the definition.
         if let Some(new_unit) = body_unit(&env.body) {
             let new_norm = normalise_key(new_unit);

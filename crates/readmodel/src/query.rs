@@ -394,8 +394,19 @@ fn be_u32(b: &[u8]) -> u32 {
 const FACT_PERIOD_AT: usize = 18;
 
 impl ReadModel {
-    fn decode_fact(&self, k: &[u8], v: &[u8]) -> R<FactRecord> {
-        store::decode(k, v)
+    /// The stored version an index key points at.
+    fn decode_fact(&self, k: &[u8], _v: &[u8]) -> R<FactRecord> {
+        let rk = keys::record_key(
+            keys::version_seq(k).unwrap_or(0),
+            keys::version_index(k).unwrap_or(0),
+        );
+        match self.tree.get(&rk)? {
+            Some(v) => store::decode(&rk, &v),
+            None => Err(ReadModelError::Corrupt {
+                key: hex::encode(k),
+                detail: "index entry without its record".to_string(),
+            }),
+        }
     }
 
     /// Last version of one fact with seq ≤ s.

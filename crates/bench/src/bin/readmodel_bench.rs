@@ -102,7 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let log_dir = base.join("log");
     let rm_dir = base.join("readmodel");
-    let shape = Shape::large();
+    let mut shape = Shape::large();
+    if let Some(y) = arg("--years").and_then(|y| y.parse().ok()) {
+        shape.years = y;
+    }
     println!("readmodel_bench: seed {seed}, shape {shape:?}");
 
     // 1. Generate the log (streaming, deterministic).
