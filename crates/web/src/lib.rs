@@ -1,1 +1,373 @@
-//! perfledger-web
+//! perfledger-web: the HTTP front end of the read model.
+//!
+//! * Server-rendered HTML pages a committee member can read without
+//!   JavaScript: home, the unit/quarter dashboard, indicators (with an
+//!   inline SVG trend chart and the audit trail), the risk register with its
+//!   5×5 heat maps, finance tables and any entity's audit trail. Every page
+//!   has an as-of selector (a plain GET form: log sequence or date/time).
+//! * A JSON API of the read model's views (`/api/...`), same parameters.
+//!
+//! Every request resolves its `as_of` to ONE log sequence first and answers
+//! every query of the page at that sequence, so a page is consistent even
+//! while the projector's follow loop advances the checkpoint.
+//!
+//! Bad query parameters answer 400 naming the parameter and value (JSON on
+//! `/api`, HTML elsewhere); unknown entities 404. All text is HTML-escaped
+//! by [`html::esc`]. Read-model queries (sled, synchronous) run on the
+//! blocking pool.
+#![forbid(unsafe_code)]
+
+pub mod html;
+mod pages;
+mod params;
+mod svg;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use perfledger_domain::period::Period;
+use perfledger_readmodel::{ReadModel, ReadModelError};
+
+pub use params::{parse_as_of, parse_period};
+
+/// What the web server serves.
+#[derive(Clone)]
+pub struct WebState {
+    /// The read model (the CLI's follow loop keeps it current).
+    pub readmodel: Arc<ReadModel>,
+    /// Title shown on every page (the council's name).
+    pub title: String,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState")
+            .field("title", &self.title)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors of [`serve`].
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Accepting or serving connections failed.
+    #[error("http server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared state of the router: the caller's [`WebState`] plus a cache of
+/// the periods known at a checkpoint (for selectors).
+#[derive(Clone)]
+pub(crate) struct App {
+    pub(crate) web: WebState,
+    periods: Arc<Mutex<Option<(u64, Vec<Period>)>>>,
+}
+
+impl App {
+    pub(crate) fn rm(&self) -> &ReadModel {
+        &self.web.readmodel
+    }
+
+    /// Periods with indicator results or seals as of the checkpoint,
+    /// chronologically (cached per checkpoint).
+    pub(crate) fn periods(&self) -> Result<Vec<Period>, AppError> {
+        let cp = self.rm().checkpoint()?;
+        if let Ok(guard) = self.periods.lock() {
+            if let Some((seq, ps)) = guard.as_ref() {
+                if *seq == cp {
+                    return Ok(ps.clone());
+                }
+            }
+        }
+        let ps = pages::known_periods(self.rm(), cp)?;
+        if let Ok(mut guard) = self.periods.lock() {
+            *guard = Some((cp, ps.clone()));
+        }
+        Ok(ps)
+    }
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AppError {
+    /// A query or path parameter that cannot be used.
+    BadParam {
+        param: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// No such entity.
+    NotFound(String),
+    /// Anything else (storage, corrupt values).
+    Internal(String),
+}
+
+impl AppError {
+    pub(crate) fn bad(param: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        AppError::BadParam {
+            param,
+            value: value.chars().take(200).collect(),
+            reason: reason.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadParam { .. } => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AppError::BadParam {
+                param,
+                value,
+                reason,
+            } => format!("bad parameter {param} = {value:?}: {reason}"),
+            AppError::NotFound(m) => m.clone(),
+            AppError::Internal(m) => format!("internal error: {m}"),
+        }
+    }
+
+    fn json(&self) -> Response {
+        let mut body = serde_json::Map::new();
+        let kind = match self {
+            AppError::BadParam { .. } => "bad_request",
+            AppError::NotFound(_) => "not_found",
+            AppError::Internal(_) => "internal",
+        };
+        body.insert("error".into(), kind.into());
+        if let AppError::BadParam { param, value, .. } = self {
+            body.insert("parameter".into(), (*param).into());
+            body.insert("value".into(), value.clone().into());
+        }
+        body.insert("message".into(), self.message().into());
+        (self.status(), Json(serde_json::Value::Object(body))).into_response()
+    }
+
+    fn html(&self, title: &str) -> Response {
+        let heading = match self {
+            AppError::BadParam { .. } => "Bad request",
+            AppError::NotFound(_) => "Not found",
+            AppError::Internal(_) => "Something went wrong",
+        };
+        let mut body = format!(
+            "<h2>{}</h2><p class=\"error\" role=\"alert\">{}</p>",
+            heading,
+            html::esc(&self.message())
+        );
+        if let AppError::BadParam { param, value, .. } = self {
+            body.push_str(&format!(
+                "<p>Parameter <code>{}</code> had the value <code>{}</code>.</p>",
+                html::esc(param),
+                html::esc(value)
+            ));
+        }
+        body.push_str("<p><a href=\"/\">Back to the home page</a></p>");
+        let page = html::layout(title, heading, "", None, &body);
+        (self.status(), html_response(page)).into_response()
+    }
+}
+
+impl From<ReadModelError> for AppError {
+    fn from(e: ReadModelError) -> Self {
+        match e {
+            ReadModelError::NotFound { .. } => AppError::NotFound(e.to_string()),
+            ReadModelError::Ambiguous { ref key, .. } => {
+                let key = key.clone();
+                AppError::bad("key", &key, e.to_string())
+            }
+            ReadModelError::BeyondCheckpoint { requested, .. } => {
+                AppError::bad("as_of", &requested.to_string(), e.to_string())
+            }
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn html_response(page: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+type Q = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+
+fn query_map(q: Q) -> Result<BTreeMap<String, String>, AppError> {
+    match q {
+        Ok(Query(m)) => Ok(m),
+        Err(e) => Err(AppError::bad("query", "", e.body_text())),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Fmt {
+    Html,
+    Json,
+}
+
+/// Run a page or API function on the blocking pool and turn its outcome
+/// into a response (errors in the page's format).
+async fn run<F>(app: App, fmt: Fmt, q: Q, f: F) -> Response
+where
+    F: FnOnce(&App, &BTreeMap<String, String>) -> Result<Response, AppError> + Send + 'static,
+{
+    let title = app.web.title.clone();
+    let outcome = match query_map(q) {
+        Err(e) => Err(e),
+        Ok(map) => match tokio::task::spawn_blocking(move || f(&app, &map)).await {
+            Ok(r) => r,
+            Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
+        },
+    };
+    match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, AppError::Internal(_)) {
+                tracing::error!(error = %e.message(), "request failed");
+            }
+            match fmt {
+                Fmt::Html => e.html(&title),
+                Fmt::Json => e.json(),
+            }
+        }
+    }
+}
+
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<Response, AppError> {
+    let body = serde_json::to_vec(v).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+pub(crate) fn page(body: String) -> Result<Response, AppError> {
+    Ok(html_response(body))
+}
+
+macro_rules! handler {
+    ($name:ident, $fmt:expr, $f:path) => {
+        async fn $name(State(app): State<App>, q: Q) -> Response {
+            run(app, $fmt, q, |app, m| $f(app, m)).await
+        }
+    };
+}
+
+macro_rules! keyed_handler {
+    ($name:ident, $fmt:expr, $f:path) => {
+        async fn $name(State(app): State<App>, Path(key): Path<String>, q: Q) -> Response {
+            run(app, $fmt, q, move |app, m| $f(app, &key, m)).await
+        }
+    };
+}
+
+handler!(home, Fmt::Html, pages::home);
+handler!(dashboard, Fmt::Html, pages::dashboard);
+handler!(indicator_list, Fmt::Html, pages::indicators);
+keyed_handler!(indicator_page, Fmt::Html, pages::indicator);
+handler!(risks_page, Fmt::Html, pages::risks);
+handler!(finance_page, Fmt::Html, pages::finance);
+handler!(api_units, Fmt::Json, pages::api_units);
+handler!(api_dashboard, Fmt::Json, pages::api_dashboard);
+handler!(api_indicators, Fmt::Json, pages::api_indicators);
+keyed_handler!(api_indicator, Fmt::Json, pages::api_indicator);
+handler!(api_risks, Fmt::Json, pages::api_risks);
+handler!(api_heatmap, Fmt::Json, pages::api_heatmap);
+handler!(api_finance, Fmt::Json, pages::api_finance);
+handler!(api_seals, Fmt::Json, pages::api_seals);
+
+async fn audit_page(
+    State(app): State<App>,
+    Path((kind, key)): Path<(String, String)>,
+    q: Q,
+) -> Response {
+    run(app, Fmt::Html, q, move |app, m| {
+        pages::audit(app, &kind, &key, m)
+    })
+    .await
+}
+
+async fn api_audit(
+    State(app): State<App>,
+    Path((kind, key)): Path<(String, String)>,
+    q: Q,
+) -> Response {
+    run(app, Fmt::Json, q, move |app, m| {
+        pages::api_audit(app, &kind, &key, m)
+    })
+    .await
+}
+
+async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
+    let e = AppError::NotFound(format!("no page at {}", uri.path()));
+    if uri.path().starts_with("/api/") {
+        e.json()
+    } else {
+        e.html(&app.web.title)
+    }
+}
+
+/// The routes (HTML pages and the JSON API) over a read model.
+///
+/// | route | answers |
+/// |---|---|
+/// | `/` | home: units, periods, latest seals |
+/// | `/dashboard?unit=&period=&as_of=` | the unit/quarter (or council-wide) dashboard |
+/// | `/indicators?unit=&as_of=` | indicator list |
+/// | `/indicators/{key}?as_of=` | one indicator: periods, trend chart, audit trail |
+/// | `/risks?unit=&as_of=` | risk register and heat maps |
+/// | `/finance?unit=&period=&as_of=` | revenue, capital and savings tables |
+/// | `/audit/{kind}/{key}?as_of=` | any entity's audit trail |
+/// | `/api/units`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
+///
+/// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
+pub fn router(state: WebState) -> Router {
+    let app = App {
+        web: state,
+        periods: Arc::new(Mutex::new(None)),
+    };
+    Router::new()
+        .route("/", get(home))
+        .route("/dashboard", get(dashboard))
+        .route("/indicators", get(indicator_list))
+        .route("/indicators/{*key}", get(indicator_page))
+        .route("/risks", get(risks_page))
+        .route("/finance", get(finance_page))
+        .route("/audit/{kind}/{*key}", get(audit_page))
+        .route("/api/units", get(api_units))
+        .route("/api/dashboard", get(api_dashboard))
+        .route("/api/indicators", get(api_indicators))
+        .route("/api/indicators/{*key}", get(api_indicator))
+        .route("/api/audit/{kind}/{*key}", get(api_audit))
+        .route("/api/risks", get(api_risks))
+        .route("/api/heatmap", get(api_heatmap))
+        .route("/api/finance", get(api_finance))
+        .route("/api/seals", get(api_seals))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// Serve [`router`] on a bound listener until the task is cancelled or
+/// accepting fails.
+pub async fn serve(state: WebState, listener: tokio::net::TcpListener) -> Result<(), WebError> {
+    axum::serve(listener, router(state)).await?;
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! Query parameters: `as_of`, `period`, `unit`.
+
+use std::collections::BTreeMap;
+
+use perfledger_domain::ids::normalise_key;
+use perfledger_domain::period::Period;
+use perfledger_domain::Timestamp;
+use perfledger_readmodel::{AsOf, ReadModel};
+
+use crate::AppError;
+
+/// Parse an `as_of` parameter: empty or `head` = the checkpoint; digits = a
+/// log sequence; otherwise a date or date-time in UTC (`2016-09-06`,
+/// `2016-09-06T10:00`, RFC 3339 `2016-09-06T10:00:00Z` or with an offset
+/// `+01:00`, fractions of a second to milliseconds). The error names the
+/// reason.
+pub fn parse_as_of(value: &str) -> Result<AsOf, String> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("head") {
+        return Ok(AsOf::Head);
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return v
+            .parse::<u64>()
+            .map(AsOf::Seq)
+            .map_err(|_| "log sequence too large".to_string());
+    }
+    parse_time(v).map(AsOf::Time)
+}
+
+fn parse_time(v: &str) -> Result<i64, String> {
+    const EXPECTED: &str = "expected a log sequence number or a date/time such as 2016-09-06, \
+         2016-09-06T10:00 or 2016-09-06T10:00:00Z (RFC 3339)";
+    if !v.is_ascii() || v.len() < 10 {
+        return Err(EXPECTED.to_string());
+    }
+    // Date only.
+    if v.len() == 10 {
+        return Timestamp::parse(v)
+            .map(|t| t.0)
+            .map_err(|_| EXPECTED.to_string());
+    }
+    let (date, rest) = v.split_at(10);
+    let rest = rest
+        .strip_prefix('T')
+        .or_else(|| rest.strip_prefix('t'))
+        .or_else(|| rest.strip_prefix(' '))
+        .ok_or_else(|| EXPECTED.to_string())?;
+    // Offset: Z, ±HH:MM, or none (UTC).
+    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, 0i64)
+    } else if rest.len() > 6 && matches!(rest.as_bytes()[rest.len() - 6], b'+' | b'-') {
+        let (c, off) = rest.split_at(rest.len() - 6);
+        let ob = off.as_bytes();
+        if ob[3] != b':' {
+            return Err(EXPECTED.to_string());
+        }
+        let hh: i64 = off[1..3].parse().map_err(|_| EXPECTED.to_string())?;
+        let mm: i64 = off[4..6].parse().map_err(|_| EXPECTED.to_string())?;
+        if hh > 23 || mm > 59 {
+            return Err(EXPECTED.to_string());
+        }
+        let ms = (hh * 60 + mm) * 60_000;
+        (c, if ob[0] == b'-' { -ms } else { ms })
+    } else {
+        (rest, 0)
+    };
+    // Fractions: keep milliseconds (truncate or pad to 3 digits).
+    let clock = match clock.split_once('.') {
+        Some((hms, frac)) => {
+            if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(EXPECTED.to_string());
+            }
+            let mut f: String = frac.chars().take(3).collect();
+            while f.len() < 3 {
+                f.push('0');
+            }
+            format!("{hms}.{f}")
+        }
+        None => clock.to_string(),
+    };
+    let t = Timestamp::parse(&format!("{date}T{clock}Z")).map_err(|_| EXPECTED.to_string())?;
+    t.0.checked_sub(offset_ms)
+        .ok_or_else(|| EXPECTED.to_string())
+}
+
+/// Parse a `period` parameter (`2016/17 Q1`, `Q1 2016/17`, `2016/17`,
+/// `H1 2016/17`, `Dec 2015`).
+pub fn parse_period(value: &str) -> Result<Period, String> {
+    Period::parse(value).map_err(|e| e.to_string())
+}
+
+/// The request's position and scope.
+pub(crate) struct Ctx {
+    /// The raw `as_of` as given (for the form).
+    pub as_of_raw: String,
+    /// The sequence every query of the request reads at.
+    pub seq: u64,
+    /// Unit, canonical name, None = council-wide.
+    pub unit: Option<String>,
+}
+
+impl Ctx {
+    pub fn at(&self) -> AsOf {
+        AsOf::Seq(self.seq)
+    }
+
+    pub fn unit(&self) -> Option<&str> {
+        self.unit.as_deref()
+    }
+}
+
+fn param<'a>(m: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    m.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+/// Resolve `as_of` and `unit` (unknown unit → 404).
+pub(crate) fn ctx(rm: &ReadModel, m: &BTreeMap<String, String>) -> Result<Ctx, AppError> {
+    let raw = m
+        .get("as_of")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let asked = parse_as_of(&raw).map_err(|r| AppError::bad("as_of", &raw, r))?;
+    let seq = rm.resolve(asked).map_err(|e| match e {
+        perfledger_readmodel::ReadModelError::BeyondCheckpoint { .. } => {
+            AppError::bad("as_of", &raw, e.to_string())
+        }
+        other => other.into(),
+    })?;
+    let unit = match param(m, "unit") {
+        None => None,
+        Some(u) => {
+            let want = normalise_key(u);
+            let units = rm.units(AsOf::Seq(seq))?;
+            match units.into_iter().find(|r| normalise_key(&r.name) == want) {
+                Some(r) => Some(r.name),
+                None => {
+                    return Err(AppError::NotFound(format!(
+                        "no unit named {u:?} as of log sequence {seq}"
+                    )))
+                }
+            }
+        }
+    };
+    Ok(Ctx {
+        as_of_raw: raw,
+        seq,
+        unit,
+    })
+}
+
+/// The `period` parameter, else the latest known period (None when nothing
+/// has been recorded).
+pub(crate) fn period(
+    m: &BTreeMap<String, String>,
+    known: &[Period],
+) -> Result<Option<Period>, AppError> {
+    match param(m, "period") {
+        Some(p) => parse_period(p)
+            .map(Some)
+            .map_err(|r| AppError::bad("period", p, r)),
+        None => Ok(known
+            .iter()
+            .rev()
+            .find(|p| matches!(p, Period::Quarter(..)))
+            .or(known.last())
+            .copied()),
+    }
+}
+
+/// Recorded time (ms) of the log prefix ending at `seq`: the least `t` with
+/// `resolve(Time(t)) >= seq`, found by bisection over the read model's time
+/// index through its public API (about 64 index lookups).
+pub(crate) fn recorded_at(rm: &ReadModel, seq: u64) -> Result<Option<i64>, AppError> {
+    if seq == 0 {
+        return Ok(None);
+    }
+    let (mut lo, mut hi) = (-(1i64 << 62), 1i64 << 62);
+    if rm.resolve(AsOf::Time(hi))? < seq {
+        return Ok(None);
+    }
+    if rm.resolve(AsOf::Time(lo))? >= seq {
+        return Ok(Some(lo));
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if rm.resolve(AsOf::Time(mid))? >= seq {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(Some(hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_forms() {
+        assert_eq!(parse_as_of(""), Ok(AsOf::Head));
+        assert_eq!(parse_as_of("head"), Ok(AsOf::Head));
+        assert_eq!(parse_as_of("17"), Ok(AsOf::Seq(17)));
+        let day = Timestamp::parse("2016-09-06").unwrap().0;
+        assert_eq!(parse_as_of("2016-09-06"), Ok(AsOf::Time(day)));
+        assert_eq!(parse_as_of("2016-09-06T00:00:00Z"), Ok(AsOf::Time(day)));
+        assert_eq!(parse_as_of("2016-09-06T00:00"), Ok(AsOf::Time(day)));
+        assert_eq!(
+            parse_as_of("2016-09-06T01:00:00+01:00"),
+            Ok(AsOf::Time(day))
+        );
+        assert_eq!(
+            parse_as_of("2016-09-05T23:00:00.5-01:00"),
+            Ok(AsOf::Time(day + 500))
+        );
+        for bad in [
+            "yesterday",
+            "2016-13-01",
+            "2016-09-06T25:00Z",
+            "99999999999999999999999",
+            "2016-09-06X",
+            "2016-09-06T10:00+0100",
+            "２０１６-09-06",
+        ] {
+            assert!(parse_as_of(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn periods() {
+        assert!(parse_period("2016/17 Q1").is_ok());
+        assert!(parse_period("Q5 2016/17").is_err());
+    }
+}
