@@ -160,8 +160,7 @@ impl AppError {
             AppError::Internal(_) => "Something went wrong",
         };
         let mut body = format!(
-            "<h2>{}</h2><p class=\"error\" role=\"alert\">{}</p>",
-            heading,
+            "<p class=\"error\" role=\"alert\">{}</p>",
             html::esc(&self.message())
         );
         if let AppError::BadParam { param, value, .. } = self {

@@ -514,7 +514,7 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
         money(d.revenue.variance),
         pct_1dp(d.revenue.variance_percent_1dp),
         money(d.capital.variance),
-        pct_fixed(d.capital.slippage_percent),
+        pct_fixed(d.capital.slippage_percent.map(|p| p.abs())),
         money(d.savings.achieved),
         pct_1dp(d.savings.achieved_percent_1dp),
         money(d.revenue.forecast),

@@ -175,7 +175,7 @@ pub(crate) fn recorded_at(rm: &ReadModel, seq: u64) -> Result<Option<i64>, AppEr
     if seq == 0 {
         return Ok(None);
     }
-    let (mut lo, mut hi) = (-(1i64 << 62), 1i64 << 62);
+    let (mut lo, mut hi) = (-(1i64 << 61), 1i64 << 61);
     if rm.resolve(AsOf::Time(hi))? < seq {
         return Ok(None);
     }
