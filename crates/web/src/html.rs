@@ -168,6 +168,7 @@ h2{font-size:1.25rem;margin:1.6rem 0 .5rem;border-bottom:2px solid var(--ink);pa
 a{color:var(--link)}
 .asof{background:var(--panel);border-left:5px solid var(--link);padding:.5rem .8rem;margin:.4rem 0 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1.2rem;align-items:end}
 .asof p{margin:0;font-weight:600;flex-basis:100%}
+.asof form{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:0}
 .asof label{display:flex;flex-direction:column;font-size:.85rem;color:var(--muted)}
 .asof input,.asof select{font:inherit;padding:.2rem .35rem;border:2px solid var(--ink);min-width:10rem}
 .asof button{font:inherit;padding:.25rem .9rem;background:#00703c;color:#fff;border:0;box-shadow:0 2px 0 #002d18;cursor:pointer}
@@ -184,8 +185,12 @@ tr.total th,tr.total td{font-weight:700;border-top:2px solid var(--ink)}
 .rag-r{background:#d4351c;color:#fff}.rag-none{background:#f3f2f1;color:#0b0c0c;border:1px solid var(--line)}
 th.rag-g,th.rag-ga,th.rag-a,th.rag-ra,th.rag-r{text-align:center}
 .st-green{background:#00703c;color:#fff}.st-green-amber{background:#85994b;color:#fff}.st-red-amber{background:#f47738}.st-red{background:#d4351c;color:#fff}.st-not-rated{background:#f3f2f1}
-table.heat td{width:5.2rem;height:3.2rem;text-align:center;vertical-align:middle;font-weight:700;font-size:1.15rem}
-table.heat td small{display:block;font-weight:400;font-size:.7rem}
+table.heat td{width:5.6rem;height:3.4rem;text-align:center;vertical-align:middle;font-weight:700;font-size:1.3rem}
+table.heat td[data-count="0"]{font-weight:400;font-size:1rem;color:#505a5f}
+table.heat td small{display:block;font-weight:400;font-size:.75rem;color:#0b0c0c}
+table.heat thead th{font-size:.85rem;text-align:center}
+table.heat tbody th{vertical-align:middle}
+table.overview{font-size:.92rem}
 .band-low{background:#cce2d8}.band-ml{background:#fff7bf}.band-mh{background:#fcd6c3}.band-high{background:#f6b3aa}
 .legend span{display:inline-block;padding:.05rem .45rem;margin:0 .4rem .3rem 0;border:1px solid var(--line);font-size:.85rem}
 .figure{font-size:1.35rem;font-weight:700}

@@ -178,6 +178,15 @@ fn band_class(b: Band) -> &'static str {
     }
 }
 
+fn band_abbr(b: Band) -> &'static str {
+    match b {
+        Band::Low => "L",
+        Band::MediumLow => "ML",
+        Band::MediumHigh => "MH",
+        Band::High => "H",
+    }
+}
+
 fn assessment_text(a: Option<&Assessment>) -> String {
     match a {
         Some(a) => format!(
@@ -214,9 +223,10 @@ pub(crate) fn heat_map_table(id: &str, caption: &str, map: &HeatMap) -> String {
             let _ = write!(
                 s,
                 "<td class=\"{}\" data-impact=\"{i}\" data-probability=\"{p}\" data-count=\"{n}\">{n}\
-                 <span class=\"vh\"> risks, </span><small>score {score} · {}</small></td>",
+                 <span class=\"vh\"> risks, </span><small>{score} · <abbr title=\"{}\">{}</abbr></small></td>",
                 band_class(b),
-                b.label()
+                b.label(),
+                band_abbr(b)
             );
         }
         s.push_str("</tr>");
@@ -230,8 +240,9 @@ pub(crate) fn heat_map_table(id: &str, caption: &str, map: &HeatMap) -> String {
     ] {
         let _ = write!(
             s,
-            "<span class=\"{}\">{} ({range})</span>",
+            "<span class=\"{}\">{} {} (score {range})</span>",
             band_class(b),
+            band_abbr(b),
             b.label()
         );
     }
@@ -257,7 +268,7 @@ fn rag_columns(b: &RagBreakdown) -> Vec<Rag> {
 fn overview_table(d: &perfledger_domain::dashboard::Dashboard) -> String {
     let cols = rag_columns(&d.indicators);
     let mut s = String::from(
-        "<table id=\"rag-table\"><caption>Overview of performance: RAG ratings and long-term direction of travel by indicator type</caption>\
+        "<table id=\"rag-table\" class=\"overview\"><caption>Overview of performance: RAG ratings and long-term direction of travel by indicator type</caption>\
          <thead><tr><th scope=\"col\">Type</th>",
     );
     for r in &cols {
@@ -269,9 +280,9 @@ fn overview_table(d: &perfledger_domain::dashboard::Dashboard) -> String {
         );
     }
     s.push_str(
-        "<th scope=\"col\" class=\"num\">Total RAG ratings</th><th scope=\"col\" class=\"num\">Monitor</th>\
-         <th scope=\"col\" class=\"num\">Improving or the same</th><th scope=\"col\" class=\"num\">Worsening</th>\
-         <th scope=\"col\" class=\"num\">No direction of travel</th><th scope=\"col\" class=\"num\">Reported this period</th></tr></thead><tbody>",
+        "<th scope=\"col\">Total RAG ratings</th><th scope=\"col\">Monitor</th>\
+         <th scope=\"col\">DoT improving or same</th><th scope=\"col\">DoT worsening</th>\
+         <th scope=\"col\">No DoT</th><th scope=\"col\">Reported this quarter</th></tr></thead><tbody>",
     );
     let count = |b: &RagBreakdown, r: Rag| b.counts.get(&r).copied().unwrap_or(0);
     for (t, b) in &d.indicators_by_type {
@@ -528,7 +539,7 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
     b.push_str("<h2 id=\"performance\">Performance</h2>");
     // Headline: indicators and key actions by colour.
     let cols = rag_columns(&d.indicators);
-    b.push_str("<table id=\"headline\"><caption>Indicators by RAG rating and direction of travel; key actions by status</caption><thead><tr><th scope=\"col\"></th>");
+    b.push_str("<table id=\"headline\"><caption>Indicators by RAG rating (percentage of rated, count) and direction of travel</caption><thead><tr><th scope=\"col\"></th>");
     for r in &cols {
         let _ = write!(
             b,
