@@ -12,7 +12,9 @@ use perfledger_domain::{Fixed, Timestamp};
 use perfledger_import::ImportPlan;
 use perfledger_log::Seq;
 use perfledger_readmodel::render;
-use perfledger_readmodel::{AuditEntry, AuditTrail, DashboardView, FinanceView, IndicatorView, RiskRegister};
+use perfledger_readmodel::{
+    AuditEntry, AuditTrail, DashboardView, FinanceView, IndicatorView, RiskRegister,
+};
 use serde_json::{json, Value};
 
 use crate::{CliError, Format};
@@ -196,7 +198,11 @@ fn flat(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flat(&p, x, out);
             }
         }
@@ -213,9 +219,11 @@ fn flat(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 
 fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> Res<()> {
     let mut w = csv::Writer::from_writer(std::io::stdout());
-    w.write_record(header).map_err(|e| CliError::Usage(e.to_string()))?;
+    w.write_record(header)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     for r in rows {
-        w.write_record(&r).map_err(|e| CliError::Usage(e.to_string()))?;
+        w.write_record(&r)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
     }
     w.flush()?;
     Ok(())
@@ -258,7 +266,10 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 m.remove("raw");
             }
             flat("", &j2, &mut rows);
-            csv_out(&["figure", "value"], rows.into_iter().map(|(a, b)| vec![a, b]).collect())?;
+            csv_out(
+                &["figure", "value"],
+                rows.into_iter().map(|(a, b)| vec![a, b]).collect(),
+            )?;
         }
         Format::Table => {
             let d = &v.dashboard;
@@ -278,7 +289,7 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 pct1(d.revenue.variance_percent_1dp)
             );
             println!(
-                "Capital   approved {}  proposed {}  forecast {}  variance {}  slippage {} ({})",
+                "Capital   approved {}  proposed {}  forecast {}  variance {}  slippage {}, {}",
                 amount(d.capital.approved),
                 amount(d.capital.proposed),
                 amount(d.capital.forecast),
@@ -304,7 +315,11 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                     ));
                 }
                 r.push(b.monitor.to_string());
-                r.push(format!("{} ({})", b.improved_or_same, pct_int(b.improved_or_same_percent)));
+                r.push(format!(
+                    "{} ({})",
+                    b.improved_or_same,
+                    pct_int(b.improved_or_same_percent)
+                ));
                 r.push(format!("{} ({})", b.worsened, pct_int(b.worsened_percent)));
                 rows.push(r);
             };
@@ -313,7 +328,19 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 push(t.label().into(), b);
             }
             table(
-                &["Indicators", "reported", "rated", "G", "GA", "A", "RA", "R", "monitor", "improved/same", "worsened"],
+                &[
+                    "Indicators",
+                    "reported",
+                    "rated",
+                    "G",
+                    "GA",
+                    "A",
+                    "RA",
+                    "R",
+                    "monitor",
+                    "improved/same",
+                    "worsened",
+                ],
                 &rows,
             );
             println!();
@@ -325,13 +352,23 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                     pct_int(d.actions.percent.get(&s).copied().flatten()),
                 ]);
             }
-            rows.push(vec!["Total".into(), d.actions.total.to_string(), String::new()]);
+            rows.push(vec![
+                "Total".into(),
+                d.actions.total.to_string(),
+                String::new(),
+            ]);
             table(&["Key actions", "count", "% of all"], &rows);
             println!();
             print_heat(&d.risks.heat_map);
             println!("Risks escalated (score 15+): {}", d.risks.escalated);
             for c in &d.customer {
-                println!("{}: {}/{} ({})", c.name, c.on_time, c.received, pct_int(c.percent));
+                println!(
+                    "{}: {}/{} ({})",
+                    c.name,
+                    c.on_time,
+                    c.received,
+                    pct_int(c.percent)
+                );
             }
         }
     }
@@ -341,7 +378,10 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
 fn print_heat(h: &HeatMap) {
     println!("Heat map (impact rows 5..1 x probability 1..5)");
     for impact in (1..=5).rev() {
-        let cells: Vec<String> = h.cells[impact - 1].iter().map(|n| format!("{n:>3}")).collect();
+        let cells: Vec<String> = h.cells[impact - 1]
+            .iter()
+            .map(|n| format!("{n:>3}"))
+            .collect();
         println!("  {impact} |{}", cells.join(""));
     }
 }
@@ -382,7 +422,16 @@ fn audit_rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
         .collect()
 }
 
-const AUDIT_HEADER: [&str; 8] = ["seq", "recorded_at", "event", "period", "before", "after", "actor", "reason"];
+const AUDIT_HEADER: [&str; 8] = [
+    "seq",
+    "recorded_at",
+    "event",
+    "period",
+    "before",
+    "after",
+    "actor",
+    "reason",
+];
 
 /// `history`.
 pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
@@ -418,7 +467,15 @@ pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
             println!("{j:#}");
         }
         Format::Csv | Format::Table => {
-            let header = ["period", "target", "result", "rag", "dot_short", "dot_long", "restatements"];
+            let header = [
+                "period",
+                "target",
+                "result",
+                "rag",
+                "dot_short",
+                "dot_long",
+                "restatements",
+            ];
             let rs: Vec<Vec<String>> = v
                 .rows
                 .iter()
@@ -467,7 +524,10 @@ pub fn audit(f: Format, t: &AuditTrail) -> Res<()> {
         }
         Format::Csv => csv_out(&AUDIT_HEADER, audit_rows(&t.entries))?,
         Format::Table => {
-            println!("Audit trail of {} {} (as of sequence {})", t.kind, t.natural_key, t.as_of);
+            println!(
+                "Audit trail of {} {} (as of sequence {})",
+                t.kind, t.natural_key, t.as_of
+            );
             table(&AUDIT_HEADER, &audit_rows(&t.entries));
         }
     }
@@ -486,7 +546,10 @@ fn assessment(a: &Option<Assessment>) -> Value {
 
 /// `risks`.
 pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
-    let printed = |a: &Option<Assessment>| a.map(|a| format!("{} {}", a.band().label(), a.score())).unwrap_or_default();
+    let printed = |a: &Option<Assessment>| {
+        a.map(|a| format!("{} {}", a.band().label(), a.score()))
+            .unwrap_or_default()
+    };
     match f {
         Format::Json => {
             let j = json!({
@@ -505,7 +568,15 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
             println!("{j:#}");
         }
         Format::Csv | Format::Table => {
-            let header = ["risk_id", "unit", "title", "period", "current", "target", "escalated"];
+            let header = [
+                "risk_id",
+                "unit",
+                "title",
+                "period",
+                "current",
+                "target",
+                "escalated",
+            ];
             let rows: Vec<Vec<String>> = r
                 .risks
                 .iter()
@@ -517,14 +588,22 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
                         x.period.map(|p| p.to_string()).unwrap_or_default(),
                         printed(&x.current),
                         printed(&x.target),
-                        if x.escalated { "yes".into() } else { String::new() },
+                        if x.escalated {
+                            "yes".into()
+                        } else {
+                            String::new()
+                        },
                     ]
                 })
                 .collect();
             if f == Format::Csv {
                 return csv_out(&header, rows);
             }
-            println!("Risk register {} (as of sequence {})", r.unit.as_deref().unwrap_or("council-wide"), r.as_of);
+            println!(
+                "Risk register {} (as of sequence {})",
+                r.unit.as_deref().unwrap_or("council-wide"),
+                r.as_of
+            );
             table(&header, &rows);
             if heat {
                 println!();
@@ -579,17 +658,59 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
     match f {
         Format::Json => println!("{j:#}"),
         Format::Csv | Format::Table => {
-            let header = ["table", "line", "unit", "budget", "forecast", "variation", "percent"];
+            let header = [
+                "table",
+                "line",
+                "unit",
+                "budget",
+                "forecast",
+                "variation",
+                "percent",
+            ];
             let mut rows = Vec::new();
             let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
-            for r in j["revenue"].as_array().into_iter().flatten().chain(std::iter::once(&j["revenue_total"])) {
-                rows.push(vec!["revenue".into(), s(r, "line"), s(r, "unit"), s(r, "revised"), s(r, "forecast"), s(r, "variation"), s(r, "variation_percent")]);
+            for r in j["revenue"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&j["revenue_total"]))
+            {
+                rows.push(vec![
+                    "revenue".into(),
+                    s(r, "line"),
+                    s(r, "unit"),
+                    s(r, "revised"),
+                    s(r, "forecast"),
+                    s(r, "variation"),
+                    s(r, "variation_percent"),
+                ]);
             }
-            for r in j["capital"].as_array().into_iter().flatten().chain(std::iter::once(&j["capital_total"])) {
-                rows.push(vec!["capital".into(), s(r, "line"), s(r, "unit"), s(r, "approved"), s(r, "forecast"), s(r, "variance"), s(r, "slippage_percent")]);
+            for r in j["capital"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&j["capital_total"]))
+            {
+                rows.push(vec![
+                    "capital".into(),
+                    s(r, "line"),
+                    s(r, "unit"),
+                    s(r, "approved"),
+                    s(r, "forecast"),
+                    s(r, "variance"),
+                    s(r, "slippage_percent"),
+                ]);
             }
             for r in j["savings"].as_array().into_iter().flatten() {
-                rows.push(vec!["savings".into(), s(r, "reference"), s(r, "unit"), s(r, "target"), s(r, "achieved"), String::new(), s(r, "achieved_percent")]);
+                rows.push(vec![
+                    "savings".into(),
+                    s(r, "reference"),
+                    s(r, "unit"),
+                    s(r, "target"),
+                    s(r, "achieved"),
+                    String::new(),
+                    s(r, "achieved_percent"),
+                ]);
             }
             if f == Format::Csv {
                 return csv_out(&header, rows);
@@ -657,14 +778,22 @@ pub fn import_summary(
             })
         ),
         _ => {
-            println!("Imported tenant {}: {} rows in {} files", plan.tenant, plan.rows.values().sum::<usize>(), plan.rows.len());
+            println!(
+                "Imported tenant {}: {} rows in {} files",
+                plan.tenant,
+                plan.rows.values().sum::<usize>(),
+                plan.rows.len()
+            );
             let rows: Vec<Vec<String>> = appended
                 .iter()
                 .map(|(k, v)| vec![k.to_string(), v.0.to_string(), v.1.to_string()])
                 .collect();
             table(&["command", "appended", "already present"], &rows);
             for s in seals {
-                println!("seal {}: dashboard as of sequence {}, digest {}, recorded at sequence {}", s.0, s.3, s.2, s.1);
+                println!(
+                    "seal {}: dashboard as of sequence {}, digest {}, recorded at sequence {}",
+                    s.0, s.3, s.2, s.1
+                );
             }
             println!(
                 "{new} commands appended, {dup} already present; log head {before} -> {head}{}",

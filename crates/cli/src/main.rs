@@ -21,13 +21,13 @@ use perfledger_domain::command::CALENDAR_KEY;
 use perfledger_domain::event::{ResultEntry, Seal};
 use perfledger_domain::ids::EntityKind;
 use perfledger_domain::{
-    parse, AggregateState, Command, CommandEnvelope, Date, DomainError, Period, Tenant,
-    Text, Timestamp,
+    parse, AggregateState, Command, CommandEnvelope, Date, DomainError, Period, Tenant, Text,
+    Timestamp,
 };
 use perfledger_import::{ImportErrors, ImportOptions, ImportPlan};
 use perfledger_ledger::{Ledger, LedgerError, Submitted};
-use perfledger_log::{AnyLog, LogConfig};
 use perfledger_log::{integrity, EventLog, LogError, Seq, Until};
+use perfledger_log::{AnyLog, LogConfig};
 use perfledger_readmodel::{AsOf, ProjectError, Projector, ReadModel, ReadModelError};
 use uuid::Uuid;
 
@@ -457,7 +457,9 @@ impl Env {
     /// Open the read model and catch it up with the log.
     async fn caught_up(&self) -> Res<ReadModel> {
         let rm = self.readmodel()?;
-        Projector::new(&rm).catch_up(&*self.log, &mut |_| {}).await?;
+        Projector::new(&rm)
+            .catch_up(&*self.log, &mut |_| {})
+            .await?;
         Ok(rm)
     }
 
@@ -559,9 +561,9 @@ fn as_of(v: Option<&str>) -> Res<AsOf> {
 
 fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{what} [{{bar:40}}] {{pos}}/{{len}} ({{eta}})"
-    )) {
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{what} [{{bar:40}}] {{pos}}/{{len}} ({{eta}})"))
+    {
         pb.set_style(style.progress_chars("=> "));
     }
     pb
@@ -663,8 +665,13 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             env.write(cmd, reason.as_deref()).await?;
         }
         Cmd::ClosePeriod { period: p } => {
-            env.write(Command::ClosePeriod { period: period(&p)? }, None)
-                .await?;
+            env.write(
+                Command::ClosePeriod {
+                    period: period(&p)?,
+                },
+                None,
+            )
+            .await?;
         }
         Cmd::Dashboard {
             unit,
@@ -675,17 +682,27 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             let view = rm.dashboard(unit.as_deref(), period(&p)?, as_of(at.as_deref())?)?;
             format::dashboard(g.format, &view)?;
         }
-        Cmd::History { indicator, as_of: at } => {
+        Cmd::History {
+            indicator,
+            as_of: at,
+        } => {
             let rm = env.caught_up().await?;
             let view = rm.indicator(&indicator, as_of(at.as_deref())?)?;
             format::history(g.format, &view)?;
         }
-        Cmd::Audit { kind, key, as_of: at } => {
+        Cmd::Audit {
+            kind,
+            key,
+            as_of: at,
+        } => {
             let rm = env.caught_up().await?;
             let kind = EntityKind::from_token(&kind.replace('-', "_"))
                 .or_else(|_| EntityKind::from_token(&kind.replace('-', "")))
                 .or_else(|_| EntityKind::from_token(&kind))?;
-            let key = if matches!(kind, EntityKind::Action | EntityKind::RevenueLine | EntityKind::CapitalLine) {
+            let key = if matches!(
+                kind,
+                EntityKind::Action | EntityKind::RevenueLine | EntityKind::CapitalLine
+            ) {
                 match key.split_once('/') {
                     Some((u, r)) => perfledger_domain::ids::composite_key(&[u, r]),
                     None => key,
@@ -797,7 +814,10 @@ async fn result_cmd(env: &Env, a: ResultArgs, restate: bool) -> Res<()> {
     let period = period(&a.period)?;
     let entry = ResultEntry {
         result: parse::parse_result(&a.result)?,
-        commentary: a.commentary.map(|c| Text::new("commentary", &c)).transpose()?,
+        commentary: a
+            .commentary
+            .map(|c| Text::new("commentary", &c))
+            .transpose()?,
         intervention: None,
         benchmarks: Vec::new(),
     };
@@ -953,7 +973,9 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
     let before = env.log.head().await?;
     let executed = match env
         .ledger
-        .execute_batch(plan.submissions.clone(), |done, _| pb.set_position(done as u64))
+        .execute_batch(plan.submissions.clone(), |done, _| {
+            pb.set_position(done as u64)
+        })
         .await
     {
         Ok(x) => x,
@@ -1004,7 +1026,12 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
             )
             .await
             .map_err(|e| CliError::Rows(format!("{}: {e}", req.origin)))?;
-            seal_rows.push((req.seal_id.clone(), seq, hex::encode(seal.digest), view.as_of));
+            seal_rows.push((
+                req.seal_id.clone(),
+                seq,
+                hex::encode(seal.digest),
+                view.as_of,
+            ));
         }
     }
     let cp = integrity::checkpoint(&*env.log, PREFIX).await?;
@@ -1088,12 +1115,36 @@ async fn verify(env: &Env) -> Res<ExitCode> {
 }
 
 async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
-    let _ = env.caught_up().await?;
-    eprintln!(
-        "serve: the web front end (perfledger-web) is not available in this build yet; \
-         would listen on {addr}. Use the query commands meanwhile (see `perfledger --help`)."
-    );
-    Ok(ExitCode::from(3))
+    let rm = env.caught_up().await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr()?;
+    let title = match env.tenant() {
+        Ok(t) => format!("perfledger: {t}"),
+        Err(_) => "perfledger".to_string(),
+    };
+    let state = perfledger_web::WebState {
+        readmodel: Arc::new(rm.clone()),
+        title,
+    };
+    println!("serving http://{local}/ (Ctrl-C to stop)");
+    let log = env.log.clone();
+    let projector = Projector::new(&rm);
+    let follow = async move { projector.follow(&*log).await };
+    tokio::select! {
+        r = perfledger_web::serve(state, listener) => {
+            r.map_err(|e| CliError::Usage(e.to_string()))?;
+        }
+        r = follow => {
+            r?;
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping");
+        }
+    }
+    rm.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn tour(dir: &Path) {

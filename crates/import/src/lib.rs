@@ -512,8 +512,9 @@ pub struct ImportOptions {
     pub actor: Text,
     /// Now: rows recorded later than this are errors.
     pub now: Timestamp,
-    /// Periods already closed in the ledger (facts for them are wrapped in
-    /// post-close restatements and need a reason).
+    /// Periods already closed in the ledger: rows for them that carry a
+    /// reason are wrapped in post-close restatements (rows without one are
+    /// left to the ledger: duplicates pass, new ones are refused).
     pub closed_periods: BTreeSet<Period>,
     /// Error cap.
     pub max_errors: usize,
@@ -2821,7 +2822,8 @@ fn build(
         .min();
     defs.sort_by_key(|d| (d.rank, d.line, d.sub));
     facts.sort_by_key(|f| (f.time, f.rank, f.line, f.sub));
-    let mut closed = opts.closed_periods.clone();
+    // Periods closed by this file set, in time order.
+    let mut closed: BTreeSet<Period> = BTreeSet::new();
     let mut submissions = Vec::with_capacity(defs.len() + facts.len());
     let mut origins = Vec::with_capacity(defs.len() + facts.len());
     let correlation_id = {
@@ -2838,7 +2840,19 @@ fn build(
         if let Command::ClosePeriod { period } = &command {
             closed.insert(*period);
         } else if let Some(p) = command.period() {
-            if closed.iter().any(|c| c.contains(p)) {
+            let in_ledger = opts.closed_periods.iter().any(|c| c.contains(p));
+            if in_ledger && !closed.iter().any(|c| c.contains(p)) {
+                // Closed before this import: a row with a reason is a
+                // post-close change; one without is left for the ledger to
+                // judge (a re-imported row is a duplicate, a new one is
+                // refused and mapped back to its line).
+                if let Some(reason) = &item.reason {
+                    command = Command::PostCloseRestatement {
+                        reason: reason.clone(),
+                        command: Box::new(command),
+                    };
+                }
+            } else if closed.iter().any(|c| c.contains(p)) {
                 match &item.reason {
                     Some(reason) => {
                         command = Command::PostCloseRestatement {

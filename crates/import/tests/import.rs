@@ -87,8 +87,22 @@ async fn sample_appends_and_reimport_is_a_no_op() {
     assert_eq!(out.len(), n);
     let head = log.head().await.unwrap();
     assert!(head as usize >= n - 5, "head {head}");
+    // Re-import as the CLI does: with the periods the ledger has closed.
+    let tenant = plan.tenant.clone();
+    let cal =
+        perfledger_domain::entity_id(&tenant, perfledger_domain::EntityKind::Calendar, "calendar");
+    let loaded = ledger
+        .load(&tenant, perfledger_domain::EntityKind::Calendar, cal)
+        .await
+        .unwrap();
+    let mut o = opts();
+    if let perfledger_domain::AggregateState::Calendar(c) = loaded.state {
+        assert_eq!(c.closed.len(), 4);
+        o.closed_periods = c.closed;
+    }
+    let plan2 = load_dir(&sample(), &o).unwrap();
     let out2 = ledger
-        .execute_batch(plan.submissions.clone(), |_, _| {})
+        .execute_batch(plan2.submissions.clone(), |_, _| {})
         .await
         .unwrap();
     assert!(out2.iter().all(|e| e.duplicate || e.events.is_empty()));
