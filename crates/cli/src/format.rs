@@ -245,7 +245,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
             let w = widths.get(i).copied().unwrap_or(0);
             s.push_str(&format!("{c:<w$}  "));
         }
-        println!("{}", s.trim_end());
+        out!("{}", s.trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     line(widths.iter().map(|w| "-".repeat(*w)).collect());
@@ -258,7 +258,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
 pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
     let j = dashboard_json(v);
     match f {
-        Format::Json => println!("{j:#}"),
+        Format::Json => out!("{j:#}"),
         Format::Csv => {
             let mut rows = Vec::new();
             let mut j2 = j.clone();
@@ -273,22 +273,22 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
         }
         Format::Table => {
             let d = &v.dashboard;
-            println!(
+            out!(
                 "Dashboard {} {} (as of sequence {}, digest {})",
                 d.unit.as_ref().map_or("council-wide", |u| u.as_str()),
                 d.period,
                 v.as_of,
                 &v.digest[..16.min(v.digest.len())]
             );
-            println!();
-            println!(
+            out!();
+            out!(
                 "Revenue   budget {}  forecast {}  variance {} ({})",
                 amount(d.revenue.budget),
                 amount(d.revenue.forecast),
                 amount(d.revenue.variance),
                 pct1(d.revenue.variance_percent_1dp)
             );
-            println!(
+            out!(
                 "Capital   approved {}  proposed {}  forecast {}  variance {}  slippage {}, {}",
                 amount(d.capital.approved),
                 amount(d.capital.proposed),
@@ -297,13 +297,13 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 amount(d.capital.slippage),
                 pct_whole(d.capital.slippage_percent)
             );
-            println!(
+            out!(
                 "Savings   target {}  achieved {} ({})",
                 amount(d.savings.target),
                 amount(d.savings.achieved),
                 pct1(d.savings.achieved_percent_1dp)
             );
-            println!();
+            out!();
             let mut rows = Vec::new();
             let mut push = |name: String, b: &RagBreakdown| {
                 let mut r = vec![name, b.reported.to_string(), b.rated.to_string()];
@@ -343,7 +343,7 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 ],
                 &rows,
             );
-            println!();
+            out!();
             let mut rows = Vec::new();
             for s in perfledger_domain::action::ActionStatus::ALL {
                 rows.push(vec![
@@ -358,11 +358,11 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 String::new(),
             ]);
             table(&["Key actions", "count", "% of all"], &rows);
-            println!();
+            out!();
             print_heat(&d.risks.heat_map);
-            println!("Risks escalated (score 15+): {}", d.risks.escalated);
+            out!("Risks escalated (score 15+): {}", d.risks.escalated);
             for c in &d.customer {
-                println!(
+                out!(
                     "{}: {}/{} ({})",
                     c.name,
                     c.on_time,
@@ -376,13 +376,13 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
 }
 
 fn print_heat(h: &HeatMap) {
-    println!("Heat map (impact rows 5..1 x probability 1..5)");
+    out!("Heat map (impact rows 5..1 x probability 1..5)");
     for impact in (1..=5).rev() {
         let cells: Vec<String> = h.cells[impact - 1]
             .iter()
             .map(|n| format!("{n:>3}"))
             .collect();
-        println!("  {impact} |{}", cells.join(""));
+        out!("  {impact} |{}", cells.join(""));
     }
 }
 
@@ -464,7 +464,7 @@ pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
                 "rows": rows,
                 "audit": v.audit.iter().map(audit_json).collect::<Vec<_>>(),
             });
-            println!("{j:#}");
+            out!("{j:#}");
         }
         Format::Csv | Format::Table => {
             let header = [
@@ -494,14 +494,14 @@ pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
             if f == Format::Csv {
                 return csv_out(&header, rs);
             }
-            println!(
+            out!(
                 "{} — {} (as of sequence {})",
                 v.natural_key,
                 v.spec.as_ref().map_or("", |s| s.title.as_str()),
                 v.as_of
             );
             table(&header, &rs);
-            println!();
+            out!();
             table(&AUDIT_HEADER, &audit_rows(&v.audit));
         }
     }
@@ -520,13 +520,15 @@ pub fn audit(f: Format, t: &AuditTrail) -> Res<()> {
                 "digest": t.digest_hex(),
                 "entries": t.entries.iter().map(audit_json).collect::<Vec<_>>(),
             });
-            println!("{j:#}");
+            out!("{j:#}");
         }
         Format::Csv => csv_out(&AUDIT_HEADER, audit_rows(&t.entries))?,
         Format::Table => {
-            println!(
+            out!(
                 "Audit trail of {} {} (as of sequence {})",
-                t.kind, t.natural_key, t.as_of
+                t.kind,
+                t.natural_key,
+                t.as_of
             );
             table(&AUDIT_HEADER, &audit_rows(&t.entries));
         }
@@ -565,7 +567,7 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
                 "target_heat_map": heat_rows(&r.heat_maps.target),
                 "escalated": r.escalated,
             });
-            println!("{j:#}");
+            out!("{j:#}");
         }
         Format::Csv | Format::Table => {
             let header = [
@@ -599,14 +601,14 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
             if f == Format::Csv {
                 return csv_out(&header, rows);
             }
-            println!(
+            out!(
                 "Risk register {} (as of sequence {})",
                 r.unit.as_deref().unwrap_or("council-wide"),
                 r.as_of
             );
             table(&header, &rows);
             if heat {
-                println!();
+                out!();
                 print_heat(&r.heat_maps.current);
             }
         }
@@ -656,7 +658,7 @@ pub fn finance_json(v: &FinanceView) -> Value {
 pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
     let j = finance_json(v);
     match f {
-        Format::Json => println!("{j:#}"),
+        Format::Json => out!("{j:#}"),
         Format::Csv | Format::Table => {
             let header = [
                 "table",
@@ -715,7 +717,7 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
             if f == Format::Csv {
                 return csv_out(&header, rows);
             }
-            println!(
+            out!(
                 "Finance {} {} (as of sequence {}), £000",
                 v.unit.as_deref().unwrap_or("council-wide"),
                 v.period,
@@ -731,13 +733,13 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
 pub fn seal(f: Format, s: &Seal, seq: Seq) -> Res<()> {
     let digest = hex::encode(s.digest);
     match f {
-        Format::Json => println!(
+        Format::Json => out!(
             "{:#}",
             json!({"seal_seq": seq, "dashboard_as_of": s.seq, "digest": digest,
                 "unit": s.unit.as_ref().map(|u| u.to_string()), "period": s.period.to_string(),
                 "committee": s.committee.to_string(), "meeting_date": s.meeting_date.to_string()})
         ),
-        _ => println!(
+        _ => out!(
             "sealed {} {} for {} on {}: dashboard as of sequence {}, digest {digest}; seal recorded at sequence {seq}",
             s.unit.as_ref().map_or("council-wide", |u| u.as_str()),
             s.period,
@@ -762,7 +764,7 @@ pub fn import_summary(
     let new: usize = appended.values().map(|v| v.0).sum();
     let dup: usize = appended.values().map(|v| v.1).sum();
     match f {
-        Format::Json => println!(
+        Format::Json => out!(
             "{:#}",
             json!({
                 "tenant": plan.tenant.as_str(),
@@ -778,7 +780,7 @@ pub fn import_summary(
             })
         ),
         _ => {
-            println!(
+            out!(
                 "Imported tenant {}: {} rows in {} files",
                 plan.tenant,
                 plan.rows.values().sum::<usize>(),
@@ -790,17 +792,20 @@ pub fn import_summary(
                 .collect();
             table(&["command", "appended", "already present"], &rows);
             for s in seals {
-                println!(
+                out!(
                     "seal {}: dashboard as of sequence {}, digest {}, recorded at sequence {}",
-                    s.0, s.3, s.2, s.1
+                    s.0,
+                    s.3,
+                    s.2,
+                    s.1
                 );
             }
-            println!(
+            out!(
                 "{new} commands appended, {dup} already present; log head {before} -> {head}{}",
                 checkpoint.map_or(String::new(), |c| format!("; checkpoint at sequence {c}"))
             );
             if !plan.warnings.is_empty() {
-                println!("{} warnings (see above)", plan.warnings.len());
+                out!("{} warnings (see above)", plan.warnings.len());
             }
         }
     }

@@ -7,7 +7,28 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` that ends the process quietly when stdout is closed
+/// (`perfledger history X | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
 mod format;
+
+/// Stdout failed: a closed pipe ends the process quietly; anything else is
+/// reported as one line.
+pub(crate) fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {e}");
+    std::process::exit(1);
+}
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -517,11 +538,11 @@ impl Env {
         let seq = out.seq;
         integrity::checkpoint(&*self.log, PREFIX).await?;
         match self.g.format {
-            Format::Json => println!(
+            Format::Json => out!(
                 "{}",
                 serde_json::json!({"command": name, "seq": seq, "events": out.events.len()})
             ),
-            _ => println!("{name} recorded at sequence {seq}"),
+            _ => out!("{name} recorded at sequence {seq}"),
         }
         Ok(())
     }
@@ -756,18 +777,18 @@ async fn run(cli: Cli) -> Res<ExitCode> {
         Cmd::Checkpoint => {
             let c = integrity::checkpoint(&*env.log, PREFIX).await?;
             match (g.format, c) {
-                (Format::Json, Some(c)) => println!(
+                (Format::Json, Some(c)) => out!(
                     "{}",
                     serde_json::json!({"checkpoint_seq": c.seq, "upto": c.upto, "root": hex::encode(c.root)})
                 ),
-                (Format::Json, None) => println!("{}", serde_json::json!({"checkpoint_seq": null})),
-                (_, Some(c)) => println!(
+                (Format::Json, None) => out!("{}", serde_json::json!({"checkpoint_seq": null})),
+                (_, Some(c)) => out!(
                     "checkpoint at sequence {} covers 1..={} (root {})",
                     c.seq,
                     c.upto,
                     hex::encode(c.root)
                 ),
-                (_, None) => println!("nothing new since the last checkpoint"),
+                (_, None) => out!("nothing new since the last checkpoint"),
             }
         }
         Cmd::Rebuild => {
@@ -779,7 +800,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
                 .await?;
             rm.flush()?;
             pb.finish_and_clear();
-            println!("read model rebuilt up to sequence {seq}");
+            out!("read model rebuilt up to sequence {seq}");
         }
         Cmd::Serve { addr } => return serve(&env, &addr).await,
         Cmd::Demo {
@@ -794,7 +815,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
                     sample.display()
                 )));
             }
-            println!(
+            out!(
                 "perfledger demo: importing {} into {}",
                 sample.display(),
                 env.dir.display()
@@ -1074,7 +1095,7 @@ async fn verify(env: &Env) -> Res<ExitCode> {
     }
     let ok = problems.is_empty();
     match env.g.format {
-        Format::Json => println!(
+        Format::Json => out!(
             "{}",
             serde_json::json!({
                 "ok": ok,
@@ -1087,7 +1108,7 @@ async fn verify(env: &Env) -> Res<ExitCode> {
             })
         ),
         _ => {
-            println!(
+            out!(
                 "checked {} records; last checkpoint covers 1..={}; {} records after it; {} seals re-derived",
                 report.checked,
                 report.last_checkpoint.map_or(0, |c| c.upto),
@@ -1095,10 +1116,10 @@ async fn verify(env: &Env) -> Res<ExitCode> {
                 seals_checked
             );
             for p in &problems {
-                println!("PROBLEM: {p}");
+                out!("PROBLEM: {p}");
             }
             if ok {
-                println!("OK: hash chain, checkpoints and seals verified");
+                out!("OK: hash chain, checkpoints and seals verified");
             }
         }
     }
@@ -1128,7 +1149,7 @@ async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
         readmodel: Arc::new(rm.clone()),
         title,
     };
-    println!("serving http://{local}/ (Ctrl-C to stop)");
+    out!("serving http://{local}/ (Ctrl-C to stop)");
     let log = env.log.clone();
     let projector = Projector::new(&rm);
     let follow = async move { projector.follow(&*log).await };
@@ -1149,7 +1170,7 @@ async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
 
 fn tour(dir: &Path) {
     let d = dir.display();
-    println!(
+    out!(
         "
 Try next (data dir {d}):
   perfledger --data-dir {d} dashboard --unit CG --period \"2016/17 Q1\"

@@ -399,6 +399,29 @@ fn compare_expected(site: &Site) -> (usize, Vec<String>) {
                 let pct = (200 * n + d) / (2 * d); // half up, whole percent
                 check(id, "value", s(&e["value"]), format!("{pct}%"));
             }
+            "breakdown" => {
+                // Percentage points of each breakdown against the overall
+                // result of the same survey indicator and period.
+                let titles = [
+                    ("35 to 44", "Residents who agree that people from different backgrounds get on well together in Barnet", "Age: 35 to 44"),
+                    ("55 to 64", "Residents who agree that people from different backgrounds get on well together in Barnet", "Age: 55 to 64"),
+                    ("LLTI (get on well)", "Residents who agree that people from different backgrounds get on well together in Barnet", "Disability: limiting long-term illness or disability"),
+                    ("LLTI (doesn't do enough)", "Residents who feel the council doesn't do enough for people like me", "Disability: limiting long-term illness or disability"),
+                ];
+                let pct = |t: &str| -> i64 {
+                    let h = site.json(&["history", t]);
+                    let r = s(&history_row(&h, period)["result"]);
+                    r.split('%').next().unwrap().parse().unwrap()
+                };
+                for (k, v) in e.as_object().unwrap() {
+                    let Some((_, title, b)) = titles.iter().find(|x| x.0 == k) else {
+                        check(id, k, s(v), "no mapping".into());
+                        continue;
+                    };
+                    let diff = pct(&format!("{title} [{b}]")) - pct(title);
+                    check(id, k, s(v), format!("{diff:+}"));
+                }
+            }
             "as_of_result" => {
                 for (k, v) in e.as_object().unwrap() {
                     let at = if k == "latest" {
@@ -792,4 +815,188 @@ fn demo_imports_and_prints_the_tour() {
     let v = site.json(&["verify"]);
     assert_eq!(v["ok"], true);
     assert_eq!(v["seals_checked"], 4);
+}
+
+#[test]
+fn write_commands_and_closed_periods() {
+    let site = Site::embedded();
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let w = |args: &[&str]| {
+        let mut a = vec!["--actor", "Performance Officer, Commissioning Group"];
+        a.extend_from_slice(args);
+        site.json(&a)
+    };
+    assert_eq!(
+        w(&[
+            "set-target",
+            "--indicator",
+            "CG/S24",
+            "--period",
+            "2016/17 Q2",
+            "--target",
+            "90%"
+        ])["command"],
+        "SetTarget"
+    );
+    assert_eq!(
+        w(&[
+            "record-result",
+            "--indicator",
+            "CG/S24",
+            "--period",
+            "2016/17 Q2",
+            "--result",
+            "88%"
+        ])["command"],
+        "RecordResult"
+    );
+    w(&[
+        "revise-target",
+        "--indicator",
+        "CG/S24",
+        "--period",
+        "2016/17 Q2",
+        "--target",
+        "85%",
+        "--reason",
+        "Committee agreed a lower target",
+    ]);
+    let h = site.json(&["history", "CG/S24"]);
+    let row = history_row(&h, "2016/17 Q2");
+    assert_eq!(row["target"], "85%");
+    assert_eq!(row["result"], "88%");
+    assert_eq!(row["rag"], "Green");
+    // A closed period needs a reason; with one it is a post-close restatement.
+    w(&["close-period", "--period", "2016/17 Q2"]);
+    let o = site.run(&[
+        "--actor",
+        "Officer",
+        "record-result",
+        "--indicator",
+        "CG/S26",
+        "--period",
+        "2016/17 Q2",
+        "--result",
+        "91%",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("closed"));
+    assert_eq!(
+        w(&[
+            "record-result",
+            "--indicator",
+            "CG/S26",
+            "--period",
+            "2016/17 Q2",
+            "--result",
+            "91%",
+            "--reason",
+            "Late return"
+        ])["command"],
+        "PostCloseRestatement"
+    );
+    // Risks, actions, forecasts.
+    w(&[
+        "assess-risk",
+        "--risk",
+        "ST0072",
+        "--period",
+        "2013/14 Q4",
+        "--impact",
+        "Major 4",
+        "--probability",
+        "Rare 1",
+    ]);
+    let r = site.json(&["risks", "--unit", "CG"]);
+    let st = r["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["risk_id"] == "ST0072")
+        .unwrap();
+    assert_eq!(st["current"]["printed"], "Medium Low 4");
+    w(&[
+        "report-action",
+        "--unit",
+        "CG",
+        "--action",
+        "CG01",
+        "--period",
+        "2016/17 Q3",
+        "--status",
+        "Green Amber",
+    ]);
+    let d = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q3"]);
+    assert_eq!(d["actions"]["by_status"]["Green Amber"]["count"], 1);
+    w(&[
+        "submit-forecast",
+        "revenue",
+        "--unit",
+        "CG",
+        "--line",
+        "Finance",
+        "--period",
+        "2016/17 Q3",
+        "--forecast",
+        "(500)",
+    ]);
+    w(&[
+        "submit-forecast",
+        "capital",
+        "--unit",
+        "CG",
+        "--line",
+        "Commissioning Group",
+        "--period",
+        "2016/17 Q3",
+        "--forecast",
+        "30,000",
+        "--slippage",
+        "(5,168)",
+    ]);
+    let f = site.json(&["finance", "--unit", "CG", "--period", "2016/17 Q3"]);
+    let fin = f["revenue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["line"] == "Finance")
+        .unwrap();
+    assert_eq!(fin["variation"], "(1,469)");
+    assert_eq!(f["capital_total"]["slippage_percent"], "(15%)");
+    // A bad value is one clear line, nothing appended.
+    let before = site.head();
+    let o = site.run(&[
+        "--actor",
+        "Officer",
+        "record-result",
+        "--indicator",
+        "CG/S24",
+        "--period",
+        "2016/17 Q3",
+        "--result",
+        "lots",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("\"lots\""),
+        "{err}"
+    );
+    assert_eq!(site.head(), before);
+    assert_eq!(site.json(&["verify"])["ok"], true);
+    // CSV export.
+    let csv = site.ok(&[
+        "--format",
+        "csv",
+        "finance",
+        "--unit",
+        "CG",
+        "--period",
+        "2016/17 Q3",
+    ]);
+    assert!(csv.starts_with("table,line,unit,budget,forecast,variation,percent"));
+    assert!(
+        csv.contains("revenue,Finance,CG,969,(500),\"(1,469)\""),
+        "{csv}"
+    );
 }
