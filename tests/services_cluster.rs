@@ -103,7 +103,7 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
                 let cmd = assess_risk(&format!("C{i}"), "2016/17 Q1", (n % 5 + 1) as u8, 3);
                 let a = p.send(&cmd).await.unwrap_or_else(|e| panic!("publisher {i} #{n}: {e}"));
                 assert!(!a.duplicate || a.seq > 0);
-                out.push((cmd.command_id, a.seq));
+                out.push((cmd.command_id, a.seq, std::time::Instant::now()));
                 acked.fetch_add(1, Ordering::SeqCst);
             }
             out
@@ -117,21 +117,32 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let leader = log_leader(&gw_client).await;
-    let victim = cluster
-        .nodes
-        .iter()
-        .position(|_| true)
-        .map(|_| leader.trim_start_matches('n').parse::<usize>().unwrap())
-        .unwrap();
+    let victim: usize = leader
+        .trim_start_matches('n')
+        .parse()
+        .expect("testkit node names are n0..n2");
     let at_kill = acked.load(Ordering::SeqCst);
+    let killed_at = std::time::Instant::now();
     cluster.nodes[victim].kill();
 
     let mut acks: BTreeMap<uuid::Uuid, u64> = BTreeMap::new();
+    let mut first_after_kill = None;
+    let mut last_ack = killed_at;
     while let Some(r) = tasks.join_next().await {
-        for (id, seq) in r.expect("publisher task") {
+        for (id, seq, at) in r.expect("publisher task") {
             assert!(acks.insert(id, seq).is_none());
+            if at > killed_at {
+                first_after_kill = Some(first_after_kill.map_or(at, |f: std::time::Instant| f.min(at)));
+                last_ack = last_ack.max(at);
+            }
         }
     }
+    // Reported, not asserted (no timed assertions).
+    eprintln!(
+        "killed node n{victim} (stream leader) after {at_kill} acks; first ack after the kill {:?} later; load finished {:?} after the kill",
+        first_after_kill.map(|f| f - killed_at),
+        last_ack - killed_at
+    );
     assert_eq!(acks.len(), PUBLISHERS * PER_PUBLISHER);
     assert!(at_kill < acks.len(), "the kill happened during the load");
     // Appends resume with the victim still down...
