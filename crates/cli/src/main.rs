@@ -406,10 +406,15 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut shown = e.to_string();
+            eprintln!("error: {shown}");
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown = text;
+                }
                 src = s.source();
             }
             ExitCode::FAILURE
@@ -924,6 +929,12 @@ async fn append_seal(
 }
 
 async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(CliError::Usage(format!(
+            "{}: no such file or directory",
+            p.display()
+        )));
+    }
     let actor = match &env.g.actor {
         Some(a) if !a.trim().is_empty() => Text::new("actor", a.trim())?,
         _ => Text::new("actor", "Performance Officer (import)")?,

@@ -1000,3 +1000,55 @@ fn write_commands_and_closed_periods() {
         "{csv}"
     );
 }
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn demo_serves_the_dashboards() {
+    use std::io::BufRead;
+    let site = Site::embedded();
+    let mut child = Command::new(bin())
+        .arg("--data-dir")
+        .arg(site.dir.path())
+        .args(["demo", "--addr", "127.0.0.1:0"])
+        .env_remove("PERFLEDGER_NATS_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut addr = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("serving http://") {
+            addr = Some(rest.split('/').next().unwrap().to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("demo printed no serving line");
+    let api = http_get(&addr, "/api/dashboard?unit=CG&period=2016%2F17%20Q1");
+    let page = http_get(&addr, "/dashboard?unit=CG&period=2016%2F17%20Q1");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(api.starts_with("HTTP/1.1 200"), "{api}");
+    let cli = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q1"]);
+    assert!(
+        api.contains(cli["digest"].as_str().unwrap()),
+        "web and CLI disagree:\n{api}"
+    );
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("<html"),
+        "{page}"
+    );
+}
