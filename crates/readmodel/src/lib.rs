@@ -48,7 +48,7 @@ pub use query::{
 pub use store::FORMAT_VERSION;
 
 /// Sled page-cache bound (bytes).
-pub const CACHE_BYTES: u64 = 96 * 1024 * 1024;
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Name of the single read-model tree.
 pub const TREE: &str = "readmodel";
@@ -214,9 +214,17 @@ impl std::fmt::Debug for ReadModel {
 impl ReadModel {
     /// Open (or create) the read model in a directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadModelError> {
+        Self::open_with_cache(path, CACHE_BYTES)
+    }
+
+    /// [`ReadModel::open`] with another sled page-cache bound (bytes).
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        cache_bytes: u64,
+    ) -> Result<Self, ReadModelError> {
         let db = sled::Config::new()
             .path(path.as_ref())
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(Some(1000))
             .mode(sled::Mode::HighThroughput)
             .open()?;

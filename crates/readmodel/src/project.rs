@@ -27,9 +27,9 @@ use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
 use crate::{render, ProjectError, ReadModel, ReadModelError};
 
 /// Records per atomic batch.
-pub const BATCH_RECORDS: usize = 4096;
+pub const BATCH_RECORDS: usize = 1024;
 /// Records between explicit flushes during catch-up.
-pub const FLUSH_EVERY: u64 = 131_072;
+pub const FLUSH_EVERY: u64 = 16_384;
 
 /// Progress of a catch-up: records applied so far (this run) out of the
 /// records to apply, and the checkpoint reached.
@@ -48,6 +48,7 @@ pub struct Progress {
 pub struct Projector {
     rm: ReadModel,
     batch_records: usize,
+    flush_every: u64,
 }
 
 /// Most fact heads kept in the projector's cache before it is dropped
@@ -87,10 +88,7 @@ impl Batcher {
         self.batch.get(&self.tree, key)
     }
 
-    fn last_with_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, ReadModelError> {
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<store::Kv>, ReadModelError> {
         let end = keys::prefix_end(prefix);
         if let Some((k, v)) = self.record.pending.range(prefix.to_vec()..end).next_back() {
             return Ok(Some((k.clone(), v.clone())));
@@ -484,6 +482,7 @@ impl Projector {
         Projector {
             rm: rm.clone(),
             batch_records: BATCH_RECORDS,
+            flush_every: FLUSH_EVERY,
         }
     }
 
@@ -491,6 +490,12 @@ impl Projector {
     /// batch boundaries).
     pub fn with_batch_records(mut self, n: usize) -> Self {
         self.batch_records = n.max(1);
+        self
+    }
+
+    /// Records between explicit flushes during catch-up.
+    pub fn with_flush_every(mut self, n: u64) -> Self {
+        self.flush_every = n.max(1);
         self
     }
 
@@ -562,7 +567,7 @@ impl Projector {
             if b.records_in_batch >= self.batch_records {
                 since_flush += b.records_in_batch as u64;
                 b.commit_batch()?;
-                if since_flush >= FLUSH_EVERY {
+                if since_flush >= self.flush_every {
                     self.rm.flush()?;
                     since_flush = 0;
                 }

@@ -614,6 +614,7 @@ impl ReadModel {
         Ok(unit.trim().to_string())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn indicator_row(
         &self,
         entity: Uuid,

@@ -98,6 +98,9 @@ pub(crate) struct EntityInfo {
     pub first_seq: u64,
 }
 
+/// A key and its value.
+pub(crate) type Kv = (Vec<u8>, Vec<u8>);
+
 /// Writes of the current batch, readable before they are applied.
 #[derive(Default)]
 pub(crate) struct Stage {
@@ -122,7 +125,7 @@ impl Stage {
         &self,
         tree: &sled::Tree,
         prefix: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, ReadModelError> {
+    ) -> Result<Option<Kv>, ReadModelError> {
         let end = keys::prefix_end(prefix);
         if let Some((k, v)) = self.pending.range(prefix.to_vec()..end.clone()).next_back() {
             return Ok(Some((k.clone(), v.clone())));

@@ -30,6 +30,7 @@ fn shape() -> Shape {
         years: 10,
         monthly_per_mille: 300,
         restate_per_mille: 120,
+        monthly_reports: false,
     }
 }
 

@@ -81,9 +81,18 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
 /// `rebuild <ms> <VmHWM>`.
 async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let log = EmbeddedLog::open(dir.join("log")).await?;
-    let rm = ReadModel::open(dir.join("readmodel"))?;
+    let cache_mb: u64 = arg("--cache-mb").and_then(|v| v.parse().ok()).unwrap_or(64);
+    let rm = ReadModel::open_with_cache(dir.join("readmodel"), cache_mb * 1024 * 1024)?;
+    rm.clear()?;
+    let mut projector = perfledger_readmodel::Projector::new(&rm);
+    if let Some(b) = arg("--batch").and_then(|v| v.parse().ok()) {
+        projector = projector.with_batch_records(b);
+    }
+    if let Some(f) = arg("--flush-every").and_then(|v| v.parse().ok()) {
+        projector = projector.with_flush_every(f);
+    }
     let t = Instant::now();
-    rm.rebuild(&log, &mut |_| {}).await?;
+    projector.catch_up(&log, &mut |_| {}).await?;
     let ms = t.elapsed().as_millis();
     println!("rebuild {ms} {}", vm_hwm().replace(' ', ""));
     Ok(())
