@@ -596,10 +596,22 @@ impl Projector {
 
     /// Follow the log from the checkpoint: catch up, then apply new records
     /// as they arrive, committing whenever no record is immediately ready
-    /// (and flushing then). Returns only on an error or when the stream ends.
-    pub async fn follow<L: EventLog>(&self, log: &L) -> Result<Seq, ProjectError> {
+    /// (and flushing then), and calling `progress` after each commit
+    /// (`total` = 0: open-ended). Returns only on an error or when the
+    /// stream ends.
+    pub async fn follow<L: EventLog>(
+        &self,
+        log: &L,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Seq, ProjectError> {
         let mut b = self.batcher()?;
+        let start = b.checkpoint;
         let mut stream = log.tail(b.checkpoint + 1);
+        let report = |b: &Batcher| Progress {
+            applied: b.checkpoint - start,
+            total: 0,
+            checkpoint: b.checkpoint,
+        };
         loop {
             let item = match stream.next().now_or_never() {
                 Some(item) => item,
@@ -607,6 +619,7 @@ impl Projector {
                     if b.records_in_batch > 0 {
                         b.commit_batch()?;
                         self.rm.flush_async().await?;
+                        progress(report(&b));
                     }
                     stream.next().await
                 }
@@ -614,6 +627,7 @@ impl Projector {
             let Some(item) = item else {
                 b.commit_batch()?;
                 self.rm.flush()?;
+                progress(report(&b));
                 return Ok(b.checkpoint);
             };
             let rec = item?;
@@ -624,6 +638,7 @@ impl Projector {
             }
             if b.records_in_batch >= self.batch_records {
                 b.commit_batch()?;
+                progress(report(&b));
             }
         }
     }
