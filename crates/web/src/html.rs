@@ -59,12 +59,16 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 
 fn group_thousands(digits: &str) -> String {
     let n = digits.len();
+    let first = match n % 3 {
+        0 => 3,
+        r => r,
+    }
+    .min(n);
     let mut out = String::with_capacity(n + n / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (n - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    out.push_str(&digits[..first]);
+    for chunk in digits.as_bytes()[first..].chunks(3) {
+        out.push(',');
+        out.push_str(&String::from_utf8_lossy(chunk));
     }
     out
 }
@@ -348,6 +352,8 @@ mod tests {
             "1,234,567.5"
         );
         assert_eq!(money(Fixed::ZERO), "0");
+        assert_eq!(money(Fixed::parse_full("999").unwrap()), "999");
+        assert_eq!(money(Fixed::parse_full("-100000").unwrap()), "(100,000)");
         assert_eq!(pct_1dp(Some(Fixed::parse_full("4").unwrap())), "4.0%");
         assert_eq!(pct_1dp(Some(Fixed::parse_full("-12.5").unwrap())), "-12.5%");
         assert_eq!(pct_1dp(None), "–");

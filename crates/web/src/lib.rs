@@ -61,12 +61,15 @@ pub enum WebError {
     Io(#[from] std::io::Error),
 }
 
+/// Periods known at a checkpoint.
+type PeriodCache = Arc<Mutex<Option<(u64, Vec<Period>)>>>;
+
 /// Shared state of the router: the caller's [`WebState`] plus a cache of
 /// the periods known at a checkpoint (for selectors).
 #[derive(Clone)]
 pub(crate) struct App {
     pub(crate) web: WebState,
-    periods: Arc<Mutex<Option<(u64, Vec<Period>)>>>,
+    periods: PeriodCache,
 }
 
 impl App {
