@@ -199,6 +199,10 @@ table.overview{font-size:.92rem}
 .legend span{display:inline-block;padding:.05rem .45rem;margin:0 .4rem .3rem 0;border:1px solid var(--line);font-size:.85rem}
 .figure{font-size:1.35rem;font-weight:700}
 .muted{color:var(--muted)}
+dl.grid{grid-template-columns:repeat(auto-fit,minmax(220px,1fr));margin:.2rem 0 1rem}
+dl.grid dt{font-weight:700;font-size:.85rem;color:var(--muted)}
+dl.grid dd{margin:0 0 .6rem}
+td.when{white-space:nowrap}
 .seal{border:2px solid var(--ink);padding:.45rem .75rem;margin:.4rem 0}
 .seal.ok{border-color:#00703c}.seal.differs{border-color:#d4351c}
 .error{border-left:5px solid #d4351c;padding:.4rem .7rem;background:#fdf1ef}

@@ -36,8 +36,13 @@ pub(crate) fn known_periods(rm: &ReadModel, seq: u64) -> Result<Vec<Period>, App
         out.insert((p.sort_key(), p.to_string()), p);
     };
     for s in rm.indicators(None, at)? {
-        match rm.indicator(&s.natural_key, at) {
-            Ok(v) => v.rows.iter().for_each(|r| add(r.period)),
+        match rm.audit(EntityKind::Indicator, &s.natural_key, at) {
+            Ok(t) => t
+                .entries
+                .iter()
+                .filter(|e| e.field == "result" || e.field == "target")
+                .filter_map(|e| e.period)
+                .for_each(&mut add),
             Err(perfledger_readmodel::ReadModelError::NotFound { .. })
             | Err(perfledger_readmodel::ReadModelError::Ambiguous { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -51,6 +56,15 @@ pub(crate) fn known_periods(rm: &ReadModel, seq: u64) -> Result<Vec<Period>, App
 
 fn ts(ms: i64) -> String {
     Timestamp(ms).to_string()
+}
+
+/// Recorded time for tables: `2016-07-01 03:00:00 UTC`.
+fn when(ms: i64) -> String {
+    let t = ts(ms);
+    match t.strip_suffix('Z') {
+        Some(x) => format!("{} UTC", x.replacen('T', " ", 1)),
+        None => t,
+    }
 }
 
 fn bar<'a>(
@@ -709,10 +723,14 @@ fn audit_table(id: &str, caption: &str, entries: &[AuditEntry]) -> String {
     for e in entries {
         let _ = write!(
             s,
-            "<tr><td class=\"num\">{}.{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → <strong>{}</strong> <span class=\"muted\">({})</span></td></tr>",
+            "<tr><td class=\"num\">{}{}</td><td class=\"when\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → <strong>{}</strong> <span class=\"muted\">({})</span></td></tr>",
             e.seq,
-            e.index,
-            esc(&ts(e.recorded_at)),
+            if e.index == 0 {
+                String::new()
+            } else {
+                format!(" <span class=\"muted\">#{}</span>", e.index)
+            },
+            esc(&when(e.recorded_at)),
             esc(&e.actor),
             esc(&e.source),
             esc(&e.event),

@@ -137,10 +137,29 @@ async fn chromium_renders_the_dashboard() {
     assert!(dom.contains("33% (1)"));
     assert!(dom.contains("Satisfaction") || dom.contains("Sealed for"));
 
+    // The indicator page: the trend chart is inline SVG the browser renders.
+    let ind_url = format!("http://{addr}/indicators/CG/S1");
+    let ind_shot = out_dir.path().join("indicator.png");
+    run_chromium(&[
+        format!("--screenshot={}", ind_shot.display()),
+        ind_url.clone(),
+    ])
+    .await;
+    let ind_png = std::fs::read(&ind_shot).expect("indicator screenshot written");
+    assert_eq!(png_size(&ind_png), (1280, 2000));
+    let out = run_chromium(&["--dump-dom".to_string(), ind_url]).await;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("<svg class=\"chart\""),
+        "DOM lacks the trend chart"
+    );
+    assert!(dom.contains("id=\"audit\""), "DOM lacks the audit trail");
+
     if std::env::var_os("PERFLEDGER_UPDATE_SCREENSHOT").is_some() {
         let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&dest).unwrap();
         std::fs::copy(&shot, dest.join("dashboard.png")).unwrap();
+        std::fs::copy(&ind_shot, dest.join("indicator.png")).unwrap();
     }
     server.abort();
 }
