@@ -6,7 +6,7 @@
 //! | prefix | key | value |
 //! |---|---|---|
 //! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
-//! | `T` | `T` ++ flip(running max recorded_at) ++ seq | empty: time index |
+//! | `T` | `T` ++ block(8) | time index: running max recorded_at (i64) of each of 256 records |
 //! | `r` | `r` ++ seq(8) ++ index(2) | the event's stored version: body, who/when/why and the value it replaced (appended in log order) |
 //! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: bitemporal index of fact versions (valid period × recorded seq); an entity's `f` range is its audit trail |
 //! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: tenant-wide facts (tolerance schemes, closed periods) |
@@ -88,15 +88,20 @@ pub(crate) fn kind_from_byte(b: u8) -> Option<EntityKind> {
 }
 
 /// Order-preserving i64 → u64.
+#[cfg(test)]
 pub(crate) fn flip(v: i64) -> u64 {
     (v as u64) ^ (1u64 << 63)
 }
 
-pub(crate) fn time_key(maxrec: i64, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
+/// Records per time-index block.
+pub(crate) const TIME_BLOCK: u64 = 256;
+
+/// `T` ++ block: the running max recorded time (i64 BE each) of the
+/// records `block*TIME_BLOCK+1 ..`, one entry per record.
+pub(crate) fn time_block_key(block: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
     k.push(TIME);
-    k.extend_from_slice(&flip(maxrec).to_be_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&block.to_be_bytes());
     k
 }
 

@@ -331,19 +331,66 @@ impl ReadModel {
                 requested: s,
                 checkpoint: cp,
             }),
-            AsOf::Time(t) => {
-                let mut hi = vec![keys::TIME];
-                hi.extend_from_slice(&keys::flip(t).to_be_bytes());
-                hi.extend_from_slice(&u64::MAX.to_be_bytes());
-                match self.tree.range(vec![keys::TIME]..=hi).next_back() {
-                    Some(r) => {
-                        let (k, _) = r?;
-                        Ok(keys::trailing_seq(&k).unwrap_or(0).min(cp))
-                    }
-                    None => Ok(0),
-                }
+            AsOf::Time(t) => self.resolve_time(t, cp),
+        }
+    }
+
+    fn time_entries(&self, block: u64) -> Result<Vec<i64>, ReadModelError> {
+        let k = keys::time_block_key(block);
+        let v = self.tree.get(&k)?.map(|v| v.to_vec()).unwrap_or_default();
+        if v.len() % 8 != 0 {
+            return Err(ReadModelError::Corrupt {
+                key: hex::encode(&k),
+                detail: "time block is not a whole number of entries".to_string(),
+            });
+        }
+        Ok(v.chunks_exact(8)
+            .map(|c| i64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect())
+    }
+
+    /// The longest prefix whose records all have recorded_at ≤ t: binary
+    /// search over the time-index blocks (running max is non-decreasing).
+    fn resolve_time(&self, t: i64, cp: Seq) -> Result<Seq, ReadModelError> {
+        if cp == 0 {
+            return Ok(0);
+        }
+        let last = (cp - 1) / keys::TIME_BLOCK;
+        // The last block whose first entry is ≤ t.
+        let (mut lo, mut hi) = (0u64, last + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.time_entries(mid)?.first() {
+                Some(first) if *first <= t => lo = mid + 1,
+                _ => hi = mid,
             }
         }
+        if lo == 0 {
+            return Ok(0);
+        }
+        let block = lo - 1;
+        let n = self
+            .time_entries(block)?
+            .iter()
+            .take_while(|m| **m <= t)
+            .count() as u64;
+        Ok((block * keys::TIME_BLOCK + n).min(cp))
+    }
+
+    /// The partial time block the projector continues after `checkpoint`.
+    pub(crate) fn time_block_at(&self, checkpoint: Seq) -> Result<(u64, Vec<u8>), ReadModelError> {
+        if checkpoint == 0 {
+            return Ok((0, Vec::new()));
+        }
+        let block = (checkpoint - 1) / keys::TIME_BLOCK;
+        let keep = usize::try_from((checkpoint - 1) % keys::TIME_BLOCK + 1).unwrap_or(0) * 8;
+        let mut bytes = self
+            .tree
+            .get(keys::time_block_key(block))?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        bytes.truncate(keep);
+        Ok((block, bytes))
     }
 
     /// SHA-256 over every key and value of the tree, in key order: equal

@@ -78,6 +78,8 @@ struct Batcher {
     checkpoint: Seq,
     maxrec: i64,
     records_in_batch: usize,
+    /// Current time-index block (number, bytes).
+    time_block: (u64, Vec<u8>),
 }
 
 impl Batcher {
@@ -120,6 +122,10 @@ impl Batcher {
             return Ok(());
         }
         let mut stage = std::mem::take(&mut self.batch);
+        stage.put(
+            keys::time_block_key(self.time_block.0),
+            self.time_block.1.clone(),
+        );
         stage.put(
             keys::META_CHECKPOINT.to_vec(),
             self.checkpoint.to_be_bytes().to_vec(),
@@ -455,7 +461,6 @@ fn apply_record(b: &mut Batcher, rec: &LogRecord) -> Result<bool, ProjectError> 
         });
     }
     let maxrec = b.maxrec.max(rec.recorded_at);
-    b.put(keys::time_key(maxrec, rec.seq), Vec::new());
     if !rec.subject.is_checkpoint() {
         let events = decode_commit(&rec.payload).map_err(|source| ProjectError::Decode {
             seq: rec.seq,
@@ -472,6 +477,12 @@ fn apply_record(b: &mut Batcher, rec: &LogRecord) -> Result<bool, ProjectError> 
     }
     b.maxrec = maxrec;
     b.checkpoint = rec.seq;
+    let block = (rec.seq - 1) / keys::TIME_BLOCK;
+    if block != b.time_block.0 {
+        let done = std::mem::replace(&mut b.time_block, (block, Vec::new()));
+        b.record.put(keys::time_block_key(done.0), done.1);
+    }
+    b.time_block.1.extend_from_slice(&maxrec.to_be_bytes());
     b.commit_record();
     Ok(true)
 }
@@ -511,6 +522,7 @@ impl Projector {
             record: store::Stage::default(),
             checkpoint,
             maxrec: self.rm.max_recorded_at()?,
+            time_block: self.rm.time_block_at(checkpoint)?,
             records_in_batch: 0,
         })
     }
