@@ -13,7 +13,8 @@ use perfledger_import::ImportPlan;
 use perfledger_log::Seq;
 use perfledger_readmodel::render;
 use perfledger_readmodel::{
-    AuditEntry, AuditTrail, DashboardView, FinanceView, IndicatorView, RiskRegister,
+    AuditEntry, AuditTrail, DashboardView, FinanceView, IndicatorSummary, IndicatorView,
+    RiskRegister,
 };
 use serde_json::{json, Value};
 
@@ -833,4 +834,38 @@ mod tests {
         assert_eq!(pct_whole(Some(fx("-12"))), "(12%)");
         assert_eq!(pct_whole(Some(fx("3"))), "3%");
     }
+}
+
+/// `indicators`.
+pub fn indicators(f: Format, list: &[IndicatorSummary]) -> Res<()> {
+    let header = ["key", "reference", "title", "unit", "type", "retired"];
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            vec![
+                i.natural_key.clone(),
+                i.reference.clone().unwrap_or_default(),
+                i.title.clone(),
+                i.unit.clone(),
+                i.indicator_type.label().to_string(),
+                i.retired.to_string(),
+            ]
+        })
+        .collect();
+    match f {
+        Format::Json => {
+            let j: Vec<Value> = list
+                .iter()
+                .map(|i| {
+                    json!({"key": i.natural_key, "reference": i.reference, "title": i.title,
+                        "unit": i.unit, "type": i.indicator_type.label(), "retired": i.retired,
+                        "entity": i.entity})
+                })
+                .collect();
+            out!("{:#}", Value::Array(j));
+        }
+        Format::Csv => csv_out(&header, rows)?,
+        Format::Table => table(&header, &rows),
+    }
+    Ok(())
 }

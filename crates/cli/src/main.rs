@@ -230,6 +230,15 @@ enum Cmd {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// List indicators (key, title, unit, type)
+    Indicators {
+        /// Unit code; all units when omitted
+        #[arg(long)]
+        unit: Option<String>,
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// An indicator's targets, results, ratings and directions by period
     History {
         /// Indicator reference, or title when it has none
@@ -708,6 +717,11 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             let view = rm.dashboard(unit.as_deref(), period(&p)?, as_of(at.as_deref())?)?;
             format::dashboard(g.format, &view)?;
         }
+        Cmd::Indicators { unit, as_of: at } => {
+            let rm = env.caught_up().await?;
+            let list = rm.indicators(unit.as_deref(), as_of(at.as_deref())?)?;
+            format::indicators(g.format, &list)?;
+        }
         Cmd::History {
             indicator,
             as_of: at,
@@ -1163,7 +1177,7 @@ async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
     out!("serving http://{local}/ (Ctrl-C to stop)");
     let log = env.log.clone();
     let projector = Projector::new(&rm);
-    let follow = async move { projector.follow(&*log).await };
+    let follow = async move { projector.follow(&*log, &mut |_| {}).await };
     tokio::select! {
         r = perfledger_web::serve(state, listener) => {
             r.map_err(|e| CliError::Usage(e.to_string()))?;
