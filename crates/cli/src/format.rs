@@ -813,29 +813,6 @@ pub fn import_summary(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fx(s: &str) -> Fixed {
-        Fixed::parse_decimal(s).unwrap()
-    }
-
-    #[test]
-    fn printed_forms() {
-        assert_eq!(amount(fx("30837")), "30,837");
-        assert_eq!(amount(fx("-4331")), "(4,331)");
-        assert_eq!(amount(fx("-491")), "(491)");
-        assert_eq!(amount(fx("0")), "0");
-        assert_eq!(amount(fx("1000000")), "1,000,000");
-        assert_eq!(pct1(Some(fx("-50.7"))), "-50.7%");
-        assert_eq!(pct1(Some(fx("0"))), "0.0%");
-        assert_eq!(pct1(Some(fx("7"))), "7.0%");
-        assert_eq!(pct_whole(Some(fx("-12"))), "(12%)");
-        assert_eq!(pct_whole(Some(fx("3"))), "3%");
-    }
-}
-
 /// `indicators`.
 pub fn indicators(f: Format, list: &[IndicatorSummary]) -> Res<()> {
     let header = ["key", "reference", "title", "unit", "type", "retired"];
@@ -868,4 +845,27 @@ pub fn indicators(f: Format, list: &[IndicatorSummary]) -> Res<()> {
         Format::Table => table(&header, &rows),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fx(s: &str) -> Fixed {
+        Fixed::parse_decimal(s).unwrap()
+    }
+
+    #[test]
+    fn printed_forms() {
+        assert_eq!(amount(fx("30837")), "30,837");
+        assert_eq!(amount(fx("-4331")), "(4,331)");
+        assert_eq!(amount(fx("-491")), "(491)");
+        assert_eq!(amount(fx("0")), "0");
+        assert_eq!(amount(fx("1000000")), "1,000,000");
+        assert_eq!(pct1(Some(fx("-50.7"))), "-50.7%");
+        assert_eq!(pct1(Some(fx("0"))), "0.0%");
+        assert_eq!(pct1(Some(fx("7"))), "7.0%");
+        assert_eq!(pct_whole(Some(fx("-12"))), "(12%)");
+        assert_eq!(pct_whole(Some(fx("3"))), "3%");
+    }
 }
