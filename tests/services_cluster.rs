@@ -56,7 +56,10 @@ async fn open_r3(client: &async_nats::Client) -> JetStreamLog {
 
 async fn rebuild(log: &AnyLog) -> ReadModel {
     let rm = ReadModel::open_temporary().unwrap();
-    Projector::new(&rm).catch_up(log, &mut |_| {}).await.expect("projection");
+    Projector::new(&rm)
+        .catch_up(log, &mut |_| {})
+        .await
+        .expect("projection");
     rm
 }
 
@@ -67,7 +70,15 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     let gw_client = connect_all(&urls).await;
     cluster.wait_jetstream(&gw_client).await;
     let log = open_r3(&gw_client).await;
-    let info = log.context().get_stream("PERFLEDGER").await.unwrap().info().await.unwrap().clone();
+    let info = log
+        .context()
+        .get_stream("PERFLEDGER")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
     assert_eq!(info.config.num_replicas, 3);
     let svc = Services::start_on(
         gw_client.clone(),
@@ -90,7 +101,9 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
             },
         );
         wait_gateway(p_client(&p), "pl.cmd.barnet.risk").await;
-        p.send(&register_risk(&format!("C{i}"))).await.expect("register");
+        p.send(&register_risk(&format!("C{i}")))
+            .await
+            .expect("register");
         publishers.push(p);
     }
     let acked = Arc::new(AtomicUsize::new(0));
@@ -101,7 +114,10 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
             let mut out = Vec::new();
             for n in 0..PER_PUBLISHER {
                 let cmd = assess_risk(&format!("C{i}"), "2016/17 Q1", (n % 5 + 1) as u8, 3);
-                let a = p.send(&cmd).await.unwrap_or_else(|e| panic!("publisher {i} #{n}: {e}"));
+                let a = p
+                    .send(&cmd)
+                    .await
+                    .unwrap_or_else(|e| panic!("publisher {i} #{n}: {e}"));
                 assert!(!a.duplicate || a.seq > 0);
                 out.push((cmd.command_id, a.seq, std::time::Instant::now()));
                 acked.fetch_add(1, Ordering::SeqCst);
@@ -132,7 +148,8 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
         for (id, seq, at) in r.expect("publisher task") {
             assert!(acks.insert(id, seq).is_none());
             if at > killed_at {
-                first_after_kill = Some(first_after_kill.map_or(at, |f: std::time::Instant| f.min(at)));
+                first_after_kill =
+                    Some(first_after_kill.map_or(at, |f: std::time::Instant| f.min(at)));
                 last_ack = last_ack.max(at);
             }
         }
@@ -167,12 +184,20 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
         let r = r.expect("record");
         n += 1;
         assert_eq!(r.seq, n, "gapless");
-        assert!(seen.insert(r.msg_id, r.seq).is_none(), "msg id {} stored twice", r.msg_id);
+        assert!(
+            seen.insert(r.msg_id, r.seq).is_none(),
+            "msg id {} stored twice",
+            r.msg_id
+        );
     }
     assert_eq!(n, head);
     assert_eq!(head as usize, PUBLISHERS * PER_PUBLISHER + PUBLISHERS + 2);
     for (id, seq) in &acks {
-        assert_eq!(seen.get(id), Some(seq), "acknowledged command {id} lost or moved");
+        assert_eq!(
+            seen.get(id),
+            Some(seq),
+            "acknowledged command {id} lost or moved"
+        );
     }
 
     // The live projector rode through the failover: it converges to the same
@@ -187,7 +212,9 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     assert_eq!(live.checkpoint().unwrap(), head);
     let fresh = rebuild(svc.log.as_ref()).await;
     let other_node = (victim + 1) % 3;
-    let c2 = async_nats::connect(cluster.nodes[other_node].url()).await.unwrap();
+    let c2 = async_nats::connect(cluster.nodes[other_node].url())
+        .await
+        .unwrap();
     let log2 = AnyLog::JetStream(open_r3(&c2).await);
     let fresh2 = rebuild(&log2).await;
     let d = live.content_digest().unwrap();
@@ -197,7 +224,8 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     let dash = |rm: &ReadModel| rm.dashboard(None, p, AsOf::Head).unwrap().digest;
     assert_eq!(dash(&live), dash(&fresh));
     assert_eq!(dash(&live), dash(&fresh2));
-    let risks = |rm: &ReadModel| serde_json::to_string(&rm.risks(None, AsOf::Head).unwrap()).unwrap();
+    let risks =
+        |rm: &ReadModel| serde_json::to_string(&rm.risks(None, AsOf::Head).unwrap()).unwrap();
     assert_eq!(risks(&live), risks(&fresh2));
     svc.shutdown().await;
 }

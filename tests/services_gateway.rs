@@ -65,14 +65,20 @@ async fn commands_are_appended_idempotently_with_typed_errors() {
         }
         other => panic!("{other:?} / {err}"),
     }
-    let err = pc.send(&record_result("NOPE/9", "2016/17 Q1", "1%")).await.unwrap_err();
+    let err = pc
+        .send(&record_result("NOPE/9", "2016/17 Q1", "1%"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err.refusal(), Some(ServiceError::Validation { rule, value, .. }) if rule == "unknown_entity" && value == "NOPE/9"),
         "{err}"
     );
     // Out of range risk scores name the field.
     pc.send(&register_risk("R1")).await.unwrap();
-    let err = pc.send(&assess_risk("R1", "2016/17 Q1", 6, 2)).await.unwrap_err();
+    let err = pc
+        .send(&assess_risk("R1", "2016/17 Q1", 6, 2))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err.refusal(), Some(ServiceError::Validation { rule, field, value, .. }) if rule == "out_of_range" && field == "impact" && value == "6"),
         "{err}"
@@ -125,7 +131,10 @@ async fn commands_are_appended_idempotently_with_typed_errors() {
         },
     );
     let err = nobody.send(&define_indicator("X")).await.unwrap_err();
-    assert!(matches!(err, ClientError::NoResponders { attempts: 2, .. }), "{err}");
+    assert!(
+        matches!(err, ClientError::NoResponders { attempts: 2, .. }),
+        "{err}"
+    );
     assert_eq!(svc.head().await, before);
     svc.shutdown().await;
 }
@@ -154,7 +163,11 @@ async fn two_gateway_instances_share_the_queue_group_and_concurrent_sends_all_la
     }
     seqs.sort();
     seqs.dedup();
-    assert_eq!(seqs.len(), 40, "each command landed once at its own sequence");
+    assert_eq!(
+        seqs.len(),
+        40,
+        "each command landed once at its own sequence"
+    );
     assert_eq!(svc.head().await, 41);
     second.shutdown().await;
     svc.shutdown().await;
@@ -165,16 +178,27 @@ async fn a_follower_skips_checkpoints_keeps_sequence_order_and_resumes() {
     let (_server, client, svc) = setup(None).await;
     let pc = publisher(client.clone());
     pc.send(&define_indicator("F/1")).await.unwrap(); // 1
-    pc.send(&record_result("F/1", "2016/17 Q1", "50%")).await.unwrap(); // 2
-    integrity::checkpoint(svc.log.as_ref(), "pl").await.unwrap().expect("checkpoint"); // 3
-    pc.send(&record_result("F/1", "2016/17 Q2", "60%")).await.unwrap(); // 4
+    pc.send(&record_result("F/1", "2016/17 Q1", "50%"))
+        .await
+        .unwrap(); // 2
+    integrity::checkpoint(svc.log.as_ref(), "pl")
+        .await
+        .unwrap()
+        .expect("checkpoint"); // 3
+    pc.send(&record_result("F/1", "2016/17 Q2", "60%"))
+        .await
+        .unwrap(); // 4
     let mut f = Follower::start(client.clone(), FollowerConfig::new("reader-a"))
         .await
         .unwrap();
-    let seqs: Vec<u64> = [f.next().await.unwrap(), f.next().await.unwrap(), f.next().await.unwrap()]
-        .iter()
-        .map(|c| c.seq)
-        .collect();
+    let seqs: Vec<u64> = [
+        f.next().await.unwrap(),
+        f.next().await.unwrap(),
+        f.next().await.unwrap(),
+    ]
+    .iter()
+    .map(|c| c.seq)
+    .collect();
     assert_eq!(seqs, vec![1, 2, 4], "the checkpoint at 3 is skipped");
     assert_eq!(f.position(), 4);
     f.ack().await.unwrap();
@@ -193,7 +217,9 @@ async fn a_follower_skips_checkpoints_keeps_sequence_order_and_resumes() {
         r[0].as_ref().unwrap().msg_id
     });
     // Resuming reader-a continues after what it acknowledged.
-    pc.send(&record_result("F/1", "2016/17 Q3", "70%")).await.unwrap(); // 5
+    pc.send(&record_result("F/1", "2016/17 Q3", "70%"))
+        .await
+        .unwrap(); // 5
     let mut f = Follower::start(client.clone(), FollowerConfig::new("reader-a"))
         .await
         .unwrap();
@@ -206,20 +232,38 @@ async fn the_query_service_answers_views_as_of_a_position() {
     let (_server, client, svc) = setup(Some("barnet")).await;
     let pc = publisher(client.clone());
     pc.send(&define_indicator("Q/1")).await.unwrap();
-    let first = pc.send(&record_result("Q/1", "2016/17 Q1", "50%")).await.unwrap();
+    let first = pc
+        .send(&record_result("Q/1", "2016/17 Q1", "50%"))
+        .await
+        .unwrap();
     pc.send(&register_risk("QR1")).await.unwrap();
-    let last = pc.send(&assess_risk("QR1", "2016/17 Q1", 4, 4)).await.unwrap();
+    let last = pc
+        .send(&assess_risk("QR1", "2016/17 Q1", 4, 4))
+        .await
+        .unwrap();
     let q = QueryClient::new(client.clone());
     let status = q
-        .query("barnet", "status", &serde_json::json!({"min_seq": last.seq}))
+        .query(
+            "barnet",
+            "status",
+            &serde_json::json!({"min_seq": last.seq}),
+        )
         .await
         .unwrap();
     assert!(status["checkpoint"].as_u64().unwrap() >= last.seq);
     let hist = q
-        .query("barnet", "history", &serde_json::json!({"indicator": "Q/1"}))
+        .query(
+            "barnet",
+            "history",
+            &serde_json::json!({"indicator": "Q/1"}),
+        )
         .await
         .unwrap();
-    assert_eq!(hist["entries"].as_array().map(|a| a.len()), Some(2), "{hist}");
+    assert_eq!(
+        hist["entries"].as_array().map(|a| a.len()),
+        Some(2),
+        "{hist}"
+    );
     let earlier = q
         .query(
             "barnet",
@@ -229,34 +273,76 @@ async fn the_query_service_answers_views_as_of_a_position() {
         .await
         .unwrap();
     assert_eq!(earlier["entries"].as_array().map(|a| a.len()), Some(1));
-    let risks = q.query("barnet", "risks", &serde_json::json!({})).await.unwrap();
+    let risks = q
+        .query("barnet", "risks", &serde_json::json!({}))
+        .await
+        .unwrap();
     assert!(risks.to_string().contains("QR1"), "{risks}");
     let dash = q
-        .query("barnet", "dashboard", &serde_json::json!({"period": "2016/17 Q1"}))
+        .query(
+            "barnet",
+            "dashboard",
+            &serde_json::json!({"period": "2016/17 Q1"}),
+        )
         .await
         .unwrap();
     assert_eq!(dash["digest"].as_str().map(|d| d.len()), Some(64));
     let audit = q
-        .query("barnet", "audit", &serde_json::json!({"kind": "risk", "key": "QR1"}))
+        .query(
+            "barnet",
+            "audit",
+            &serde_json::json!({"kind": "risk", "key": "QR1"}),
+        )
         .await
         .unwrap();
     assert_eq!(audit["digest"].as_str().map(|d| d.len()), Some(64));
     let fin = q
-        .query("barnet", "finance", &serde_json::json!({"period": "2016/17 Q1"}))
+        .query(
+            "barnet",
+            "finance",
+            &serde_json::json!({"period": "2016/17 Q1"}),
+        )
         .await
         .unwrap();
     assert!(fin.is_object());
     // Bad queries name what is wrong.
-    let e = q.query("barnet", "nonsense", &serde_json::json!({})).await.unwrap_err();
-    assert!(matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("unknown view")));
-    let e = q.query("barnet", "dashboard", &serde_json::json!({})).await.unwrap_err();
-    assert!(matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("`period`")));
-    let e = q.query("barnet", "history", &serde_json::json!({"indicator": "NOPE"})).await.unwrap_err();
-    assert!(matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("NOPE")));
-    let e = q.query("barnet", "status", &serde_json::json!({"colour": 1})).await.unwrap_err();
-    assert!(matches!(e.refusal(), Some(ServiceError::Malformed { detail, .. }) if detail.contains("colour")));
+    let e = q
+        .query("barnet", "nonsense", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("unknown view"))
+    );
+    let e = q
+        .query("barnet", "dashboard", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("`period`"))
+    );
+    let e = q
+        .query(
+            "barnet",
+            "history",
+            &serde_json::json!({"indicator": "NOPE"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.refusal(), Some(ServiceError::BadQuery { detail, .. }) if detail.contains("NOPE"))
+    );
+    let e = q
+        .query("barnet", "status", &serde_json::json!({"colour": 1}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.refusal(), Some(ServiceError::Malformed { detail, .. }) if detail.contains("colour"))
+    );
     // Another tenant has no query service here.
-    let e = q.query("camden", "status", &serde_json::json!({})).await.unwrap_err();
+    let e = q
+        .query("camden", "status", &serde_json::json!({}))
+        .await
+        .unwrap_err();
     assert!(matches!(e, ClientError::NoResponders { .. }), "{e}");
     svc.shutdown().await;
 }

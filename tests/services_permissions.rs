@@ -28,8 +28,13 @@ async fn raw_request(
         .await
         .expect("gateway reply");
     let headers = msg.headers.clone().expect("reply headers");
-    let enc = Encoding::parse(headers.get("Pl-Encoding").expect("encoding header").as_str())
-        .expect("known encoding");
+    let enc = Encoding::parse(
+        headers
+            .get("Pl-Encoding")
+            .expect("encoding header")
+            .as_str(),
+    )
+    .expect("known encoding");
     let status = headers.get("Pl-Status").expect("status header").to_string();
     let reply = CommandReply::decode(enc, &msg.payload).expect("decodable reply");
     (enc, reply, status)
@@ -60,13 +65,19 @@ async fn read_only_user_cannot_publish_to_the_stream_or_send_commands_but_can_fo
     let (reader, errors) = connect_as(&server.url(), "opendata").await;
     // A valid-looking commit published straight to an event subject, a
     // checkpoint, and a command: all refused by the server.
-    let subject = format!("pl.ev.barnet.indicator.{}", uuid::Uuid::from_u128(9).simple());
+    let subject = format!(
+        "pl.ev.barnet.indicator.{}",
+        uuid::Uuid::from_u128(9).simple()
+    );
     reader
         .publish(subject.clone(), Bytes::from_static(&[1, 0]))
         .await
         .unwrap();
     errors.wait_for(&["permissions violation", &subject]).await;
-    reader.publish("pl.chk", Bytes::from_static(b"x")).await.unwrap();
+    reader
+        .publish("pl.chk", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
     errors.wait_for(&["permissions violation", "pl.chk"]).await;
     let cmd = codec::encode_command(&record_result("CS/01", "2016/17 Q2", "80%")).unwrap();
     reader
@@ -78,14 +89,20 @@ async fn read_only_user_cannot_publish_to_the_stream_or_send_commands_but_can_fo
         .await;
     // Through JetStream's publish API too: no ack, nothing stored.
     let js = jetstream::new(reader.clone());
-    let ack = js.publish(subject.clone(), Bytes::from_static(&[1, 0])).await;
+    let ack = js
+        .publish(subject.clone(), Bytes::from_static(&[1, 0]))
+        .await;
     match ack {
         Ok(fut) => assert!(fut.await.is_err(), "a read-only publish was acknowledged"),
         Err(_) => {}
     }
     // Stream administration is refused too.
     assert!(js.delete_stream("PERFLEDGER").await.is_err());
-    assert_eq!(svc.head().await, head, "the read-only user appended something");
+    assert_eq!(
+        svc.head().await,
+        head,
+        "the read-only user appended something"
+    );
 
     // What it may do: follow the stream with its durable consumer, and query.
     let mut f = Follower::start(reader.clone(), FollowerConfig::new("opendata"))
@@ -97,9 +114,11 @@ async fn read_only_user_cannot_publish_to_the_stream_or_send_commands_but_can_fo
     assert_eq!(second.seq, rec.seq);
     assert_eq!(second.events.len(), 1);
     // Another consumer name is not its own.
-    assert!(Follower::start(reader.clone(), FollowerConfig::new("someone-else"))
-        .await
-        .is_err());
+    assert!(
+        Follower::start(reader.clone(), FollowerConfig::new("someone-else"))
+            .await
+            .is_err()
+    );
     let q = QueryClient::new(reader.clone());
     let view = q
         .query(
@@ -127,7 +146,10 @@ async fn finance_publisher_cannot_record_indicator_results() {
         .expect("define");
     let (fin, errors) = connect_as(&server.url(), "finance").await;
     let p = publisher(fin.clone());
-    let accepted = p.send(&define_revenue_line("Parking")).await.expect("finance command");
+    let accepted = p
+        .send(&define_revenue_line("Parking"))
+        .await
+        .expect("finance command");
     assert!(!accepted.duplicate);
     let head = svc.head().await;
 
@@ -145,7 +167,10 @@ async fn finance_publisher_cannot_record_indicator_results() {
         .await
         .expect_err("finance user sent an indicator command");
     assert!(
-        matches!(err, ClientError::Timeout { .. } | ClientError::NoResponders { .. } | ClientError::Nats(_)),
+        matches!(
+            err,
+            ClientError::Timeout { .. } | ClientError::NoResponders { .. } | ClientError::Nats(_)
+        ),
         "{err:?}"
     );
     errors
@@ -155,7 +180,8 @@ async fn finance_publisher_cannot_record_indicator_results() {
     // 2. The gateway: an indicator command on the finance subject (which the
     //    finance user may publish to) is refused, naming both families.
     let body = codec::encode_command(&record_result("CS/02", "2016/17 Q1", "70%")).unwrap();
-    let (_, reply, status) = raw_request(&fin, "pl.cmd.barnet.finance", Some("postcard"), body).await;
+    let (_, reply, status) =
+        raw_request(&fin, "pl.cmd.barnet.finance", Some("postcard"), body).await;
     assert_eq!(status, "not_permitted");
     assert_eq!(
         refusal(reply),
@@ -179,7 +205,11 @@ async fn finance_publisher_cannot_record_indicator_results() {
             command_value: "camden".into(),
         }
     );
-    assert_eq!(svc.head().await, head, "a refused command appended something");
+    assert_eq!(
+        svc.head().await,
+        head,
+        "a refused command appended something"
+    );
     svc.shutdown().await;
 }
 
@@ -195,7 +225,8 @@ async fn malformed_commands_get_clear_errors_and_append_nothing() {
         .expect("define");
     let head = svc.head().await;
     let subj = "pl.cmd.barnet.indicator";
-    let good_json = codec::encode_command_json(&record_result("CS/03", "2016/17 Q1", "70%")).unwrap();
+    let good_json =
+        codec::encode_command_json(&record_result("CS/03", "2016/17 Q1", "70%")).unwrap();
     let good_pc = codec::encode_command(&record_result("CS/03", "2016/17 Q1", "70%")).unwrap();
 
     let malformed = |r: CommandReply| match refusal(r) {
@@ -229,7 +260,13 @@ async fn malformed_commands_get_clear_errors_and_append_nothing() {
     let (_, detail) = malformed(r);
     assert!(detail.contains("not UTF-8"), "{detail}");
     // Postcard: truncated, wrong version byte, trailing bytes, empty.
-    let (_, r, _) = raw_request(&cs, subj, Some("postcard"), good_pc[..good_pc.len() / 2].to_vec()).await;
+    let (_, r, _) = raw_request(
+        &cs,
+        subj,
+        Some("postcard"),
+        good_pc[..good_pc.len() / 2].to_vec(),
+    )
+    .await;
     let (enc, detail) = malformed(r);
     assert_eq!(enc, "postcard");
     assert!(detail.contains("command: malformed"), "{detail}");

@@ -107,7 +107,10 @@ pub struct Follower {
 
 impl Follower {
     /// Create (or resume) the durable consumer `cfg.durable`.
-    pub async fn start(client: async_nats::Client, cfg: FollowerConfig) -> Result<Self, FollowError> {
+    pub async fn start(
+        client: async_nats::Client,
+        cfg: FollowerConfig,
+    ) -> Result<Self, FollowError> {
         let js = jetstream::new(client);
         let stream = js
             .get_stream_no_info(&cfg.stream)
@@ -185,7 +188,10 @@ impl Follower {
                 }
                 Some(Ok(m)) => m,
             };
-            let seq = msg.info().map_err(|e| nats("message info", e))?.stream_sequence;
+            let seq = msg
+                .info()
+                .map_err(|e| nats("message info", e))?
+                .stream_sequence;
             // The first record sets the baseline (a resumed durable consumer
             // continues where the server says it was); then no gaps.
             if self.started && seq <= self.position {

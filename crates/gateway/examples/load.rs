@@ -195,7 +195,10 @@ async fn main() {
         .await
         .unwrap();
     let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl");
-    let gw = Arc::new(CommandGateway::new(ledger.clone(), GatewayConfig::default()));
+    let gw = Arc::new(CommandGateway::new(
+        ledger.clone(),
+        GatewayConfig::default(),
+    ));
     let (stop, rx) = tokio::sync::watch::channel(false);
     let gw_client = async_nats::connect(&url).await.unwrap();
     let serving = tokio::spawn({

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use perfledger_client::wire::{
-    self, Accepted, CommandReply, Encoding, ServiceError, ENCODING_HEADER,
-    EXPECTED_VERSION_HEADER, FAMILIES, STATUS_HEADER,
+    self, Accepted, CommandReply, Encoding, ServiceError, ENCODING_HEADER, EXPECTED_VERSION_HEADER,
+    FAMILIES, STATUS_HEADER,
 };
 use perfledger_domain::codec::{self, MAX_COMMAND_BYTES};
 use perfledger_domain::{CommandEnvelope, DomainError};
@@ -157,7 +157,9 @@ impl<L: EventLog> CommandGateway<L> {
             detail,
         };
         let command = match encoding {
-            Encoding::Postcard => codec::decode_command(body).map_err(|e| malformed(e.to_string()))?,
+            Encoding::Postcard => {
+                codec::decode_command(body).map_err(|e| malformed(e.to_string()))?
+            }
             Encoding::Json => {
                 let text = std::str::from_utf8(body).map_err(|e| {
                     malformed(format!(
@@ -170,13 +172,17 @@ impl<L: EventLog> CommandGateway<L> {
         };
         let expected = match expected {
             None => None,
-            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| ServiceError::Malformed {
-                encoding: "header".into(),
-                detail: format!(
-                    "{EXPECTED_VERSION_HEADER} {:?} is not a sequence number",
-                    v.chars().take(64).collect::<String>()
-                ),
-            })?),
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| ServiceError::Malformed {
+                        encoding: "header".into(),
+                        detail: format!(
+                            "{EXPECTED_VERSION_HEADER} {:?} is not a sequence number",
+                            v.chars().take(64).collect::<String>()
+                        ),
+                    })?,
+            ),
         };
         check_permitted(&command, tenant, family)?;
         Ok(Submitted {
@@ -408,7 +414,9 @@ pub fn map_domain_error(command: &str, e: DomainError) -> ServiceError {
         }
         DomainError::Overflow { field } => ("overflow", field.into(), String::new()),
         DomainError::UnknownEntity { kind, key } => ("unknown_entity", kind.into(), key),
-        DomainError::DuplicateDefinition { kind, key } => ("duplicate_definition", kind.into(), key),
+        DomainError::DuplicateDefinition { kind, key } => {
+            ("duplicate_definition", kind.into(), key)
+        }
         DomainError::Retired { kind, key } => ("retired", kind.into(), key),
         DomainError::PeriodDoesNotFitFrequency { period, .. } => {
             ("period_does_not_fit_frequency", "period".into(), period)
@@ -416,14 +424,20 @@ pub fn map_domain_error(command: &str, e: DomainError) -> ServiceError {
         DomainError::WrongValueType { field, value, .. } => {
             ("wrong_value_type", field.into(), value)
         }
-        DomainError::AlreadyRecorded { field, period } => ("already_recorded", field.into(), period),
+        DomainError::AlreadyRecorded { field, period } => {
+            ("already_recorded", field.into(), period)
+        }
         DomainError::NothingToRestate { field, period } => {
             ("nothing_to_restate", field.into(), period)
         }
-        DomainError::MissingReason { command } => ("missing_reason", "reason".into(), command.into()),
-        DomainError::WrongEntityKind { command, kind } => {
-            ("wrong_entity_kind", "command".into(), format!("{command} on {kind}"))
+        DomainError::MissingReason { command } => {
+            ("missing_reason", "reason".into(), command.into())
         }
+        DomainError::WrongEntityKind { command, kind } => (
+            "wrong_entity_kind",
+            "command".into(),
+            format!("{command} on {kind}"),
+        ),
     };
     ServiceError::Validation {
         command: command.into(),

@@ -17,7 +17,11 @@ use tokio::sync::watch;
 #[command(name = "perfledger-gateway", version, about)]
 struct Args {
     /// NATS server URL(s), comma-separated.
-    #[arg(long, env = "PERFLEDGER_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long,
+        env = "PERFLEDGER_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     nats_url: String,
     /// NATS user (see deploy/).
     #[arg(long, env = "PERFLEDGER_NATS_USER")]
@@ -59,8 +63,7 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     match run(Args::parse()).await {

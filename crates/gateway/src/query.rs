@@ -119,9 +119,10 @@ impl QueryService {
         let mut backoff = Duration::from_millis(100);
         loop {
             let run = Projector::new(&self.rm);
+            let mut progress = |_| {};
             tokio::select! {
                 _ = &mut shutdown => return,
-                r = run.follow(log.as_ref()) => match r {
+                r = run.follow(log.as_ref(), &mut progress) => match r {
                     Ok(seq) => tracing::info!(seq, "projector: log stream ended; restarting"),
                     Err(e) => tracing::warn!(error = %e, "projector stopped; restarting"),
                 },
