@@ -180,7 +180,9 @@ table{border-collapse:collapse;margin:.3rem 0 1rem;font-variant-numeric:tabular-
 caption{text-align:left;font-weight:700;padding:.2rem 0 .35rem}
 th,td{border:1px solid var(--line);padding:.3rem .55rem;vertical-align:top}
 thead th{background:var(--panel);text-align:left}
-td.num,th.num{text-align:right;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap}
+th.num{text-align:right}
+tbody th{text-align:left}
 tr.total th,tr.total td{font-weight:700;border-top:2px solid var(--ink)}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:0 2rem}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;font-weight:600;white-space:nowrap}
@@ -209,6 +211,7 @@ td.when{white-space:nowrap}
 footer{border-top:1px solid var(--line);margin-top:2rem;padding-top:.6rem;font-size:.85rem;color:var(--muted)}
 code,.digest{font-family:ui-monospace,Consolas,monospace;font-size:.85em;word-break:break-all}
 svg.chart{max-width:100%;height:auto;border:1px solid var(--line)}
+.skip{position:absolute;left:-999px}.skip:focus{left:.5rem;top:.5rem;background:#ffdd00;color:#0b0c0c;padding:.3rem .6rem;z-index:1}
 .vh{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media print{
  header.site{background:none;color:#000;border-bottom:2px solid #000}
@@ -315,6 +318,7 @@ pub fn layout(
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{pt} — {st}</title><style>{CSS}</style></head><body>\
+         <a class=\"skip\" href=\"#main\">Skip to main content</a>\
          <header class=\"site\"><a class=\"brand\" href=\"/\">{st}</a>\
          <nav aria-label=\"Main\">{nav}</nav></header>\
          <main id=\"main\"><h1>{pt}</h1>{bar}{body}</main></body></html>\n",

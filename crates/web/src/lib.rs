@@ -373,3 +373,19 @@ pub async fn serve(state: WebState, listener: tokio::net::TcpListener) -> Result
     axum::serve(listener, router(state)).await?;
     Ok(())
 }
+
+/// [`serve`] until `shutdown` completes (e.g. Ctrl-C), then finish the
+/// requests in flight and return.
+pub async fn serve_with_shutdown<F>(
+    state: WebState,
+    listener: tokio::net::TcpListener,
+    shutdown: F,
+) -> Result<(), WebError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

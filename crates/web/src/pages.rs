@@ -378,7 +378,11 @@ fn seal_box(
             } else {
                 (
                     "differs",
-                    format!("{} figure(s) changed since", v.changed_since.len()),
+                    format!(
+                        "differs from the latest position: {} figure{} changed since",
+                        v.changed_since.len(),
+                        if v.changed_since.len() == 1 { "" } else { "s" }
+                    ),
                 )
             }
         }

@@ -160,6 +160,22 @@ async fn chromium_renders_the_dashboard() {
         std::fs::create_dir_all(&dest).unwrap();
         std::fs::copy(&shot, dest.join("dashboard.png")).unwrap();
         std::fs::copy(&ind_shot, dest.join("indicator.png")).unwrap();
+        for (name, path) in [
+            ("risks", "/risks?unit=Commissioning+Group"),
+            (
+                "finance",
+                "/finance?unit=Commissioning+Group&period=2016%2F17+Q1",
+            ),
+            ("home", "/"),
+        ] {
+            let file = dest.join(format!("{name}.png"));
+            run_chromium(&[
+                format!("--screenshot={}", file.display()),
+                format!("http://{addr}{path}"),
+            ])
+            .await;
+            png_size(&std::fs::read(&file).unwrap());
+        }
     }
     server.abort();
 }

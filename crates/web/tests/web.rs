@@ -327,11 +327,22 @@ async fn serve_on_a_real_listener() {
     let c = support::council().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(perfledger_web::serve(c.state(), listener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(perfledger_web::serve_with_shutdown(
+        c.state(),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let body = support_http::get(addr, "/api/units").await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("Commissioning Group"));
-    server.abort();
+    let body = support_http::get(addr, "/dashboard?period=2016%2F17+Q1").await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("id=\"heat-map\""));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
 
 mod support_http {
