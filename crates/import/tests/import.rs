@@ -190,3 +190,128 @@ CG,2016/17 Q1,line,B,100,100,Officer,2099-07-01\n";
         "{joined}"
     );
 }
+
+#[test]
+fn error_cap_and_more_count() {
+    let mut rev =
+        String::from("unit,period,row_type,line,revised_budget,forecast,actor,recorded_at\n");
+    for i in 0..150 {
+        rev.push_str(&format!("CG,2016/17 Q1,line,L{i},x,1,Officer,2016-07-01\n"));
+    }
+    let files: Vec<(&str, &[u8])> = vec![
+        ("council.csv", COUNCIL.as_bytes()),
+        ("revenue.csv", rev.as_bytes()),
+    ];
+    let e = load_bytes(&files, &opts()).unwrap_err();
+    assert_eq!(e.errors.len(), 100);
+    assert_eq!(e.more, 50);
+    assert!(e.to_string().contains("150 errors"));
+}
+
+#[test]
+fn risk_ratings_are_checks_and_labels_must_agree() {
+    let risks = "risk_id,unit,short_title,description\nR1,CG,T,D\n";
+    let ra = "risk_id,period,current_impact,current_probability,current_rating,target_impact,target_probability,target_rating,actor,recorded_at\n\
+R1,2013/14 Q2,Major 4,Likely 4,High 12,,,,Risk Manager,2013-10-18\n\
+R1,2013/14 Q3,Minor 4,Likely 4,,,,,Risk Manager,2013-12-18\n\
+R1,2013/14 Q4,Major 4,Likely 4,,Minor 2,,,Risk Manager,2014-01-18\n";
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        ("risks.csv", risks),
+        ("risk_assessments.csv", ra),
+    ]);
+    let j = errs.join("\n");
+    assert!(
+        j.contains("risk_assessments.csv:2: column current_rating: value \"High 12\""),
+        "{j}"
+    );
+    assert!(
+        j.contains("risk_assessments.csv:3: column current_impact: value \"Minor 4\""),
+        "{j}"
+    );
+    assert!(
+        j.contains("risk_assessments.csv:4: column target_probability"),
+        "{j}"
+    );
+}
+
+#[test]
+fn breakdowns_benchmarks_labels_and_closed_periods() {
+    let ind = "ref,title,unit,type,polarity,frequency,data_type\nX1,Thing,CG,CPI,Bigger is Better,Quarterly,percentage\n";
+    let targets = "indicator_ref,unit,period,target,target_label,kind,actor,recorded_at\nX1,CG,2016/17,85%,+2% from baseline,set,Officer,2016-04-01\n";
+    let results =
+        "indicator_ref,unit,period,result,result_label,breakdown,kind,actor,recorded_at,reason\n\
+X1,CG,2016/17 Q1,80%,Spring 2016,,record,Officer,2016-07-01,\n\
+X1,CG,2016/17 Q1,70%,,Age: 18 to 24,record,Officer,2016-07-01,\n\
+X1,CG,2016/17 Q1,81%,,,restate,Officer,2016-09-01,Late data\n";
+    let bm = "indicator_ref,unit,period,benchmark\nX1,CG,2016/17 Q1,\"London 41% (Autumn 2014, RPS)\"\nX1,CG,2016/17 Q1,National: very satisfied (LGA)\n";
+    let closed = "unit,period,closed_at,actor\nCG,2016/17 Q1,2016-08-01,Head of Performance\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("council.csv", COUNCIL.as_bytes()),
+        ("indicators.csv", ind.as_bytes()),
+        ("targets.csv", targets.as_bytes()),
+        ("results.csv", results.as_bytes()),
+        ("benchmarks.csv", bm.as_bytes()),
+        ("periods_closed.csv", closed.as_bytes()),
+    ];
+    let plan = load_bytes(&files, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    let cmds: Vec<&Command> = plan
+        .submissions
+        .iter()
+        .map(|s| &s.command.command)
+        .collect();
+    // the breakdown is its own derived indicator
+    assert!(cmds.iter().any(|c| matches!(c, Command::DefineIndicator { spec } if spec.natural_key() == "X1 [Age: 18 to 24]")));
+    // the label is kept on the value, the benchmarks ride on the first result
+    let first = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::RecordResult {
+                indicator, entry, ..
+            } if indicator.as_str() == "X1" => Some(entry),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(first.benchmarks.len(), 1);
+    assert!(first
+        .commentary
+        .as_ref()
+        .unwrap()
+        .as_str()
+        .contains("National: very satisfied"));
+    assert!(
+        matches!(&first.result, perfledger_domain::indicator::ResultValue::Measured { label: Some(l), .. } if l.as_str() == "Spring 2016")
+    );
+    assert!(cmds.iter().any(|c| matches!(c, Command::SetTarget { target: perfledger_domain::indicator::Target::Numeric { note: Some(n), .. }, .. } if n.as_str() == "+2% from baseline")));
+    // the restatement after the close is a post-close restatement carrying the reason
+    let last = cmds.last().unwrap();
+    assert!(
+        matches!(last, Command::PostCloseRestatement { reason, .. } if reason.as_str() == "Late data"),
+        "{last:?}"
+    );
+    // a change after the close without a reason is refused at its line
+    let results2 = "indicator_ref,unit,period,result,kind,actor,recorded_at,reason\n\
+X1,CG,2016/17 Q1,80%,record,Officer,2016-07-01,\nX1,CG,2016/17 Q2,80%,record,Officer,2016-10-01,\n";
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        ("indicators.csv", ind),
+        ("results.csv", results2),
+        (
+            "periods_closed.csv",
+            "unit,period,closed_at,actor\nCG,2016/17,2016-08-01,Head\n",
+        ),
+    ]);
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("results.csv:3: column reason")),
+        "{errs:?}"
+    );
+    // the tenant must agree with a chosen one
+    let mut o = opts();
+    o.tenant = Some(perfledger_domain::Tenant::new("camden").unwrap());
+    let e = load_bytes(&[("council.csv", COUNCIL.as_bytes())], &o).unwrap_err();
+    assert!(
+        e.to_string().contains("council.csv:2: column tenant"),
+        "{e}"
+    );
+}
