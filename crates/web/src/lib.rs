@@ -288,6 +288,7 @@ keyed_handler!(indicator_page, Fmt::Html, pages::indicator);
 handler!(risks_page, Fmt::Html, pages::risks);
 handler!(finance_page, Fmt::Html, pages::finance);
 handler!(api_units, Fmt::Json, pages::api_units);
+handler!(api_periods, Fmt::Json, pages::api_periods);
 handler!(api_dashboard, Fmt::Json, pages::api_dashboard);
 handler!(api_indicators, Fmt::Json, pages::api_indicators);
 keyed_handler!(api_indicator, Fmt::Json, pages::api_indicator);
@@ -338,7 +339,7 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 /// | `/risks?unit=&as_of=` | risk register and heat maps |
 /// | `/finance?unit=&period=&as_of=` | revenue, capital and savings tables |
 /// | `/audit/{kind}/{key}?as_of=` | any entity's audit trail |
-/// | `/api/units`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
+/// | `/api/units`, `/api/periods`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
 ///
 /// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
 pub fn router(state: WebState) -> Router {
@@ -355,6 +356,7 @@ pub fn router(state: WebState) -> Router {
         .route("/finance", get(finance_page))
         .route("/audit/{kind}/{*key}", get(audit_page))
         .route("/api/units", get(api_units))
+        .route("/api/periods", get(api_periods))
         .route("/api/dashboard", get(api_dashboard))
         .route("/api/indicators", get(api_indicators))
         .route("/api/indicators/{*key}", get(api_indicator))

@@ -1069,6 +1069,18 @@ pub(crate) fn api_units(app: &App, m: &M) -> Res {
     })
 }
 
+/// Periods with indicator targets/results or seals (at the checkpoint; the
+/// selectors' list).
+pub(crate) fn api_periods(app: &App, m: &M) -> Res {
+    let c = ctx(app.rm(), m)?;
+    let periods: Vec<String> = app.periods()?.iter().map(|p| p.to_string()).collect();
+    json(&Listed {
+        as_of: c.seq,
+        unit: None,
+        items: serde_json::json!({ "periods": periods }),
+    })
+}
+
 pub(crate) fn api_dashboard(app: &App, m: &M) -> Res {
     let c = ctx(app.rm(), m)?;
     let known = app.periods()?;
