@@ -155,10 +155,40 @@ async fn chromium_renders_the_dashboard() {
     );
     assert!(dom.contains("id=\"audit\""), "DOM lacks the audit trail");
 
+    server.abort();
+
+    // The imported sample council's Commissioning Group, Q1 2016/17 (the
+    // dashboard of seed 004), as committee would read it.
+    let (_sample_dir, rm) = support::sample_council().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr2 = listener.local_addr().unwrap();
+    let sample_server = tokio::spawn(perfledger_web::serve(
+        perfledger_web::WebState {
+            readmodel: rm,
+            title: "London Borough of Barnet (sample council)".to_string(),
+        },
+        listener,
+    ));
+    wait_ready(addr2).await;
+    let sample_url = format!("http://{addr2}/dashboard?unit=CG&period=2016%2F17+Q1");
+    let sample_shot = out_dir.path().join("sample-dashboard.png");
+    run_chromium(&[
+        format!("--screenshot={}", sample_shot.display()),
+        sample_url.clone(),
+    ])
+    .await;
+    let sample_png = std::fs::read(&sample_shot).expect("sample screenshot written");
+    assert_eq!(png_size(&sample_png), (1280, 2000));
+    assert!(sample_png.len() > 20_000);
+    let out = run_chromium(&["--dump-dom".to_string(), sample_url]).await;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("id=\"rag-table\"") && dom.contains("id=\"heat-map\""));
+
     if std::env::var_os("PERFLEDGER_UPDATE_SCREENSHOT").is_some() {
         let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&dest).unwrap();
-        std::fs::copy(&shot, dest.join("dashboard.png")).unwrap();
+        std::fs::copy(&sample_shot, dest.join("dashboard.png")).unwrap();
+        std::fs::copy(&shot, dest.join("test-council-dashboard.png")).unwrap();
         std::fs::copy(&ind_shot, dest.join("indicator.png")).unwrap();
         for (name, path) in [
             ("risks", "/risks?unit=Commissioning+Group"),
@@ -171,11 +201,11 @@ async fn chromium_renders_the_dashboard() {
             let file = dest.join(format!("{name}.png"));
             run_chromium(&[
                 format!("--screenshot={}", file.display()),
-                format!("http://{addr}{path}"),
+                format!("http://{addr2}{path}"),
             ])
             .await;
             png_size(&std::fs::read(&file).unwrap());
         }
     }
-    server.abort();
+    sample_server.abort();
 }

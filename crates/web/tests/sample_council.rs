@@ -2,16 +2,10 @@
 //! page and API answer for every unit, quarter, indicator and risk is a 200
 //! (no internal errors), and seed 004's revenue figures appear.
 
-use std::path::Path;
-use std::sync::Arc;
+mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use perfledger_domain::{Text, Timestamp};
-use perfledger_import::{load_dir, ImportOptions};
-use perfledger_ledger::Ledger;
-use perfledger_log::embedded::EmbeddedLog;
-use perfledger_readmodel::{Projector, ReadModel};
 use perfledger_web::html::{query, url_enc};
 use perfledger_web::{router, WebState};
 use tower::ServiceExt;
@@ -37,25 +31,9 @@ async fn ok(app: &axum::Router, uri: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_of_the_sample_council_renders() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
-    let opts = ImportOptions::new(
-        Text::new("actor", "Performance Officer").unwrap(),
-        Timestamp::parse("2026-01-01").unwrap(),
-    );
-    let plan = load_dir(&data, &opts).unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
-    Ledger::new(log.clone(), "pl")
-        .execute_batch(plan.submissions.clone(), |_, _| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
-    Projector::new(&rm)
-        .catch_up(&*log, &mut |_| {})
-        .await
-        .unwrap();
+    let (_dir, rm) = support::sample_council().await;
     let app = router(WebState {
-        readmodel: Arc::new(rm),
+        readmodel: rm,
         title: "London Borough of Barnet (sample)".into(),
     });
 
@@ -69,10 +47,7 @@ async fn every_page_of_the_sample_council_renders() {
             .iter()
             .map(|u| u["name"].as_str().unwrap().to_string()),
     );
-    assert!(
-        scopes.iter().any(|u| u == "CG"),
-        "{scopes:?}"
-    );
+    assert!(scopes.iter().any(|u| u == "CG"), "{scopes:?}");
     let periods: serde_json::Value = serde_json::from_str(&ok(&app, "/api/periods").await).unwrap();
     let quarters: Vec<String> = periods["periods"]
         .as_array()
@@ -112,16 +87,8 @@ async fn every_page_of_the_sample_council_renders() {
     ok(&app, "/api/seals").await;
 
     // Seed 004 §2.1: Finance line variation (491), -50.7%.
-    let fin = ok(
-        &app,
-        "/finance?unit=CG&period=2016%2F17+Q1",
-    )
-    .await;
+    let fin = ok(&app, "/finance?unit=CG&period=2016%2F17+Q1").await;
     assert!(fin.contains("(491)") && fin.contains("-50.7%"), "{fin}");
-    let dash = ok(
-        &app,
-        "/dashboard?unit=CG&period=2016%2F17+Q1",
-    )
-    .await;
+    let dash = ok(&app, "/dashboard?unit=CG&period=2016%2F17+Q1").await;
     assert!(dash.contains("id=\"rag-table\"") && dash.contains("id=\"heat-map\""));
 }

@@ -339,3 +339,25 @@ pub async fn council() -> Council {
         seal_seq,
     }
 }
+
+/// The imported sample council (data/sample-council), projected.
+pub async fn sample_council() -> (tempfile::TempDir, Arc<ReadModel>) {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
+    let opts = perfledger_import::ImportOptions::new(
+        t("Performance Officer"),
+        Timestamp::parse("2026-01-01").unwrap(),
+    );
+    let plan = perfledger_import::load_dir(&data, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
+    Ledger::new(log.clone(), "pl")
+        .execute_batch(plan.submissions.clone(), |_, _| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    Projector::new(&rm)
+        .catch_up(&*log, &mut |_| {})
+        .await
+        .unwrap();
+    (dir, Arc::new(rm))
+}
