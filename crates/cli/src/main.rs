@@ -987,23 +987,9 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
             perfledger_import::load_files(&files, opts)
         }
     };
-    // A council.csv may name another tenant than the data dir's: let it win
-    // only when no tenant was chosen explicitly.
-    let mut plan = match load(&opts) {
-        Ok(p) => p,
-        Err(e) if env.g.tenant.is_none() && opts.tenant.is_some() => {
-            let mut o2 = opts.clone();
-            o2.tenant = None;
-            match load(&o2) {
-                Ok(p) => {
-                    opts = o2;
-                    p
-                }
-                Err(_) => return Err(e.into()),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // The data dir's tenant (from an earlier import) or --tenant must agree
+    // with council.csv: one read model serves one council.
+    let mut plan = load(&opts)?;
     let closed = env.closed_periods(&plan.tenant).await?;
     if !closed.is_empty() {
         opts.tenant = Some(plan.tenant.clone());

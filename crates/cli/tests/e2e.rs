@@ -833,6 +833,12 @@ fn help_and_bad_arguments() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--as-of"));
+    // One data dir serves one council: another tenant's files are refused.
+    let o = site.run(&["--tenant", "camden", "import", sample().to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("council.csv:2: column tenant"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
 }
 
 #[test]
