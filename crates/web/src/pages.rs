@@ -635,6 +635,21 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
         esc(&query(&[("unit", unit_q), ("as_of", &c.as_of_raw)]))
     );
 
+    b.push_str(&hr_and_customer(d));
+    let recorded = recorded_at(rm, c.seq)?;
+    b.push_str(&footer(view.as_of, Some(&view.digest), recorded));
+    page(html::layout(
+        &app.web.title,
+        &format!("{scope} dashboard — {ps}"),
+        "dashboard",
+        Some(&bar),
+        &b,
+    ))
+}
+
+/// HR and customer-experience sections (when the dashboard carries them).
+fn hr_and_customer(d: &perfledger_domain::dashboard::Dashboard) -> String {
+    let mut b = String::new();
     if let Some(hr) = &d.hr {
         let _ = write!(
             b,
@@ -661,15 +676,7 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
         }
         b.push_str("</tbody></table>");
     }
-    let recorded = recorded_at(rm, c.seq)?;
-    b.push_str(&footer(view.as_of, Some(&view.digest), recorded));
-    page(html::layout(
-        &app.web.title,
-        &format!("{scope} dashboard — {ps}"),
-        "dashboard",
-        Some(&bar),
-        &b,
-    ))
+    b
 }
 
 pub(crate) fn indicators(app: &App, m: &M) -> Res {
@@ -1179,4 +1186,89 @@ pub(crate) fn api_seals(app: &App, m: &M) -> Res {
         unit: None,
         items: serde_json::json!({ "seals": out }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perfledger_domain::dashboard::{compute, CustomerMeasure, DashboardInputs, HrFigures};
+    use perfledger_domain::{Fixed, Text};
+
+    #[test]
+    fn hr_and_customer_sections() {
+        let d = compute(&DashboardInputs {
+            unit: None,
+            period: Period::parse("2016/17 Q1").unwrap(),
+            revenue: vec![],
+            capital: vec![],
+            savings: vec![],
+            indicators: vec![],
+            actions: vec![],
+            risks: vec![],
+            hr: Some(HrFigures {
+                headcount: 170,
+                agency_staff: 47,
+                agency_spend_percent: Some(Fixed::parse_full("22").unwrap()),
+                sickness_days_per_fte: Some(Fixed::parse_full("3.75").unwrap()),
+            }),
+            customer: vec![CustomerMeasure {
+                name: Text::new("name", "FOIs <all>").unwrap(),
+                on_time: 153,
+                received: 159,
+            }],
+        })
+        .unwrap();
+        let s = hr_and_customer(&d);
+        assert!(s.contains("<td class=\"num\">170</td><td class=\"num\">47</td><td class=\"num\">22%</td><td class=\"num\">3.75</td>"), "{s}");
+        assert!(s.contains("FOIs &lt;all&gt;"));
+        assert!(s.contains("153/159 = 96%"), "{s}");
+        assert!(hr_and_customer(
+            &compute(&DashboardInputs {
+                hr: None,
+                customer: vec![],
+                ..empty()
+            })
+            .unwrap()
+        )
+        .is_empty());
+    }
+
+    fn empty() -> DashboardInputs {
+        DashboardInputs {
+            unit: None,
+            period: Period::parse("2016/17 Q1").unwrap(),
+            revenue: vec![],
+            capital: vec![],
+            savings: vec![],
+            indicators: vec![],
+            actions: vec![],
+            risks: vec![],
+            hr: None,
+            customer: vec![],
+        }
+    }
+
+    #[test]
+    fn heat_map_rows_and_columns() {
+        let a = [
+            Assessment {
+                impact: 5,
+                probability: 1,
+            },
+            Assessment {
+                impact: 5,
+                probability: 1,
+            },
+        ];
+        let s = heat_map_table("h", "cap <x>", &HeatMap::from_assessments(&a));
+        assert!(s.contains("cap &lt;x&gt;"));
+        assert!(s.contains("data-impact=\"5\" data-probability=\"1\" data-count=\"2\""));
+        // impact 5 row first, probability 1 column first
+        let first_cell = s.find("data-impact=").unwrap();
+        assert_eq!(
+            &s[first_cell..first_cell + 35],
+            "data-impact=\"5\" data-probability=\"1"
+        );
+        assert_eq!(s.matches("<td ").count(), 25);
+    }
 }
