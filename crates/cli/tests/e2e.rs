@@ -700,6 +700,15 @@ fn full_flow(site: &Site) {
 fn embedded_end_to_end_and_tamper() {
     let site = Site::embedded();
     full_flow(&site);
+    // Rebuild gives the same dashboard; checkpoints are idempotent.
+    let d1 = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q1"]);
+    assert!(site.ok(&["rebuild"]).contains("rebuilt"));
+    let d2 = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q1"]);
+    assert_eq!(d1["digest"], d2["digest"]);
+    assert!(
+        site.json(&["checkpoint"])["checkpoint_seq"].is_null(),
+        "writes already checkpointed"
+    );
     // Tamper with the embedded log's bytes: verify names the sequence.
     let log_dir = site.dir.path().join("log");
     let mut records: Vec<perfledger_log::LogRecord> = perfledger_log::embedded::read_raw(&log_dir)
