@@ -25,7 +25,7 @@ mod svg;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -273,10 +273,30 @@ macro_rules! handler {
     };
 }
 
+/// A path parameter, or the error naming it (e.g. invalid UTF-8).
+fn path_param<T>(p: Result<Path<T>, PathRejection>, name: &'static str) -> Result<T, AppError> {
+    p.map(|Path(v)| v)
+        .map_err(|e| AppError::bad(name, "", e.body_text()))
+}
+
+fn reject(app: &App, fmt: Fmt, e: AppError) -> Response {
+    match fmt {
+        Fmt::Html => e.html(&app.web.title),
+        Fmt::Json => e.json(),
+    }
+}
+
 macro_rules! keyed_handler {
     ($name:ident, $fmt:expr, $f:path) => {
-        async fn $name(State(app): State<App>, Path(key): Path<String>, q: Q) -> Response {
-            run(app, $fmt, q, move |app, m| $f(app, &key, m)).await
+        async fn $name(
+            State(app): State<App>,
+            key: Result<Path<String>, PathRejection>,
+            q: Q,
+        ) -> Response {
+            match path_param(key, "key") {
+                Ok(key) => run(app, $fmt, q, move |app, m| $f(app, &key, m)).await,
+                Err(e) => reject(&app, $fmt, e),
+            }
         }
     };
 }
@@ -299,24 +319,34 @@ handler!(api_seals, Fmt::Json, pages::api_seals);
 
 async fn audit_page(
     State(app): State<App>,
-    Path((kind, key)): Path<(String, String)>,
+    p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
 ) -> Response {
-    run(app, Fmt::Html, q, move |app, m| {
-        pages::audit(app, &kind, &key, m)
-    })
-    .await
+    match path_param(p, "key") {
+        Ok((kind, key)) => {
+            run(app, Fmt::Html, q, move |app, m| {
+                pages::audit(app, &kind, &key, m)
+            })
+            .await
+        }
+        Err(e) => reject(&app, Fmt::Html, e),
+    }
 }
 
 async fn api_audit(
     State(app): State<App>,
-    Path((kind, key)): Path<(String, String)>,
+    p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
 ) -> Response {
-    run(app, Fmt::Json, q, move |app, m| {
-        pages::api_audit(app, &kind, &key, m)
-    })
-    .await
+    match path_param(p, "key") {
+        Ok((kind, key)) => {
+            run(app, Fmt::Json, q, move |app, m| {
+                pages::api_audit(app, &kind, &key, m)
+            })
+            .await
+        }
+        Err(e) => reject(&app, Fmt::Json, e),
+    }
 }
 
 async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {

@@ -362,3 +362,52 @@ mod support_http {
         String::from_utf8_lossy(&out).into_owned()
     }
 }
+
+#[tokio::test]
+async fn hostile_requests_never_answer_500() {
+    let c = support::council().await;
+    let app = router(c.state());
+    let long = "x".repeat(10_000);
+    let uris = [
+        "/dashboard?period=%FF".to_string(),
+        "/dashboard?unit=%00&period=2016/17+Q1".to_string(),
+        "/dashboard?as_of=-1".to_string(),
+        "/dashboard?as_of=18446744073709551615".to_string(),
+        "/dashboard?as_of=0".to_string(),
+        "/dashboard?as_of=1900-01-01".to_string(),
+        "/dashboard?as_of=9999-12-31T23:59:59.999999Z".to_string(),
+        "/dashboard?as_of=2016-07-01T05:00:00%2B14:00".to_string(),
+        format!("/dashboard?period={long}"),
+        format!("/indicators/{long}"),
+        "/indicators/%FF%FE".to_string(),
+        "/indicators/..%2F..%2Fetc".to_string(),
+        "/audit/indicator/%FF".to_string(),
+        "/audit/%E2%80%AE/x".to_string(),
+        "/api/audit/risk/%FF".to_string(),
+        "/api/indicators/%C0%AF".to_string(),
+        "/api/finance?period=Dec+1899".to_string(),
+        "/api/finance?period=2016/17&unit=Commissioning%20Group".to_string(),
+        "/finance?period=H1+2016/17".to_string(),
+        "/risks?unit=%F0%9F%92%A9".to_string(),
+        "/?as_of=%20%20".to_string(),
+        "/?a=1&a=2&as_of=1&as_of=2".to_string(),
+    ];
+    for uri in &uris {
+        let a = get(&app, uri).await;
+        assert!(
+            matches!(a.status.as_u16(), 200 | 400 | 404),
+            "{uri}: {} {}",
+            a.status,
+            a.body
+        );
+        if uri.starts_with("/api/") {
+            assert!(a.content_type.starts_with("application/json"), "{uri}");
+        } else {
+            assert!(
+                a.content_type.starts_with("text/html"),
+                "{uri}: {}",
+                a.content_type
+            );
+        }
+    }
+}
