@@ -548,7 +548,9 @@ impl Env {
             causation_id: None,
             command,
         };
+        tracing::debug!(command = name, "executing");
         let out = self.ledger.execute(Submitted::new(env)).await?;
+        tracing::info!(command = name, seq = out.seq, "recorded");
         let seq = out.seq;
         integrity::checkpoint(&*self.log, PREFIX).await?;
         match self.g.format {
@@ -996,6 +998,13 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
         opts.closed_periods = closed;
         plan = load(&opts)?;
     }
+    tracing::info!(
+        tenant = %plan.tenant,
+        commands = plan.submissions.len(),
+        seals = plan.seals.len(),
+        warnings = plan.warnings.len(),
+        "import validated"
+    );
     std::fs::write(env.dir.join("tenant"), plan.tenant.as_str())?;
     for w in &plan.warnings {
         eprintln!("warning: {w}");
