@@ -63,8 +63,22 @@ pub const MAX_CACHED_FACTS: usize = 2_000_000;
 #[derive(Default)]
 struct Cache {
     complete: bool,
-    facts: HashMap<Vec<u8>, (Option<String>, Option<String>)>,
+    facts: HashMap<FactSlot, CachedFact>,
     entities: HashSet<Uuid>,
+}
+
+/// A fact prefix without its `f` byte: entity(16) ++ field(1) ++ period(8).
+type FactSlot = [u8; 25];
+
+/// The latest figure (as printed) and unit of a fact.
+type CachedFact = (Option<Box<str>>, Option<Box<str>>);
+
+fn slot_of(prefix: &[u8]) -> FactSlot {
+    let mut slot = [0u8; 25];
+    let tail = prefix.get(1..).unwrap_or_default();
+    let n = tail.len().min(25);
+    slot[..n].copy_from_slice(&tail[..n]);
+    slot
 }
 
 /// Staged writes of one batch plus the state carried across records.
@@ -345,7 +359,8 @@ fn apply_event(
     let (fld, period, global) = fact_slot(&env.body).unwrap_or((field::EVENT, None, false));
     {
         let prefix = keys::fact_prefix(entity, fld, period);
-        let previous: Option<(Option<String>, Option<String>)> = match b.cache.facts.get(&prefix) {
+        let slot = slot_of(&prefix);
+        let previous: Option<CachedFact> = match b.cache.facts.get(&slot) {
             Some(hit) => Some(hit.clone()),
             None if b.cache.complete => None,
             None => match b.last_with_prefix(&prefix)? {
@@ -360,23 +375,26 @@ fn apply_event(
                     })?;
                     let prev = store::decode::<FactRecord>(&rk, &v)?;
                     Some((
-                        render::figure(&prev.body).1,
-                        body_unit(&prev.body).map(str::to_string),
+                        render::figure(&prev.body).1.map(String::into_boxed_str),
+                        body_unit(&prev.body).map(Box::from),
                     ))
                 }
                 None => None,
             },
         };
         if let Some((prev, _)) = &previous {
-            before = prev.clone();
+            before = prev.as_deref().map(str::to_string);
         }
         if b.cache.facts.len() >= MAX_CACHED_FACTS {
             b.cache.facts.clear();
             b.cache.complete = false;
         }
         b.cache.facts.insert(
-            prefix.clone(),
-            (after.clone(), body_unit(&env.body).map(str::to_string)),
+            slot,
+            (
+                after.as_deref().map(Box::from),
+                body_unit(&env.body).map(Box::from),
+            ),
         );
         let rec = store::encode(&FactRecord {
             seq,
