@@ -2515,7 +2515,7 @@ fn build(
                 cx.warnings.push(Warning {
                     file: rev_tab.file.clone(),
                     line: r.line,
-                    message: format!("printed total {name} of {unit} {period} is {}, the lines sum to {} (kept as printed; not imported)", printed[i], sum[i]),
+                    message: format!("printed total {name} of {unit} {period} is {}, the lines sum to {} (kept as printed; not imported)", printed_amount(printed[i]), printed_amount(sum[i])),
                 });
             }
         }
@@ -2665,7 +2665,7 @@ fn build(
                 cx.warnings.push(Warning {
                     file: cap_tab.file.clone(),
                     line: r.line,
-                    message: format!("printed total {} of {unit} {period} is {}, the lines sum to {} (kept as printed; not imported)", names[i], printed[i], sum[i]),
+                    message: format!("printed total {} of {unit} {period} is {}, the lines sum to {} (kept as printed; not imported)", names[i], printed_amount(printed[i]), printed_amount(sum[i])),
                 });
             }
         }
@@ -2914,4 +2914,33 @@ pub fn command_id(tenant: &Tenant, row_id: &str, sub: usize) -> Uuid {
         &COMMAND_NAMESPACE,
         format!("{tenant}\u{1f}{row_id}\u{1f}{sub}").as_bytes(),
     )
+}
+
+/// An amount in the reports' printed form: `30,837`, `(4,331)`.
+pub fn printed_amount(v: Fixed) -> String {
+    let s = v.to_string();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r.to_string()),
+        None => (false, s),
+    };
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (s, None),
+    };
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(&f);
+    }
+    if neg {
+        format!("({out})")
+    } else {
+        out
+    }
 }
