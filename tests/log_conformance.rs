@@ -1,5 +1,7 @@
 //! One conformance suite for every `EventLog` backend: each body below runs
-//! against the embedded log and against a real nats-server (JetStream).
+//! against the embedded log, against a real nats-server (JetStream, the
+//! default 2.9 server: non-atomic batches) and against a nats-server ≥ 2.12
+//! from `$NATS_SERVER_ATOMIC` (JetStream with atomic batches).
 
 #[path = "support/log_common.rs"]
 mod common;
@@ -24,6 +26,14 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::Harness::new(super::Kind::JetStream).await).await;
+                }
+            )*
+        }
+        mod jetstream_atomic {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Harness::new(super::Kind::JetStreamAtomic).await).await;
                 }
             )*
         }

@@ -17,6 +17,20 @@ pub const PREFIX: &str = "pl";
 pub enum Kind {
     Embedded,
     JetStream,
+    /// JetStream on the modern server from `$NATS_SERVER_ATOMIC` (≥ 2.12):
+    /// `append_batch` is one atomic batch.
+    JetStreamAtomic,
+}
+
+impl Kind {
+    /// Start the nats-server this backend runs on (none for the embedded log).
+    pub fn start_server(self) -> Option<NatsServer> {
+        match self {
+            Kind::Embedded => None,
+            Kind::JetStream => Some(NatsServer::start()),
+            Kind::JetStreamAtomic => Some(NatsServer::start_atomic()),
+        }
+    }
 }
 
 /// One backend under test plus what it needs to restart.
@@ -29,7 +43,7 @@ pub struct Harness {
 
 pub fn config(kind: Kind, dir: &std::path::Path, server: Option<&NatsServer>) -> LogConfig {
     let mut c = LogConfig::embedded(dir.join("log"));
-    if kind == Kind::JetStream {
+    if kind != Kind::Embedded {
         c.nats_url = Some(server.expect("server").url());
     }
     c.max_batch = 100;
@@ -39,7 +53,7 @@ pub fn config(kind: Kind, dir: &std::path::Path, server: Option<&NatsServer>) ->
 impl Harness {
     pub async fn new(kind: Kind) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let server = (kind == Kind::JetStream).then(NatsServer::start);
+        let server = kind.start_server();
         let log = AnyLog::open(&config(kind, dir.path(), server.as_ref()))
             .await
             .expect("open log");
@@ -85,9 +99,9 @@ impl Harness {
                 embedded::write_raw(&dir, &doctored).expect("write doctored log");
                 self.log = Some(AnyLog::open(&self.cfg()).await.expect("reopen log"));
             }
-            Kind::JetStream => {
+            Kind::JetStream | Kind::JetStreamAtomic => {
                 self.log = None;
-                self.server = Some(NatsServer::start());
+                self.server = self.kind.start_server();
                 let log = AnyLog::open(&self.cfg()).await.expect("open copy");
                 for r in doctored {
                     log.append(Commit {

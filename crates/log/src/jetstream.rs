@@ -7,6 +7,48 @@
 //! the record's sequence. Headers: `Nats-Msg-Id` (dedupe),
 //! `Nats-Expected-Last-Subject-Sequence` (optimistic concurrency) and
 //! [`RECORDED_AT_HEADER`].
+//!
+//! # What is atomic
+//!
+//! Every [`EventLog::append`] (one message) is. [`EventLog::append_batch`] is
+//! atomic only when [`Capabilities::atomic_batch`]: the server is ≥ 2.12, the
+//! stream was created (or, if it existed, updated) with `allow_atomic: true`
+//! and reading its config back confirmed it (2.9 silently drops the field,
+//! so the read-back is the proof); [`JetStreamOptions::atomic_batch`] turns
+//! this off. Then a batch is one ADR-50 atomic batch:
+//!
+//! * every message carries `Nats-Batch-Id` (a fresh UUID, 32 chars) and
+//!   `Nats-Batch-Sequence` (1-based), plus the usual `Nats-Msg-Id`,
+//!   [`RECORDED_AT_HEADER`] and expectations; all but the last are plain
+//!   publishes (no reply); the last adds `Nats-Batch-Commit: 1` and is a
+//!   request answered by one PubAck carrying the last sequence, `batch` (the
+//!   id) and `count`. The records land on consecutive sequences
+//!   `seq - count + 1 ..= seq`, which is what `append_batch` returns;
+//! * the server checks expectations at commit, against the stream as it was
+//!   before the batch, and stores all or nothing. It accepts
+//!   `Nats-Expected-Last-Subject-Sequence` only on the first write to a
+//!   subject in the batch; a later write to the same subject expecting
+//!   `At(v)` (the sequence of the previous in-batch write) pins the stream
+//!   head, sent as `Nats-Expected-Last-Sequence` on the first message (a
+//!   concurrent append elsewhere then fails the batch as a conflict on that
+//!   subject). Expectations no batch can meet fail before sending;
+//! * a refusal ("wrong last sequence", which names no subject) is mapped to
+//!   [`LogError::Conflict`] on the first commit whose expectation is stale
+//!   against its subject's current version;
+//! * `Nats-Msg-Id` is allowed, but a batch holding an id already stored
+//!   (within the duplicate window) is refused whole (error 10201) instead of
+//!   being answered as a duplicate. If the very same batch is stored (a retry
+//!   after a lost ack) the original sequences are returned as duplicates;
+//!   otherwise the stale expectation is reported as a conflict, or without
+//!   expectations an error. Ids of a refused batch are not remembered;
+//! * the server limits a batch to 1000 messages:
+//!   [`SERVER_ATOMIC_BATCH_LIMIT`] caps [`JetStreamLog::max_batch`], and a
+//!   longer batch is [`LogError::BatchTooLarge`] naming the limit (never
+//!   split: split bulk work with [`EventLog::append_pipelined`]).
+//!
+//! Otherwise (older servers) `append_batch` is [`EventLog::append_pipelined`]
+//! after the limit checks: in order, stopping at the first failure, the
+//! acknowledged prefix stored, resumable with the same msg ids.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -34,6 +76,22 @@ pub const RECORDED_AT_HEADER: &str = "Pl-Recorded-At";
 /// Header carrying the dedupe id.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
+/// Largest atomic batch a nats-server accepts by default (ADR-50). An
+/// `append_batch` above it (or above [`JetStreamOptions::max_batch`], if
+/// lower) is refused with [`LogError::BatchTooLarge`] naming the limit.
+pub const SERVER_ATOMIC_BATCH_LIMIT: usize = 1000;
+
+// ADR-50 headers of atomic batch publish.
+const BATCH_ID_HEADER: &str = "Nats-Batch-Id";
+const BATCH_SEQ_HEADER: &str = "Nats-Batch-Sequence";
+const BATCH_COMMIT_HEADER: &str = "Nats-Batch-Commit";
+const EXPECTED_LAST_SUBJECT_SEQ_HEADER: &str = "Nats-Expected-Last-Subject-Sequence";
+const EXPECTED_LAST_SEQ_HEADER: &str = "Nats-Expected-Last-Sequence";
+/// "atomic publish batch contains duplicate message id".
+const ERR_BATCH_DUPLICATE_MSG_ID: ErrorCode = ErrorCode(10201);
+/// "atomic publish batch is too large: {limit}".
+const ERR_BATCH_TOO_LARGE: ErrorCode = ErrorCode(10199);
+
 // Pre-built header names: no allocation per record read.
 const MSG_ID_NAME: async_nats::HeaderName = async_nats::HeaderName::from_static(MSG_ID_HEADER);
 const RECORDED_AT_NAME: async_nats::HeaderName =
@@ -53,6 +111,11 @@ pub struct JetStreamOptions {
     pub pipeline_window: usize,
     /// How long to wait for one ack or API reply.
     pub timeout: Duration,
+    /// Use atomic batch publish (ADR-50) for `append_batch` when the server
+    /// supports it (default true). When set and the server is ≥ 2.12, the
+    /// stream is created (or updated) with `allow_atomic`; the capability is
+    /// only reported after reading that setting back.
+    pub atomic_batch: bool,
 }
 
 impl Default for JetStreamOptions {
@@ -67,6 +130,7 @@ impl Default for JetStreamOptions {
             max_batch: DEFAULT_MAX_BATCH,
             pipeline_window: 4096,
             timeout: Duration::from_secs(5),
+            atomic_batch: true,
         }
     }
 }
@@ -116,6 +180,50 @@ fn is_wrong_last_seq(e: &PublishError) -> bool {
         src = s.source();
     }
     false
+}
+
+/// Does this server version (`INFO.version`, e.g. `2.15.1`) implement atomic
+/// batch publish (ADR-50, 2.12 and later)?
+pub fn server_supports_atomic(version: &str) -> bool {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| {
+        p.chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse::<u64>()
+            .unwrap_or(0)
+    });
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (2, 12)
+}
+
+/// The JetStream API error behind a publish error, if any.
+fn js_error(e: &PublishError) -> Option<&jetstream::Error> {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(js) = s.downcast_ref::<jetstream::Error>() {
+            return Some(js);
+        }
+        src = s.source();
+    }
+    None
+}
+
+fn js_code(e: &PublishError) -> Option<ErrorCode> {
+    js_error(e).map(|j| j.error_code())
+}
+
+/// How one atomic batch states its expectations (see `append_atomic`).
+struct AtomicPlan {
+    /// `Nats-Expected-Last-Subject-Sequence` per commit (first write to its
+    /// subject inside the batch only).
+    subject_seq: Vec<Option<Seq>>,
+    /// `Nats-Expected-Last-Sequence` on the first message: the stream head
+    /// implied by chained expectations (a later write to a subject already
+    /// written in the batch).
+    head: Option<Seq>,
+    /// Index of the first chained commit with an expectation.
+    chained: Option<usize>,
 }
 
 /// Problems that make an existing stream unsafe as the source of truth.
@@ -216,6 +324,10 @@ impl JetStreamLog {
             .max_ack_inflight(opts.pipeline_window.max(1) * 2)
             .backpressure_on_inflight(true)
             .build(client.clone());
+        // Ask for `allow_atomic` only where the server can honour it (older
+        // servers silently drop the field; the read-back below decides).
+        let want_atomic =
+            opts.atomic_batch && server_supports_atomic(&client.server_info().version);
         let stream = match ctx.get_stream(&opts.stream).await {
             Ok(s) => {
                 let info = s.get_info().await.map_err(|e| nats("stream info", e))?;
@@ -226,7 +338,24 @@ impl JetStreamLog {
                         problem: problems.join("; "),
                     });
                 }
-                s
+                if want_atomic && !info.config.allow_atomic_publish {
+                    // Enabling atomic batches weakens nothing; without the
+                    // permission to update, stay non-atomic.
+                    let mut cfg = info.config.clone();
+                    cfg.allow_atomic_publish = true;
+                    if let Err(e) = ctx.update_stream(cfg).await {
+                        tracing::warn!(
+                            stream = %opts.stream,
+                            error = %e,
+                            "could not enable allow_atomic; append_batch stays non-atomic"
+                        );
+                    }
+                    ctx.get_stream(&opts.stream)
+                        .await
+                        .map_err(|e| nats("get stream", e))?
+                } else {
+                    s
+                }
             }
             Err(e) => {
                 let not_found = matches!(e.kind(), GetStreamErrorKind::JetStream(j)
@@ -256,6 +385,7 @@ impl JetStreamLog {
                     duplicate_window: opts.duplicate_window,
                     num_replicas: opts.replicas.max(1),
                     description: Some("perfledger event log".into()),
+                    allow_atomic_publish: want_atomic,
                     ..Default::default()
                 };
                 ctx.create_stream(cfg)
@@ -266,7 +396,9 @@ impl JetStreamLog {
                     .map_err(|e| nats("get stream", e))?
             }
         };
-        let server_atomic = stream.cached_info().config.allow_atomic_publish;
+        // Read back: the stream's own config is the only proof the server
+        // will treat batch headers atomically (2.9.x drops the field).
+        let server_atomic = opts.atomic_batch && stream.cached_info().config.allow_atomic_publish;
         Ok(JetStreamLog {
             s: std::sync::Arc::new(Shared {
                 client,
@@ -288,8 +420,10 @@ impl JetStreamLog {
         &self.s.ctx
     }
 
-    /// Whether the stream reports `allow_atomic` (server ≥ 2.12). Atomic batch
-    /// publish is not used yet: see [`Capabilities`].
+    /// Whether the stream's config, as read back from the server, has
+    /// `allow_atomic` (server ≥ 2.12) and atomic batches are enabled in the
+    /// options; then [`Capabilities::atomic_batch`] is true and `append_batch`
+    /// publishes one ADR-50 atomic batch.
     pub fn server_allows_atomic(&self) -> bool {
         self.s.server_atomic
     }
@@ -322,6 +456,12 @@ impl JetStreamLog {
                 duplicate: ack.duplicate,
             }),
             Err(e) if is_wrong_last_seq(&e) => {
+                if let Some(seq) = self.stored_after_expected(c).await {
+                    return Ok(Appended {
+                        seq,
+                        duplicate: true,
+                    });
+                }
                 let current = self.subject_version(&c.subject).await?;
                 Err(LogError::Conflict {
                     subject: c.subject.clone(),
@@ -335,6 +475,30 @@ impl JetStreamLog {
             }),
             Err(e) => Err(nats("publish ack", e)),
         }
+    }
+
+    /// A retried commit whose expectation is now stale: servers ≥ 2.12 check
+    /// the expectation before the msg id, so the retry is refused instead of
+    /// acknowledged as a duplicate (2.9 does the reverse). If it was stored,
+    /// it is the subject's first record after the version it expected: answer
+    /// with that sequence, as a duplicate.
+    async fn stored_after_expected(&self, c: &Commit) -> Option<Seq> {
+        let after = match c.expected {
+            Expected::Any => return None,
+            Expected::Empty => 0,
+            Expected::At(v) => v,
+        };
+        let m = self
+            .s
+            .stream
+            .direct_get_next_for_subject(c.subject.as_str(), Some(after + 1))
+            .await
+            .ok()?;
+        let id = m
+            .headers
+            .get(MSG_ID_NAME)
+            .and_then(|v| Uuid::try_parse(v.as_str()).ok())?;
+        (id == c.msg_id && m.subject.as_str() == c.subject.as_str()).then_some(m.sequence)
     }
 
     fn decode(msg: &async_nats::Message, seq: Seq) -> Result<LogRecord, LogError> {
@@ -498,6 +662,257 @@ impl JetStreamLog {
     }
 }
 
+/// Atomic batch publish (ADR-50).
+impl JetStreamLog {
+    /// Largest `append_batch` this log accepts: [`JetStreamOptions::max_batch`],
+    /// capped at [`SERVER_ATOMIC_BATCH_LIMIT`] when batches are atomic.
+    pub fn max_batch(&self) -> usize {
+        if self.s.server_atomic {
+            self.s.opts.max_batch.min(SERVER_ATOMIC_BATCH_LIMIT)
+        } else {
+            self.s.opts.max_batch
+        }
+    }
+
+    /// Map each commit's expectation onto batch headers. The server checks
+    /// `Nats-Expected-Last-Subject-Sequence` only on the first write to a
+    /// subject inside a batch (against the stream as it was before the batch)
+    /// and refuses it on later writes to the same subject. A later write's
+    /// `Expected::At(v)` names the sequence of the previous in-batch write to
+    /// its subject; as a batch lands on consecutive sequences, that pins the
+    /// stream head, checked with `Nats-Expected-Last-Sequence` on the first
+    /// message. Expectations no batch can satisfy fail here, before sending.
+    async fn plan_atomic(&self, commits: &[Commit]) -> Result<AtomicPlan, LogError> {
+        let mut last_at: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(commits.len());
+        let mut plan = AtomicPlan {
+            subject_seq: vec![None; commits.len()],
+            head: None,
+            chained: None,
+        };
+        for (j, c) in commits.iter().enumerate() {
+            match last_at.insert(c.subject.as_str(), j) {
+                None => {
+                    plan.subject_seq[j] = match c.expected {
+                        Expected::Any => None,
+                        Expected::Empty => Some(0),
+                        Expected::At(v) => Some(v),
+                    }
+                }
+                Some(i) => {
+                    let implied = match c.expected {
+                        Expected::Any => continue,
+                        Expected::Empty | Expected::At(0) => None,
+                        // In-batch write i lands at head + 1 + i.
+                        Expected::At(v) => (v as usize > i).then(|| v - 1 - i as Seq),
+                    };
+                    plan.chained.get_or_insert(j);
+                    match (implied, plan.head) {
+                        (Some(h), None) => plan.head = Some(h),
+                        (Some(h), Some(prev)) if h == prev => {}
+                        _ => {
+                            return Err(LogError::Conflict {
+                                subject: c.subject.clone(),
+                                expected: c.expected,
+                                current: self.subject_version(&c.subject).await?,
+                            })
+                        }
+                    }
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Name the commit that made the server refuse the batch: the first whose
+    /// expectation is stale against the subject's current version; else the
+    /// first chained commit (the stream head moved).
+    async fn attribute_conflict(
+        &self,
+        commits: &[Commit],
+        plan: &AtomicPlan,
+    ) -> Result<Option<LogError>, LogError> {
+        for (c, first) in commits.iter().zip(&plan.subject_seq) {
+            if first.is_none() {
+                continue;
+            }
+            let current = self.subject_version(&c.subject).await?;
+            if !crate::expected_ok(c.expected, current) {
+                return Ok(Some(LogError::Conflict {
+                    subject: c.subject.clone(),
+                    expected: c.expected,
+                    current,
+                }));
+            }
+        }
+        if let Some(j) = plan.chained {
+            let c = &commits[j];
+            return Ok(Some(LogError::Conflict {
+                subject: c.subject.clone(),
+                expected: c.expected,
+                current: self.subject_version(&c.subject).await?,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// After "batch contains duplicate message id": if this very batch is
+    /// already stored (a retry after a lost commit ack), answer with its
+    /// sequences as duplicates, like a retried single append.
+    async fn stored_as_batch(&self, commits: &[Commit]) -> Result<Option<Vec<Appended>>, LogError> {
+        let n = commits.len() as Seq;
+        let Some(last) = commits.last() else {
+            return Ok(None);
+        };
+        let end = self.subject_version(&last.subject).await?;
+        if end < n {
+            return Ok(None);
+        }
+        let first = end + 1 - n;
+        for (i, c) in commits.iter().enumerate() {
+            let m = match self.s.stream.get_raw_message(first + i as Seq).await {
+                Ok(m) => m,
+                Err(_) => return Ok(None),
+            };
+            let same_id = m
+                .headers
+                .get(MSG_ID_NAME)
+                .and_then(|v| Uuid::try_parse(v.as_str()).ok())
+                == Some(c.msg_id);
+            if !same_id || m.subject.as_str() != c.subject.as_str() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(
+            (0..n)
+                .map(|i| Appended {
+                    seq: first + i,
+                    duplicate: true,
+                })
+                .collect(),
+        ))
+    }
+
+    /// One ADR-50 atomic batch: every message carries `Nats-Batch-Id` and
+    /// `Nats-Batch-Sequence` (1-based); all but the last are plain publishes
+    /// (no reply wanted), the last adds `Nats-Batch-Commit: 1` and is a
+    /// request answered by a PubAck with the last sequence, `batch` and
+    /// `count`. The server stores all or nothing.
+    async fn append_atomic(&self, commits: Vec<Commit>) -> Result<Vec<Appended>, LogError> {
+        let n = commits.len();
+        if n > SERVER_ATOMIC_BATCH_LIMIT {
+            return Err(LogError::BatchTooLarge {
+                len: n,
+                max: SERVER_ATOMIC_BATCH_LIMIT,
+            });
+        }
+        let plan = self.plan_atomic(&commits).await?;
+        let batch_id = Uuid::new_v4().simple().to_string();
+        let mut commit_ack = None;
+        for (i, c) in commits.iter().enumerate() {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(BATCH_ID_HEADER, batch_id.as_str());
+            h.insert(BATCH_SEQ_HEADER, (i + 1).to_string());
+            h.insert(MSG_ID_NAME, c.msg_id.hyphenated().to_string());
+            h.insert(RECORDED_AT_NAME, c.recorded_at.to_string());
+            if let Some(v) = plan.subject_seq[i] {
+                h.insert(EXPECTED_LAST_SUBJECT_SEQ_HEADER, v.to_string());
+            }
+            if i == 0 {
+                if let Some(head) = plan.head {
+                    h.insert(EXPECTED_LAST_SEQ_HEADER, head.to_string());
+                }
+            }
+            let subject = c.subject.as_str().to_string();
+            if i + 1 < n {
+                self.s
+                    .client
+                    .publish_with_headers(subject, h, c.payload.clone())
+                    .await
+                    .map_err(|e| nats("atomic batch publish", e))?;
+            } else {
+                h.insert(BATCH_COMMIT_HEADER, "1");
+                let msg = PublishMessage::build()
+                    .payload(c.payload.clone())
+                    .headers(h);
+                commit_ack = Some(
+                    self.s
+                        .ctx
+                        .send_publish(subject, msg)
+                        .await
+                        .map_err(|e| nats("atomic batch commit", e))?,
+                );
+            }
+        }
+        let Some(fut) = commit_ack else {
+            return Ok(Vec::new());
+        };
+        match fut.await {
+            Ok(ack) => {
+                if ack.batch_id.as_deref() != Some(batch_id.as_str())
+                    || ack.batch_size != Some(n as u64)
+                    || ack.sequence < n as Seq
+                {
+                    return Err(nats(
+                        "atomic batch commit",
+                        format!(
+                            "ack does not match batch {batch_id} of {n}: batch {:?}, count {:?}, seq {}",
+                            ack.batch_id, ack.batch_size, ack.sequence
+                        ),
+                    ));
+                }
+                let first = ack.sequence + 1 - n as Seq;
+                Ok((0..n as Seq)
+                    .map(|i| Appended {
+                        seq: first + i,
+                        duplicate: false,
+                    })
+                    .collect())
+            }
+            Err(e) if is_wrong_last_seq(&e) => {
+                match self.attribute_conflict(&commits, &plan).await? {
+                    Some(conflict) => Err(conflict),
+                    None => Err(nats("atomic batch commit", e)),
+                }
+            }
+            Err(e) if js_code(&e) == Some(ERR_BATCH_DUPLICATE_MSG_ID) => {
+                if let Some(dups) = self.stored_as_batch(&commits).await? {
+                    return Ok(dups);
+                }
+                if let Some(conflict) = self.attribute_conflict(&commits, &plan).await? {
+                    return Err(conflict);
+                }
+                Err(nats(
+                    "atomic batch commit",
+                    format!(
+                        "{e}: a msg id of this batch is already stored (within the duplicate \
+                         window) but not as this same batch; nothing was stored"
+                    ),
+                ))
+            }
+            Err(e) if js_code(&e) == Some(ERR_BATCH_TOO_LARGE) => {
+                let max = js_error(&e)
+                    .and_then(|j| {
+                        j.to_string()
+                            .rsplit(':')
+                            .next()
+                            .and_then(|t| t.trim().parse().ok())
+                    })
+                    .unwrap_or(SERVER_ATOMIC_BATCH_LIMIT);
+                Err(LogError::BatchTooLarge { len: n, max })
+            }
+            Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                let len = commits.iter().map(|c| c.payload.len()).max().unwrap_or(0);
+                Err(LogError::TooLarge {
+                    len,
+                    max: self.s.opts.max_payload,
+                })
+            }
+            Err(e) => Err(nats("atomic batch commit", e)),
+        }
+    }
+}
+
 impl EventLog for JetStreamLog {
     async fn append(&self, commit: Commit) -> Result<Appended, LogError> {
         let fut = self.send(&commit).await?;
@@ -513,6 +928,11 @@ impl EventLog for JetStreamLog {
         }
         for c in &commits {
             check_commit(c, self.s.opts.max_payload)?;
+        }
+        if self.s.server_atomic && commits.len() > 1 {
+            // One commit is atomic anyway: the plain path keeps its dedupe
+            // answer (original sequence, `duplicate`).
+            return self.append_atomic(commits).await;
         }
         self.append_pipelined(commits).await.into_result()
     }
@@ -560,7 +980,7 @@ impl EventLog for JetStreamLog {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            atomic_batch: false,
+            atomic_batch: self.s.server_atomic,
         }
     }
 

@@ -20,9 +20,28 @@
 //! # Bulk appends
 //!
 //! [`EventLog::append_batch`] is all-or-nothing where
-//! [`Capabilities::atomic_batch`] (the embedded log: one frame, one fsync);
-//! on JetStream it is pipelined and resumable (same msg ids). For bulk work
-//! use [`EventLog::append_pipelined`], which reports the acknowledged prefix.
+//! [`Capabilities::atomic_batch`] is true:
+//!
+//! | backend | `append_batch` | limit |
+//! |---|---|---|
+//! | embedded | atomic: one frame, one fsync | `max_batch` |
+//! | JetStream, nats-server ≥ 2.12 (stream read back with `allow_atomic`) | atomic: one ADR-50 batch, consecutive sequences | `max_batch`, at most 1000 ([`jetstream::SERVER_ATOMIC_BATCH_LIMIT`]) |
+//! | JetStream, older servers (e.g. Debian's 2.9) | pipelined, in order, stops at the first failure; resumable with the same msg ids | `max_batch` |
+//!
+//! Atomic or not, a conflict is [`LogError::Conflict`] naming the subject and
+//! its current version; where atomic, nothing of the batch is stored. A single
+//! [`EventLog::append`] is always atomic. For bulk work use
+//! [`EventLog::append_pipelined`] (never atomic across commits), which reports
+//! the acknowledged prefix.
+//!
+//! Dedupe: a re-sent commit (same msg id) answers with its original sequence
+//! and `duplicate`. For an atomic JetStream batch this holds when the whole
+//! batch is re-sent after it was stored (a lost commit ack); a batch mixing
+//! stored and new msg ids is refused whole (JetStream refuses duplicate ids
+//! inside atomic batches) — as a [`LogError::Conflict`] when a stale
+//! expectation explains it, which is the usual case: the ledger's commits
+//! carry expectations, and it recognises re-sent commands by the command id
+//! in every event envelope.
 
 #![forbid(unsafe_code)]
 

