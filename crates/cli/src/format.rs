@@ -22,33 +22,9 @@ use crate::{CliError, Format};
 
 type Res<T> = Result<T, CliError>;
 
-/// `30837` → `30,837`; `-4331` → `(4,331)`; decimals kept.
+/// `30837` → `30,837`; `-4331` → `(4,331)` (the importer's printed form).
 pub fn amount(v: Fixed) -> String {
-    let s = v.to_string();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r.to_string()),
-        None => (false, s),
-    };
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
-    };
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    if let Some(f) = frac {
-        grouped.push('.');
-        grouped.push_str(&f);
-    }
-    if neg {
-        format!("({grouped})")
-    } else {
-        grouped
-    }
+    perfledger_import::printed_amount(v)
 }
 
 /// One-decimal percentage: `-50.7%`, `0.0%` (never `-0.0%`).
