@@ -369,9 +369,8 @@ impl<L: EventLog> Ledger<L> {
             let (kind, id) = cmd.command.entity(tenant);
             let calendar_id = entity_id(tenant, EntityKind::Calendar, CALENDAR_KEY);
             for key in [(EntityKind::Calendar, calendar_id), (kind, id)] {
-                if !cache.contains_key(&key) {
-                    let loaded = self.load(tenant, key.0, key.1).await?;
-                    cache.insert(key, loaded);
+                if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
+                    slot.insert(self.load(tenant, key.0, key.1).await?);
                 }
             }
             let ctx = match cache.get(&(EntityKind::Calendar, calendar_id)) {
