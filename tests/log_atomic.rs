@@ -294,3 +294,28 @@ async fn batch_limit_is_the_server_limit() {
     assert!(p.error.is_none());
     assert_eq!(p.appended.last().unwrap().seq, 2500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_dropped_by_the_server_is_unavailable_and_stores_nothing() {
+    let server = NatsServer::start_atomic();
+    let log = open(&server, true, 100).await;
+    // 50 batches left open on the stream (the server's in-flight limit), sent
+    // on the log's own connection so they reach the server first.
+    for i in 0..50 {
+        let mut h = perfledger_log::async_nats::HeaderMap::new();
+        h.insert("Nats-Batch-Id", format!("open-{i}"));
+        h.insert("Nats-Batch-Sequence", "1");
+        log.client()
+            .publish_with_headers(subj(100 + i).as_str().to_string(), h, "open".into())
+            .await
+            .unwrap();
+    }
+    let batch: Vec<Commit> = (0..3u128)
+        .map(|i| commit(&subj(i), Expected::Empty, i, 1, "x"))
+        .collect();
+    match log.append_batch(batch).await {
+        Err(LogError::Unavailable(detail)) => assert!(detail.contains("nothing was stored")),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert_eq!(log.head().await.unwrap(), 0);
+}

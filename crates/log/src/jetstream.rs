@@ -44,7 +44,10 @@
 //! * the server limits a batch to 1000 messages:
 //!   [`SERVER_ATOMIC_BATCH_LIMIT`] caps [`JetStreamLog::max_batch`], and a
 //!   longer batch is [`LogError::BatchTooLarge`] naming the limit (never
-//!   split: split bulk work with [`EventLog::append_pipelined`]).
+//!   split: split bulk work with [`EventLog::append_pipelined`]);
+//! * a batch the server dropped before the commit (error 10176 "incomplete",
+//!   e.g. more than 50 batches in flight on the stream) is
+//!   [`LogError::Unavailable`]: nothing stored, retry.
 //!
 //! Otherwise (older servers) `append_batch` is [`EventLog::append_pipelined`]
 //! after the limit checks: in order, stopping at the first failure, the
@@ -89,6 +92,9 @@ const EXPECTED_LAST_SUBJECT_SEQ_HEADER: &str = "Nats-Expected-Last-Subject-Seque
 const EXPECTED_LAST_SEQ_HEADER: &str = "Nats-Expected-Last-Sequence";
 /// "atomic publish batch contains duplicate message id".
 const ERR_BATCH_DUPLICATE_MSG_ID: ErrorCode = ErrorCode(10201);
+/// "atomic publish batch is incomplete": the server dropped the batch (e.g.
+/// 50 batches already in flight on the stream, or a message lost).
+const ERR_BATCH_INCOMPLETE: ErrorCode = ErrorCode(10176);
 /// "atomic publish batch is too large: {limit}".
 const ERR_BATCH_TOO_LARGE: ErrorCode = ErrorCode(10199);
 
@@ -900,6 +906,12 @@ impl JetStreamLog {
                     })
                     .unwrap_or(SERVER_ATOMIC_BATCH_LIMIT);
                 Err(LogError::BatchTooLarge { len: n, max })
+            }
+            Err(e) if js_code(&e) == Some(ERR_BATCH_INCOMPLETE) => {
+                Err(LogError::Unavailable(format!(
+                    "atomic batch of {n} not accepted ({e}; the server holds at most 50 \
+                     batches in flight per stream); nothing was stored, retry"
+                )))
             }
             Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
                 let len = commits.iter().map(|c| c.payload.len()).max().unwrap_or(0);
