@@ -32,14 +32,13 @@ pub fn password(user: &str) -> String {
     format!("pw-{user}")
 }
 
-const USERS: [(&str, &str); 7] = [
+const USERS: [(&str, &str); 6] = [
     ("PL_LEDGER_PASSWORD", "ledger"),
     ("PL_FINANCE_PASSWORD", "finance"),
     ("PL_CUSTOMER_SERVICES_PASSWORD", "customer-services"),
     ("PL_RISK_TOOL_PASSWORD", "risk-tool"),
     ("PL_OPENDATA_PASSWORD", "opendata"),
     ("PL_SYS_PASSWORD", "sys"),
-    ("PL_ROUTE_PASSWORD", "route"),
 ];
 
 fn deploy_file(name: &str) -> String {
@@ -324,4 +323,61 @@ pub fn assess_risk(id: &str, period_label: &str, impact: u8, probability: u8) ->
         target: None,
         comment: None,
     })
+}
+
+/// `deploy/nats/cluster-{1,2,3}.conf` with `accounts.conf` inlined, test
+/// passwords, no monitoring port, the cluster listening on `cluster_ports`
+/// on loopback and routes pointing there (testkit sets client port and
+/// store dir).
+pub fn cluster_node_configs(cluster_ports: [u16; 3]) -> Vec<String> {
+    (1..=3)
+        .map(|n| {
+            let mut text = String::new();
+            for line in deploy_file(&format!("cluster-{n}.conf")).lines() {
+                let t = line.trim_start();
+                if t.starts_with("http:") || t.starts_with("store_dir:") {
+                    continue;
+                }
+                if t.starts_with("include \"accounts.conf\"") {
+                    text.push_str(&deploy_file("accounts.conf"));
+                    continue;
+                }
+                let mut l = line.replace(
+                    "listen: 0.0.0.0:6222",
+                    &format!("listen: 127.0.0.1:{}", cluster_ports[n - 1]),
+                );
+                for (i, p) in cluster_ports.iter().enumerate() {
+                    l = l.replace(
+                        &format!("pl-nats-{}:6222", i + 1),
+                        &format!("127.0.0.1:{p}"),
+                    );
+                }
+                text.push_str(&l);
+                text.push('\n');
+            }
+            for (var, user) in USERS {
+                text = text.replace(&format!("${var}"), &format!("\"{}\"", password(user)));
+            }
+            text.replace("route-password-change-me", "pw-route")
+        })
+        .collect()
+}
+
+/// Three nats-servers from the deploy cluster configuration.
+pub fn deploy_cluster() -> Vec<NatsServer> {
+    let ports = [
+        perfledger_testkit::free_port(),
+        perfledger_testkit::free_port(),
+        perfledger_testkit::free_port(),
+    ];
+    cluster_node_configs(ports)
+        .into_iter()
+        .map(|text| {
+            let tmp = std::env::temp_dir().join(format!("pl-deploy-{}", Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&tmp).unwrap();
+            let cfg = tmp.join("nats.conf");
+            std::fs::write(&cfg, text).unwrap();
+            NatsServer::start_with_config(cfg)
+        })
+        .collect()
 }
