@@ -319,3 +319,50 @@ async fn batch_dropped_by_the_server_is_unavailable_and_stores_nothing() {
     }
     assert_eq!(log.head().await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_node_cluster_with_three_replicas_is_atomic() {
+    let cluster = perfledger_testkit::NatsCluster::start_atomic();
+    let client = perfledger_log::async_nats::connect(cluster.nodes[0].url())
+        .await
+        .unwrap();
+    cluster.wait_jetstream(&client).await;
+    // Stream creation right after the meta leader is elected can still be
+    // refused while peers catch up: retry, bounded.
+    let mut log = None;
+    for _ in 0..50 {
+        match JetStreamLog::with_client(
+            client.clone(),
+            JetStreamOptions {
+                replicas: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        {
+            Ok(l) => {
+                log = Some(l);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    let log = log.expect("R3 stream on the cluster");
+    assert!(log.capabilities().atomic_batch);
+    seeded(&log).await;
+    match log.append_batch(forty(0)).await {
+        Err(LogError::Conflict {
+            subject, current, ..
+        }) => assert_eq!((subject, current), (subj(26), 31)),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(log.head().await.unwrap(), 31);
+    let mut fixed = forty(0);
+    fixed[26].expected = Expected::At(31);
+    let a = log.append_batch(fixed).await.unwrap();
+    assert_eq!(
+        a.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        (32..=71).collect::<Vec<_>>()
+    );
+    assert_eq!(read_all(&log).await.len(), 71);
+}

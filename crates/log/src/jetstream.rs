@@ -10,7 +10,12 @@
 //!
 //! # What is atomic
 //!
-//! Every [`EventLog::append`] (one message) is. [`EventLog::append_batch`] is
+//! Every [`EventLog::append`] (one message) is. (Servers ≥ 2.12 check the
+//! expectation before the msg id, so a retried commit whose expectation is
+//! now stale is refused rather than acknowledged as a duplicate; `append`
+//! then looks at the subject's first record after the expected version and,
+//! if it is this commit, answers with its sequence as a duplicate, as 2.9
+//! does.) [`EventLog::append_batch`] is
 //! atomic only when [`Capabilities::atomic_batch`]: the server is ≥ 2.12, the
 //! stream was created (or, if it existed, updated) with `allow_atomic: true`
 //! and reading its config back confirmed it (2.9 silently drops the field,

@@ -303,6 +303,20 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// Start a 3-node JetStream cluster; returns once every node accepts clients.
     pub fn start() -> Self {
+        Self::start_nodes(None)
+    }
+
+    /// [`NatsCluster::start`] with every node running this binary.
+    pub fn start_with_binary(binary: impl Into<PathBuf>) -> Self {
+        Self::start_nodes(Some(binary.into()))
+    }
+
+    /// [`NatsCluster::start`] on `$NATS_SERVER_ATOMIC` ([`nats_server_atomic_binary`]).
+    pub fn start_atomic() -> Self {
+        Self::start_with_binary(nats_server_atomic_binary())
+    }
+
+    fn start_nodes(binary: Option<PathBuf>) -> Self {
         let cports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let routes: Vec<String> = cports
             .iter()
@@ -318,7 +332,12 @@ impl NatsCluster {
                 routes.join(", ")
             );
             std::fs::write(&cfg, text).expect("write cluster config");
-            nodes.push(NatsServer::start_in(tmp, Some(cfg), Vec::new()));
+            nodes.push(NatsServer::start_in_with(
+                binary.clone(),
+                tmp,
+                Some(cfg),
+                Vec::new(),
+            ));
         }
         for n in nodes.iter_mut() {
             n.wait_ready();
