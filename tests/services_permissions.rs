@@ -310,3 +310,68 @@ async fn malformed_commands_get_clear_errors_and_append_nothing() {
     assert_eq!(svc.head().await, head + 1);
     svc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_consumer_cannot_make_the_server_deliver_into_the_stream_or_the_gateway() {
+    use async_nats::jetstream::consumer::push;
+    let server = deploy_server();
+    let (ledger, _) = connect_as(&server.url(), "ledger").await;
+    let svc = Services::start(ledger, 1, None).await;
+    let (cs, _) = connect_as(&server.url(), "customer-services").await;
+    publisher(cs)
+        .send(&define_indicator("PC/1"))
+        .await
+        .expect("define");
+    let head = svc.head().await;
+    let (reader, _) = connect_as(&server.url(), "opendata").await;
+    let js = jetstream::new(reader.clone());
+    let stream = js.get_stream_no_info("PERFLEDGER").await.unwrap();
+    // Delivering stored records back onto an event subject: refused (cycle).
+    let into_stream = stream
+        .create_consumer(push::Config {
+            durable_name: Some("opendata".into()),
+            deliver_subject: format!(
+                "pl.ev.barnet.indicator.{}",
+                uuid::Uuid::from_u128(1).simple()
+            ),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        into_stream.is_err(),
+        "a push consumer delivering into the stream was created"
+    );
+    // Delivering onto the command subject: whatever the server decides, the
+    // gateway never appends stored commits as commands.
+    let into_gateway = stream
+        .create_consumer(push::Config {
+            durable_name: Some("opendata".into()),
+            deliver_subject: "pl.cmd.barnet.indicator".into(),
+            ..Default::default()
+        })
+        .await;
+    let created = into_gateway.is_ok();
+    let mut delivered = 0;
+    if let Ok(mut c) = into_gateway {
+        // Whether the server delivers (the gateway listens in a queue group
+        // and the consumer has none), bounded polling; reported below.
+        for _ in 0..100 {
+            delivered = c.info().await.unwrap().delivered.stream_sequence;
+            if delivered >= head {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(svc.head().await, head, "a delivered record was appended");
+    eprintln!(
+        "push consumer into the stream: {:?}; into pl.cmd: {}",
+        into_stream.err().map(|e| e.to_string()),
+        if created {
+            format!("created, delivered up to {delivered}")
+        } else {
+            "refused".to_string()
+        }
+    );
+    svc.shutdown().await;
+}
