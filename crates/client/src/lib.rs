@@ -77,7 +77,8 @@ pub struct PublisherConfig {
     pub prefix: String,
     /// Request encoding (default postcard).
     pub encoding: Encoding,
-    /// Time to wait for one reply (default 5 s).
+    /// Time to wait for one reply (default 10 s; keep it above the
+    /// gateway's `execute_timeout`, 5 s by default).
     pub timeout: Duration,
     /// Attempts in total, at least 1 (default 5).
     pub attempts: u32,
@@ -92,7 +93,7 @@ impl Default for PublisherConfig {
         PublisherConfig {
             prefix: "pl".into(),
             encoding: Encoding::Postcard,
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
             attempts: 5,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),

@@ -302,6 +302,19 @@ mod tests {
     }
 
     #[test]
+    fn postcard_reply_bytes_are_pinned() {
+        // proto/services.md: 0x01 ++ postcard(CommandReply), positional.
+        let mut want = vec![REPLY_VERSION, 0, 16];
+        want.extend_from_slice(&Uuid::from_u128(1).into_bytes());
+        want.extend_from_slice(&[42, 0, 1]);
+        assert_eq!(samples()[0].encode(Encoding::Postcard), want);
+        let conflict = samples()[1].encode(Encoding::Postcard);
+        assert_eq!(&conflict[..4], &[REPLY_VERSION, 1, 4, 12]);
+        assert_eq!(&conflict[4..16], b"RecordResult");
+        assert_eq!(&conflict[conflict.len() - 2..], &[3, 7]);
+    }
+
+    #[test]
     fn json_reply_shape_is_externally_tagged() {
         let v: serde_json::Value =
             serde_json::from_slice(&samples()[1].encode(Encoding::Json)).unwrap();
