@@ -211,7 +211,7 @@ impl<L: EventLog> Ledger<L> {
             prefix: prefix.into(),
             clock: Arc::new(SystemClock),
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
-            max_batch: perfledger_log::DEFAULT_MAX_BATCH,
+            max_batch: usize::MAX,
         }
     }
 
@@ -221,9 +221,10 @@ impl<L: EventLog> Ledger<L> {
         self
     }
 
-    /// Largest number of commits appended in one log batch (default: the
-    /// log's default limit). Submissions larger than this are appended in
-    /// chunks, each all-or-nothing.
+    /// Largest number of commits appended in one log batch (the log's own
+    /// limit, [`perfledger_log::Capabilities::max_batch`], applies too).
+    /// Submissions larger than this are validated in full, then appended in
+    /// chunks, each all-or-nothing where the log is atomic.
     pub fn with_max_batch(mut self, max_batch: usize) -> Self {
         self.max_batch = max_batch.max(1);
         self
@@ -280,6 +281,7 @@ impl<L: EventLog> Ledger<L> {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Vec<Executed>, LedgerError> {
         let total = items.len();
+        let chunk = self.max_batch.min(self.log.capabilities().max_batch.max(1));
         let mut seen = BTreeSet::new();
         for (index, item) in items.iter().enumerate() {
             if !seen.insert(item.command.command_id) {
@@ -289,14 +291,14 @@ impl<L: EventLog> Ledger<L> {
                 });
             }
         }
-        if total > self.max_batch {
+        if total > chunk {
             // Appended in several chunks: validate all of it before any chunk.
             self.plan(&items, 0, None).await?;
         }
         let mut out = Vec::with_capacity(total);
         let mut start = 0;
         while start < total {
-            let end = (start + self.max_batch).min(total);
+            let end = (start + chunk).min(total);
             out.extend(self.execute_chunk(&items, start, end).await?);
             progress(end, total);
             start = end;

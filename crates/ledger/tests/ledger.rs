@@ -317,3 +317,27 @@ async fn large_submissions_are_appended_in_chunks_after_full_validation() {
     assert_eq!(calls, vec![(2, 5), (4, 5), (5, 5)]);
     assert_eq!(l.log().head().await.unwrap(), 5);
 }
+
+#[tokio::test]
+async fn submissions_are_chunked_by_the_logs_own_batch_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open_with(
+        dir.path().join("log"),
+        perfledger_log::embedded::EmbeddedOptions {
+            max_batch: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let l = Ledger::new(Arc::new(log), "pl");
+    let items: Vec<Submitted> = (0..5u128)
+        .map(|i| Submitted::new(define(i, &format!("CG/X{i}"))))
+        .collect();
+    let mut calls = Vec::new();
+    l.execute_batch(items, |done, total| calls.push((done, total)))
+        .await
+        .unwrap();
+    assert_eq!(calls, vec![(2, 5), (4, 5), (5, 5)]);
+    assert_eq!(l.log().head().await.unwrap(), 5);
+}

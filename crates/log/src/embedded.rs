@@ -801,7 +801,10 @@ impl EventLog for EmbeddedLog {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { atomic_batch: true }
+        Capabilities {
+            atomic_batch: true,
+            max_batch: self.inner.opts.max_batch,
+        }
     }
 
     async fn head(&self) -> Result<Seq, LogError> {

@@ -998,6 +998,7 @@ impl EventLog for JetStreamLog {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             atomic_batch: self.s.server_atomic,
+            max_batch: self.max_batch(),
         }
     }
 

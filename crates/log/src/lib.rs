@@ -153,6 +153,8 @@ impl BatchProgress {
 pub struct Capabilities {
     /// `append_batch` is all-or-nothing across subjects.
     pub atomic_batch: bool,
+    /// The most commits one `append_batch` accepts.
+    pub max_batch: usize,
 }
 
 /// Errors from the log. Each carries enough context to act on.
