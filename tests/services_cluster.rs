@@ -106,6 +106,31 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
             .expect("register");
         publishers.push(p);
     }
+    // A read-only follower (durable consumer) rides through the failover too.
+    let follower_client = connect_all(&urls).await;
+    let total_expected = (PUBLISHERS * PER_PUBLISHER + PUBLISHERS + 2) as u64;
+    let following = tokio::spawn(async move {
+        let mut f = perfledger_client::Follower::start(
+            follower_client,
+            perfledger_client::FollowerConfig::new("cluster-reader"),
+        )
+        .await
+        .expect("durable consumer");
+        let mut seqs = Vec::new();
+        let mut errors = Vec::new();
+        while seqs.last().copied().unwrap_or(0) < total_expected {
+            match f.next().await {
+                Ok(c) => seqs.push(c.seq),
+                // Transient errors during the failover: keep following.
+                Err(e) => {
+                    errors.push(e.to_string());
+                    assert!(errors.len() < 1000, "follower keeps failing: {errors:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        (seqs, errors)
+    });
     let acked = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in publishers.into_iter().enumerate() {
@@ -199,6 +224,17 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
             "acknowledged command {id} lost or moved"
         );
     }
+
+    let (followed, follow_errors) = following.await.expect("follower task");
+    eprintln!(
+        "follower: {} commits, transient errors: {follow_errors:?}",
+        followed.len()
+    );
+    assert_eq!(
+        followed,
+        (1..=head).collect::<Vec<u64>>(),
+        "the follower saw every commit once, in order"
+    );
 
     // The live projector rode through the failover: it converges to the same
     // read model as fresh rebuilds (one through a connection to another node).
