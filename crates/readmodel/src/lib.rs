@@ -222,11 +222,25 @@ impl ReadModel {
         path: impl AsRef<Path>,
         cache_bytes: u64,
     ) -> Result<Self, ReadModelError> {
+        Self::open_with(path, cache_bytes, false)
+    }
+
+    /// [`ReadModel::open`] with a page-cache bound and sled's space-saving
+    /// mode (`low_space`) instead of its throughput mode.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        cache_bytes: u64,
+        low_space: bool,
+    ) -> Result<Self, ReadModelError> {
         let db = sled::Config::new()
             .path(path.as_ref())
             .cache_capacity(cache_bytes)
             .flush_every_ms(Some(1000))
-            .mode(sled::Mode::HighThroughput)
+            .mode(if low_space {
+                sled::Mode::LowSpace
+            } else {
+                sled::Mode::HighThroughput
+            })
             .open()?;
         Self::from_db(db)
     }

@@ -82,7 +82,8 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
 async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let log = EmbeddedLog::open(dir.join("log")).await?;
     let cache_mb: u64 = arg("--cache-mb").and_then(|v| v.parse().ok()).unwrap_or(64);
-    let rm = ReadModel::open_with_cache(dir.join("readmodel"), cache_mb * 1024 * 1024)?;
+    let low_space = std::env::args().any(|a| a == "--low-space");
+    let rm = ReadModel::open_with(dir.join("readmodel"), cache_mb * 1024 * 1024, low_space)?;
     rm.clear()?;
     let mut projector = perfledger_readmodel::Projector::new(&rm);
     if let Some(b) = arg("--batch").and_then(|v| v.parse().ok()) {
