@@ -141,6 +141,10 @@ fn sigkill_during_catch_up_then_resume_equals_clean_rebuild() {
             std::fs::remove_dir_all(&rm_dir).expect("reset read model");
         }
     }
+    eprintln!(
+        "crash test: {head} records ({events} events), {kills} SIGKILLs in {runs} runs, \
+         {resumed_from_nonzero} runs resumed from a non-zero checkpoint"
+    );
     assert!(resumed_from_nonzero > 0, "no run resumed from a checkpoint");
 
     let (cp, digest) = run_to_end(&log_dir, &rm_dir, &[]);
