@@ -283,7 +283,7 @@ async fn restated_result_after_seal_keeps_what_committee_saw() {
     let json = serde_json::to_value(&now).unwrap();
     assert!(json["digest"].is_string() && json["as_of"].is_u64());
     assert_eq!(json["dashboard"]["period"], "2016/17 Q1");
-    let j = serde_json::to_value(&results[1]).unwrap();
+    let j = serde_json::to_value(results[1]).unwrap();
     for f in [
         "seq",
         "index",
