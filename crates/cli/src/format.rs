@@ -55,14 +55,7 @@ fn pct_int(v: Option<i64>) -> String {
 }
 
 fn rag_name(r: perfledger_domain::rag::Rag) -> &'static str {
-    use perfledger_domain::rag::Rag;
-    match r {
-        Rag::Green => "Green",
-        Rag::GreenAmber => "Green Amber",
-        Rag::Amber => "Amber",
-        Rag::RedAmber => "Red Amber",
-        Rag::Red => "Red",
-    }
+    r.name()
 }
 
 fn dir_name(d: Option<Direction>) -> Option<&'static str> {

@@ -37,6 +37,17 @@ pub enum Rag {
 }
 
 impl Rag {
+    /// The rating's printed name (`Green Amber`), as [`Rag::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rag::Green => "Green",
+            Rag::GreenAmber => "Green Amber",
+            Rag::Amber => "Amber",
+            Rag::RedAmber => "Red Amber",
+            Rag::Red => "Red",
+        }
+    }
+
     /// Parse a printed rating: `G`, `GA`, `A`, `RA`, `R`, `Green`,
     /// `Green Amber`, `Amber`, `Red Amber`, `Red` (any case).
     pub fn parse(value: &str) -> Result<Self, DomainError> {

@@ -178,3 +178,17 @@ fn savings_percent_of_target() {
     let p = achieved_percent_1dp(Fixed::parse_decimal("1,178").unwrap(), target).unwrap();
     assert_eq!(p.to_string(), "75");
 }
+
+#[test]
+fn every_rag_name_parses_back_to_itself() {
+    use perfledger_domain::rag::Rag;
+    for r in [
+        Rag::Green,
+        Rag::GreenAmber,
+        Rag::Amber,
+        Rag::RedAmber,
+        Rag::Red,
+    ] {
+        assert_eq!(Rag::parse(r.name()).unwrap(), r, "{}", r.name());
+    }
+}

@@ -125,13 +125,7 @@ pub fn pct_fixed(p: Option<Fixed>) -> String {
 
 /// Full name of a RAG colour.
 pub fn rag_name(r: Rag) -> &'static str {
-    match r {
-        Rag::Green => "Green",
-        Rag::GreenAmber => "Green Amber",
-        Rag::Amber => "Amber",
-        Rag::RedAmber => "Red Amber",
-        Rag::Red => "Red",
-    }
+    r.name()
 }
 
 /// CSS class of a RAG colour.
