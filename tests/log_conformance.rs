@@ -78,6 +78,13 @@ async fn ordering(h: Harness) {
         vec![3, 7, 11, 15, 19, 23, 27]
     );
     assert!(log.read_subject(&subj(9)).await.unwrap().is_empty());
+    // A long history (more records than a backend may fetch one by one).
+    let long = fill(log, 40, 1, 1_000).await;
+    let read = log.read_subject(&subj(0)).await.unwrap();
+    let mut expected: Vec<u64> = (1..=30).step_by(4).collect();
+    expected.extend(long);
+    assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), expected);
+    assert_eq!(read.last().unwrap().payload, &b"rec 39"[..]);
 }
 
 async fn concurrent_writers(h: Harness) {
