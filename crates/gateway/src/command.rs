@@ -13,17 +13,16 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::serve::{serve_requests, Reply};
 use async_nats::HeaderMap;
-use futures::StreamExt;
 use perfledger_client::wire::{
     self, Accepted, CommandReply, Encoding, ServiceError, ENCODING_HEADER, EXPECTED_VERSION_HEADER,
-    FAMILIES, STATUS_HEADER,
+    FAMILIES,
 };
 use perfledger_domain::codec::{self, MAX_COMMAND_BYTES};
 use perfledger_domain::{CommandEnvelope, DomainError};
 use perfledger_ledger::{Ledger, LedgerError, Submitted};
 use perfledger_log::{EventLog, LogError};
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 /// Options of the command gateway.
@@ -263,62 +262,24 @@ impl<L: EventLog> CommandGateway<L> {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), GatewayError> {
         let subject = self.subject();
-        let mut sub = client
-            .queue_subscribe(subject.clone(), self.cfg.queue_group.clone())
-            .await
-            .map_err(|e| GatewayError::Subscribe {
-                subject: subject.clone(),
-                detail: e.to_string(),
-            })?;
-        tracing::info!(%subject, queue = %self.cfg.queue_group, "command gateway serving");
+        let queue = self.cfg.queue_group.clone();
         let limit = self.cfg.max_in_flight;
-        let sem = Arc::new(Semaphore::new(limit));
-        tokio::pin!(shutdown);
-        loop {
-            let msg = tokio::select! {
-                _ = &mut shutdown => break,
-                m = sub.next() => match m { Some(m) => m, None => break },
-            };
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
-            };
+        serve_requests(client, subject, queue, limit, shutdown, move |msg| {
             let gw = self.clone();
-            let client = client.clone();
             let span = tracing::debug_span!("command", subject = %msg.subject);
-            tokio::spawn(
-                async move {
-                    let (enc, reply) = gw
-                        .handle(msg.subject.as_str(), msg.headers.as_ref(), &msg.payload)
-                        .await;
-                    if let Some(to) = msg.reply {
-                        respond(&client, to, enc, reply.status(), reply.encode(enc)).await;
-                    }
-                    drop(permit);
+            async move {
+                let (encoding, reply) = gw
+                    .handle(msg.subject.as_str(), msg.headers.as_ref(), &msg.payload)
+                    .await;
+                Reply {
+                    encoding,
+                    status: reply.status(),
+                    body: reply.encode(encoding),
                 }
-                .instrument(span),
-            );
-        }
-        let _ = sub.unsubscribe().await;
-        let _ = sem.acquire_many(limit as u32).await;
-        let _ = client.flush().await;
-        tracing::info!("command gateway stopped");
-        Ok(())
-    }
-}
-
-/// Publish a reply with the encoding and status headers.
-pub(crate) async fn respond(
-    client: &async_nats::Client,
-    to: async_nats::Subject,
-    enc: Encoding,
-    status: &str,
-    body: Vec<u8>,
-) {
-    let mut h = HeaderMap::new();
-    h.insert(ENCODING_HEADER, enc.header_value());
-    h.insert(STATUS_HEADER, status);
-    if let Err(e) = client.publish_with_headers(to, h, body.into()).await {
-        tracing::warn!(error = %e, "cannot publish reply");
+            }
+            .instrument(span)
+        })
+        .await
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod command;
 pub mod query;
+mod serve;
 
 pub use command::{CommandGateway, GatewayConfig, GatewayError};
 pub use query::{QueryConfig, QueryService};

@@ -26,7 +26,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use perfledger_client::query::QueryReply;
 use perfledger_client::wire::{Encoding, ServiceError};
 use perfledger_domain::{EntityKind, Period};
@@ -34,9 +33,9 @@ use perfledger_log::EventLog;
 use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
-use crate::command::{respond, GatewayError};
+use crate::command::GatewayError;
+use crate::serve::{serve_requests, Reply};
 
 /// Views served, in the order of the table above.
 pub const VIEWS: [&str; 8] = [
@@ -231,28 +230,11 @@ impl QueryService {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), GatewayError> {
         let subject = format!("{}.q.{}.*", self.cfg.prefix, self.cfg.tenant);
-        let mut sub = client
-            .queue_subscribe(subject.clone(), self.cfg.queue_group.clone())
-            .await
-            .map_err(|e| GatewayError::Subscribe {
-                subject: subject.clone(),
-                detail: e.to_string(),
-            })?;
-        tracing::info!(%subject, "query service serving");
+        let queue = self.cfg.queue_group.clone();
         let limit = self.cfg.max_in_flight;
-        let sem = Arc::new(Semaphore::new(limit));
-        tokio::pin!(shutdown);
-        loop {
-            let msg = tokio::select! {
-                _ = &mut shutdown => break,
-                m = sub.next() => match m { Some(m) => m, None => break },
-            };
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
-            };
+        serve_requests(client, subject, queue, limit, shutdown, move |msg| {
             let svc = self.clone();
-            let client = client.clone();
-            tokio::spawn(async move {
+            async move {
                 let reply = svc.handle(msg.subject.as_str(), &msg.payload).await;
                 let status = match &reply {
                     QueryReply::Answer(_) => "ok",
@@ -261,15 +243,14 @@ impl QueryService {
                 let body = serde_json::to_vec(&reply).unwrap_or_else(|_| {
                     br#"{"Refused":{"Internal":{"detail":"encode"}}}"#.to_vec()
                 });
-                if let Some(to) = msg.reply {
-                    respond(&client, to, Encoding::Json, status, body).await;
+                Reply {
+                    encoding: Encoding::Json,
+                    status,
+                    body,
                 }
-                drop(permit);
-            });
-        }
-        let _ = sub.unsubscribe().await;
-        let _ = sem.acquire_many(limit as u32).await;
-        Ok(())
+            }
+        })
+        .await
     }
 }
 
