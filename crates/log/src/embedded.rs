@@ -349,6 +349,32 @@ fn scan(
     }
 }
 
+/// Attempts to take the directory lock before reporting it in use.
+const LOCK_ATTEMPTS: u32 = 50;
+/// Pause between attempts (at most about half a second in all).
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Take the exclusive directory lock, retrying briefly while it is held.
+///
+/// A flock lives as long as any copy of its descriptor. While another thread
+/// of this process spawns a child, the child briefly holds copies of every
+/// descriptor (between fork and exec), so a lock released by dropping the
+/// log can look held for a moment. A lock that stays held is a real second
+/// owner and is reported.
+fn lock_exclusive(lock: &File) -> std::io::Result<()> {
+    let mut attempt = 1;
+    loop {
+        match fs2::FileExt::try_lock_exclusive(lock) {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < LOCK_ATTEMPTS && e.kind() == std::io::ErrorKind::WouldBlock => {
+                attempt += 1;
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Read every record of a closed log directory (for tools and tests).
 pub fn read_raw(dir: &Path) -> Result<Vec<RawRecord>, LogError> {
     let mut out = Vec::new();
@@ -411,7 +437,7 @@ impl EmbeddedLog {
             .write(true)
             .open(&lock_path)
             .map_err(|e| io_err(&lock_path, e))?;
-        fs2::FileExt::try_lock_exclusive(&lock).map_err(|e| {
+        lock_exclusive(&lock).map_err(|e| {
             LogError::Unavailable(format!(
                 "log directory {} is in use by another process or handle ({e})",
                 dir.display()
