@@ -110,12 +110,25 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     let follower_client = connect_all(&urls).await;
     let total_expected = (PUBLISHERS * PER_PUBLISHER + PUBLISHERS + 2) as u64;
     let following = tokio::spawn(async move {
-        let mut f = perfledger_client::Follower::start(
-            follower_client,
-            perfledger_client::FollowerConfig::new("cluster-reader"),
-        )
-        .await
-        .expect("durable consumer");
+        // Creating a replicated durable consumer goes through the meta
+        // leader, which can time out under the start of the load; creating
+        // the same durable again is idempotent, so retry a bounded number
+        // of times.
+        let mut attempts = Vec::new();
+        let mut f = loop {
+            match perfledger_client::Follower::start(
+                follower_client.clone(),
+                perfledger_client::FollowerConfig::new("cluster-reader"),
+            )
+            .await
+            {
+                Ok(f) => break f,
+                Err(e) => {
+                    attempts.push(e.to_string());
+                    assert!(attempts.len() < 5, "durable consumer: {attempts:?}");
+                }
+            }
+        };
         let mut seqs = Vec::new();
         let mut errors = Vec::new();
         while seqs.last().copied().unwrap_or(0) < total_expected {
