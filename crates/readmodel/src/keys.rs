@@ -7,9 +7,8 @@
 //! |---|---|---|
 //! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
 //! | `T` | `T` ++ block(8) | time index: running max recorded_at (i64) of each of 256 records |
-//! | `r` | `r` ++ seq(8) ++ index(2) | the event's stored version: body, who/when/why and the value it replaced (appended in log order) |
-//! | `f` | `f` ++ entity(16) ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: bitemporal index of fact versions (valid period × recorded seq); an entity's `f` range is its audit trail |
-//! | `g` | `g` ++ field(1) ++ period(8) ++ seq(8) ++ index(2) | empty: tenant-wide facts (tolerance schemes, closed periods) |
+//! | `f` | `f` ++ entity(16) ++ field(1) ++ bucket(4) | slot: every version (valid period × recorded seq) of one field for the periods ending in one calendar year, each with its stored record: body, who/when/why and the value it replaced ([`crate::versions`]); an entity's `f` range is its audit trail |
+//! | `g` | `g` ++ field(1) ++ bucket(4) | slot of tenant-wide facts (tolerance schemes, closed periods) |
 //! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
 //! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
 //! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
@@ -18,7 +17,7 @@
 //!
 //! `period(8)` is the period's last month index then its first month index
 //! (months since year 0, u32 each), so periods sort chronologically by end;
-//! facts without a period use eight zero bytes. Units and aliases are
+//! facts without a period use eight zero bytes and bucket 0. Units and aliases are
 //! normalised ([`perfledger_domain::ids::normalise_key`]), which can never
 //! contain a NUL byte (Text refuses them).
 
@@ -34,7 +33,6 @@ pub(crate) const UNIT: u8 = b'U';
 pub(crate) const ALIAS: u8 = b'n';
 pub(crate) const ENTITY: u8 = b'E';
 pub(crate) const SEAL: u8 = b's';
-pub(crate) const RECORD: u8 = b'r';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -105,75 +103,47 @@ pub(crate) fn time_block_key(block: u64) -> Vec<u8> {
     k
 }
 
-/// `f` ++ entity ++ field ++ period (no seq): the prefix of one fact's versions.
-pub(crate) fn fact_prefix(entity: Uuid, fld: u8, period: Option<Period>) -> Vec<u8> {
-    let mut k = fact_field_prefix(entity, fld);
-    k.extend_from_slice(&period.map(period_bytes).unwrap_or(NO_PERIOD));
-    k
+/// Slot bucket of a period: the calendar year of its end month (0 for no
+/// period). Monotone in [`period_bytes`], so slots of one field in key order
+/// hold versions in period order.
+pub(crate) fn bucket(period: [u8; 8]) -> u32 {
+    u32::from_be_bytes([period[0], period[1], period[2], period[3]]) / 12
 }
 
-/// `f` ++ entity ++ field: all periods of one field.
-pub(crate) fn fact_field_prefix(entity: Uuid, fld: u8) -> Vec<u8> {
-    let mut k = Vec::with_capacity(34);
+/// `f` ++ entity ++ field: every slot of one field.
+pub(crate) fn slot_field_prefix(entity: Uuid, fld: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(22);
     k.push(FACT);
     k.extend_from_slice(entity.as_bytes());
     k.push(fld);
     k
 }
 
-pub(crate) fn global_prefix(fld: u8, period: Option<Period>) -> Vec<u8> {
-    let mut k = vec![GLOBAL, fld];
-    k.extend_from_slice(&period.map(period_bytes).unwrap_or(NO_PERIOD));
+/// `f` ++ entity ++ field ++ bucket: the slot holding `period`'s versions.
+pub(crate) fn slot_key(entity: Uuid, fld: u8, period: [u8; 8]) -> Vec<u8> {
+    let mut k = slot_field_prefix(entity, fld);
+    k.extend_from_slice(&bucket(period).to_be_bytes());
     k
 }
 
-#[cfg(test)]
-pub(crate) fn with_seq(mut prefix: Vec<u8>, seq: u64) -> Vec<u8> {
-    prefix.extend_from_slice(&seq.to_be_bytes());
-    prefix
+/// `g` ++ field: every tenant-wide slot of one field.
+pub(crate) fn global_field_prefix(fld: u8) -> Vec<u8> {
+    vec![GLOBAL, fld]
 }
 
-/// `f` ++ entity: every fact version of one entity (its audit trail).
-pub(crate) fn entity_facts_prefix(entity: Uuid) -> Vec<u8> {
+/// `g` ++ field ++ bucket: a tenant-wide slot.
+pub(crate) fn global_slot_key(fld: u8, period: [u8; 8]) -> Vec<u8> {
+    let mut k = global_field_prefix(fld);
+    k.extend_from_slice(&bucket(period).to_be_bytes());
+    k
+}
+
+/// `f` ++ entity: every slot of one entity (its audit trail).
+pub(crate) fn entity_slots_prefix(entity: Uuid) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(FACT);
     k.extend_from_slice(entity.as_bytes());
     k
-}
-
-/// A fact version key: prefix ++ seq(8) ++ index(2).
-pub(crate) fn version_key(mut prefix: Vec<u8>, seq: u64, index: u16) -> Vec<u8> {
-    prefix.extend_from_slice(&seq.to_be_bytes());
-    prefix.extend_from_slice(&index.to_be_bytes());
-    prefix
-}
-
-/// Smallest version key of a prefix.
-pub(crate) fn version_lo(prefix: &[u8]) -> Vec<u8> {
-    version_key(prefix.to_vec(), 0, 0)
-}
-
-/// Greatest version key of a prefix with seq ≤ s.
-pub(crate) fn version_hi(prefix: &[u8], s: u64) -> Vec<u8> {
-    version_key(prefix.to_vec(), s, u16::MAX)
-}
-
-/// The seq of a fact version key.
-pub(crate) fn version_seq(key: &[u8]) -> Option<u64> {
-    let n = key.len();
-    if n < 10 {
-        return None;
-    }
-    trailing_seq(&key[..n - 2])
-}
-
-/// The index of a fact version key.
-pub(crate) fn version_index(key: &[u8]) -> Option<u16> {
-    let n = key.len();
-    if n < 2 {
-        return None;
-    }
-    Some(u16::from_be_bytes([key[n - 2], key[n - 1]]))
 }
 
 pub(crate) fn member_unit_prefix(unit_norm: &str) -> Vec<u8> {
@@ -214,15 +184,6 @@ pub(crate) fn entity_key(entity: Uuid) -> Vec<u8> {
 
 pub(crate) fn seal_key(seq: u64, index: u16) -> Vec<u8> {
     let mut k = vec![SEAL];
-    k.extend_from_slice(&seq.to_be_bytes());
-    k.extend_from_slice(&index.to_be_bytes());
-    k
-}
-
-/// `r` ++ seq ++ index: the stored version of one event.
-pub(crate) fn record_key(seq: u64, index: u16) -> Vec<u8> {
-    let mut k = Vec::with_capacity(11);
-    k.push(RECORD);
     k.extend_from_slice(&seq.to_be_bytes());
     k.extend_from_slice(&index.to_be_bytes());
     k
@@ -283,10 +244,14 @@ mod tests {
             assert_eq!(kind_from_byte(kind_byte(k)), Some(k));
         }
         assert_eq!(prefix_end(&[1, 255]), vec![2]);
-        assert_eq!(trailing_seq(&with_seq(vec![9], 42)), Some(42));
-        let k = version_key(vec![1, 2], 42, 7);
-        assert_eq!((version_seq(&k), version_index(&k)), (Some(42), Some(7)));
-        assert!(version_lo(&[1, 2]) <= k && k <= version_hi(&[1, 2], 42));
-        assert!(version_hi(&[1, 2], 41) < k);
+        assert_eq!(
+            trailing_seq(&member_key("u", EntityKind::Risk, Uuid::nil(), 42)),
+            Some(42)
+        );
+        let q4 = period_bytes(Period::parse("2016/17 Q4").unwrap());
+        let y = period_bytes(Period::parse("2016/17").unwrap());
+        let q1 = period_bytes(Period::parse("2016/17 Q1").unwrap());
+        assert_eq!(bucket(NO_PERIOD), 0);
+        assert_eq!((bucket(q1), bucket(q4), bucket(y)), (2016, 2017, 2017));
     }
 }

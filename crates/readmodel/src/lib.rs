@@ -29,6 +29,7 @@ mod query;
 pub mod render;
 mod store;
 pub mod testgen;
+mod versions;
 
 use std::path::Path;
 

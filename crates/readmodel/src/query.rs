@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::keys::{self, field};
 use crate::project::{body_unit, uuid_from};
 use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
+use crate::versions::{self, VersionRef};
 use crate::{render, sha256_hex, AsOf, AuditEntry, ReadModel, ReadModelError};
 
 type R<T> = Result<T, ReadModelError>;
@@ -384,29 +385,10 @@ fn fy_start_month(fy: FinancialYear) -> u32 {
     u32::try_from(i64::from(fy.0) * 12 + 3).unwrap_or(0)
 }
 
-fn be_u32(b: &[u8]) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[..4]);
-    u32::from_be_bytes(a)
-}
-
-/// Offset of the period bytes in a fact key: `f` + uuid + field.
-const FACT_PERIOD_AT: usize = 18;
-
 impl ReadModel {
-    /// The stored version an index key points at.
-    fn decode_fact(&self, k: &[u8], _v: &[u8]) -> R<FactRecord> {
-        let rk = keys::record_key(
-            keys::version_seq(k).unwrap_or(0),
-            keys::version_index(k).unwrap_or(0),
-        );
-        match self.tree.get(&rk)? {
-            Some(v) => store::decode(&rk, &v),
-            None => Err(ReadModelError::Corrupt {
-                key: hex::encode(k),
-                detail: "index entry without its record".to_string(),
-            }),
-        }
+    /// Decode a version's stored record.
+    fn decode_version(&self, key: &[u8], v: &VersionRef<'_>) -> R<FactRecord> {
+        store::decode(key, v.record)
     }
 
     /// Last version of one fact with seq ≤ s.
@@ -417,16 +399,36 @@ impl ReadModel {
         period: Option<Period>,
         s: Seq,
     ) -> R<Option<FactRecord>> {
-        let prefix = keys::fact_prefix(entity, fld, period);
-        let lo = keys::version_lo(&prefix);
-        let hi = keys::version_hi(&prefix, s);
-        match self.tree.range(lo..=hi).next_back() {
-            Some(r) => {
-                let (k, v) = r?;
-                Ok(Some(self.decode_fact(&k, &v)?))
-            }
+        let pk = versions::period_key(period);
+        let key = keys::slot_key(entity, fld, pk);
+        let Some(value) = self.tree.get(&key)? else {
+            return Ok(None);
+        };
+        let slot = versions::parse(&key, &value)?;
+        match versions::at(&slot, pk, s) {
+            Some(v) => Ok(Some(self.decode_version(&key, &v)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every version of one fact (one period) with seq ≤ s, oldest first.
+    fn fact_history(
+        &self,
+        entity: Uuid,
+        fld: u8,
+        period: Option<Period>,
+        s: Seq,
+    ) -> R<Vec<FactRecord>> {
+        let pk = versions::period_key(period);
+        let key = keys::slot_key(entity, fld, pk);
+        let Some(value) = self.tree.get(&key)? else {
+            return Ok(Vec::new());
+        };
+        versions::parse(&key, &value)?
+            .iter()
+            .filter(|v| v.period == pk && v.seq <= s)
+            .map(|v| self.decode_version(&key, v))
+            .collect()
     }
 
     /// The fact of the latest period ending no later than `upto` (and, if
@@ -439,46 +441,45 @@ impl ReadModel {
         upto: Option<Period>,
         s: Seq,
     ) -> R<Option<FactRecord>> {
-        let fp = keys::fact_field_prefix(entity, fld);
-        let hi = match upto {
-            Some(p) => {
-                let mut k = fp.clone();
-                k.extend_from_slice(&keys::period_bytes(p));
-                k.extend_from_slice(&[0xFF; 8]);
-                k
-            }
+        let fp = keys::slot_field_prefix(entity, fld);
+        let upto_key = upto.map(keys::period_bytes);
+        let hi = match upto_key {
+            Some(pk) => keys::prefix_end(&keys::slot_key(entity, fld, pk)),
             None => keys::prefix_end(&fp),
         };
-        for r in self.tree.range(fp.clone()..hi).rev() {
-            let (k, v) = r?;
-            if k.len() < FACT_PERIOD_AT + 18 {
-                continue;
-            }
-            let end = be_u32(&k[FACT_PERIOD_AT..]);
-            let start = be_u32(&k[FACT_PERIOD_AT + 4..]);
-            if let Some(ms) = min_start {
-                if end < ms {
-                    break;
-                }
-                if start < ms {
+        for r in self.tree.range(fp..hi).rev() {
+            let (k, value) = r?;
+            let slot = versions::parse(&k, &value)?;
+            for v in slot.iter().rev() {
+                if upto_key.is_some_and(|u| v.period > u) {
                     continue;
                 }
+                if let Some(ms) = min_start {
+                    if v.end_month() < ms {
+                        return Ok(None);
+                    }
+                    if v.start_month() < ms {
+                        continue;
+                    }
+                }
+                if v.seq > s {
+                    continue;
+                }
+                return Ok(Some(self.decode_version(&k, v)?));
             }
-            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
-                continue;
-            }
-            return Ok(Some(self.decode_fact(&k, &v)?));
         }
         Ok(None)
     }
 
-    /// All versions of one field (every period) with seq ≤ s, in key order.
+    /// All versions of one field (every period) with seq ≤ s, in period order.
     fn fact_versions(&self, entity: Uuid, fld: u8, s: Seq) -> R<Vec<FactRecord>> {
         let mut out = Vec::new();
-        for r in self.tree.scan_prefix(keys::fact_field_prefix(entity, fld)) {
-            let (k, v) = r?;
-            if keys::version_seq(&k).unwrap_or(u64::MAX) <= s {
-                out.push(self.decode_fact(&k, &v)?);
+        for r in self.tree.scan_prefix(keys::slot_field_prefix(entity, fld)) {
+            let (k, value) = r?;
+            for v in versions::parse(&k, &value)? {
+                if v.seq <= s {
+                    out.push(self.decode_version(&k, &v)?);
+                }
             }
         }
         Ok(out)
@@ -486,19 +487,23 @@ impl ReadModel {
 
     fn schemes_at(&self, s: Seq) -> R<BTreeMap<FinancialYear, ToleranceScheme>> {
         let mut out = BTreeMap::new();
-        for r in self.tree.scan_prefix([keys::GLOBAL, field::SCHEME]) {
-            let (k, v) = r?;
-            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
-                continue;
-            }
-            let f = self.decode_fact(&k, &v)?;
-            if let EventBody::ToleranceSchemeAdopted {
-                effective_from,
-                scheme,
-                ..
-            } = f.body
-            {
-                out.insert(effective_from, scheme);
+        for r in self
+            .tree
+            .scan_prefix(keys::global_field_prefix(field::SCHEME))
+        {
+            let (k, value) = r?;
+            for v in versions::parse(&k, &value)? {
+                if v.seq > s {
+                    continue;
+                }
+                if let EventBody::ToleranceSchemeAdopted {
+                    effective_from,
+                    scheme,
+                    ..
+                } = self.decode_version(&k, &v)?.body
+                {
+                    out.insert(effective_from, scheme);
+                }
             }
         }
         Ok(out)
@@ -696,16 +701,8 @@ impl ReadModel {
                 _ => source_rag,
             };
             if detail {
-                let prefix = keys::fact_prefix(entity, field::RESULT, Some(period));
-                for r in self
-                    .tree
-                    .range(keys::version_lo(&prefix)..=keys::version_hi(&prefix, s))
-                {
-                    let (k, v) = r?;
-                    if matches!(
-                        self.decode_fact(&k, &v)?.body,
-                        EventBody::ResultRestated { .. }
-                    ) {
+                for f in self.fact_history(entity, field::RESULT, Some(period), s)? {
+                    if matches!(f.body, EventBody::ResultRestated { .. }) {
                         restatements = restatements.saturating_add(1);
                     }
                 }
@@ -1068,12 +1065,13 @@ impl ReadModel {
 
     fn audit_at(&self, entity: Uuid, s: Seq) -> R<Vec<AuditEntry>> {
         let mut out = Vec::new();
-        for r in self.tree.scan_prefix(keys::entity_facts_prefix(entity)) {
-            let (k, v) = r?;
-            if keys::version_seq(&k).unwrap_or(u64::MAX) > s {
-                continue;
+        for r in self.tree.scan_prefix(keys::entity_slots_prefix(entity)) {
+            let (k, value) = r?;
+            for v in versions::parse(&k, &value)? {
+                if v.seq <= s {
+                    out.push(self.decode_version(&k, &v)?.audit_entry());
+                }
             }
-            out.push(self.decode_fact(&k, &v)?.audit_entry());
         }
         out.sort_by_key(|e| (e.seq, e.index));
         Ok(out)

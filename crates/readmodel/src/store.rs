@@ -1,13 +1,9 @@
-//! Stored values (versioned postcard) and the read-through staging area the
-//! projector writes into before one atomic `apply_batch`.
-
-use std::collections::BTreeMap;
+//! Stored values (versioned postcard).
 
 use perfledger_domain::event::EventBody;
 use perfledger_domain::EntityKind;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::keys;
 use crate::ReadModelError;
 
 /// Version byte in front of every stored postcard value.
@@ -15,7 +11,7 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 
 /// Format of the whole read-model tree; a different stored format means the
 /// read model must be rebuilt.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising plain data into a Vec cannot fail for these types; an
@@ -96,58 +92,4 @@ pub(crate) struct EntityInfo {
     pub kind: EntityKind,
     pub natural_key: String,
     pub first_seq: u64,
-}
-
-/// A key and its value.
-pub(crate) type Kv = (Vec<u8>, Vec<u8>);
-
-/// Writes of the current batch, readable before they are applied.
-#[derive(Default)]
-pub(crate) struct Stage {
-    pub pending: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
-impl Stage {
-    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.pending.insert(key, value);
-    }
-
-    pub fn get(&self, tree: &sled::Tree, key: &[u8]) -> Result<Option<Vec<u8>>, ReadModelError> {
-        if let Some(v) = self.pending.get(key) {
-            return Ok(Some(v.clone()));
-        }
-        Ok(tree.get(key)?.map(|v| v.to_vec()))
-    }
-
-    /// The greatest key (and value) starting with `prefix`, staged writes
-    /// first (they are always newer than anything in the tree).
-    pub fn last_with_prefix(
-        &self,
-        tree: &sled::Tree,
-        prefix: &[u8],
-    ) -> Result<Option<Kv>, ReadModelError> {
-        let end = keys::prefix_end(prefix);
-        if let Some((k, v)) = self.pending.range(prefix.to_vec()..end.clone()).next_back() {
-            return Ok(Some((k.clone(), v.clone())));
-        }
-        match tree.range(prefix.to_vec()..end).next_back() {
-            Some(r) => {
-                let (k, v) = r?;
-                Ok(Some((k.to_vec(), v.to_vec())))
-            }
-            None => Ok(None),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    pub fn into_batch(self) -> sled::Batch {
-        let mut b = sled::Batch::default();
-        for (k, v) in self.pending {
-            b.insert(k, v);
-        }
-        b
-    }
 }

@@ -15,7 +15,7 @@ use perfledger_readmodel::testgen::{to_commit, unit_name, Generator, Rng, Shape}
 use perfledger_readmodel::{AsOf, ReadModel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_perfledger-project");
-const BATCH: &str = "1000";
+const BATCH: &str = "3000";
 
 fn shape() -> Shape {
     Shape {

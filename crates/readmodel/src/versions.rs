@@ -1,0 +1,249 @@
+//! Fact-version slots: the bitemporal index and the audit data in one value.
+//!
+//! A slot holds every version of one entity's field whose periods end in
+//! one calendar year ([`keys::slot_key`]), sorted by (period, seq, index).
+//! Each version carries its whole [`crate::store::FactRecord`] (who, when,
+//! why, the value it replaced), so an as-of lookup is one `get` and a
+//! binary search, and the projector writes one key per touched slot per
+//! batch instead of one key per event.
+//!
+//! Value layout (all integers big-endian):
+//!
+//! ```text
+//! value   = SLOT_FORMAT(1) version*
+//! version = period(8) seq(8) index(2) len(4) record(len)
+//! ```
+
+use crate::keys::{self, NO_PERIOD};
+use crate::ReadModelError;
+
+/// Format byte in front of every slot value.
+pub(crate) const SLOT_FORMAT: u8 = 1;
+
+const HEADER: usize = 8 + 8 + 2 + 4;
+
+/// Largest record a slot accepts (a FactRecord is bounded by the codec's
+/// text limits; this guards the length field against corruption).
+const MAX_RECORD: usize = 16 * 1024 * 1024;
+
+/// One version, borrowed from a slot value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VersionRef<'a> {
+    /// Period bytes ([`keys::period_bytes`], zeros for none).
+    pub period: [u8; 8],
+    pub seq: u64,
+    pub index: u16,
+    /// `store::encode(FactRecord)`.
+    pub record: &'a [u8],
+}
+
+impl VersionRef<'_> {
+    /// The period's end month (months since year 0; 0 for none).
+    pub fn end_month(&self) -> u32 {
+        u32::from_be_bytes([
+            self.period[0],
+            self.period[1],
+            self.period[2],
+            self.period[3],
+        ])
+    }
+
+    /// The period's first month (months since year 0; 0 for none).
+    pub fn start_month(&self) -> u32 {
+        u32::from_be_bytes([
+            self.period[4],
+            self.period[5],
+            self.period[6],
+            self.period[7],
+        ])
+    }
+
+    fn order(&self) -> ([u8; 8], u64, u16) {
+        (self.period, self.seq, self.index)
+    }
+
+    pub fn to_owned(self) -> Version {
+        Version {
+            period: self.period,
+            seq: self.seq,
+            index: self.index,
+            record: self.record.to_vec(),
+        }
+    }
+}
+
+/// One version, owned (the projector's staging form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub period: [u8; 8],
+    pub seq: u64,
+    pub index: u16,
+    pub record: Vec<u8>,
+}
+
+impl Version {
+    fn order(&self) -> ([u8; 8], u64, u16) {
+        (self.period, self.seq, self.index)
+    }
+}
+
+/// Parse a slot value; `key` names it in errors.
+pub(crate) fn parse<'a>(
+    key: &[u8],
+    value: &'a [u8],
+) -> Result<Vec<VersionRef<'a>>, ReadModelError> {
+    let corrupt = |detail: String| ReadModelError::Corrupt {
+        key: hex::encode(key),
+        detail,
+    };
+    let body = match value.split_first() {
+        Some((&SLOT_FORMAT, body)) => body,
+        Some((v, _)) => return Err(corrupt(format!("unknown slot format {v}"))),
+        None => return Err(corrupt("empty slot".to_string())),
+    };
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        if rest.len() < HEADER {
+            return Err(corrupt(format!(
+                "truncated version header at byte {}",
+                body.len() - rest.len()
+            )));
+        }
+        let (h, tail) = rest.split_at(HEADER);
+        let mut period = [0u8; 8];
+        period.copy_from_slice(&h[..8]);
+        let seq = u64::from_be_bytes(h[8..16].try_into().unwrap_or([0; 8]));
+        let index = u16::from_be_bytes([h[16], h[17]]);
+        let len = u32::from_be_bytes([h[18], h[19], h[20], h[21]]) as usize;
+        if len > MAX_RECORD || len > tail.len() {
+            return Err(corrupt(format!(
+                "version at seq {seq} claims {len} bytes, {} left",
+                tail.len()
+            )));
+        }
+        let (record, after) = tail.split_at(len);
+        let v = VersionRef {
+            period,
+            seq,
+            index,
+            record,
+        };
+        if let Some(prev) = out.last() {
+            if VersionRef::order(prev) >= v.order() {
+                return Err(corrupt(format!("versions out of order at seq {seq}")));
+            }
+        }
+        out.push(v);
+        rest = after;
+    }
+    Ok(out)
+}
+
+/// Encode versions (sorted, unique) as a slot value.
+pub(crate) fn encode(versions: &[Version]) -> Vec<u8> {
+    let size: usize = versions.iter().map(|v| HEADER + v.record.len()).sum();
+    let mut out = Vec::with_capacity(1 + size);
+    out.push(SLOT_FORMAT);
+    for v in versions {
+        out.extend_from_slice(&v.period);
+        out.extend_from_slice(&v.seq.to_be_bytes());
+        out.extend_from_slice(&v.index.to_be_bytes());
+        // Records are bounded far below u32::MAX by the codec's limits.
+        out.extend_from_slice(
+            &u32::try_from(v.record.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(&v.record);
+    }
+    out
+}
+
+/// Insert a version keeping the order; an equal (period, seq, index)
+/// replaces the old one (re-applying a record is idempotent).
+pub(crate) fn insert(versions: &mut Vec<Version>, v: Version) {
+    let order = v.order();
+    let at = versions.partition_point(|x| x.order() < order);
+    match versions.get(at) {
+        Some(x) if x.order() == order => versions[at] = v,
+        _ => versions.insert(at, v),
+    }
+}
+
+/// The last version of `period` (any seq), in a sorted owned slot.
+pub(crate) fn last_of_period(versions: &[Version], period: [u8; 8]) -> Option<&Version> {
+    let end = versions.partition_point(|x| x.period <= period);
+    end.checked_sub(1)
+        .and_then(|i| versions.get(i))
+        .filter(|x| x.period == period)
+}
+
+/// The last version of `period` with seq ≤ s, in a parsed slot.
+pub(crate) fn at<'a>(
+    versions: &[VersionRef<'a>],
+    period: [u8; 8],
+    s: u64,
+) -> Option<VersionRef<'a>> {
+    let end = versions.partition_point(|x| (x.period, x.seq) <= (period, s));
+    end.checked_sub(1)
+        .and_then(|i| versions.get(i))
+        .filter(|x| x.period == period)
+        .copied()
+}
+
+/// Period bytes of an optional period.
+pub(crate) fn period_key(p: Option<perfledger_domain::Period>) -> [u8; 8] {
+    p.map(keys::period_bytes).unwrap_or(NO_PERIOD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(p: u8, seq: u64, index: u16) -> Version {
+        Version {
+            period: [0, 0, 0, p, 0, 0, 0, p],
+            seq,
+            index,
+            record: vec![p, seq as u8],
+        }
+    }
+
+    #[test]
+    fn round_trip_insert_and_lookup() {
+        let mut s = Vec::new();
+        for x in [v(2, 5, 0), v(1, 3, 0), v(2, 9, 1), v(1, 7, 0), v(2, 9, 0)] {
+            insert(&mut s, x);
+        }
+        insert(&mut s, v(1, 7, 0)); // idempotent
+        let bytes = encode(&s);
+        let parsed = parse(b"k", &bytes).unwrap();
+        assert_eq!(parsed.len(), 5);
+        assert_eq!(
+            parsed.iter().map(|x| x.seq).collect::<Vec<_>>(),
+            vec![3, 7, 5, 9, 9]
+        );
+        let p2 = v(2, 0, 0).period;
+        assert_eq!(at(&parsed, p2, 8).map(|x| x.seq), Some(5));
+        assert_eq!(at(&parsed, p2, 9).map(|x| (x.seq, x.index)), Some((9, 1)));
+        assert_eq!(at(&parsed, p2, 4), None);
+        assert_eq!(
+            last_of_period(&s, v(1, 0, 0).period).map(|x| x.seq),
+            Some(7)
+        );
+        assert_eq!(last_of_period(&s, v(3, 0, 0).period), None);
+    }
+
+    #[test]
+    fn corrupt_values_are_errors_not_panics() {
+        let good = encode(&[v(1, 1, 0), v(1, 2, 0)]);
+        for cut in 0..good.len() {
+            let _ = parse(b"k", &good[..cut]);
+        }
+        assert!(parse(b"k", &good[..good.len() - 1]).is_err());
+        assert!(parse(b"k", &[9]).is_err());
+        let swapped = encode(&[v(1, 2, 0), v(1, 1, 0)]);
+        assert!(parse(b"k", &swapped).is_err());
+    }
+}
