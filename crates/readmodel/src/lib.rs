@@ -2,15 +2,16 @@
 //!
 //! * [`Projector`] consumes the log (either backend, through
 //!   [`perfledger_log::EventLog`]) into ONE sled tree with key prefixes per
-//!   model ([`keys`] documents the layout). Each batch of writes and the
-//!   checkpoint (last applied sequence) commit together in one atomic
-//!   `apply_batch`; restart resumes from the checkpoint; re-delivered
-//!   records are no-ops; undecodable records and gaps stop the projector with
-//!   a typed error naming the sequence.
+//!   model ([`keys`] documents the layout). Each batch of writes commits with
+//!   the checkpoint (last applied sequence), atomically as seen through the
+//!   checkpoint (the `project` module explains how); restart resumes from the
+//!   checkpoint; re-delivered records are no-ops; undecodable records and
+//!   gaps stop the projector with a typed error naming the sequence.
 //! * Every query is **as of** a log position ([`AsOf`]): the current view is
-//!   as-of-head through the same code. Facts are versioned keys
-//!   `f/{entity}/{field}/{period}/{seq}`; an as-of read takes the last version
-//!   with seq ≤ S by a reverse range scan. As-of a recorded time uses the time
+//!   as-of-head through the same code. Fact versions live in slots
+//!   `f/{entity}/{field}/{year}`, each version (period, seq) with its
+//!   record; an as-of read takes the last version with seq ≤ S by a binary
+//!   search. As-of a recorded time uses the time
 //!   index of running-max recorded time per sequence (the log's prefix rule).
 //! * The dashboard is built by one function ([`ReadModel::dashboard`]) that
 //!   gathers [`perfledger_domain::dashboard::DashboardInputs`] as of S and
