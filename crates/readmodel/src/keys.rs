@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `m` | `m` ++ name | meta: `checkpoint` (u64), `maxrec` (i64), `format` (u32) |
 //! | `T` | `T` ++ block(8) | time index: running max recorded_at (i64) of each of 256 records |
-//! | `f` | `f` ++ entity(16) ++ field(1) ++ bucket(4) | slot: every version (valid period × recorded seq) of one field for the periods ending in one calendar year, each with its stored record: body, who/when/why and the value it replaced ([`crate::versions`]); an entity's `f` range is its audit trail |
+//! | `f` | `f` ++ entity(16) ++ field(1) ++ bucket(4) | slot: every version (valid period × recorded seq) of one field for the periods ending in one calendar year, each with its stored record: body, who/when/why and the value it replaced (see the `versions` module); an entity's `f` range is its audit trail |
 //! | `g` | `g` ++ field(1) ++ bucket(4) | slot of tenant-wide facts (tolerance schemes, closed periods) |
 //! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
 //! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
