@@ -4,7 +4,7 @@
 //! dashboard latency p50/p99 vs a full replay to the same point, and peak
 //! memory (VmHWM).
 //!
-//! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--dir PATH] [--queries N]`
+//! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--dir PATH] [--queries N] [--keep-read-model]`
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -81,7 +81,9 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
 /// `rebuild <ms> <VmHWM>`.
 async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let log = EmbeddedLog::open(dir.join("log")).await?;
-    let cache_mb: u64 = arg("--cache-mb").and_then(|v| v.parse().ok()).unwrap_or(64);
+    let cache_mb: u64 = arg("--cache-mb")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(perfledger_readmodel::CACHE_BYTES / (1024 * 1024));
     let low_space = std::env::args().any(|a| a == "--low-space");
     let rm = ReadModel::open_with(dir.join("readmodel"), cache_mb * 1024 * 1024, low_space)?;
     rm.clear()?;
@@ -174,20 +176,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. Full rebuild, in a child process (the log allows one opener; the
     // child's VmHWM is the rebuild's own peak memory).
     drop(log);
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .arg("--rebuild-only")
-        .arg(&base)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // `--keep-read-model` reuses a read model already built at the head
+    // (to measure queries alone).
+    let text = if std::env::args().any(|a| a == "--keep-read-model") {
+        "rebuild 0 -".to_string()
+    } else {
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .arg("--rebuild-only")
+            .arg(&base)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "rebuild child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
     let mut parts = text.trim().split(' ');
     let (Some("rebuild"), Some(rebuild_ms), Some(child_hwm)) =
         (parts.next(), parts.next(), parts.next())
     else {
-        return Err(format!(
-            "rebuild child failed: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
+        return Err(format!("rebuild child printed {text:?}").into());
     };
     let rebuild = Duration::from_millis(rebuild_ms.parse()?);
     let child_hwm = child_hwm.to_string();
