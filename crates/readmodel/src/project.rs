@@ -121,6 +121,7 @@ impl Batcher {
     /// loaded from the tree without versions above the stored checkpoint
     /// (leftovers of an interrupted batch).
     fn slot(&mut self, key: &[u8]) -> Result<&mut Vec<Version>, ReadModelError> {
+        // Two lookups instead of `entry` so that a hit allocates no key.
         if !self.slots.contains_key(key) {
             let loaded = match self.recent.remove(key) {
                 Some(slot) => slot,
@@ -135,7 +136,13 @@ impl Batcher {
             };
             self.slots.insert(key.to_vec(), loaded);
         }
-        Ok(self.slots.entry(key.to_vec()).or_default())
+        match self.slots.get_mut(key) {
+            Some(slot) => Ok(slot),
+            None => Err(ReadModelError::Corrupt {
+                key: hex::encode(key),
+                detail: "slot vanished from the batch".to_string(),
+            }),
+        }
     }
 
     /// The latest version of `period` in slot `key` (this record's own
@@ -403,22 +410,22 @@ fn apply_event(
     let before = previous
         .as_ref()
         .and_then(|prev| render::figure(&prev.body).1);
-    let rec = store::encode(&FactRecord {
+    let rec = store::encode(&store::FactRecordRef {
         seq,
         index,
         recorded_at,
         period,
-        body: env.body.clone(),
+        body: &env.body,
         event_id: env.event_id,
         command_id: env.command_id,
-        actor: env.actor.to_string(),
-        source: env.source.to_string(),
+        actor: env.actor.as_str(),
+        source: env.source.as_str(),
         reason: env
             .reason
             .as_ref()
             .or(env.body.reason())
-            .map(|r| r.to_string()),
-        before,
+            .map(|r| r.as_str()),
+        before: before.as_deref(),
     });
     let version = Version {
         period: period_key,

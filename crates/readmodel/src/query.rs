@@ -404,8 +404,7 @@ impl ReadModel {
         let Some(value) = self.tree.get(&key)? else {
             return Ok(None);
         };
-        let slot = versions::parse(&key, &value)?;
-        match versions::at(&slot, pk, s) {
+        match versions::find_at(&key, &value, pk, s)? {
             Some(v) => Ok(Some(self.decode_version(&key, &v)?)),
             None => Ok(None),
         }

@@ -87,57 +87,108 @@ impl Version {
     }
 }
 
-/// Parse a slot value; `key` names it in errors.
-pub(crate) fn parse<'a>(
-    key: &[u8],
+/// The versions of a slot value in order, without allocating; `key` names
+/// the slot in errors. Corruption (bad format byte, truncation, lengths past
+/// the end, versions out of order) is an error, never a panic.
+pub(crate) fn iter<'a>(
+    key: &'a [u8],
     value: &'a [u8],
-) -> Result<Vec<VersionRef<'a>>, ReadModelError> {
-    let corrupt = |detail: String| ReadModelError::Corrupt {
+) -> impl Iterator<Item = Result<VersionRef<'a>, ReadModelError>> + 'a {
+    let corrupt = move |detail: String| ReadModelError::Corrupt {
         key: hex::encode(key),
         detail,
     };
-    let body = match value.split_first() {
-        Some((&SLOT_FORMAT, body)) => body,
-        Some((v, _)) => return Err(corrupt(format!("unknown slot format {v}"))),
-        None => return Err(corrupt("empty slot".to_string())),
+    let (mut rest, mut failed): (&[u8], Option<ReadModelError>) = match value.split_first() {
+        Some((&SLOT_FORMAT, body)) => (body, None),
+        Some((v, _)) => (&[], Some(corrupt(format!("unknown slot format {v}")))),
+        None => (&[], Some(corrupt("empty slot".to_string()))),
     };
-    let mut out = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        if rest.len() < HEADER {
-            return Err(corrupt(format!(
-                "truncated version header at byte {}",
-                body.len() - rest.len()
-            )));
+    let mut last: Option<([u8; 8], u64, u16)> = None;
+    std::iter::from_fn(move || {
+        if let Some(e) = failed.take() {
+            return Some(Err(e));
         }
-        let (h, tail) = rest.split_at(HEADER);
-        let mut period = [0u8; 8];
-        period.copy_from_slice(&h[..8]);
-        let seq = u64::from_be_bytes(h[8..16].try_into().unwrap_or([0; 8]));
-        let index = u16::from_be_bytes([h[16], h[17]]);
-        let len = u32::from_be_bytes([h[18], h[19], h[20], h[21]]) as usize;
-        if len > MAX_RECORD || len > tail.len() {
-            return Err(corrupt(format!(
-                "version at seq {seq} claims {len} bytes, {} left",
-                tail.len()
-            )));
+        if rest.is_empty() {
+            return None;
         }
-        let (record, after) = tail.split_at(len);
-        let v = VersionRef {
-            period,
-            seq,
-            index,
-            record,
+        let at = value.len() - rest.len();
+        let step = || -> Result<(VersionRef<'a>, &'a [u8]), ReadModelError> {
+            if rest.len() < HEADER {
+                return Err(corrupt(format!("truncated version header at byte {at}")));
+            }
+            let (h, tail) = rest.split_at(HEADER);
+            let mut period = [0u8; 8];
+            period.copy_from_slice(&h[..8]);
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&h[8..16]);
+            let seq = u64::from_be_bytes(seq);
+            let index = u16::from_be_bytes([h[16], h[17]]);
+            let len = u32::from_be_bytes([h[18], h[19], h[20], h[21]]) as usize;
+            if len > MAX_RECORD || len > tail.len() {
+                return Err(corrupt(format!(
+                    "version at seq {seq} claims {len} bytes, {} left",
+                    tail.len()
+                )));
+            }
+            let (record, after) = tail.split_at(len);
+            Ok((
+                VersionRef {
+                    period,
+                    seq,
+                    index,
+                    record,
+                },
+                after,
+            ))
         };
-        if let Some(prev) = out.last() {
-            if VersionRef::order(prev) >= v.order() {
-                return Err(corrupt(format!("versions out of order at seq {seq}")));
+        match step() {
+            Ok((v, after)) => {
+                if last.is_some_and(|l| l >= v.order()) {
+                    rest = &[];
+                    return Some(Err(corrupt(format!(
+                        "versions out of order at seq {}",
+                        v.seq
+                    ))));
+                }
+                last = Some(v.order());
+                rest = after;
+                Some(Ok(v))
+            }
+            Err(e) => {
+                rest = &[];
+                Some(Err(e))
             }
         }
-        out.push(v);
-        rest = after;
+    })
+}
+
+/// Parse a whole slot value; `key` names it in errors.
+pub(crate) fn parse<'a>(
+    key: &'a [u8],
+    value: &'a [u8],
+) -> Result<Vec<VersionRef<'a>>, ReadModelError> {
+    iter(key, value).collect()
+}
+
+/// The last version of `period` with seq ≤ s in a slot value (one pass,
+/// no allocation).
+pub(crate) fn find_at<'a>(
+    key: &'a [u8],
+    value: &'a [u8],
+    period: [u8; 8],
+    s: u64,
+) -> Result<Option<VersionRef<'a>>, ReadModelError> {
+    let mut found = None;
+    for v in iter(key, value) {
+        let v = v?;
+        if v.period > period {
+            break;
+        }
+        if v.period == period && v.seq <= s {
+            found = Some(v);
+        }
     }
-    Ok(out)
+    Ok(found)
 }
 
 /// Encode versions (sorted, unique) as a slot value.
@@ -179,19 +230,6 @@ pub(crate) fn last_of_period(versions: &[Version], period: [u8; 8]) -> Option<&V
         .filter(|x| x.period == period)
 }
 
-/// The last version of `period` with seq ≤ s, in a parsed slot.
-pub(crate) fn at<'a>(
-    versions: &[VersionRef<'a>],
-    period: [u8; 8],
-    s: u64,
-) -> Option<VersionRef<'a>> {
-    let end = versions.partition_point(|x| (x.period, x.seq) <= (period, s));
-    end.checked_sub(1)
-        .and_then(|i| versions.get(i))
-        .filter(|x| x.period == period)
-        .copied()
-}
-
 /// Period bytes of an optional period.
 pub(crate) fn period_key(p: Option<perfledger_domain::Period>) -> [u8; 8] {
     p.map(keys::period_bytes).unwrap_or(NO_PERIOD)
@@ -225,9 +263,14 @@ mod tests {
             vec![3, 7, 5, 9, 9]
         );
         let p2 = v(2, 0, 0).period;
-        assert_eq!(at(&parsed, p2, 8).map(|x| x.seq), Some(5));
-        assert_eq!(at(&parsed, p2, 9).map(|x| (x.seq, x.index)), Some((9, 1)));
-        assert_eq!(at(&parsed, p2, 4), None);
+        let find = |s| {
+            find_at(b"k", &bytes, p2, s)
+                .unwrap()
+                .map(|x| (x.seq, x.index))
+        };
+        assert_eq!(find(8), Some((5, 0)));
+        assert_eq!(find(9), Some((9, 1)));
+        assert_eq!(find(4), None);
         assert_eq!(
             last_of_period(&s, v(1, 0, 0).period).map(|x| x.seq),
             Some(7)

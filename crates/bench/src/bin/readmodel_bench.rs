@@ -5,6 +5,10 @@
 //! memory (VmHWM).
 //!
 //! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--dir PATH] [--queries N] [--keep-read-model]`
+//!
+//! `--nats` runs the same log through JetStream instead (its own
+//! nats-server, `NATS_SERVER` to pick the binary): raw ordered-consumer read
+//! vs a full rebuild from the stream.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,9 +18,11 @@ use perfledger_domain::aggregate::{IndicatorState, SchemeState};
 use perfledger_domain::dashboard::indicator_line;
 use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::{decode_commit, EntityKind};
-use perfledger_log::{EmbeddedLog, EventLog, Until};
+use perfledger_log::jetstream::JetStreamOptions;
+use perfledger_log::{EmbeddedLog, EventLog, JetStreamLog, Until};
 use perfledger_readmodel::testgen::{to_commit, unit_name, Generator, Rng, Shape};
 use perfledger_readmodel::{AsOf, ReadModel};
+use perfledger_testkit::NatsServer;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -101,10 +107,130 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
-#[tokio::main(flavor = "current_thread")]
+/// Child mode: rebuild `dir/readmodel` from the JetStream stream at `url`,
+/// print `rebuild <ms> <VmHWM>`.
+async fn rebuild_only_nats(
+    url: &str,
+    dir: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let log = JetStreamLog::connect(JetStreamOptions {
+        url: url.to_string(),
+        stream: NATS_STREAM.to_string(),
+        ..Default::default()
+    })
+    .await?;
+    let rm = ReadModel::open(dir.join("readmodel"))?;
+    rm.clear()?;
+    let t = Instant::now();
+    perfledger_readmodel::Projector::new(&rm)
+        .catch_up(&log, &mut |_| {})
+        .await?;
+    println!(
+        "rebuild {} {}",
+        t.elapsed().as_millis(),
+        vm_hwm().replace(' ', "")
+    );
+    Ok(())
+}
+
+const NATS_STREAM: &str = "RMBENCH";
+
+/// `--nats`: the same generated log in JetStream (a nats-server of its own):
+/// raw ordered-consumer read vs full rebuild from the stream.
+async fn nats_mode(seed: u64, shape: Shape) -> Result<(), Box<dyn std::error::Error>> {
+    let server = NatsServer::start();
+    let log = JetStreamLog::connect(JetStreamOptions {
+        url: server.url(),
+        stream: NATS_STREAM.to_string(),
+        ..Default::default()
+    })
+    .await?;
+    let t = Instant::now();
+    let mut gen = Generator::new(shape, seed);
+    let mut chunk = Vec::with_capacity(50_000);
+    let mut records = 0usize;
+    loop {
+        let next = gen.next();
+        if let Some(c) = next.as_deref().and_then(to_commit) {
+            chunk.push(c);
+        }
+        if chunk.len() == 50_000 || (next.is_none() && !chunk.is_empty()) {
+            records += chunk.len();
+            let p = log.append_pipelined(std::mem::take(&mut chunk)).await;
+            if let Some(e) = p.error {
+                return Err(format!("append failed: {e}").into());
+            }
+        }
+        if next.is_none() {
+            break;
+        }
+    }
+    let events = gen.events_produced();
+    println!(
+        "JetStream ({}): {records} records ({events} events) appended in {:.1?}",
+        server.binary().display(),
+        t.elapsed()
+    );
+
+    let client = async_nats::connect(server.url()).await?;
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(NATS_STREAM).await?;
+    let t = Instant::now();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await?;
+    let mut msgs = consumer.messages().await?;
+    let mut got = 0usize;
+    while got < records {
+        let m = msgs.next().await.ok_or("raw consumer ended")??;
+        std::hint::black_box(&m.payload);
+        got += 1;
+    }
+    let raw = t.elapsed();
+    drop(msgs);
+
+    let tmp = tempfile::tempdir()?;
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--rebuild-only-nats")
+        .arg(server.url())
+        .arg(tmp.path())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut parts = text.trim().split(' ');
+    let (Some("rebuild"), Some(ms), Some(hwm)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "rebuild child failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    };
+    let rebuild = Duration::from_millis(ms.parse()?);
+    let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
+    println!();
+    println!("| JetStream | time | events/s | vs raw read |");
+    println!("|---|---|---|---|");
+    println!(
+        "| raw ordered-consumer read ({records} records) | {raw:.2?} | {} | 1.00x |",
+        per_sec(raw)
+    );
+    println!(
+        "| full rebuild from the stream (projector) | {rebuild:.2?} | {} | {:.2}x |",
+        per_sec(rebuild),
+        raw.as_secs_f64() / rebuild.as_secs_f64()
+    );
+    println!("peak memory (VmHWM), rebuild process: {hwm}");
+    Ok(())
+}
+
+#[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = arg("--rebuild-only") {
         return rebuild_only(std::path::Path::new(&dir)).await;
+    }
+    if let Some(url) = arg("--rebuild-only-nats") {
+        let args: Vec<String> = std::env::args().collect();
+        let dir = args.last().cloned().unwrap_or_default();
+        return rebuild_only_nats(&url, std::path::Path::new(&dir)).await;
     }
     let seed: u64 = arg("--seed").and_then(|s| s.parse().ok()).unwrap_or(42);
     let queries: usize = arg("--queries").and_then(|s| s.parse().ok()).unwrap_or(400);
@@ -119,6 +245,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         shape.years = y;
     }
     println!("readmodel_bench: seed {seed}, shape {shape:?}");
+    if std::env::args().any(|a| a == "--nats") {
+        return nats_mode(seed, shape).await;
+    }
 
     // 1. Generate the log (streaming, deterministic).
     let t = Instant::now();
