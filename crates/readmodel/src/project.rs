@@ -600,9 +600,9 @@ impl Projector {
         if head <= start {
             return Ok(start);
         }
-        let mut stream = log.read(start + 1, Until::Seq(head));
+        let mut records = read_ahead(log.read(start + 1, Until::Seq(head)));
         let mut since_flush = 0u64;
-        while let Some(item) = stream.next().await {
+        while let Some(item) = records.next().await {
             let rec = item?;
             if let Err(e) = apply_record(&mut b, &rec) {
                 b.commit_batch()?;
@@ -696,6 +696,69 @@ impl Projector {
     }
 }
 
+/// Records read ahead of the projector, at most.
+const READ_AHEAD_RECORDS: usize = 16_384;
+
+/// The records of `stream`, read by a task of their own up to
+/// [`READ_AHEAD_RECORDS`] ahead, so that on a multi-threaded runtime
+/// reading (JetStream delivery, decoding) overlaps applying and committing.
+/// Dropping the result stops the reader.
+fn read_ahead(stream: perfledger_log::RecordStream) -> ReadAhead {
+    const CHUNK: usize = 1_024;
+    // Fused: `now_or_never` below may see the end, and the outer loop then
+    // polls once more.
+    let mut stream = stream.fuse();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Result<LogRecord, perfledger_log::LogError>>>(
+        READ_AHEAD_RECORDS / CHUNK,
+    );
+    let reader = tokio::spawn(async move {
+        while let Some(first) = stream.next().await {
+            let mut failed = first.is_err();
+            let mut chunk = vec![first];
+            while !failed && chunk.len() < CHUNK {
+                match stream.next().now_or_never() {
+                    Some(Some(item)) => {
+                        failed = item.is_err();
+                        chunk.push(item);
+                    }
+                    _ => break,
+                }
+            }
+            if tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    ReadAhead {
+        rx,
+        chunk: Vec::new().into_iter(),
+        reader,
+    }
+}
+
+struct ReadAhead {
+    rx: tokio::sync::mpsc::Receiver<Vec<Result<LogRecord, perfledger_log::LogError>>>,
+    chunk: std::vec::IntoIter<Result<LogRecord, perfledger_log::LogError>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl ReadAhead {
+    async fn next(&mut self) -> Option<Result<LogRecord, perfledger_log::LogError>> {
+        loop {
+            if let Some(item) = self.chunk.next() {
+                return Some(item);
+            }
+            self.chunk = self.rx.recv().await?.into_iter();
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
 /// Used by queries: entity ids are uuids.
 pub(crate) fn uuid_from(bytes: &[u8]) -> Option<Uuid> {
     Uuid::from_slice(bytes).ok()
@@ -758,6 +821,30 @@ mod tests {
                 clean.content_digest().unwrap(),
                 "resumed at {cut}"
             );
+        }
+    }
+
+    /// Read-ahead hands over every record once, in order, whatever the
+    /// chunking, and ends cleanly (the end may be seen mid-chunk).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_ahead_delivers_every_record_in_order() {
+        let recs = records();
+        for n in [0, 1, 1_023, 1_024, 1_025, recs.len()] {
+            let items = recs.iter().take(n).cloned().map(Ok).collect::<Vec<_>>();
+            // `unfold` panics if polled after its end, like the logs' streams.
+            let stream = futures::stream::unfold(items.into_iter(), |mut it| async move {
+                it.next().map(|x| (x, it))
+            });
+            let mut ahead = read_ahead(Box::pin(stream));
+            let mut seqs = Vec::new();
+            while let Some(item) = ahead.next().await {
+                seqs.push(item.unwrap().seq);
+            }
+            let want: Vec<u64> = (1..=n.min(recs.len()) as u64).collect();
+            assert_eq!(seqs, want, "n = {n}");
+            (&mut ahead.reader)
+                .await
+                .expect("the reader ends without panicking");
         }
     }
 
