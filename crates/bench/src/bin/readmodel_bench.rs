@@ -83,8 +83,49 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
         .count()
 }
 
-/// Child mode: rebuild `dir/readmodel` from `dir/log`, print
-/// `rebuild <ms> <VmHWM>`.
+/// Clear `rm`, rebuild it from `log` and print `rebuild <ms> <VmHWM>` (the
+/// line [`rebuild_in_child`] reads).
+async fn rebuild_and_report<L: EventLog>(
+    log: &L,
+    rm: &ReadModel,
+    projector: perfledger_readmodel::Projector,
+) -> Result<(), Box<dyn std::error::Error>> {
+    rm.clear()?;
+    let t = Instant::now();
+    projector.catch_up(log, &mut |_| {}).await?;
+    let ms = t.elapsed().as_millis();
+    println!("rebuild {ms} {}", vm_hwm().replace(' ', ""));
+    Ok(())
+}
+
+/// Run this binary as a rebuild child with `args`; returns the rebuild time
+/// and the child's peak memory (VmHWM: the rebuild's own, not the parent's).
+fn rebuild_in_child(
+    args: &[&std::ffi::OsStr],
+) -> Result<(Duration, String), Box<dyn std::error::Error>> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut parts = text.trim().split(' ');
+    match (
+        out.status.success(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (true, Some("rebuild"), Some(ms), Some(hwm)) => {
+            Ok((Duration::from_millis(ms.parse()?), hwm.to_string()))
+        }
+        _ => Err(format!(
+            "rebuild child failed: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into()),
+    }
+}
+
+/// Child mode: rebuild `dir/readmodel` from `dir/log`.
 async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let log = EmbeddedLog::open(dir.join("log")).await?;
     let cache_mb: u64 = arg("--cache-mb")
@@ -92,7 +133,6 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
         .unwrap_or(perfledger_readmodel::CACHE_BYTES / (1024 * 1024));
     let low_space = std::env::args().any(|a| a == "--low-space");
     let rm = ReadModel::open_with(dir.join("readmodel"), cache_mb * 1024 * 1024, low_space)?;
-    rm.clear()?;
     let mut projector = perfledger_readmodel::Projector::new(&rm);
     if let Some(b) = arg("--batch").and_then(|v| v.parse().ok()) {
         projector = projector.with_batch_records(b);
@@ -100,15 +140,10 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
     if let Some(f) = arg("--flush-every").and_then(|v| v.parse().ok()) {
         projector = projector.with_flush_every(f);
     }
-    let t = Instant::now();
-    projector.catch_up(&log, &mut |_| {}).await?;
-    let ms = t.elapsed().as_millis();
-    println!("rebuild {ms} {}", vm_hwm().replace(' ', ""));
-    Ok(())
+    rebuild_and_report(&log, &rm, projector).await
 }
 
-/// Child mode: rebuild `dir/readmodel` from the JetStream stream at `url`,
-/// print `rebuild <ms> <VmHWM>`.
+/// Child mode: rebuild `dir/readmodel` from the JetStream stream at `url`.
 async fn rebuild_only_nats(
     url: &str,
     dir: &std::path::Path,
@@ -120,17 +155,7 @@ async fn rebuild_only_nats(
     })
     .await?;
     let rm = ReadModel::open(dir.join("readmodel"))?;
-    rm.clear()?;
-    let t = Instant::now();
-    perfledger_readmodel::Projector::new(&rm)
-        .catch_up(&log, &mut |_| {})
-        .await?;
-    println!(
-        "rebuild {} {}",
-        t.elapsed().as_millis(),
-        vm_hwm().replace(' ', "")
-    );
-    Ok(())
+    rebuild_and_report(&log, &rm, perfledger_readmodel::Projector::new(&rm)).await
 }
 
 const NATS_STREAM: &str = "RMBENCH";
@@ -190,21 +215,12 @@ async fn nats_mode(seed: u64, shape: Shape) -> Result<(), Box<dyn std::error::Er
     drop(msgs);
 
     let tmp = tempfile::tempdir()?;
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .arg("--rebuild-only-nats")
-        .arg(server.url())
-        .arg(tmp.path())
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut parts = text.trim().split(' ');
-    let (Some("rebuild"), Some(ms), Some(hwm)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!(
-            "rebuild child failed: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    };
-    let rebuild = Duration::from_millis(ms.parse()?);
+    let url = server.url();
+    let (rebuild, hwm) = rebuild_in_child(&[
+        "--rebuild-only-nats".as_ref(),
+        url.as_ref(),
+        tmp.path().as_os_str(),
+    ])?;
     let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
     println!();
     println!("| JetStream | time | events/s | vs raw read |");
@@ -307,30 +323,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(log);
     // `--keep-read-model` reuses a read model already built at the head
     // (to measure queries alone).
-    let text = if std::env::args().any(|a| a == "--keep-read-model") {
-        "rebuild 0 -".to_string()
+    let (rebuild, child_hwm) = if std::env::args().any(|a| a == "--keep-read-model") {
+        (Duration::ZERO, "-".to_string())
     } else {
-        let out = std::process::Command::new(std::env::current_exe()?)
-            .arg("--rebuild-only")
-            .arg(&base)
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "rebuild child failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        String::from_utf8_lossy(&out.stdout).to_string()
+        rebuild_in_child(&["--rebuild-only".as_ref(), base.as_os_str()])?
     };
-    let mut parts = text.trim().split(' ');
-    let (Some("rebuild"), Some(rebuild_ms), Some(child_hwm)) =
-        (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(format!("rebuild child printed {text:?}").into());
-    };
-    let rebuild = Duration::from_millis(rebuild_ms.parse()?);
-    let child_hwm = child_hwm.to_string();
     let log = EmbeddedLog::open(&log_dir).await?;
     let rm = ReadModel::open(&rm_dir)?;
     let cp = rm.checkpoint()?;
