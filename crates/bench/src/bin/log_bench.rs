@@ -1,6 +1,12 @@
 //! Log throughput: raw async-nats JetStream vs perfledger's JetStream log, and
 //! the embedded backend. Starts its own nats-server (perfledger-testkit).
 //!
+//! perfledger's timed append path is the whole of what the ledger does per
+//! commit once a command is validated: build the event envelope, encode it
+//! (postcard), and append it with its headers (dedupe id, expected subject
+//! sequence, recorded time). The envelope's commentary is sized so that the
+//! encoded commit is exactly `--size` bytes, the size of the raw messages.
+//!
 //! `cargo run --release -p perfledger-bench --bin log_bench -- --n 200000`
 
 use std::collections::VecDeque;
@@ -9,6 +15,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::Parser;
 use futures::StreamExt;
+use perfledger_domain::event::ResultEntry;
+use perfledger_domain::parse::parse_result;
+use perfledger_domain::time::Timestamp;
+use perfledger_domain::{
+    decode_commit, encode_commit, EntityKind, EntityRef, Envelope, EventBody, Period, Tenant, Text,
+    SCHEMA_VERSION,
+};
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{Commit, EmbeddedLog, EventLog, Expected, Subject, Until};
 use perfledger_testkit::NatsServer;
@@ -40,24 +53,98 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-fn commits(prefix: &str, n: usize, entities: usize, payload: &Bytes) -> Vec<Commit> {
-    let subjects: Vec<Subject> = (0..entities)
-        .map(|e| Subject::entity(prefix, "bench", "indicator", Uuid::from_u128(e as u128 + 1)))
-        .collect::<Result<_, _>>()
-        .expect("valid subjects");
-    (0..n)
-        .map(|i| Commit {
-            subject: subjects[i % entities].clone(),
-            // Single writer: commit i gets sequence i+1, so the expected
-            // version of an entity is the sequence of its previous commit.
-            expected: if i < entities {
-                Expected::Empty
-            } else {
-                Expected::At((i - entities + 1) as u64)
+/// One indicator result, as the ledger would record it: the envelope of a
+/// `ResultRecorded` event whose commentary has `commentary_len` bytes.
+fn result_envelope(i: usize, entity: Uuid, commentary_len: usize) -> Envelope {
+    let text = |field, v: &str| Text::new(field, v).expect("valid bench text");
+    let commentary = "c".repeat(commentary_len);
+    Envelope {
+        event_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | i as u128),
+        entity: EntityRef {
+            kind: EntityKind::Indicator,
+            id: entity,
+        },
+        tenant: Tenant::new("bench").expect("valid tenant"),
+        recorded_at: Timestamp(1_700_000_000_000 + i as i64),
+        effective: Some(Period::parse("2016/17 Q1").expect("valid period")),
+        actor: text("actor", "finance.system"),
+        source: text("source", "bench"),
+        reason: None,
+        correlation_id: Uuid::from_u128(7),
+        causation_id: None,
+        command_id: msg_id(i),
+        schema_version: SCHEMA_VERSION,
+        body: EventBody::ResultRecorded {
+            period: Period::parse("2016/17 Q1").expect("valid period"),
+            entry: ResultEntry {
+                result: parse_result("41%").expect("valid result"),
+                commentary: (commentary_len > 0).then(|| text("commentary", &commentary)),
+                intervention: None,
+                benchmarks: Vec::new(),
             },
-            msg_id: Uuid::from_u128(0xBE00_0000_0000_0000_0000_0000_0000_0000 | i as u128),
-            recorded_at: 1_700_000_000_000 + i as i64,
-            payload: payload.clone(),
+        },
+    }
+}
+
+fn msg_id(i: usize) -> Uuid {
+    Uuid::from_u128(0xBE00_0000_0000_0000_0000_0000_0000_0000 | i as u128)
+}
+
+/// The commentary length that makes one encoded commit exactly `size` bytes.
+fn commentary_len_for(size: usize) -> Result<usize, String> {
+    let len = |c| encode_commit(&[result_envelope(0, Uuid::nil(), c)]).map(|b| b.len());
+    let smallest = len(0).map_err(|e| e.to_string())?;
+    (1..=size)
+        .find(|&c| len(c).is_ok_and(|l| l == size))
+        .ok_or_else(|| {
+            format!("no envelope encodes to exactly {size} bytes (the smallest is {smallest})")
+        })
+}
+
+fn subjects(prefix: &str, entities: usize) -> Vec<(Uuid, Subject)> {
+    (0..entities)
+        .map(|e| {
+            let id = Uuid::from_u128(e as u128 + 1);
+            Subject::entity(prefix, "bench", "indicator", id).map(|s| (id, s))
+        })
+        .collect::<Result<_, _>>()
+        .expect("valid subjects")
+}
+
+/// Commits `from..to` of the single-writer bench load: envelope, encoding,
+/// expectation. Commit i gets sequence i+1, so the expected version of an
+/// entity is the sequence of its previous commit.
+fn commits(
+    subjects: &[(Uuid, Subject)],
+    from: usize,
+    to: usize,
+    commentary_len: usize,
+) -> Vec<Commit> {
+    let entities = subjects.len();
+    // Like the ledger, which clones the command's parsed fields into each
+    // envelope: parse once, clone per commit.
+    let template = result_envelope(0, Uuid::nil(), commentary_len);
+    (from..to)
+        .map(|i| {
+            let (entity, subject) = &subjects[i % entities];
+            let mut envelope = template.clone();
+            envelope.event_id =
+                Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | i as u128);
+            envelope.entity.id = *entity;
+            envelope.recorded_at = Timestamp(1_700_000_000_000 + i as i64);
+            envelope.command_id = msg_id(i);
+            let payload = encode_commit(std::slice::from_ref(&envelope)).expect("encodable");
+            Commit {
+                subject: subject.clone(),
+                expected: if i < entities {
+                    Expected::Empty
+                } else {
+                    Expected::At((i - entities + 1) as u64)
+                },
+                msg_id: envelope.command_id,
+                recorded_at: envelope.recorded_at.0,
+                payload: payload.into(),
+            }
         })
         .collect()
 }
@@ -70,6 +157,7 @@ struct Round {
     raw_read: Duration,
     raw_same_read: Duration,
     pl_read: Duration,
+    pl_read_decode: Duration,
 }
 
 async fn js_round(
@@ -78,6 +166,7 @@ async fn js_round(
     server: &NatsServer,
     client: &async_nats::Client,
     payload: &Bytes,
+    commentary_len: usize,
 ) -> Result<Round, Box<dyn std::error::Error>> {
     let payload = payload.clone();
     // ---- raw async-nats ----
@@ -180,8 +269,9 @@ async fn js_round(
         ..Default::default()
     })
     .await?;
-    let batch = commits(&format!("pl{r}"), a.n, a.entities, &payload);
+    let pl_subjects = subjects(&format!("pl{r}"), a.entities);
     let t = Instant::now();
+    let batch = commits(&pl_subjects, 0, a.n, commentary_len);
     let p = log.append_pipelined(batch).await;
     let pl_pub = t.elapsed();
     if let Some(e) = p.error {
@@ -216,6 +306,15 @@ async fn js_round(
         return Err(format!("perfledger read {got} of {}", a.n).into());
     }
 
+    // The read path plus decoding every commit back into envelopes: what a
+    // projector pays before it applies anything.
+    let t = Instant::now();
+    let mut s = log.read(1, Until::Head);
+    while let Some(r) = s.next().await {
+        std::hint::black_box(decode_commit(&r?.payload)?);
+    }
+    let pl_read_decode = t.elapsed();
+
     Ok(Round {
         raw_pub,
         raw_hdr_pub,
@@ -223,6 +322,7 @@ async fn js_round(
         raw_read,
         raw_same_read,
         pl_read,
+        pl_read_decode,
     })
 }
 
@@ -230,6 +330,7 @@ async fn js_round(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
     let payload = Bytes::from(vec![b'x'; a.size]);
+    let commentary_len = commentary_len_for(a.size)?;
     let server = NatsServer::start();
     println!(
         "log_bench: n={} payload={}B entities={} window={} (nats-server at {})",
@@ -243,7 +344,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = async_nats::connect(server.url()).await?;
     let mut rounds = Vec::new();
     for r in 0..a.rounds {
-        let x = js_round(&a, r, &server, &client, &payload).await?;
+        let x = js_round(&a, r, &server, &client, &payload, commentary_len).await?;
         println!(
             "round {r}: append raw {:.0}/s, raw+headers {:.0}/s, perfledger {:.0}/s; read raw {:.0}/s, raw same stream {:.0}/s, perfledger {:.0}/s",
             rate(a.n, x.raw_pub),
@@ -263,12 +364,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let raw_read = best(|x| x.raw_read);
     let raw_same_read = best(|x| x.raw_same_read);
     let pl_read = best(|x| x.pl_read);
+    let pl_read_decode = best(|x| x.pl_read_decode);
+
+    // The client-side share of the append path: envelopes and encoding alone.
+    let t = Instant::now();
+    std::hint::black_box(commits(&subjects("pl", a.entities), 0, a.n, commentary_len));
+    let encode = t.elapsed();
 
     // ---- embedded ----
     let dir = tempfile::tempdir()?;
     let emb = EmbeddedLog::open(dir.path().join("log")).await?;
-    let batch = commits("pl", a.n, a.entities, &payload);
+    let emb_subjects = subjects("pl", a.entities);
     let t = Instant::now();
+    let batch = commits(&emb_subjects, 0, a.n, commentary_len);
     let p = emb.append_pipelined(batch).await;
     let emb_pub = t.elapsed();
     if let Some(e) = p.error {
@@ -285,7 +393,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if got != a.n {
         return Err(format!("embedded read {got} of {}", a.n).into());
     }
-    let singles = commits("pl", a.n + a.single, a.entities, &payload).split_off(a.n);
+    let singles = commits(&emb_subjects, a.n, a.n + a.single, commentary_len);
     let t = Instant::now();
     for c in singles {
         emb.append(c).await?;
@@ -330,6 +438,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate(a.n, raw_same_read),
         rate(a.n, pl_read),
         raw_same_read.as_secs_f64() / pl_read.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>12.0} {:>12.0} {:>7.2}x   (read + decode every commit)",
+        "JetStream read and decode, same stream",
+        rate(a.n, raw_same_read),
+        rate(a.n, pl_read_decode),
+        raw_same_read.as_secs_f64() / pl_read_decode.as_secs_f64()
+    );
+    println!(
+        "building and encoding {} commits alone: {:.0} ms ({:.2} us per commit)",
+        a.n,
+        encode.as_secs_f64() * 1e3,
+        encode.as_secs_f64() * 1e6 / a.n as f64
     );
     println!();
     println!(
