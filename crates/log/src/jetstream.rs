@@ -68,7 +68,10 @@ use async_nats::jetstream::{
         ContextBuilder, GetStreamErrorKind, PublishAckFuture, PublishError, PublishErrorKind,
     },
     message::PublishMessage,
-    stream::{self, DiscardPolicy, LastRawMessageErrorKind, RetentionPolicy, StorageType},
+    stream::{
+        self, DiscardPolicy, LastRawMessageErrorKind, RawMessageErrorKind, RetentionPolicy,
+        StorageType,
+    },
     ErrorCode,
 };
 use futures::StreamExt;
@@ -88,6 +91,15 @@ pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 /// `append_batch` above it (or above [`JetStreamOptions::max_batch`], if
 /// lower) is refused with [`LogError::BatchTooLarge`] naming the limit.
 pub const SERVER_ATOMIC_BATCH_LIMIT: usize = 1000;
+
+/// Longest time [`EventLog::read_subject`] waits for its ephemeral consumer
+/// to be created before reading by message gets instead (see
+/// [`JetStreamLog::read_subject_by_gets`]). A creation normally takes a few
+/// milliseconds.
+const CONSUMER_CREATE_DEADLINE: Duration = Duration::from_secs(1);
+/// After a consumer creation failed or missed its deadline, `read_subject`
+/// reads by message gets only, for this long, then tries consumers again.
+const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
 
 // ADR-50 headers of atomic batch publish.
 const BATCH_ID_HEADER: &str = "Nats-Batch-Id";
@@ -158,6 +170,9 @@ struct Shared {
     stream: stream::Stream,
     opts: JetStreamOptions,
     server_atomic: bool,
+    /// Until when `read_subject` avoids ephemeral consumers (after one could
+    /// not be created in time).
+    consumers_paused_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for JetStreamLog {
@@ -417,6 +432,7 @@ impl JetStreamLog {
                 stream,
                 opts,
                 server_atomic,
+                consumers_paused_until: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -513,12 +529,23 @@ impl JetStreamLog {
     }
 
     fn decode(msg: &async_nats::Message, seq: Seq) -> Result<LogRecord, LogError> {
+        Self::decode_parts(
+            msg.subject.as_str(),
+            msg.headers.as_ref(),
+            &msg.payload,
+            seq,
+        )
+    }
+
+    fn decode_parts(
+        subject: &str,
+        headers: Option<&async_nats::HeaderMap>,
+        payload: &bytes::Bytes,
+        seq: Seq,
+    ) -> Result<LogRecord, LogError> {
         let corrupt = |detail: String| LogError::Corrupt { seq, detail };
-        let subject = Subject::parse(msg.subject.as_str()).map_err(|e| corrupt(e.to_string()))?;
-        let headers = msg
-            .headers
-            .as_ref()
-            .ok_or_else(|| corrupt("message has no headers".into()))?;
+        let subject = Subject::parse(subject).map_err(|e| corrupt(e.to_string()))?;
+        let headers = headers.ok_or_else(|| corrupt("message has no headers".into()))?;
         let msg_id = headers
             .get(MSG_ID_NAME)
             .and_then(|v| Uuid::try_parse(v.as_str()).ok())
@@ -532,15 +559,18 @@ impl JetStreamLog {
             subject,
             msg_id,
             recorded_at,
-            payload: msg.payload.clone(),
+            payload: payload.clone(),
         })
     }
 
-    async fn consumer_stream(
+    /// One ordered consumer from `from` (filtered on `filter`), or `None`
+    /// if it is not created within `deadline`.
+    async fn ordered_consumer(
         &self,
         from: Seq,
         filter: Option<&Subject>,
-    ) -> Result<pull::Ordered, LogError> {
+        deadline: Duration,
+    ) -> Result<Option<pull::Ordered>, LogError> {
         let cfg = pull::OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: from.max(1),
@@ -548,16 +578,162 @@ impl JetStreamLog {
             filter_subject: filter.map(|s| s.as_str().to_string()).unwrap_or_default(),
             ..Default::default()
         };
-        let consumer = self
+        let create = async {
+            let consumer = self
+                .s
+                .stream
+                .create_consumer(cfg)
+                .await
+                .map_err(|e| nats("create ordered consumer", e))?;
+            consumer
+                .messages()
+                .await
+                .map_err(|e| nats("ordered consumer messages", e))
+        };
+        match tokio::time::timeout(deadline, create).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// An ordered consumer for a stream read. A creation not answered within
+    /// [`CONSUMER_CREATE_DEADLINE`] is abandoned and tried again (the meta
+    /// leader places each one anew) with twice the deadline, up to
+    /// [`JetStreamOptions::timeout`] in all: on a cluster, a consumer placed
+    /// on a peer that is down or still recovering is never created (see
+    /// [`JetStreamLog::read_subject_by_gets`]), while one that is merely slow
+    /// gets the longer deadline next time.
+    async fn consumer_stream(
+        &self,
+        from: Seq,
+        filter: Option<&Subject>,
+    ) -> Result<pull::Ordered, LogError> {
+        let budget = self.s.opts.timeout;
+        let start = std::time::Instant::now();
+        let mut attempt_deadline = CONSUMER_CREATE_DEADLINE;
+        loop {
+            let left = budget.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(nats(
+                    "create ordered consumer",
+                    format!("not created within {budget:?}"),
+                ));
+            }
+            let deadline = attempt_deadline.min(left);
+            attempt_deadline *= 2;
+            if let Some(msgs) = self.ordered_consumer(from, filter, deadline).await? {
+                return Ok(msgs);
+            }
+            tracing::debug!(
+                from,
+                ?deadline,
+                "ordered consumer not created in time; again"
+            );
+        }
+    }
+
+    fn consumers_paused(&self) -> bool {
+        let until = self
             .s
-            .stream
-            .create_consumer(cfg)
-            .await
-            .map_err(|e| nats("create ordered consumer", e))?;
-        consumer
-            .messages()
-            .await
-            .map_err(|e| nats("ordered consumer messages", e))
+            .consumers_paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    fn pause_consumers(&self, subject: &Subject, why: &str) {
+        tracing::warn!(
+            %subject,
+            reason = why,
+            pause = ?CONSUMER_PAUSE,
+            "ephemeral consumer for a subject read failed; reading subjects by message gets"
+        );
+        *self
+            .s
+            .consumers_paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now() + CONSUMER_PAUSE);
+    }
+
+    /// The records of `read_subject` from its consumer, up to `last`.
+    async fn read_subject_from(
+        mut msgs: pull::Ordered,
+        last: Seq,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let mut out = Vec::new();
+        let mut prev = 0;
+        while let Some(m) = msgs.next().await {
+            let m = m.map_err(|e| nats("read subject", e))?;
+            let seq = m
+                .info()
+                .map_err(|e| nats("read message info", e))?
+                .stream_sequence;
+            if seq <= prev {
+                return Err(LogError::Gap {
+                    expected: prev + 1,
+                    got: seq,
+                });
+            }
+            prev = seq;
+            out.push(Self::decode(&m.message, seq)?);
+            if seq >= last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The records of `subject` up to `last`, in order, by stream-leader
+    /// message gets (`STREAM.MSG.GET` with `next_by_subj`, one request per
+    /// record): slower than a consumer for long histories, but no consumer.
+    ///
+    /// Why it exists: an ephemeral consumer is created through the meta
+    /// leader, which places it (R1) on one of the stream's peers. When a
+    /// peer is killed (SIGKILL, power loss), nats-server 2.9 keeps placing
+    /// consumers on it until it notices the peer is gone (minutes), and those
+    /// creations are never answered: about one subject read in three then
+    /// hung until the caller's timeout (commands took 60-120 s to get
+    /// through after a node failure instead of about 1 s).
+    async fn read_subject_by_gets(
+        &self,
+        subject: &Subject,
+        last: Seq,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let mut out = Vec::new();
+        let mut next: Seq = 1;
+        while next <= last {
+            let m = match self
+                .s
+                .stream
+                .get_first_raw_message_by_subject(subject.as_str(), next)
+                .await
+            {
+                Ok(m) => m,
+                // Records are never deleted (deny_delete): the subject's
+                // records up to `last` must all be there.
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => {
+                    return Err(nats(
+                        "read subject",
+                        format!("no record of {subject} from {next} on, but its version is {last}"),
+                    ))
+                }
+                Err(e) => return Err(nats("read subject", e)),
+            };
+            if m.sequence < next || m.sequence > last {
+                return Err(LogError::Gap {
+                    expected: next,
+                    got: m.sequence,
+                });
+            }
+            out.push(Self::decode_parts(
+                m.subject.as_str(),
+                Some(&m.headers),
+                &m.payload,
+                m.sequence,
+            )?);
+            next = m.sequence + 1;
+        }
+        Ok(out)
     }
 
     fn stream_range(&self, from: Seq, until: Option<Until>) -> RecordStream {
@@ -1025,33 +1201,27 @@ impl EventLog for JetStreamLog {
         }
     }
 
+    /// Every record of the subject up to its version (the leader's answer
+    /// to `subject_version`), in order: through an ephemeral ordered consumer
+    /// filtered on the subject, or by message gets when that consumer cannot
+    /// be created within [`CONSUMER_CREATE_DEADLINE`] (see
+    /// [`JetStreamLog::read_subject_by_gets`]).
     async fn read_subject(&self, subject: &Subject) -> Result<Vec<LogRecord>, LogError> {
         let last = self.subject_version(subject).await?;
-        let mut out = Vec::new();
         if last == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        let mut msgs = self.consumer_stream(1, Some(subject)).await?;
-        let mut prev = 0;
-        while let Some(m) = msgs.next().await {
-            let m = m.map_err(|e| nats("read subject", e))?;
-            let seq = m
-                .info()
-                .map_err(|e| nats("read message info", e))?
-                .stream_sequence;
-            if seq <= prev {
-                return Err(LogError::Gap {
-                    expected: prev + 1,
-                    got: seq,
-                });
-            }
-            prev = seq;
-            out.push(Self::decode(&m.message, seq)?);
-            if seq >= last {
-                break;
+        if !self.consumers_paused() {
+            let deadline = CONSUMER_CREATE_DEADLINE.min(self.s.opts.timeout);
+            match self.ordered_consumer(1, Some(subject), deadline).await {
+                Ok(Some(msgs)) => return Self::read_subject_from(msgs, last).await,
+                Ok(None) => {
+                    self.pause_consumers(subject, &format!("not created within {deadline:?}"))
+                }
+                Err(e) => self.pause_consumers(subject, &e.to_string()),
             }
         }
-        Ok(out)
+        self.read_subject_by_gets(subject, last).await
     }
 
     fn read(&self, from: Seq, until: Until) -> RecordStream {
@@ -1060,5 +1230,50 @@ impl EventLog for JetStreamLog {
 
     fn tail(&self, from: Seq) -> RecordStream {
         self.stream_range(from, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(i: u128) -> Commit {
+        Commit {
+            subject: Subject::entity("pl", "t", "k", Uuid::from_u128(i % 3 + 1)).unwrap(),
+            expected: Expected::Any,
+            msg_id: Uuid::from_u128(i + 1),
+            recorded_at: i as i64,
+            payload: bytes::Bytes::from(format!("payload {i}")),
+        }
+    }
+
+    /// The message-get path of `read_subject` (used while consumers are
+    /// paused) returns the same records as the consumer path.
+    #[tokio::test]
+    async fn read_subject_by_gets_matches_the_consumer_read() {
+        let server = perfledger_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let commits: Vec<_> = (0..30).map(commit).collect();
+        log.append_pipelined(commits).await.into_result().unwrap();
+        for e in 1..=4u128 {
+            let s = Subject::entity("pl", "t", "k", Uuid::from_u128(e)).unwrap();
+            let by_consumer = log.read_subject(&s).await.unwrap();
+            let last = log.subject_version(&s).await.unwrap();
+            let by_gets = log.read_subject_by_gets(&s, last).await.unwrap();
+            assert_eq!(by_gets, by_consumer, "{s}");
+            assert_eq!(by_gets.len(), if e == 4 { 0 } else { 10 });
+            assert!(by_gets.windows(2).all(|w| w[0].seq < w[1].seq));
+            assert!(by_gets.iter().all(|r| r.subject == s));
+        }
+        // While consumers are paused, read_subject reads by gets.
+        let s = Subject::entity("pl", "t", "k", Uuid::from_u128(2)).unwrap();
+        log.pause_consumers(&s, "test");
+        assert!(log.consumers_paused());
+        assert_eq!(log.read_subject(&s).await.unwrap().len(), 10);
     }
 }
