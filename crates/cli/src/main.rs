@@ -6,6 +6,9 @@
 //! `--format json` (field names documented in `docs/cli.md`) or `--format csv`.
 
 #![forbid(unsafe_code)]
+// The argument structs' doc comments are clap's `--help` text, where
+// `<DIR>` is a placeholder shown as written, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
 
 /// `println!` that ends the process quietly when stdout is closed
 /// (`perfledger history X | head`) instead of panicking.

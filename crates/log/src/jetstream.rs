@@ -1203,9 +1203,10 @@ impl EventLog for JetStreamLog {
 
     /// Every record of the subject up to its version (the leader's answer
     /// to `subject_version`), in order: through an ephemeral ordered consumer
-    /// filtered on the subject, or by message gets when that consumer cannot
-    /// be created within [`CONSUMER_CREATE_DEADLINE`] (see
-    /// [`JetStreamLog::read_subject_by_gets`]).
+    /// filtered on the subject, or by stream-leader message gets when that
+    /// consumer is not created within 1 s (on a cluster with a dead peer,
+    /// nats-server 2.9 can place it there, and then never answers); loads
+    /// keep using gets for 30 s after such a miss.
     async fn read_subject(&self, subject: &Subject) -> Result<Vec<LogRecord>, LogError> {
         let last = self.subject_version(subject).await?;
         if last == 0 {
