@@ -327,27 +327,7 @@ async fn three_node_cluster_with_three_replicas_is_atomic() {
         .await
         .unwrap();
     cluster.wait_jetstream(&client).await;
-    // Stream creation right after the meta leader is elected can still be
-    // refused while peers catch up: retry, bounded.
-    let mut log = None;
-    for _ in 0..50 {
-        match JetStreamLog::with_client(
-            client.clone(),
-            JetStreamOptions {
-                replicas: 3,
-                ..Default::default()
-            },
-        )
-        .await
-        {
-            Ok(l) => {
-                log = Some(l);
-                break;
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-        }
-    }
-    let log = log.expect("R3 stream on the cluster");
+    let log = open_r3(&client, JetStreamOptions::default().timeout).await;
     assert!(log.capabilities().atomic_batch);
     seeded(&log).await;
     match log.append_batch(forty(0)).await {

@@ -587,27 +587,7 @@ mod jetstream_only {
         let cluster = perfledger_testkit::NatsCluster::start();
         let client = async_nats::connect(cluster.nodes[0].url()).await.unwrap();
         cluster.wait_jetstream(&client).await;
-        // Stream creation right after the meta leader is elected can still be
-        // refused while peers catch up: retry, bounded.
-        let mut log = None;
-        for _ in 0..50 {
-            match JetStreamLog::with_client(
-                client.clone(),
-                JetStreamOptions {
-                    replicas: 3,
-                    ..Default::default()
-                },
-            )
-            .await
-            {
-                Ok(l) => {
-                    log = Some(l);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-            }
-        }
-        let log = log.expect("R3 stream on the cluster");
+        let log = open_r3(&client, JetStreamOptions::default().timeout).await;
         let s = subj(0);
         let a = log
             .append(commit(&s, Expected::Empty, 1, 1, "r3"))

@@ -6,6 +6,8 @@
 
 #[path = "support/services_common.rs"]
 mod common;
+#[path = "support/log_common.rs"]
+mod log_common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +18,6 @@ use common::*;
 use futures::StreamExt;
 use perfledger_client::{Publisher, PublisherConfig};
 use perfledger_log::async_nats;
-use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{AnyLog, EventLog, Until};
 use perfledger_readmodel::{AsOf, Projector, ReadModel};
 use perfledger_testkit::NatsCluster;
@@ -31,31 +32,6 @@ async fn connect_all(urls: &str) -> async_nats::Client {
         .connect(addrs)
         .await
         .expect("connect to the cluster")
-}
-
-async fn open_r3(client: &async_nats::Client) -> JetStreamLog {
-    open_r3_with_timeout(client, Duration::from_secs(10)).await
-}
-
-async fn open_r3_with_timeout(client: &async_nats::Client, timeout: Duration) -> JetStreamLog {
-    // Right after the meta leader is elected, stream creation can still be
-    // refused while peers catch up: retry, bounded.
-    for _ in 0..100 {
-        if let Ok(l) = JetStreamLog::with_client(
-            client.clone(),
-            JetStreamOptions {
-                replicas: 3,
-                timeout,
-                ..Default::default()
-            },
-        )
-        .await
-        {
-            return l;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("no R3 stream on the cluster");
 }
 
 async fn rebuild(log: &AnyLog) -> ReadModel {
@@ -73,7 +49,7 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     let urls = cluster.urls();
     let gw_client = connect_all(&urls).await;
     cluster.wait_jetstream(&gw_client).await;
-    let log = open_r3(&gw_client).await;
+    let log = log_common::open_r3(&gw_client, Duration::from_secs(10)).await;
     let info = log
         .context()
         .get_stream("PERFLEDGER")
@@ -215,7 +191,7 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     // read subjects through consumers failed about a third of these loads
     // (each after its 2 s timeout), so 30 in a row would all succeed with
     // odds of (2/3)^30. `read_subject` falls back to message gets.
-    let probe = open_r3_with_timeout(&gw_client, Duration::from_secs(2)).await;
+    let probe = log_common::open_r3(&gw_client, Duration::from_secs(2)).await;
     let mut subjects = Vec::new();
     let mut listing = probe
         .context()
@@ -305,7 +281,7 @@ async fn killing_the_stream_leader_under_load_loses_and_duplicates_nothing() {
     let c2 = async_nats::connect(cluster.nodes[other_node].url())
         .await
         .unwrap();
-    let log2 = AnyLog::JetStream(open_r3(&c2).await);
+    let log2 = AnyLog::JetStream(log_common::open_r3(&c2, Duration::from_secs(10)).await);
     let fresh2 = rebuild(&log2).await;
     let d = live.content_digest().unwrap();
     assert_eq!(d, fresh.content_digest().unwrap());

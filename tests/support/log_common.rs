@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{
-    embedded, AnyLog, Commit, EventLog, Expected, LogConfig, LogRecord, Seq, Subject, Until,
+    async_nats, embedded, AnyLog, Commit, EventLog, Expected, LogConfig, LogRecord, Seq, Subject,
+    Until,
 };
 use perfledger_testkit::NatsServer;
 use uuid::Uuid;
@@ -177,3 +179,25 @@ pub async fn fill<L: EventLog>(log: &L, n: u128, entities: u128, id_base: u128) 
 /// Bound for things that must happen "soon" (a guard against hangs, not a
 /// performance assertion).
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
+
+/// The log on a fresh cluster's 3-replica stream, with `timeout` for each
+/// ack or API reply. Right after the meta leader is elected, stream creation
+/// can still be refused while peers catch up: retry, bounded (20 s).
+pub async fn open_r3(client: &async_nats::Client, timeout: Duration) -> JetStreamLog {
+    for _ in 0..100 {
+        if let Ok(l) = JetStreamLog::with_client(
+            client.clone(),
+            JetStreamOptions {
+                replicas: 3,
+                timeout,
+                ..Default::default()
+            },
+        )
+        .await
+        {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no R3 stream on the cluster");
+}
