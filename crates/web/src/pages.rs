@@ -1197,14 +1197,6 @@ mod tests {
     #[test]
     fn hr_and_customer_sections() {
         let d = compute(&DashboardInputs {
-            unit: None,
-            period: Period::parse("2016/17 Q1").unwrap(),
-            revenue: vec![],
-            capital: vec![],
-            savings: vec![],
-            indicators: vec![],
-            actions: vec![],
-            risks: vec![],
             hr: Some(HrFigures {
                 headcount: 170,
                 agency_staff: 47,
@@ -1216,6 +1208,7 @@ mod tests {
                 on_time: 153,
                 received: 159,
             }],
+            ..empty()
         })
         .unwrap();
         let s = hr_and_customer(&d);
