@@ -10,16 +10,28 @@
 //! or struct fields; add variants only at the end; never use
 //! `skip_serializing_if` (postcard is positional); a shape change bumps the
 //! version byte and adds an upcast from the old shape in [`decode_commit`].
-//! Version 1 is the only version so far.
+//!
+//! Commit versions: 1 (the envelope without `command_digest` and
+//! `migrated_at`; kept as a frozen copy here and upcast with both `None`),
+//! 2 (current).
 
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
+use uuid::Uuid;
 
 use crate::command::{Command, CommandEnvelope};
-use crate::event::{Envelope, EventBody, MAX_BENCHMARKS, SCHEMA_VERSION};
+use crate::event::{EntityRef, Envelope, EventBody, MAX_BENCHMARKS, SCHEMA_VERSION};
+use crate::ids::Tenant;
+use crate::period::Period;
 use crate::saving::MAX_SAVING_YEARS;
+use crate::text::Text;
+use crate::time::Timestamp;
 
 /// Version byte of encoded commits.
-pub const COMMIT_VERSION: u8 = 1;
+pub const COMMIT_VERSION: u8 = 2;
+/// The first commit version (frozen; decoded and upcast, never written).
+pub const COMMIT_VERSION_1: u8 = 1;
 /// Version byte of encoded commands.
 pub const COMMAND_VERSION: u8 = 1;
 /// Most events in one commit.
@@ -108,6 +120,73 @@ pub enum CodecError {
     },
 }
 
+/// The version-1 envelope, frozen: exactly the shape commits of version 1
+/// were written with. Never change it; it exists only to be upcast.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EnvelopeV1 {
+    event_id: Uuid,
+    entity: EntityRef,
+    tenant: Tenant,
+    recorded_at: Timestamp,
+    effective: Option<Period>,
+    actor: Text,
+    source: Text,
+    reason: Option<Text>,
+    correlation_id: Uuid,
+    causation_id: Option<Uuid>,
+    command_id: Uuid,
+    schema_version: u16,
+    body: EventBody,
+}
+
+impl EnvelopeV1 {
+    /// The upcast: the fields version 2 appended did not exist, so they are
+    /// `None`; `schema_version` keeps what was stored.
+    fn upcast(self) -> Envelope {
+        Envelope {
+            event_id: self.event_id,
+            entity: self.entity,
+            tenant: self.tenant,
+            recorded_at: self.recorded_at,
+            effective: self.effective,
+            actor: self.actor,
+            source: self.source,
+            reason: self.reason,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            command_id: self.command_id,
+            schema_version: self.schema_version,
+            body: self.body,
+            command_digest: None,
+            migrated_at: None,
+        }
+    }
+}
+
+/// SHA-256 of a command's canonical encoding, stored in every envelope it
+/// produced ([`Envelope::command_digest`]) so that a command id sent again
+/// can be told apart from a *different* command under a reused id.
+///
+/// The canonical encoding is the command's identity and substance, not who
+/// relayed it: `[COMMAND_VERSION] ++ postcard((command_id, tenant,
+/// command))`, i.e. the [`encode_command`] bytes without `actor`, `source`,
+/// `correlation_id` and `causation_id`. A retry after a lost reply, or a
+/// re-import of the same rows in a larger file set (another correlation id),
+/// or by another officer, is the same command; another body, entity or
+/// tenant under the same id is not.
+pub fn command_digest(cmd: &CommandEnvelope) -> Result<[u8; 32], CodecError> {
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
+    let bytes = postcard::to_extend(
+        &(&cmd.command_id, &cmd.tenant, &cmd.command),
+        vec![COMMAND_VERSION],
+    )
+    .map_err(|e| CodecError::Malformed {
+        what: "command",
+        detail: e.to_string(),
+    })?;
+    Ok(Sha256::digest(&bytes).into())
+}
+
 /// Collection limits inside event bodies (strings are bounded by `Text`).
 fn check_body_limits(body: &EventBody) -> Result<(), &'static str> {
     match body {
@@ -166,6 +245,10 @@ fn check_commit(events: &[Envelope]) -> Result<(), CodecError> {
             "command_id"
         } else if e.recorded_at != first.recorded_at {
             "recorded_at"
+        } else if e.command_digest != first.command_digest {
+            "command_digest"
+        } else if e.migrated_at != first.migrated_at {
+            "migrated_at"
         } else {
             continue;
         };
@@ -205,21 +288,11 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
         .split_first()
         .ok_or(CodecError::Empty { what: "commit" })?;
     let events: Vec<Envelope> = match version {
-        COMMIT_VERSION => {
-            let (events, rest) = postcard::take_from_bytes::<Vec<Envelope>>(body).map_err(|e| {
-                CodecError::Malformed {
-                    what: "commit",
-                    detail: e.to_string(),
-                }
-            })?;
-            if !rest.is_empty() {
-                return Err(CodecError::Trailing {
-                    what: "commit",
-                    count: rest.len(),
-                });
-            }
-            events
-        }
+        COMMIT_VERSION => take_all::<Vec<Envelope>>("commit", body)?,
+        COMMIT_VERSION_1 => take_all::<Vec<EnvelopeV1>>("commit", body)?
+            .into_iter()
+            .map(EnvelopeV1::upcast)
+            .collect(),
         other => {
             return Err(CodecError::UnsupportedVersion {
                 what: "commit",
@@ -229,6 +302,22 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
     };
     check_commit(&events)?;
     Ok(events)
+}
+
+/// Decode all of `body` as one `T`, refusing trailing bytes.
+fn take_all<'a, T: Deserialize<'a>>(what: &'static str, body: &'a [u8]) -> Result<T, CodecError> {
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(body).map_err(|e| CodecError::Malformed {
+            what,
+            detail: e.to_string(),
+        })?;
+    if !rest.is_empty() {
+        return Err(CodecError::Trailing {
+            what,
+            count: rest.len(),
+        });
+    }
+    Ok(value)
 }
 
 /// Encode a command envelope: version byte + postcard.

@@ -54,7 +54,9 @@ pub mod time;
 
 pub use aggregate::{apply, handle, new_state, AggregateState, Context};
 pub use amount::Fixed;
-pub use codec::{decode_command, decode_commit, encode_command, encode_commit, CodecError};
+pub use codec::{
+    command_digest, decode_command, decode_commit, encode_command, encode_commit, CodecError,
+};
 pub use command::{Command, CommandEnvelope};
 pub use error::DomainError;
 pub use event::{EntityRef, Envelope, EventBody, SCHEMA_VERSION};

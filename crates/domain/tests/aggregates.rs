@@ -538,8 +538,15 @@ fn dashboard_line_from_state_uses_the_scheme_in_force() {
         let ids: Vec<uuid::Uuid> = (0..bodies.len() as u128)
             .map(uuid::Uuid::from_u128)
             .collect();
-        assert!(build_envelopes(&c, bodies.clone(), &[], perfledger_domain::Timestamp(5)).is_err());
-        for e in build_envelopes(&c, bodies, &ids, perfledger_domain::Timestamp(5)).unwrap() {
+        assert!(build_envelopes(
+            &c,
+            bodies.clone(),
+            &[],
+            perfledger_domain::Timestamp(5),
+            None
+        )
+        .is_err());
+        for e in build_envelopes(&c, bodies, &ids, perfledger_domain::Timestamp(5), None).unwrap() {
             assert_eq!(e.effective, Some(q(period)));
             apply(&mut s, &e);
         }

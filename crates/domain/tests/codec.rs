@@ -100,8 +100,8 @@ fn commit_limits() {
     ));
     assert!(matches!(decode_commit(&[]), Err(CodecError::Empty { .. })));
     assert!(matches!(
-        decode_commit(&[2, 0]),
-        Err(CodecError::UnsupportedVersion { version: 2, .. })
+        decode_commit(&[3, 0]),
+        Err(CodecError::UnsupportedVersion { version: 3, .. })
     ));
     // trailing bytes
     let ok = envelopes(&ce, vec![EventBody::IndicatorRetired { reason: t("x") }], 1);

@@ -22,7 +22,7 @@ use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::rag::ToleranceScheme;
 use perfledger_domain::risk::{Assessment, Response, RiskSpec};
 use perfledger_domain::saving::SavingSpec;
-use perfledger_domain::time::Date;
+use perfledger_domain::time::{Date, Timestamp};
 use perfledger_domain::{
     decode_command, decode_commit, encode_command, encode_commit, CommandEnvelope, Envelope,
 };
@@ -422,7 +422,23 @@ fn all_events_commit() -> Vec<Envelope> {
     let ce = cmd(Command::DefineIndicator {
         spec: spec("CG/S24", Frequency::Quarterly, DataType::Percentage),
     });
-    envelopes(&ce, all_event_bodies(), 1_473_120_000_000)
+    let mut commit = envelopes(&ce, all_event_bodies(), 1_473_120_000_000);
+    for e in &mut commit {
+        // a migrated (backdated) commit: both v2 fields present
+        e.migrated_at = Some(Timestamp(1_767_225_600_000));
+    }
+    commit
+}
+
+/// What a version-1 commit of `commit` decodes to: the same envelopes with
+/// schema version 1 and the version-2 fields absent.
+fn as_v1(mut commit: Vec<Envelope>) -> Vec<Envelope> {
+    for e in &mut commit {
+        e.schema_version = 1;
+        e.command_digest = None;
+        e.migrated_at = None;
+    }
+    commit
 }
 
 fn single(c: Command) -> CommandEnvelope {
@@ -456,7 +472,10 @@ fn check_golden(name: &str, lines: &[String]) {
 }
 
 fn read_golden(name: &str) -> Vec<Vec<u8>> {
-    let path = golden_dir().join(name);
+    read_golden_at(golden_dir().join(name))
+}
+
+fn read_golden_at(path: PathBuf) -> Vec<Vec<u8>> {
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()
@@ -492,7 +511,7 @@ fn golden_commit_with_every_event() {
     let commit = all_events_commit();
     let bytes = encode_commit(&commit).unwrap();
     check_golden("events_all.hex", &[
-        "# one commit (version byte 0x01 + postcard Vec<Envelope>) holding every event variant in wire order".into(),
+        "# one commit (version byte 0x02 + postcard Vec<Envelope>) holding every event variant in wire order".into(),
         hex::encode(&bytes),
     ]);
     let golden = read_golden("events_all.hex");
@@ -594,5 +613,39 @@ fn golden_every_command() {
     for (line, c) in stored.lines().zip(&cmds) {
         assert_eq!(&decode_command_json(line).unwrap(), c);
         assert_eq!(line, encode_command_json(c).unwrap());
+    }
+}
+
+/// The version-1 golden commits (`proto/golden/v1/`, frozen) still decode,
+/// upcast to the current envelope: schema version 1 as stored, no command
+/// digest, no migration time.
+#[test]
+fn golden_v1_commits_decode_and_upcast() {
+    let v1 = golden_dir().join("v1");
+    let golden = read_golden_at(v1.join("events_all.hex"));
+    assert_eq!(golden[0][0], 1, "v1 commits start with version byte 1");
+    let decoded = decode_commit(&golden[0]).unwrap();
+    assert_eq!(decoded, as_v1(all_events_commit()));
+    assert!(decoded
+        .iter()
+        .all(|e| e.command_digest.is_none() && e.migrated_at.is_none()));
+    for (name, commit) in representative_commits() {
+        let golden = read_golden_at(v1.join(format!("{name}.hex")));
+        assert_eq!(decode_commit(&golden[0]).unwrap(), as_v1(commit), "{name}");
+    }
+    // Written again, an upcast commit is a current-version commit that
+    // decodes to the same envelopes (stored v1 records are never rewritten;
+    // this is what a copy of them would look like).
+    let again = encode_commit(&decoded).unwrap();
+    assert_eq!(again[0], perfledger_domain::codec::COMMIT_VERSION);
+    assert_eq!(decode_commit(&again).unwrap(), decoded);
+    // Commands are unchanged by commit version 2: the v1 command vectors
+    // are the current ones.
+    let cmds: Vec<CommandEnvelope> = all_commands().into_iter().map(single).collect();
+    for (g, c) in read_golden_at(v1.join("commands_all.hex"))
+        .iter()
+        .zip(&cmds)
+    {
+        assert_eq!(&decode_command(g).unwrap(), c, "{}", c.command.name());
     }
 }

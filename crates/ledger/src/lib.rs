@@ -410,7 +410,10 @@ impl<L: EventLog> Ledger<L> {
                     command: name,
                     source,
                 })?;
-            let recorded_at = match item.recorded_at {
+            // A caller-given (historical) recorded time keeps the claimed
+            // time in `recorded_at`; the ledger's own clock at the append is
+            // kept beside it as `migrated_at`.
+            let (recorded_at, migrated_at) = match item.recorded_at {
                 Some(given) if given < latest => {
                     return Err(LedgerError::Backdated {
                         index,
@@ -418,8 +421,8 @@ impl<L: EventLog> Ledger<L> {
                         latest,
                     })
                 }
-                Some(given) => given,
-                None => self.clock.now().max(latest),
+                Some(given) => (given, Some(self.clock.now())),
+                None => (self.clock.now().max(latest), None),
             };
             latest = recorded_at;
             if bodies.is_empty() {
@@ -431,13 +434,11 @@ impl<L: EventLog> Ledger<L> {
                 continue;
             }
             let event_ids: Vec<Uuid> = bodies.iter().map(|_| Uuid::now_v7()).collect();
-            let envelopes =
-                build_envelopes(cmd, bodies, &event_ids, recorded_at).map_err(|source| {
-                    LedgerError::Rejected {
-                        index,
-                        command: name,
-                        source,
-                    }
+            let envelopes = build_envelopes(cmd, bodies, &event_ids, recorded_at, migrated_at)
+                .map_err(|source| LedgerError::Rejected {
+                    index,
+                    command: name,
+                    source,
                 })?;
             let payload = encode_commit(&envelopes).map_err(|source| LedgerError::Encode {
                 index,

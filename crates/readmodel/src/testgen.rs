@@ -256,6 +256,8 @@ impl Generator {
             command_id: Uuid::nil(),
             schema_version: SCHEMA_VERSION,
             body,
+            command_digest: None,
+            migrated_at: None,
         }
     }
 

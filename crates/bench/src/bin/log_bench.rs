@@ -84,6 +84,8 @@ fn envelope_template(commentary_len: usize) -> Envelope {
                 benchmarks: Vec::new(),
             },
         },
+        command_digest: Some([0x5a; 32]),
+        migrated_at: None,
     }
 }
 

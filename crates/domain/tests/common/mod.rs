@@ -3,6 +3,7 @@
 
 pub mod strategies;
 
+use perfledger_domain::codec::command_digest;
 use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::{EntityRef, Envelope, EventBody, SCHEMA_VERSION};
 use perfledger_domain::ids::Tenant;
@@ -70,6 +71,8 @@ pub fn envelopes(ce: &CommandEnvelope, bodies: Vec<EventBody>, at: i64) -> Vec<E
             command_id: ce.command_id,
             schema_version: SCHEMA_VERSION,
             body,
+            command_digest: Some(command_digest(ce).unwrap()),
+            migrated_at: None,
         })
         .collect()
 }

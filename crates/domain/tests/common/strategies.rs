@@ -426,13 +426,15 @@ pub fn commit() -> impl Strategy<Value = Vec<Envelope>> {
             text(),
             text(),
         ),
-        (uuid(), of(uuid()), uuid(), 1u16..=1),
+        (uuid(), of(uuid()), uuid(), 1u16..=2),
+        (of(any::<[u8; 32]>()), of(any::<i64>())),
         vec((uuid(), of(period()), otext(), event_body()), 1..4),
     )
         .prop_map(
             |(
                 (kind, id, tenant, at, actor, source),
                 (correlation_id, causation_id, command_id, schema_version),
+                (command_digest, migrated_at),
                 events,
             )| {
                 events
@@ -451,6 +453,8 @@ pub fn commit() -> impl Strategy<Value = Vec<Envelope>> {
                         command_id,
                         schema_version,
                         body,
+                        command_digest,
+                        migrated_at: migrated_at.map(Timestamp),
                     })
                     .collect()
             },
