@@ -313,6 +313,8 @@ enum Cmd {
         /// Address to listen on
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        #[command(flatten)]
+        limits: HttpLimits,
     },
     /// Import the sample council into ./perfledger-demo and serve it
     Demo {
@@ -322,10 +324,33 @@ enum Cmd {
         /// Import and print the tour, do not serve
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        limits: HttpLimits,
         /// Sample directory [default: data/sample-council of the source tree]
         #[arg(long)]
         sample: Option<PathBuf>,
     },
+}
+
+/// Limits of the HTTP server (`serve`, `demo`).
+#[derive(Debug, Clone, Copy, Args)]
+struct HttpLimits {
+    /// Seconds a client has to send a complete request head (also how long
+    /// an idle keep-alive connection stays open); slower connections are closed
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Most HTTP connections open at once; more are answered 503 and closed
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    max_connections: u64,
+}
+
+impl HttpLimits {
+    fn config(self) -> perfledger_web::ServeConfig {
+        perfledger_web::ServeConfig {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -826,11 +851,12 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             pb.finish_and_clear();
             out!("read model rebuilt up to sequence {seq}");
         }
-        Cmd::Serve { addr } => return serve(&env, &addr).await,
+        Cmd::Serve { addr, limits } => return serve(&env, &addr, limits).await,
         Cmd::Demo {
             addr,
             no_serve,
             sample,
+            limits,
         } => {
             let sample = sample.unwrap_or_else(default_sample);
             if !sample.is_dir() {
@@ -847,7 +873,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             import(&env, &[sample]).await?;
             tour(&env.dir);
             if !no_serve {
-                return serve(&env, &addr).await;
+                return serve(&env, &addr, limits).await;
             }
         }
     }
@@ -1158,7 +1184,7 @@ async fn verify(env: &Env) -> Res<ExitCode> {
     }
 }
 
-async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
+async fn serve(env: &Env, addr: &str, limits: HttpLimits) -> Res<ExitCode> {
     let rm = env.caught_up().await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -1177,7 +1203,7 @@ async fn serve(env: &Env, addr: &str) -> Res<ExitCode> {
     let projector = Projector::new(&rm);
     let follow = async move { projector.follow(&*log, &mut |_| {}).await };
     tokio::select! {
-        r = perfledger_web::serve(state, listener) => {
+        r = perfledger_web::serve_with_config(state, listener, limits.config(), std::future::pending()) => {
             r.map_err(|e| CliError::Usage(e.to_string()))?;
         }
         r = follow => {

@@ -111,13 +111,34 @@ pub(crate) enum AppError {
     Internal(String),
 }
 
+/// Longest value (a key, a parameter, a path) quoted back in an error.
+const MAX_QUOTED: usize = 200;
+/// Longest error message (a hostile 60 KB key is never echoed whole).
+const MAX_MESSAGE: usize = 600;
+
+/// `s` cut to at most `max` characters, with `…` when cut.
+pub(crate) fn capped(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
+}
+
 impl AppError {
     pub(crate) fn bad(param: &'static str, value: &str, reason: impl Into<String>) -> Self {
         AppError::BadParam {
             param,
-            value: value.chars().take(200).collect(),
-            reason: reason.into(),
+            value: value.chars().take(MAX_QUOTED).collect(),
+            reason: capped(&reason.into(), MAX_MESSAGE),
         }
+    }
+
+    /// A 404 naming what was not found; `what` is quoted, capped.
+    pub(crate) fn not_found(prefix: &str, what: &str, suffix: &str) -> Self {
+        AppError::NotFound(capped(
+            &format!("{prefix}{:?}{suffix}", capped(what, MAX_QUOTED)),
+            MAX_MESSAGE,
+        ))
     }
 
     fn status(&self) -> StatusCode {
@@ -135,8 +156,8 @@ impl AppError {
                 value,
                 reason,
             } => format!("bad parameter {param} = {value:?}: {reason}"),
-            AppError::NotFound(m) => m.clone(),
-            AppError::Internal(m) => format!("internal error: {m}"),
+            AppError::NotFound(m) => capped(m, MAX_MESSAGE),
+            AppError::Internal(m) => format!("internal error: {}", capped(m, MAX_MESSAGE)),
         }
     }
 
@@ -182,7 +203,9 @@ impl AppError {
 impl From<ReadModelError> for AppError {
     fn from(e: ReadModelError) -> Self {
         match e {
-            ReadModelError::NotFound { .. } => AppError::NotFound(e.to_string()),
+            ReadModelError::NotFound { kind, ref key } => {
+                AppError::not_found(&format!("no {kind} named "), key, "")
+            }
             ReadModelError::Ambiguous { ref key, .. } => {
                 let key = key.clone();
                 AppError::bad("key", &key, e.to_string())
@@ -350,7 +373,7 @@ async fn api_audit(
 }
 
 async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
-    let e = AppError::NotFound(format!("no page at {}", uri.path()));
+    let e = AppError::not_found("no page at ", uri.path(), "");
     if uri.path().starts_with("/api/") {
         e.json()
     } else {
@@ -399,11 +422,42 @@ pub fn router(state: WebState) -> Router {
         .with_state(app)
 }
 
-/// Serve [`router`] on a bound listener until the task is cancelled or
-/// accepting fails.
+/// Limits of the HTTP server: how long a client may take to send a
+/// request head, and how many connections may be open at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeConfig {
+    /// Time allowed to receive a complete request head, counted from the
+    /// connection opening or, on a keep-alive connection, from the end of
+    /// the previous request (so it is also the idle keep-alive timeout).
+    /// A connection that has not sent a whole head by then is closed:
+    /// silent connections and slow "one header byte at a time" clients
+    /// cannot hold a connection open.
+    pub header_timeout: std::time::Duration,
+    /// Most connections open at once. A connection accepted over the cap
+    /// is answered `503 Service Unavailable` and closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServeConfig {
+    /// 10 s to send a request head (and idle keep-alive), 256 connections.
+    fn default() -> Self {
+        ServeConfig {
+            header_timeout: std::time::Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Serve [`router`] on a bound listener with the default [`ServeConfig`]
+/// until the task is cancelled or accepting fails.
 pub async fn serve(state: WebState, listener: tokio::net::TcpListener) -> Result<(), WebError> {
-    axum::serve(listener, router(state)).await?;
-    Ok(())
+    serve_with_config(
+        state,
+        listener,
+        ServeConfig::default(),
+        std::future::pending(),
+    )
+    .await
 }
 
 /// [`serve`] until `shutdown` completes (e.g. Ctrl-C), then finish the
@@ -416,8 +470,90 @@ pub async fn serve_with_shutdown<F>(
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_with_config(state, listener, ServeConfig::default(), shutdown).await
+}
+
+/// The answer to a connection over [`ServeConfig::max_connections`].
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\
+retry-after: 1\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 25\r\n\r\n\
+too many open connections";
+
+/// [`serve_with_shutdown`] with explicit limits: HTTP/1.1 connections
+/// with a request-head (and keep-alive idle) timeout, at most
+/// `max_connections` open at once. When `shutdown` completes the server
+/// stops accepting, closes idle connections, lets requests in flight
+/// finish, and returns.
+pub async fn serve_with_config<F>(
+    state: WebState,
+    listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    shutdown: F,
+) -> Result<(), WebError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router(state);
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                // Per-connection failures (the peer reset before accept,
+                // out of descriptors for a moment) do not stop the server.
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    if out_of_descriptors(&e) {
+                        // Back off (not a synchronisation): accepting again
+                        // at once would spin until a descriptor is freed.
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = config.max_connections, "connection refused: at the cap");
+            // Best effort, never blocking the accept loop.
+            let _ = stream.try_write(OVER_CAPACITY);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection closed");
+            }
+            drop(permit);
+        });
+    }
+    graceful.shutdown().await;
     Ok(())
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::ConnectionRefused | K::Interrupted
+    ) || out_of_descriptors(e)
+}
+
+/// EMFILE or ENFILE.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
 }

@@ -135,9 +135,11 @@ pub(crate) fn ctx(rm: &ReadModel, m: &BTreeMap<String, String>) -> Result<Ctx, A
             match units.into_iter().find(|r| normalise_key(&r.name) == want) {
                 Some(r) => Some(r.name),
                 None => {
-                    return Err(AppError::NotFound(format!(
-                        "no unit named {u:?} as of log sequence {seq}"
-                    )))
+                    return Err(AppError::not_found(
+                        "no unit named ",
+                        u,
+                        &format!(" as of log sequence {seq}"),
+                    ))
                 }
             }
         }
