@@ -17,6 +17,9 @@
 //!   gathers [`perfledger_domain::dashboard::DashboardInputs`] as of S and
 //!   calls [`perfledger_domain::dashboard::compute`].
 //! * Dashboards and audit trails have canonical bytes and SHA-256 digests.
+//! * The committee pack ([`pack::Pack`], [`ReadModel::pack`]) gathers
+//!   everything a quarterly report prints, with canonical bytes, a digest,
+//!   a rules version and the log sequences behind every row.
 //!
 //! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 256 MB).
 //!
@@ -25,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod pack;
 mod project;
 mod query;
 pub mod render;

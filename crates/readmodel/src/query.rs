@@ -381,7 +381,7 @@ pub fn diff_dashboards(expected: &Dashboard, actual: &Dashboard) -> Vec<FigureDi
         .collect()
 }
 
-fn fy_start_month(fy: FinancialYear) -> u32 {
+pub(crate) fn fy_start_month(fy: FinancialYear) -> u32 {
     u32::try_from(i64::from(fy.0) * 12 + 3).unwrap_or(0)
 }
 
@@ -392,7 +392,7 @@ impl ReadModel {
     }
 
     /// Last version of one fact with seq ≤ s.
-    fn fact_at(
+    pub(crate) fn fact_at(
         &self,
         entity: Uuid,
         fld: u8,
@@ -432,7 +432,7 @@ impl ReadModel {
 
     /// The fact of the latest period ending no later than `upto` (and, if
     /// given, starting no earlier than month `min_start`), as known at s.
-    fn fact_latest_upto(
+    pub(crate) fn fact_latest_upto(
         &self,
         entity: Uuid,
         fld: u8,
@@ -484,7 +484,7 @@ impl ReadModel {
         Ok(out)
     }
 
-    fn schemes_at(&self, s: Seq) -> R<BTreeMap<FinancialYear, ToleranceScheme>> {
+    pub(crate) fn schemes_at(&self, s: Seq) -> R<BTreeMap<FinancialYear, ToleranceScheme>> {
         let mut out = BTreeMap::new();
         for r in self
             .tree
@@ -509,7 +509,7 @@ impl ReadModel {
     }
 
     /// Entities of `kind` in `unit` (None = all units) as of s, by id.
-    fn members(&self, unit: Option<&str>, kind: EntityKind, s: Seq) -> R<Vec<Uuid>> {
+    pub(crate) fn members(&self, unit: Option<&str>, kind: EntityKind, s: Seq) -> R<Vec<Uuid>> {
         let prefix = match unit {
             Some(u) => {
                 let mut p = keys::member_unit_prefix(&normalise_key(u));
@@ -548,7 +548,7 @@ impl ReadModel {
         Ok(set.into_iter().collect())
     }
 
-    fn spec_at(&self, entity: Uuid, s: Seq) -> R<Option<EventBody>> {
+    pub(crate) fn spec_at(&self, entity: Uuid, s: Seq) -> R<Option<EventBody>> {
         Ok(self.fact_at(entity, field::SPEC, None, s)?.map(|f| f.body))
     }
 
@@ -607,7 +607,7 @@ impl ReadModel {
         }
     }
 
-    fn unit_name(&self, unit: &str, s: Seq) -> R<String> {
+    pub(crate) fn unit_name(&self, unit: &str, s: Seq) -> R<String> {
         let k = keys::unit_key(&normalise_key(unit));
         if let Some(v) = self.tree.get(&k)? {
             let info: UnitInfo = store::decode(&k, &v)?;
@@ -619,7 +619,7 @@ impl ReadModel {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn indicator_row(
+    pub(crate) fn indicator_row(
         &self,
         entity: Uuid,
         spec: &IndicatorSpec,
@@ -844,7 +844,12 @@ impl ReadModel {
         self.action_rows(unit, period, s)
     }
 
-    fn risk_rows(&self, unit: Option<&str>, upto: Option<Period>, s: Seq) -> R<Vec<RiskRow>> {
+    pub(crate) fn risk_rows(
+        &self,
+        unit: Option<&str>,
+        upto: Option<Period>,
+        s: Seq,
+    ) -> R<Vec<RiskRow>> {
         let mut out = Vec::new();
         for id in self.members(unit, EntityKind::Risk, s)? {
             let Some(EventBody::RiskRegistered { spec }) = self.spec_at(id, s)? else {
