@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod html;
+pub mod pack_html;
 mod pages;
 mod params;
 mod svg;
