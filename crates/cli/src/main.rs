@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod format;
+mod pack;
 
 /// Stdout failed: a closed pipe ends the process quietly; anything else is
 /// reported as one line.
@@ -302,6 +303,8 @@ enum Cmd {
         #[arg(long)]
         date: String,
     },
+    /// The committee pack (HTML, PDF, JSON or CSV by --out's extension)
+    Pack(pack::PackArgs),
     /// Verify the log (hash chain, checkpoints) and re-derive every seal
     Verify,
     /// Append an integrity checkpoint
@@ -648,6 +651,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
         Cmd::Import { paths } => {
             import(&env, &paths).await?;
         }
+        Cmd::Pack(a) => pack::run(&env, a).await?,
         Cmd::RecordResult(a) => result_cmd(&env, a, false).await?,
         Cmd::RestateResult(a) => result_cmd(&env, a, true).await?,
         Cmd::SetTarget(a) => target_cmd(&env, a, false).await?,
