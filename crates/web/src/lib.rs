@@ -340,6 +340,8 @@ handler!(api_risks, Fmt::Json, pages::api_risks);
 handler!(api_heatmap, Fmt::Json, pages::api_heatmap);
 handler!(api_finance, Fmt::Json, pages::api_finance);
 handler!(api_seals, Fmt::Json, pages::api_seals);
+handler!(pack_page, Fmt::Html, pack_html::pack_page);
+handler!(api_pack, Fmt::Json, pack_html::api_pack);
 
 async fn audit_page(
     State(app): State<App>,
@@ -393,6 +395,7 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 /// | `/risks?unit=&as_of=` | risk register and heat maps |
 /// | `/finance?unit=&period=&as_of=` | revenue, capital and savings tables |
 /// | `/audit/{kind}/{key}?as_of=` | any entity's audit trail |
+/// | `/pack?unit=&period=&as_of=`, `/api/pack` | the committee pack (printable HTML; JSON with its digest) |
 /// | `/api/units`, `/api/periods`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
 ///
 /// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
@@ -408,6 +411,7 @@ pub fn router(state: WebState) -> Router {
         .route("/indicators/{*key}", get(indicator_page))
         .route("/risks", get(risks_page))
         .route("/finance", get(finance_page))
+        .route("/pack", get(pack_page))
         .route("/audit/{kind}/{*key}", get(audit_page))
         .route("/api/units", get(api_units))
         .route("/api/periods", get(api_periods))
@@ -419,6 +423,7 @@ pub fn router(state: WebState) -> Router {
         .route("/api/heatmap", get(api_heatmap))
         .route("/api/finance", get(api_finance))
         .route("/api/seals", get(api_seals))
+        .route("/api/pack", get(api_pack))
         .fallback(not_found)
         .with_state(app)
 }

@@ -22,11 +22,42 @@ use std::fmt::Write;
 
 use perfledger_domain::dashboard::{RagBreakdown, RAGS};
 use perfledger_domain::direction::Direction;
-use perfledger_readmodel::pack::{IndicatorLine, Num, Pack, ResultCell, RiskSection, TargetCell};
+use perfledger_readmodel::pack::{
+    digest_hex, IndicatorLine, Num, Pack, ResultCell, RiskSection, RulesVersion, TargetCell,
+};
 use perfledger_readmodel::render;
 
 use crate::html::{esc, money, pct, pct_1dp, pct_fixed, rag_badge, rag_class, rag_name};
 use crate::pages::heat_map_table;
+use crate::params::{self, ctx};
+use crate::{json, page, App, AppError};
+
+type M = std::collections::BTreeMap<String, String>;
+
+/// The pack of `?unit=&period=&as_of=` (rules: the current version).
+fn pack_for(app: &App, m: &M) -> Result<(Pack, String), AppError> {
+    let c = ctx(app.rm(), m)?;
+    let known = app.periods()?;
+    let period = params::period(m, &known)?
+        .ok_or_else(|| AppError::bad("period", "", "no period given and none recorded yet"))?;
+    let p = app
+        .rm()
+        .pack(c.unit(), period, c.at(), RulesVersion::CURRENT)?;
+    let digest = digest_hex(&p);
+    Ok((p, digest))
+}
+
+/// `GET /pack`: the printable committee pack.
+pub(crate) fn pack_page(app: &App, m: &M) -> Result<axum::response::Response, AppError> {
+    let (p, digest) = pack_for(app, m)?;
+    page(render(&p, &digest, &app.web.title))
+}
+
+/// `GET /api/pack`: the pack as JSON with its digest.
+pub(crate) fn api_pack(app: &App, m: &M) -> Result<axum::response::Response, AppError> {
+    let (p, digest) = pack_for(app, m)?;
+    json(&serde_json::json!({ "digest": digest, "pack": p }))
+}
 
 const PRINT_CSS: &str = r#"
 *{box-sizing:border-box;-webkit-print-color-adjust:exact;print-color-adjust:exact}

@@ -75,3 +75,49 @@ async fn pack_html_escapes_text_and_css_strings() {
     assert!(!html.contains("</style><script"));
     assert!(html.contains("Evil\\\" \\3C /style>"));
 }
+
+async fn get(app: &axum::Router, uri: &str) -> (axum::http::StatusCode, String) {
+    use tower::ServiceExt;
+    let res = app
+        .clone()
+        .oneshot(
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_page_and_api() {
+    use perfledger_web::html::query;
+    let (_dir, rm) = support::sample_council().await;
+    let app = perfledger_web::router(perfledger_web::WebState {
+        readmodel: rm,
+        title: "London Borough of Barnet".into(),
+    });
+    let q = query(&[
+        ("unit", "CG"),
+        ("period", "2016/17 Q1"),
+        ("as_of", "2016-08-26T12:00:00Z"),
+    ]);
+    let (s, body) = get(&app, &format!("/api/pack{q}")).await;
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let digest = v["digest"].as_str().unwrap().to_string();
+    assert_eq!(v["pack"]["capital_total"]["variance"], -4331);
+    let (s, page) = get(&app, &format!("/pack{q}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains(&format!("pack digest {digest}")));
+    assert!(page.contains("id=\"performance\""));
+    let (s, _) = get(&app, "/pack?unit=CG&period=2016/17%20Q9").await;
+    assert_eq!(s, 400);
+    let (s, _) = get(&app, "/api/pack?unit=NOPE&period=2016/17%20Q1").await;
+    assert_eq!(s, 404);
+}
