@@ -396,3 +396,58 @@ async fn cg_q1_pack_sections_and_canonical_bytes() {
     let back: Pack = serde_json::from_value(json).unwrap();
     assert_eq!(back, pack);
 }
+
+/// Every row of a pack names at least one sequence, sorted, distinct and
+/// within the pack's position.
+fn assert_sources(p: &Pack) {
+    let mut all: Vec<&Vec<u64>> = Vec::new();
+    all.extend(
+        p.indicators
+            .iter()
+            .flat_map(|g| &g.rows)
+            .map(|r| &r.sources),
+    );
+    all.extend(p.revenue.iter().map(|r| &r.sources));
+    all.extend(p.capital.iter().map(|r| &r.sources));
+    all.extend(p.savings.iter().map(|r| &r.sources));
+    all.extend(p.actions.iter().map(|r| &r.sources));
+    all.extend(p.risks.rows.iter().map(|r| &r.sources));
+    all.extend(p.off_target.iter().map(|r| &r.sources));
+    all.extend(p.measures.iter().flat_map(|m| &m.rows).map(|r| &r.sources));
+    all.extend(p.units.iter().map(|r| &r.sources));
+    all.push(&p.dashboard.sources);
+    for s in all {
+        assert!(!s.is_empty());
+        assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
+        assert!(s.iter().all(|x| *x >= 1 && *x <= p.as_of), "{s:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn council_wide_pack_has_the_per_unit_overview() {
+    let (_dir, rm, sealed_at) = sample().await;
+    let at = AsOf::Time(sealed_at.0);
+    let unit = rm.pack(Some("CG"), q1(), at, RulesVersion::V1).unwrap();
+    assert!(unit.units.is_empty());
+    assert_sources(&unit);
+    let council = rm.pack(None, q1(), at, RulesVersion::V1).unwrap();
+    assert_eq!(council.unit, None);
+    assert_sources(&council);
+    // One row per unit reporting indicators, in name order; CG's row is the
+    // CG dashboard's breakdown (28 reported, 26 rated).
+    let names: Vec<&str> = council.units.iter().map(|u| u.unit.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let cg = council.units.iter().find(|u| u.unit == "CG").unwrap();
+    assert_eq!(cg.breakdown, unit.dashboard.indicators);
+    assert_eq!((cg.breakdown.reported, cg.breakdown.rated), (28, 26));
+    // The council's table holds every unit's rows.
+    let rows: u32 = council.units.iter().map(|u| u.breakdown.reported).sum();
+    let table: usize = council.indicators.iter().map(|g| g.rows.len()).sum();
+    assert_eq!(rows as usize, table);
+    assert_eq!(
+        pack::canonical_bytes(&council),
+        pack::canonical_bytes(&rm.pack(None, q1(), at, RulesVersion::V1).unwrap())
+    );
+}

@@ -507,3 +507,39 @@ pub struct UnitOverview {
     /// Sources of the unit's rows.
     pub sources: Vec<Seq>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_is_a_json_number_and_a_raw_integer_in_postcard() {
+        for (raw, text) in [
+            (-507_000, "-50.7"),
+            (43_310_000, "4331"),
+            (1, "0.0001"),
+            (0, "0"),
+        ] {
+            let n = Num(Fixed::from_raw(raw));
+            let j = serde_json::to_string(&n).unwrap();
+            assert_eq!(j, text);
+            assert!(serde_json::from_str::<serde_json::Value>(&j)
+                .unwrap()
+                .is_number());
+            assert_eq!(serde_json::from_str::<Num>(&j).unwrap(), n);
+            let b = postcard::to_allocvec(&n).unwrap();
+            assert_eq!(postcard::from_bytes::<i64>(&b).unwrap(), raw);
+            assert_eq!(postcard::from_bytes::<Num>(&b).unwrap(), n);
+        }
+        // Not a number: an error, never a panic.
+        assert!(serde_json::from_str::<Num>("\"12\"").is_err());
+        assert!(serde_json::from_str::<Num>("1e3").is_err());
+    }
+
+    #[test]
+    fn rules_versions_keep_their_wire_index() {
+        // Seals name the rules by postcard index: V1 is 0 forever.
+        assert_eq!(postcard::to_allocvec(&RulesVersion::V1).unwrap(), vec![0]);
+        assert_eq!(RulesVersion::CURRENT.name(), "v1");
+    }
+}
