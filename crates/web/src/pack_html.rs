@@ -77,8 +77,11 @@ caption{text-align:left;font-weight:700;padding:.1rem 0 .3rem}
 th,td{border:1px solid #b1b4b6;padding:.15rem .35rem;vertical-align:top}
 thead th{background:#f3f2f1;text-align:left}
 td.num,th.num{text-align:right;white-space:nowrap}
+thead th.num{white-space:normal}
+td.wide{width:38%}
+td.title{min-width:13rem}
 tr.total td,tr.total th{font-weight:700;border-top:2px solid #0b0c0c}
-td.src{font-size:7.5pt;color:#505a5f;font-family:ui-monospace,Consolas,monospace}
+td.src{min-width:8rem;font-size:7.5pt;color:#505a5f;font-family:ui-monospace,Consolas,monospace}
 .badge{display:inline-block;padding:0 .3rem;border-radius:2px;font-weight:600;white-space:nowrap}
 .rag-g{background:#00703c;color:#fff}.rag-ga{background:#85994b;color:#fff}
 .rag-a{background:#ffdd00}.rag-ra{background:#f47738}.rag-r{background:#d4351c;color:#fff}
@@ -120,7 +123,7 @@ fn page_rule(pack: &Pack, digest: &str, council: &str) -> String {
         pack.as_of,
         pack.rules_version.name()
     );
-    let m = "font-size:7.5pt;color:#505a5f";
+    let m = "font-size:7.5pt;color:#505a5f;font-family:system-ui,Arial,sans-serif";
     format!(
         "@page{{size:A4 landscape;margin:14mm 10mm 14mm;\
          @top-left{{content:{};{m}}}\
@@ -294,7 +297,7 @@ fn finance(pack: &Pack) -> String {
         let _ = write!(
             b,
             "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>{}</tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"wide\">{}</td>{}</tr>",
             esc(&l.line),
             num(l.original),
             num(l.revised),
@@ -334,7 +337,7 @@ fn finance(pack: &Pack) -> String {
         let _ = write!(
             b,
             "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>{}</tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"wide\">{}</td>{}</tr>",
             esc(&l.line),
             num(l.approved),
             num(l.additions),
@@ -458,7 +461,7 @@ fn indicator_row(r: &IndicatorLine) -> String {
         rag_badge(r.rag)
     };
     format!(
-        "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{rag}{printed}</td>\
+        "<tr><th scope=\"row\">{}</th><td class=\"title\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{rag}{printed}</td>\
          <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
         opt(&r.reference),
         esc(&r.title),
@@ -528,7 +531,7 @@ fn performance(pack: &Pack) -> String {
             .unwrap_or_default();
         let _ = write!(
             b,
-            "<tr><th scope=\"row\">{} {}</th><td><span class=\"badge {}\">{}</span></td><td>{}{}</td>{}</tr>",
+            "<tr><th scope=\"row\">{} {}</th><td><span class=\"badge {}\">{}</span></td><td class=\"wide\">{}{}</td>{}</tr>",
             opt(&o.reference),
             esc(&o.title),
             rag_class(o.rag),
@@ -552,7 +555,7 @@ fn actions(pack: &Pack) -> String {
     for a in &pack.actions {
         let _ = write!(
             b,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td class=\"wide\">{}</td>{}</tr>",
             esc(&a.reference),
             esc(&a.description),
             opt(&a.due),
