@@ -280,8 +280,16 @@ fn dashboard(pack: &Pack, title: &str) -> String {
 }
 
 fn finance(pack: &Pack) -> String {
-    let mut b =
-        String::from("<section id=\"finance\"><h2>2.1 Revenue (£000)</h2><table id=\"revenue\">");
+    format!(
+        "<section id=\"finance\">{}{}{}</section>",
+        revenue(pack),
+        capital(pack),
+        savings(pack)
+    )
+}
+
+fn revenue(pack: &Pack) -> String {
+    let mut b = String::from("<h2>2.1 Revenue (£000)</h2><table id=\"revenue\">");
     b.push_str(&head(&[
         "Description",
         "#Original budget",
@@ -319,6 +327,11 @@ fn finance(pack: &Pack) -> String {
         num(t.variation),
         pct_1dp(t.variation_percent_1dp.map(|n| n.0)),
     );
+    b
+}
+
+fn capital(pack: &Pack) -> String {
+    let mut b = String::new();
     b.push_str("<h2>2.2 Capital (£000)</h2><table id=\"capital\">");
     b.push_str(&head(&[
         "Line",
@@ -364,6 +377,11 @@ fn finance(pack: &Pack) -> String {
         num(c.variance),
         pct_fixed(c.slippage_percent.map(|n| n.0)),
     );
+    b
+}
+
+fn savings(pack: &Pack) -> String {
+    let mut b = String::new();
     b.push_str("<h2>Savings (£000)</h2><table id=\"savings\">");
     b.push_str(&head(&[
         "Ref",
@@ -386,7 +404,7 @@ fn finance(pack: &Pack) -> String {
             sources(&l.sources)
         );
     }
-    b.push_str("</tbody></table></section>");
+    b.push_str("</tbody></table>");
     b
 }
 
