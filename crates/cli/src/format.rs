@@ -8,13 +8,13 @@ use perfledger_domain::dashboard::{RagBreakdown, RAGS};
 use perfledger_domain::direction::Direction;
 use perfledger_domain::event::Seal;
 use perfledger_domain::risk::{Assessment, HeatMap};
-use perfledger_domain::{Fixed, Timestamp};
+use perfledger_domain::{Fixed, Period, Timestamp};
 use perfledger_import::ImportPlan;
 use perfledger_log::Seq;
 use perfledger_readmodel::render;
 use perfledger_readmodel::{
     AuditEntry, AuditTrail, DashboardView, FinanceView, IndicatorSummary, IndicatorView,
-    RiskRegister,
+    RiskRegister, SealRecord, SealVerdict,
 };
 use serde_json::{json, Value};
 
@@ -588,40 +588,62 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
 
 /// `finance` JSON.
 pub fn finance_json(v: &FinanceView) -> Value {
-    let rev = |line: &str, unit: &str, f: &perfledger_domain::budget::RevenueFigures| {
+    let as_at = |p: Option<Period>| p.map(|p| p.to_string());
+    let rev = |line: &str,
+               unit: &str,
+               f: &perfledger_domain::budget::RevenueFigures,
+               at: Option<Period>| {
         let var = f.variation().unwrap_or(Fixed::ZERO);
         json!({
             "line": line, "unit": unit,
             "original": amount(f.original), "revised": amount(f.revised), "forecast": amount(f.forecast),
             "variation": amount(var),
             "variation_percent": pct1(f.variation_percent_1dp().ok().flatten()),
+            "forecast_as_at": as_at(at),
         })
     };
-    let cap = |line: &str, unit: &str, f: &perfledger_domain::budget::CapitalFigures| {
+    let cap = |line: &str,
+               unit: &str,
+               f: &perfledger_domain::budget::CapitalFigures,
+               at: Option<Period>| {
         json!({
             "line": line, "unit": unit,
             "approved": amount(f.approved), "additions": amount(f.additions), "slippage": amount(f.slippage),
             "proposed": amount(f.proposed().unwrap_or(Fixed::ZERO)), "forecast": amount(f.forecast),
             "variance": amount(f.variance().unwrap_or(Fixed::ZERO)),
             "slippage_percent": pct_whole(f.slippage_percent_whole()),
+            "forecast_as_at": as_at(at),
         })
     };
+    let unit = v.unit.as_deref().unwrap_or("");
     json!({
         "as_of": v.as_of,
         "unit": v.unit,
         "period": v.period.to_string(),
-        "revenue": v.revenue.iter().map(|r| rev(&r.line, &r.unit, &r.figures)).collect::<Vec<_>>(),
-        "revenue_total": rev("Total", v.unit.as_deref().unwrap_or(""), &v.revenue_total),
-        "capital": v.capital.iter().map(|r| cap(&r.line, &r.unit, &r.figures)).collect::<Vec<_>>(),
-        "capital_total": cap("Total", v.unit.as_deref().unwrap_or(""), &v.capital_total),
+        "no_data": v.is_empty(),
+        "carried_forward": v.carried_forward().iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "revenue": v.revenue.iter().map(|r| rev(&r.line, &r.unit, &r.figures, r.forecast_period)).collect::<Vec<_>>(),
+        "revenue_total": rev("Total", unit, &v.revenue_total, None),
+        "capital": v.capital.iter().map(|r| cap(&r.line, &r.unit, &r.figures, r.forecast_period)).collect::<Vec<_>>(),
+        "capital_total": cap("Total", unit, &v.capital_total, None),
         "savings": v.savings.iter().map(|s| json!({
             "reference": s.reference, "unit": s.unit, "description": s.description,
             "target": amount(s.line.target), "achieved": amount(s.line.achieved),
             "achieved_percent": pct1(s.achieved_percent_1dp),
+            "reported_as_at": as_at(s.reported_period),
         })).collect::<Vec<_>>(),
         "savings_target": amount(v.savings_target),
         "savings_achieved": amount(v.savings_achieved),
     })
+}
+
+/// What a table or CSV row prints beside a figure carried forward from an
+/// earlier period (empty when the figure is the period's own).
+fn carried(v: &FinanceView, p: &Value) -> String {
+    match p.as_str() {
+        Some(at) if at != v.period.to_string() => format!("forecast as at {at}"),
+        _ => String::new(),
+    }
 }
 
 /// `finance`.
@@ -630,6 +652,22 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
     match f {
         Format::Json => out!("{j:#}"),
         Format::Csv | Format::Table => {
+            if v.is_empty() {
+                let scope = v.unit.as_deref().unwrap_or("council-wide");
+                let message = format!(
+                    "no data: no revenue, capital or savings figures for {scope} in {} (financial year {}) as of sequence {}",
+                    v.period,
+                    v.period.financial_year(),
+                    v.as_of
+                );
+                if f == Format::Csv {
+                    // Stdout stays a (header-only) CSV; the note goes to stderr.
+                    eprintln!("{message}");
+                } else {
+                    out!("Finance {scope} {}: {message}", v.period);
+                    return Ok(());
+                }
+            }
             let header = [
                 "table",
                 "line",
@@ -638,6 +676,7 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                 "forecast",
                 "variation",
                 "percent",
+                "note",
             ];
             let mut rows = Vec::new();
             let s = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
@@ -655,6 +694,7 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                     s(r, "forecast"),
                     s(r, "variation"),
                     s(r, "variation_percent"),
+                    carried(v, &r["forecast_as_at"]),
                 ]);
             }
             for r in j["capital"]
@@ -671,6 +711,7 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                     s(r, "forecast"),
                     s(r, "variance"),
                     s(r, "slippage_percent"),
+                    carried(v, &r["forecast_as_at"]),
                 ]);
             }
             for r in j["savings"].as_array().into_iter().flatten() {
@@ -682,6 +723,7 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                     s(r, "achieved"),
                     String::new(),
                     s(r, "achieved_percent"),
+                    carried(v, &r["reported_as_at"]).replace("forecast as at", "reported as at"),
                 ]);
             }
             if f == Format::Csv {
@@ -694,6 +736,15 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                 v.as_of
             );
             table(&header, &rows);
+            let carried = v.carried_forward();
+            if !carried.is_empty() {
+                let list: Vec<String> = carried.iter().map(|p| p.to_string()).collect();
+                out!(
+                    "Figures marked \"as at\" are carried forward from {} (none was submitted for {}).",
+                    list.join(", "),
+                    v.period
+                );
+            }
         }
     }
     Ok(())
@@ -718,6 +769,68 @@ pub fn seal(f: Format, s: &Seal, seq: Seq) -> Res<()> {
             s.seq
         ),
     }
+    Ok(())
+}
+
+/// `seals`: every seal in the log up to `at`, each re-derived.
+pub fn seals(f: Format, at: Seq, rows: &[(SealRecord, SealVerdict)]) -> Res<()> {
+    let item = |r: &SealRecord, v: &SealVerdict| {
+        json!({
+            "seq": r.seq,
+            "committee": r.seal.committee.to_string(),
+            "meeting_date": r.seal.meeting_date.to_string(),
+            "unit": r.seal.unit.as_ref().map(|u| u.to_string()),
+            "period": r.seal.period.to_string(),
+            "dashboard_as_of": r.seal.seq,
+            "digest": hex::encode(r.seal.digest),
+            "matches": v.matches,
+            "changed_since": v.changed_since.len(),
+        })
+    };
+    let list: Vec<Value> = rows.iter().map(|(r, v)| item(r, v)).collect();
+    if f == Format::Json {
+        out!("{:#}", json!({"as_of": at, "seals": list}));
+        return Ok(());
+    }
+    let header = [
+        "seq",
+        "committee",
+        "meeting_date",
+        "unit",
+        "period",
+        "dashboard_as_of",
+        "digest",
+        "verdict",
+        "changed_since",
+    ];
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(r, v)| {
+            vec![
+                r.seq.to_string(),
+                r.seal.committee.to_string(),
+                r.seal.meeting_date.to_string(),
+                r.seal
+                    .unit
+                    .as_ref()
+                    .map_or("council-wide".to_string(), |u| u.to_string()),
+                r.seal.period.to_string(),
+                r.seal.seq.to_string(),
+                hex::encode(r.seal.digest),
+                if v.matches { "matches" } else { "DIFFERS" }.to_string(),
+                v.changed_since.len().to_string(),
+            ]
+        })
+        .collect();
+    if f == Format::Csv {
+        return csv_out(&header, table_rows);
+    }
+    if rows.is_empty() {
+        out!("no seals in the log (as of sequence {at})");
+        return Ok(());
+    }
+    out!("Seals as of sequence {at} (changed_since: figures changed since the sealed position)");
+    table(&header, &table_rows);
     Ok(())
 }
 

@@ -75,7 +75,8 @@ const EXAMPLES: &str = "Examples:
   perfledger --actor \"Head of Performance\" restate-result --indicator CG/S26 \\
       --period \"2016/17 Q1\" --result 91% --reason \"late validation\"
   perfledger --actor \"Governance Officer\" seal --unit CG --period \"2016/17 Q1\" \\
-      --committee PCMC --date 2016-09-06
+      --committee PR --date 2016-09-06 --as-of 2016-09-06   # as of the meeting's papers
+  perfledger seals
   perfledger verify
 
 Environment: PERFLEDGER_DATA, PERFLEDGER_NATS_URL, PERFLEDGER_TENANT,
@@ -288,7 +289,14 @@ enum Cmd {
         #[arg(long)]
         as_of: Option<String>,
     },
-    /// Seal the current dashboard for a committee meeting
+    /// Seal the dashboard a committee saw at a meeting
+    ///
+    /// The dashboard is sealed as of the meeting's papers: the ledger as
+    /// recorded before the meeting day, or the position given by --as-of.
+    /// When records made after the meeting date change the dashboard and no
+    /// --as-of is given, nothing is sealed: say which position the papers
+    /// showed. Unknown units and committees, and meetings before the period
+    /// began, are refused.
     Seal {
         /// Unit code; council-wide when omitted
         #[arg(long)]
@@ -296,12 +304,22 @@ enum Cmd {
         /// Period
         #[arg(long)]
         period: String,
-        /// Committee code
+        /// Committee code (as defined in committees.csv, e.g. PCMC)
         #[arg(long)]
         committee: String,
         /// Meeting date (YYYY-MM-DD)
         #[arg(long)]
         date: String,
+        /// Position the meeting's papers were produced from: a log sequence
+        /// or a time [default: the ledger as recorded before the meeting day]
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// List the seals in the log, each re-derived (matches or differs)
+    Seals {
+        /// Log sequence or time
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// The committee pack (HTML, PDF, JSON or CSV by --out's extension)
     Pack(pack::PackArgs),
@@ -333,6 +351,67 @@ enum Cmd {
         #[arg(long)]
         sample: Option<PathBuf>,
     },
+}
+
+impl Cmd {
+    /// Commands that only read: they never create a data directory.
+    fn reads_only(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Dashboard { .. }
+                | Cmd::Indicators { .. }
+                | Cmd::History { .. }
+                | Cmd::Audit { .. }
+                | Cmd::Risks { .. }
+                | Cmd::Finance { .. }
+                | Cmd::Seals { .. }
+                | Cmd::Serve { .. }
+        )
+    }
+}
+
+impl Cmd {
+    /// Parse a read command's period and `--as-of` arguments (the command
+    /// parses them again when it runs; this only reports them first).
+    fn check_read_args(&self) -> Res<()> {
+        let (p, at) = match self {
+            Cmd::Dashboard {
+                period: p, as_of, ..
+            } => (Some(p.as_str()), as_of),
+            Cmd::Finance {
+                period: p,
+                year,
+                as_of,
+                ..
+            } => (p.as_deref().or(year.as_deref()), as_of),
+            Cmd::Indicators { as_of, .. }
+            | Cmd::History { as_of, .. }
+            | Cmd::Audit { as_of, .. }
+            | Cmd::Risks { as_of, .. }
+            | Cmd::Seals { as_of } => (None, as_of),
+            _ => return Ok(()),
+        };
+        if let Some(p) = p {
+            period(p)?;
+        }
+        as_of(at.as_deref())?;
+        Ok(())
+    }
+}
+
+/// A read on the embedded log needs a data directory with a log in it: a
+/// typo'd or missing `--data-dir` is an error, not a fresh empty ledger
+/// answering zeros. (With `--nats` the log is the server's; the directory
+/// only caches the read model and is created.)
+fn require_data(g: &Global, dir: &Path) -> Res<()> {
+    let nats = g.nats.as_deref().is_some_and(|u| !u.trim().is_empty());
+    if nats || dir.join("log").is_dir() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "no perfledger data at {}; run `perfledger import` or pass --data-dir",
+        dir.display()
+    )))
 }
 
 /// Limits of the HTTP server (`serve`, `demo`).
@@ -646,6 +725,11 @@ async fn run(cli: Cli) -> Res<ExitCode> {
     let g = cli.global.clone();
     let demo = matches!(cli.command, Cmd::Demo { .. });
     let dir = data_dir(&g, demo);
+    if cli.command.reads_only() {
+        // Bad arguments are reported as such, before any missing data.
+        cli.command.check_read_args()?;
+        require_data(&g, &dir)?;
+    }
     let env = Env::open(&g, dir).await?;
     match cli.command {
         Cmd::Import { paths } => {
@@ -818,13 +902,25 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             period: p,
             committee,
             date,
+            as_of: at,
         } => {
             let rm = env.caught_up().await?;
             let meeting = Date::parse(&date)?;
-            let seal = rm.seal_for(unit.as_deref(), period(&p)?, &committee, meeting)?;
+            let p = period(&p)?;
+            let seal = seal_position(&rm, unit.as_deref(), p, &committee, meeting, at.as_deref())?;
             let (seq, seal) = append_seal(&env, seal, None, Uuid::now_v7(), None).await?;
             integrity::checkpoint(&*env.log, PREFIX).await?;
             format::seal(g.format, &seal, seq)?;
+        }
+        Cmd::Seals { as_of: at } => {
+            let rm = env.caught_up().await?;
+            let at = rm.resolve(as_of(at.as_deref())?)?;
+            let mut rows = Vec::new();
+            for r in rm.seals(AsOf::Seq(at))? {
+                let verdict = rm.verify_seal(&r.seal)?;
+                rows.push((r, verdict));
+            }
+            format::seals(g.format, at, &rows)?;
         }
         Cmd::Verify => return verify(&env).await,
         Cmd::Checkpoint => {
@@ -942,6 +1038,58 @@ async fn target_cmd(env: &Env, a: TargetArgs, revise: bool) -> Res<()> {
         }
     };
     env.write(cmd, a.reason.as_deref()).await
+}
+
+/// The seal of what `committee` saw on `meeting`: checked (known unit and
+/// committee, a meeting not before the period began) and pinned to the
+/// position of the meeting's papers.
+///
+/// Without `--as-of` that position is the ledger as recorded before the
+/// meeting day. If records made since then change the dashboard, sealing
+/// is refused rather than pinning either today's figures (which committee
+/// never saw) or the date's position silently (the papers may have been
+/// produced from a later correction): the officer names the position.
+fn seal_position(
+    rm: &ReadModel,
+    unit: Option<&str>,
+    period: Period,
+    committee: &str,
+    meeting: Date,
+    at: Option<&str>,
+) -> Res<Seal> {
+    let head = rm.checkpoint()?;
+    let explicit = at.is_some();
+    let position = match at {
+        Some(a) => rm.resolve(as_of(Some(a))?)?,
+        None => rm.resolve(AsOf::Time(meeting.start().0))?,
+    };
+    let seal = rm.seal_at(unit, period, committee, meeting, AsOf::Seq(position))?;
+    if let Some(start) = period.start_date() {
+        if meeting < start {
+            return Err(CliError::Usage(format!(
+                "meeting date {meeting} is before {period} began ({start}): a committee cannot have seen that dashboard then"
+            )));
+        }
+    }
+    if !explicit {
+        if position == 0 {
+            return Err(CliError::Usage(format!(
+                "nothing was recorded before {meeting}: pass --as-of <sequence or time> naming the position the meeting's papers showed"
+            )));
+        }
+        if position < head {
+            let now = rm.dashboard(unit, period, AsOf::Seq(head))?;
+            if now.digest != hex::encode(seal.digest) {
+                return Err(CliError::Usage(format!(
+                    "records made after {meeting} (sequences {}..={head}) change this dashboard, so today's figures are not what {} saw on {meeting}; \
+pass --as-of naming the position the meeting's papers showed: --as-of {position} (the ledger as recorded before {meeting}) or a later sequence or time",
+                    position + 1,
+                    seal.committee
+                )));
+            }
+        }
+    }
+    Ok(seal)
 }
 
 /// Append a seal command; `at` pins the recorded time (not earlier than the head's).

@@ -676,7 +676,10 @@ fn full_flow(site: &Site) {
         .unwrap()
         .contains("Commissioning Group"));
 
-    // Seal, then verify.
+    // Seal, then verify. The restatement above was recorded after the
+    // meeting date, so the seal names the position the papers showed
+    // (issue #14 item 4: without --as-of this is refused).
+    let now_seq = dash_now["as_of"].to_string();
     let seal = site.json(&[
         "--actor",
         "Governance Officer",
@@ -689,6 +692,8 @@ fn full_flow(site: &Site) {
         "PCMC",
         "--date",
         "2016-12-01",
+        "--as-of",
+        &now_seq,
     ]);
     assert_eq!(seal["digest"], dash_now["digest"]);
     let v = site.json(&["verify"]);

@@ -216,6 +216,11 @@ pub struct RevenueRow {
     pub variation: Fixed,
     /// % of revised budget, 1dp.
     pub variation_percent_1dp: Option<Fixed>,
+    /// The period of the forecast shown: the requested period, or an
+    /// earlier one of the same financial year carried forward (label it
+    /// "forecast as at …"); None when no forecast was submitted (the
+    /// revised budget stands in for it).
+    pub forecast_period: Option<Period>,
 }
 
 /// A capital line for a period.
@@ -233,6 +238,8 @@ pub struct CapitalRow {
     pub variance: Fixed,
     /// % slippage, whole.
     pub slippage_percent: Option<Fixed>,
+    /// The period of the forecast shown (as for [`RevenueRow::forecast_period`]).
+    pub forecast_period: Option<Period>,
 }
 
 /// A saving for a period.
@@ -248,6 +255,9 @@ pub struct SavingRow {
     pub line: SavingLine,
     /// Achieved % of target, 1dp.
     pub achieved_percent_1dp: Option<Fixed>,
+    /// The period of the delivery report shown (earlier than the requested
+    /// period when carried forward); None when none was reported.
+    pub reported_period: Option<Period>,
 }
 
 /// Revenue, capital and savings with totals.
@@ -273,6 +283,30 @@ pub struct FinanceView {
     pub savings_target: Fixed,
     /// Savings total achieved.
     pub savings_achieved: Fixed,
+}
+
+impl FinanceView {
+    /// No revenue, capital or savings line has anything for the period's
+    /// financial year (the totals are zeros of nothing, not zero figures).
+    pub fn is_empty(&self) -> bool {
+        self.revenue.is_empty() && self.capital.is_empty() && self.savings.is_empty()
+    }
+
+    /// Earlier periods whose forecasts or delivery reports are shown for
+    /// this one (carried forward), chronologically.
+    pub fn carried_forward(&self) -> Vec<Period> {
+        let mut out: BTreeMap<(i64, i64), Period> = BTreeMap::new();
+        let rows = self
+            .revenue
+            .iter()
+            .map(|r| r.forecast_period)
+            .chain(self.capital.iter().map(|r| r.forecast_period))
+            .chain(self.savings.iter().map(|r| r.reported_period));
+        for p in rows.flatten().filter(|p| *p != self.period) {
+            out.insert(p.sort_key(), p);
+        }
+        out.into_values().collect()
+    }
 }
 
 /// A key action's status for a period.
@@ -607,6 +641,36 @@ impl ReadModel {
         }
     }
 
+    /// The canonical name of a unit known at `s`, or `NotFound` naming it:
+    /// the one check of a `unit` argument shared by the CLI, the web and
+    /// the NATS query service (a typo is an error, never an empty view).
+    pub fn known_unit(&self, unit: &str, at: AsOf) -> R<String> {
+        let s = self.resolve(at)?;
+        self.known_unit_at(unit, s)
+    }
+
+    fn known_unit_at(&self, unit: &str, s: Seq) -> R<String> {
+        let k = keys::unit_key(&normalise_key(unit));
+        if let Some(v) = self.tree.get(&k)? {
+            let info: UnitInfo = store::decode(&k, &v)?;
+            if info.first_seq <= s {
+                return Ok(info.name);
+            }
+        }
+        Err(ReadModelError::NotFound {
+            kind: EntityKind::Unit.token(),
+            key: unit.to_string(),
+        })
+    }
+
+    /// Refuse an unknown unit (None = council-wide, always known).
+    fn check_unit(&self, unit: Option<&str>, s: Seq) -> R<()> {
+        match unit {
+            Some(u) => self.known_unit_at(u, s).map(drop),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn unit_name(&self, unit: &str, s: Seq) -> R<String> {
         let k = keys::unit_key(&normalise_key(unit));
         if let Some(v) = self.tree.get(&k)? {
@@ -783,8 +847,10 @@ impl ReadModel {
     }
 
     /// The dashboard of a unit (None = council-wide) for a period, as of a position.
+    /// An unknown unit is `NotFound`.
     pub fn dashboard(&self, unit: Option<&str>, period: Period, at: AsOf) -> R<DashboardView> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         self.dashboard_at(unit, period, s)
     }
 
@@ -806,6 +872,7 @@ impl ReadModel {
         at: AsOf,
     ) -> R<DashboardInputs> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         self.dashboard_inputs(unit, period, s)
     }
 
@@ -841,6 +908,7 @@ impl ReadModel {
     /// Key actions and their statuses for a period.
     pub fn actions(&self, unit: Option<&str>, period: Period, at: AsOf) -> R<Vec<ActionRow>> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         self.action_rows(unit, period, s)
     }
 
@@ -891,6 +959,7 @@ impl ReadModel {
     /// The risk register (latest assessments) as of a position.
     pub fn risks(&self, unit: Option<&str>, at: AsOf) -> R<RiskRegister> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         let rows = self.risk_rows(unit, None, s)?;
         let open: Vec<&RiskRow> = rows.iter().filter(|r| !r.closed).collect();
         let heat_maps = HeatMaps {
@@ -941,13 +1010,15 @@ impl ReadModel {
                 }) => Some((original, revised)),
                 _ => None,
             };
-            let forecast = match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
-                Some(FactRecord {
-                    body: EventBody::RevenueForecastSubmitted { forecast, .. },
-                    ..
-                }) => Some(forecast),
-                _ => None,
-            };
+            let (forecast, forecast_period) =
+                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body: EventBody::RevenueForecastSubmitted { forecast, .. },
+                        period: fp,
+                        ..
+                    }) => (Some(forecast), fp),
+                    _ => (None, None),
+                };
             if budget.is_none() && forecast.is_none() {
                 continue;
             }
@@ -963,6 +1034,7 @@ impl ReadModel {
                 variation: figures.variation()?,
                 variation_percent_1dp: figures.variation_percent_1dp()?,
                 figures,
+                forecast_period,
             });
         }
         let mut capital = Vec::new();
@@ -977,19 +1049,21 @@ impl ReadModel {
                 }) => Some(approved),
                 _ => None,
             };
-            let fc = match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
-                Some(FactRecord {
-                    body:
-                        EventBody::CapitalForecastSubmitted {
-                            additions,
-                            slippage,
-                            forecast,
-                            ..
-                        },
-                    ..
-                }) => Some((additions, slippage, forecast)),
-                _ => None,
-            };
+            let (fc, forecast_period) =
+                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body:
+                            EventBody::CapitalForecastSubmitted {
+                                additions,
+                                slippage,
+                                forecast,
+                                ..
+                            },
+                        period: fp,
+                        ..
+                    }) => (Some((additions, slippage, forecast)), fp),
+                    _ => (None, None),
+                };
             if approved.is_none() && fc.is_none() {
                 continue;
             }
@@ -1009,6 +1083,7 @@ impl ReadModel {
                 variance: figures.variance()?,
                 slippage_percent: figures.slippage_percent_whole(),
                 figures,
+                forecast_period,
             });
         }
         let mut savings = Vec::new();
@@ -1019,13 +1094,15 @@ impl ReadModel {
             let Some(target) = spec.target_for(fy) else {
                 continue;
             };
-            let achieved = match self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)? {
-                Some(FactRecord {
-                    body: EventBody::SavingDeliveryReported { achieved, .. },
-                    ..
-                }) => achieved,
-                _ => Fixed::ZERO,
-            };
+            let (achieved, reported_period) =
+                match self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body: EventBody::SavingDeliveryReported { achieved, .. },
+                        period: rp,
+                        ..
+                    }) => (achieved, rp),
+                    _ => (Fixed::ZERO, None),
+                };
             savings.push(SavingRow {
                 reference: spec.reference.to_string(),
                 unit: spec.unit.to_string(),
@@ -1034,6 +1111,7 @@ impl ReadModel {
                 achieved_percent_1dp: perfledger_domain::saving::achieved_percent_1dp(
                     achieved, target,
                 ),
+                reported_period,
             });
         }
         revenue.sort_by(|a, b| (&a.unit, &a.line).cmp(&(&b.unit, &b.line)));
@@ -1064,6 +1142,7 @@ impl ReadModel {
     /// latest forecast of the period's financial year up to the period).
     pub fn finance(&self, unit: Option<&str>, period: Period, at: AsOf) -> R<FinanceView> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         self.finance_at(unit, period, s)
     }
 
@@ -1148,6 +1227,7 @@ impl ReadModel {
     /// Indicators of a unit (None = all) as of a position, by natural key.
     pub fn indicators(&self, unit: Option<&str>, at: AsOf) -> R<Vec<IndicatorSummary>> {
         let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
         let mut out = Vec::new();
         for id in self.members(unit, EntityKind::Indicator, s)? {
             if let Some(
@@ -1238,6 +1318,61 @@ impl ReadModel {
             seq: s,
             digest: dashboard::digest(&view.dashboard),
         })
+    }
+
+    /// A seal of what a committee saw: the dashboard of a known unit (None =
+    /// council-wide) for a period as of position `at` (the position the
+    /// meeting's papers were produced from), for a known committee. The
+    /// unit and committee are stored by their canonical names.
+    pub fn seal_at(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        committee: &str,
+        meeting_date: Date,
+        at: AsOf,
+    ) -> R<Seal> {
+        let s = self.resolve(at)?;
+        let head = self.checkpoint()?;
+        let unit = match unit {
+            Some(u) => Some(self.known_unit_at(u, head)?),
+            None => None,
+        };
+        let committee = self.known_committee(committee, AsOf::Seq(head))?;
+        let view = self.dashboard_at(unit.as_deref(), period, s)?;
+        Ok(Seal {
+            unit: match unit {
+                Some(u) => Some(Text::new("unit", &u)?),
+                None => None,
+            },
+            period,
+            committee: Text::new("committee", &committee)?,
+            meeting_date,
+            seq: s,
+            digest: dashboard::digest(&view.dashboard),
+        })
+    }
+
+    /// The code of a committee defined as of a position (by its code or
+    /// natural key), or `NotFound` naming it.
+    pub fn known_committee(&self, committee: &str, at: AsOf) -> R<String> {
+        use perfledger_domain::organisation::OrgKind;
+        let s = self.resolve(at)?;
+        let key =
+            perfledger_domain::ids::composite_key(&[OrgKind::Committee.token(), committee.trim()]);
+        let not_found = || ReadModelError::NotFound {
+            kind: "committee",
+            key: committee.to_string(),
+        };
+        let id = match self.find_at(EntityKind::Unit, &key, s) {
+            Ok(id) => id,
+            Err(ReadModelError::NotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(e),
+        };
+        match self.spec_at(id, s)? {
+            Some(EventBody::CommitteeDefined { spec }) => Ok(spec.name.to_string()),
+            _ => Err(not_found()),
+        }
     }
 
     /// Re-derive the sealed dashboard as of the seal's position and compare

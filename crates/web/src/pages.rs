@@ -930,7 +930,41 @@ pub(crate) fn finance(app: &App, m: &M) -> Res {
         ));
     };
     let f = rm.finance(c.unit(), period, c.at())?;
+    if f.is_empty() {
+        let body = format!(
+            "<p id=\"no-data\">No data: no revenue, capital or savings figures are recorded for {} in {} (financial year {}).</p>{}",
+            esc(&scope),
+            esc(&period.to_string()),
+            esc(&period.financial_year().to_string()),
+            footer(c.seq, None, recorded_at(rm, c.seq)?)
+        );
+        return page(html::layout(
+            &app.web.title,
+            &format!("Finance — {scope}, {period}"),
+            "finance",
+            Some(&bar),
+            &body,
+        ));
+    }
+    // A figure carried forward from an earlier period of the year says so.
+    let as_at = |p: Option<Period>, what: &str| match p {
+        Some(p) if p != period => format!(
+            " <small class=\"as-at\">({what} as at {})</small>",
+            esc(&p.to_string())
+        ),
+        _ => String::new(),
+    };
     let mut b = String::new();
+    let carried = f.carried_forward();
+    if !carried.is_empty() {
+        let list: Vec<String> = carried.iter().map(|p| p.to_string()).collect();
+        let _ = write!(
+            b,
+            "<p class=\"note\" id=\"carried-forward\">Figures marked “as at” are carried forward from {} (none was submitted for {}).</p>",
+            esc(&list.join(", ")),
+            esc(&period.to_string())
+        );
+    }
     b.push_str("<h2>Revenue</h2>");
     let _ = write!(b, "<table id=\"revenue\"><caption>Revenue budget monitoring, {} (£000)</caption><thead><tr><th scope=\"col\">Unit</th><th scope=\"col\">Service line</th><th scope=\"col\" class=\"num\">Original budget</th><th scope=\"col\" class=\"num\">Revised budget</th><th scope=\"col\" class=\"num\">Forecast</th><th scope=\"col\" class=\"num\">Variation</th><th scope=\"col\" class=\"num\">% variation of revised budget</th></tr></thead><tbody>", esc(&period.to_string()));
     for r in &f.revenue {
@@ -941,7 +975,7 @@ pub(crate) fn finance(app: &App, m: &M) -> Res {
             esc(&r.line),
             money(r.figures.original),
             money(r.figures.revised),
-            money(r.figures.forecast),
+            money(r.figures.forecast) + &as_at(r.forecast_period, "forecast"),
             money(r.variation),
             pct_1dp(r.variation_percent_1dp)
         );
@@ -968,7 +1002,7 @@ pub(crate) fn finance(app: &App, m: &M) -> Res {
             money(r.figures.additions),
             money(r.figures.slippage),
             money(r.proposed),
-            money(r.figures.forecast),
+            money(r.figures.forecast) + &as_at(r.forecast_period, "forecast"),
             money(r.variance),
             pct_fixed(r.slippage_percent)
         );
@@ -995,7 +1029,7 @@ pub(crate) fn finance(app: &App, m: &M) -> Res {
             esc(&s.unit),
             esc(&s.description),
             money(s.line.target.abs()),
-            money(s.line.achieved),
+            money(s.line.achieved) + &as_at(s.reported_period, "reported"),
             pct_1dp(s.achieved_percent_1dp)
         );
     }
