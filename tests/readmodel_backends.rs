@@ -35,9 +35,15 @@ async fn embedded_and_jetstream_give_the_same_digests() {
         .unwrap();
     assert_eq!(js.head().await.unwrap(), commits.len() as u64);
 
-    let a = ReadModel::open_temporary().unwrap();
+    let a = ReadModel::open_temporary(
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .unwrap();
     a.rebuild(&embedded, &mut |_| {}).await.unwrap();
-    let b = ReadModel::open_temporary().unwrap();
+    let b = ReadModel::open_temporary(
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .unwrap();
     b.rebuild(&js, &mut |_| {}).await.unwrap();
     assert_eq!(a.checkpoint().unwrap(), b.checkpoint().unwrap());
     assert_eq!(a.content_digest().unwrap(), b.content_digest().unwrap());

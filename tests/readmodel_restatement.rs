@@ -140,7 +140,7 @@ async fn restated_result_after_seal_keeps_what_committee_saw() {
             .await
             .unwrap();
     }
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(dir.path().join("rm"), &Tenant::new("barnet").unwrap()).unwrap();
     let projector = Projector::new(&rm);
     projector.catch_up(log.as_ref(), &mut |_| {}).await.unwrap();
 
@@ -299,7 +299,7 @@ async fn restated_result_after_seal_keeps_what_committee_saw() {
     }
 
     // A fresh rebuild gives the same digests.
-    let fresh = ReadModel::open_temporary().unwrap();
+    let fresh = ReadModel::open_temporary(&Tenant::new("barnet").unwrap()).unwrap();
     fresh.rebuild(log.as_ref(), &mut |_| {}).await.unwrap();
     assert_eq!(
         fresh.content_digest().unwrap(),

@@ -590,7 +590,7 @@ impl Env {
     }
 
     fn readmodel(&self) -> Res<ReadModel> {
-        ReadModel::open(self.dir.join("readmodel")).map_err(|e| match e {
+        ReadModel::open(self.dir.join("readmodel"), &self.tenant()?).map_err(|e| match e {
             ReadModelError::Storage(s) => CliError::Usage(format!(
                 "cannot open the read model in {} (is `perfledger serve` running on it?): {s}",
                 self.dir.join("readmodel").display()
@@ -831,8 +831,10 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             period: p,
             as_of: at,
         } => {
+            // Arguments first: their errors need no tenant or read model.
+            let (p, at) = (period(&p)?, as_of(at.as_deref())?);
             let rm = env.caught_up().await?;
-            let view = rm.dashboard(unit.as_deref(), period(&p)?, as_of(at.as_deref())?)?;
+            let view = rm.dashboard(unit.as_deref(), p, at)?;
             format::dashboard(g.format, &view)?;
         }
         Cmd::Indicators { unit, as_of: at } => {

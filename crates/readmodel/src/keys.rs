@@ -37,6 +37,8 @@ pub(crate) const SEAL: u8 = b's';
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
 pub(crate) const META_FORMAT: &[u8] = b"mformat";
+/// The tenant the read model belongs to (recorded when it is created).
+pub(crate) const META_TENANT: &[u8] = b"mtenant";
 
 /// Fact fields.
 pub(crate) mod field {

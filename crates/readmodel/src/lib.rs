@@ -23,8 +23,14 @@
 //!
 //! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 256 MB).
 //!
-//! Limitation (v1): one read model serves one tenant (council); dashboards
-//! group by unit name only.
+//! Tenancy: a read model belongs to ONE tenant (council), recorded in it
+//! when it is created; opening it for another tenant is refused
+//! ([`ReadModelError::WrongTenant`]). The projector applies only records on
+//! that tenant's subjects (`{prefix}.ev.{tenant}.…`) and skips the others
+//! while still advancing its checkpoint and time index by log sequence, so
+//! another tenant's writes never change this tenant's views or digests.
+//! Several councils on one deployment means one read model per tenant.
+//! Dashboards group by unit name only.
 #![forbid(unsafe_code)]
 
 pub mod keys;
@@ -39,7 +45,7 @@ mod versions;
 use std::path::Path;
 
 use perfledger_domain::period::Period;
-use perfledger_domain::CodecError;
+use perfledger_domain::{CodecError, Tenant};
 use perfledger_log::{LogError, Seq};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -113,6 +119,14 @@ pub enum ReadModelError {
     /// The domain refused a computation (fixed-point overflow).
     #[error("dashboard computation failed: {0}")]
     Domain(#[from] perfledger_domain::DomainError),
+    /// The read model belongs to another tenant than the one asked for.
+    #[error("read model belongs to tenant {recorded:?}, not {requested:?}: use that tenant or another directory")]
+    WrongTenant {
+        /// The tenant recorded in the read model.
+        recorded: String,
+        /// The tenant it was opened for.
+        requested: String,
+    },
 }
 
 /// Errors that stop the projector.
@@ -207,37 +221,43 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The read-model database.
+/// The read-model database of one tenant.
 #[derive(Clone)]
 pub struct ReadModel {
     db: sled::Db,
     tree: sled::Tree,
+    tenant: Tenant,
 }
 
 impl std::fmt::Debug for ReadModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadModel").finish_non_exhaustive()
+        f.debug_struct("ReadModel")
+            .field("tenant", &self.tenant.as_str())
+            .finish_non_exhaustive()
     }
 }
 
 impl ReadModel {
-    /// Open (or create) the read model in a directory.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadModelError> {
-        Self::open_with_cache(path, CACHE_BYTES)
+    /// Open (or create) `tenant`'s read model in a directory. A new read
+    /// model records the tenant; an existing one must be that tenant's.
+    pub fn open(path: impl AsRef<Path>, tenant: &Tenant) -> Result<Self, ReadModelError> {
+        Self::open_with_cache(path, tenant, CACHE_BYTES)
     }
 
     /// [`ReadModel::open`] with another sled page-cache bound (bytes).
     pub fn open_with_cache(
         path: impl AsRef<Path>,
+        tenant: &Tenant,
         cache_bytes: u64,
     ) -> Result<Self, ReadModelError> {
-        Self::open_with(path, cache_bytes, false)
+        Self::open_with(path, tenant, cache_bytes, false)
     }
 
     /// [`ReadModel::open`] with a page-cache bound and sled's space-saving
     /// mode (`low_space`) instead of its throughput mode.
     pub fn open_with(
         path: impl AsRef<Path>,
+        tenant: &Tenant,
         cache_bytes: u64,
         low_space: bool,
     ) -> Result<Self, ReadModelError> {
@@ -251,20 +271,20 @@ impl ReadModel {
                 sled::Mode::HighThroughput
             })
             .open()?;
-        Self::from_db(db)
+        Self::from_db(db, tenant)
     }
 
-    /// A temporary read model (deleted on drop).
-    pub fn open_temporary() -> Result<Self, ReadModelError> {
+    /// A temporary read model of `tenant` (deleted on drop).
+    pub fn open_temporary(tenant: &Tenant) -> Result<Self, ReadModelError> {
         let db = sled::Config::new()
             .temporary(true)
             .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Self::from_db(db)
+        Self::from_db(db, tenant)
     }
 
-    fn from_db(db: sled::Db) -> Result<Self, ReadModelError> {
+    fn from_db(db: sled::Db, tenant: &Tenant) -> Result<Self, ReadModelError> {
         let tree = db.open_tree(TREE)?;
         match tree.get(keys::META_FORMAT)? {
             Some(v) => {
@@ -282,7 +302,34 @@ impl ReadModel {
                 tree.insert(keys::META_FORMAT, FORMAT_VERSION.to_be_bytes().to_vec())?;
             }
         }
-        Ok(ReadModel { db, tree })
+        let rm = ReadModel {
+            db,
+            tree,
+            tenant: tenant.clone(),
+        };
+        match rm.tree.get(keys::META_TENANT)? {
+            Some(v) if v.as_ref() == tenant.as_str().as_bytes() => {}
+            Some(v) => {
+                return Err(ReadModelError::WrongTenant {
+                    recorded: String::from_utf8_lossy(&v).into_owned(),
+                    requested: tenant.as_str().to_string(),
+                })
+            }
+            // Created before tenants were recorded: it may hold another
+            // tenant's projected records, and it is only a cache of the log,
+            // so start it again for this tenant (the projector rebuilds it).
+            None if rm.checkpoint()? > 0 => rm.clear()?,
+            None => {
+                rm.tree
+                    .insert(keys::META_TENANT, tenant.as_str().as_bytes())?;
+            }
+        }
+        Ok(rm)
+    }
+
+    /// The tenant this read model belongs to.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
     }
 
     /// Last applied sequence (0 = nothing).
@@ -326,11 +373,14 @@ impl ReadModel {
         Ok(())
     }
 
-    /// Clear the tree (everything, checkpoint included).
+    /// Clear the tree (everything, checkpoint included; the format and the
+    /// tenant stay recorded).
     pub fn clear(&self) -> Result<(), ReadModelError> {
         self.tree.clear()?;
         self.tree
             .insert(keys::META_FORMAT, FORMAT_VERSION.to_be_bytes().to_vec())?;
+        self.tree
+            .insert(keys::META_TENANT, self.tenant.as_str().as_bytes())?;
         self.flush()
     }
 
@@ -435,9 +485,9 @@ impl ReadModel {
         self.tree.len()
     }
 
-    /// True when nothing is stored but the format marker.
+    /// True when nothing is stored but the format and tenant markers.
     pub fn is_empty(&self) -> bool {
-        self.tree.len() <= 1
+        self.tree.len() <= 2
     }
 
     /// Bytes sled uses on disk.

@@ -15,6 +15,14 @@
 //! chunks keep sled's memory bounded; one key per slot per batch (not one
 //! per event) is what makes a rebuild fast.
 //!
+//! Tenancy: the read model belongs to one tenant; records on other tenants'
+//! subjects are skipped without being decoded, but still advance the
+//! checkpoint and the time index (both are positions in the whole log), so
+//! checkpoints, as-of positions and digests are exact and another tenant's
+//! writes change nothing this tenant sees. A record on this tenant's subject
+//! whose envelope names another tenant is not something the ledger writes:
+//! it stops the projector with an error naming the sequence.
+//!
 //! Flush policy: sled makes nothing durable until it flushes. The projector
 //! flushes after every catch-up batch, at the end of a catch-up, and in
 //! `follow` whenever it has caught up with the log; sled's own background
@@ -95,6 +103,8 @@ struct Batcher {
     record: RecordStage,
     /// Entities known to be registered (avoids re-reading the registry).
     entities: HashSet<Uuid>,
+    /// The read model's tenant: only its records are applied.
+    tenant: String,
 }
 
 impl Batcher {
@@ -367,6 +377,13 @@ fn apply_event(
     env: &Envelope,
 ) -> Result<(), ProjectError> {
     let apply_err = |reason: String| ProjectError::Apply { seq, index, reason };
+    if env.tenant.as_str() != b.tenant {
+        return Err(apply_err(format!(
+            "event of tenant {:?} on a subject of tenant {:?}",
+            env.tenant.as_str(),
+            b.tenant
+        )));
+    }
     let entity = env.entity.id;
     let kind = env.entity.kind;
     let bk = body_kind(&env.body);
@@ -494,7 +511,9 @@ fn apply_record(b: &mut Batcher, rec: &LogRecord) -> Result<bool, ProjectError> 
         });
     }
     let maxrec = b.maxrec.max(rec.recorded_at);
-    if !rec.subject.is_checkpoint() {
+    if !rec.subject.is_checkpoint()
+        && subject_tenant(rec.subject.as_str()) == Some(b.tenant.as_str())
+    {
         let events = decode_commit(&rec.payload).map_err(|source| ProjectError::Decode {
             seq: rec.seq,
             source,
@@ -520,8 +539,17 @@ fn apply_record(b: &mut Batcher, rec: &LogRecord) -> Result<bool, ProjectError> 
     Ok(true)
 }
 
+/// The tenant token of an entity subject `{prefix}.ev.{tenant}.{kind}.{entity}`.
+fn subject_tenant(subject: &str) -> Option<&str> {
+    let mut t = subject.split('.');
+    match (t.next(), t.next(), t.next()) {
+        (Some(_), Some("ev"), Some(tenant)) => Some(tenant),
+        _ => None,
+    }
+}
+
 impl Projector {
-    /// A projector writing into `rm`.
+    /// A projector writing into `rm` (applying only its tenant's records).
     pub fn new(rm: &ReadModel) -> Self {
         Projector {
             rm: rm.clone(),
@@ -557,6 +585,7 @@ impl Projector {
             puts: BTreeMap::new(),
             record: RecordStage::default(),
             entities: HashSet::new(),
+            tenant: self.rm.tenant().as_str().to_string(),
         })
     }
 
@@ -767,13 +796,28 @@ pub(crate) fn uuid_from(bytes: &[u8]) -> Option<Uuid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testgen::{to_commit, Generator, Shape};
+    use crate::testgen::{to_commit, Generator, Shape, TENANT};
+    use perfledger_domain::Tenant;
 
-    fn records() -> Vec<LogRecord> {
-        Generator::new(Shape::small(), 7)
+    fn tenant() -> Tenant {
+        Tenant::new(TENANT).unwrap()
+    }
+
+    fn temporary() -> ReadModel {
+        ReadModel::open_temporary(&tenant()).unwrap()
+    }
+
+    fn generated() -> Vec<Vec<Envelope>> {
+        Generator::new(Shape::small(), 7).collect()
+    }
+
+    /// The commits numbered from 1.
+    fn sequenced(commits: &[Vec<Envelope>]) -> Vec<LogRecord> {
+        commits
+            .iter()
             .enumerate()
             .map(|(i, events)| {
-                let c = to_commit(&events).expect("generated commit encodes");
+                let c = to_commit(events).expect("generated commit encodes");
                 LogRecord {
                     seq: i as u64 + 1,
                     subject: c.subject,
@@ -785,6 +829,10 @@ mod tests {
             .collect()
     }
 
+    fn records() -> Vec<LogRecord> {
+        sequenced(&generated())
+    }
+
     /// A batch applied in chunks can be interrupted after any chunk: the
     /// worst case leaves every later write in the tree above the checkpoint.
     /// Resuming from the checkpoint must give exactly a clean build.
@@ -792,11 +840,11 @@ mod tests {
     fn writes_left_above_the_checkpoint_are_ignored_and_rewritten() {
         let recs = records();
         assert!(recs.len() > 100, "{} records", recs.len());
-        let clean = ReadModel::open_temporary().unwrap();
+        let clean = temporary();
         Projector::new(&clean).apply_records(&recs).unwrap();
 
         for cut in [1, recs.len() / 3, recs.len() - 1] {
-            let rm = ReadModel::open_temporary().unwrap();
+            let rm = temporary();
             Projector::new(&rm).apply_records(&recs[..cut]).unwrap();
             assert_eq!(rm.checkpoint().unwrap(), cut as u64);
             // Simulate the interrupted batch: every key of the finished
@@ -852,7 +900,7 @@ mod tests {
     fn batch_size_does_not_change_the_bytes() {
         let recs = records();
         let digest = |batch: usize| {
-            let rm = ReadModel::open_temporary().unwrap();
+            let rm = temporary();
             Projector::new(&rm)
                 .with_batch_records(batch)
                 .apply_records(&recs)
@@ -862,5 +910,91 @@ mod tests {
         let one = digest(1);
         assert_eq!(one, digest(7));
         assert_eq!(one, digest(BATCH_RECORDS));
+    }
+
+    /// Another tenant writing the same references (same units, periods and
+    /// keys) interleaved with this tenant's commits changes nothing in this
+    /// tenant's read model: it is byte for byte the read model of the same
+    /// log with those records replaced by records that carry nothing (the
+    /// checkpoint and time index still count every record of the log).
+    #[test]
+    fn records_of_other_tenants_change_nothing_but_the_position() {
+        let evil = Tenant::new("evil").unwrap();
+        let mut mixed = Vec::new();
+        for events in generated() {
+            let mut copy = events.clone();
+            for env in &mut copy {
+                env.tenant = evil.clone();
+            }
+            mixed.push(events);
+            mixed.push(copy);
+        }
+        let mixed = sequenced(&mixed);
+        assert!(mixed[1].subject.as_str().starts_with("pl.ev.evil."));
+        let neutral: Vec<LogRecord> = mixed
+            .iter()
+            .map(|r| {
+                if r.subject.as_str().starts_with("pl.ev.evil.") {
+                    LogRecord {
+                        subject: perfledger_log::Subject::checkpoint("pl").unwrap(),
+                        payload: Default::default(),
+                        ..r.clone()
+                    }
+                } else {
+                    r.clone()
+                }
+            })
+            .collect();
+        let rm = temporary();
+        let cp = Projector::new(&rm)
+            .with_batch_records(5)
+            .apply_records(&mixed)
+            .unwrap();
+        assert_eq!(cp, mixed.len() as u64);
+        let clean = temporary();
+        Projector::new(&clean).apply_records(&neutral).unwrap();
+        assert_eq!(
+            rm.content_digest().unwrap(),
+            clean.content_digest().unwrap()
+        );
+        assert!(!rm.indicators(None, crate::AsOf::Head).unwrap().is_empty());
+    }
+
+    /// A record on this tenant's subject whose events name another tenant
+    /// stops the projector naming the sequence; nothing of it is applied.
+    #[test]
+    fn an_event_of_another_tenant_on_our_subject_is_refused() {
+        let mut recs = records();
+        let mut events = generated()[0].clone();
+        events[0].tenant = Tenant::new("evil").unwrap();
+        recs[0].payload = perfledger_domain::encode_commit(&events).unwrap().into();
+        let rm = temporary();
+        let err = Projector::new(&rm).apply_records(&recs).unwrap_err();
+        assert!(matches!(err, ProjectError::Apply { seq: 1, .. }), "{err}");
+        assert_eq!(rm.checkpoint().unwrap(), 0);
+    }
+
+    /// The tenant is recorded when the read model is created: opening it
+    /// for another tenant is refused, and clearing keeps the tenant.
+    #[test]
+    fn a_read_model_opens_only_for_its_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rm");
+        {
+            let rm = ReadModel::open(&path, &tenant()).unwrap();
+            Projector::new(&rm).apply_records(&records()[..3]).unwrap();
+            rm.clear().unwrap();
+            rm.flush().unwrap();
+        }
+        let err = ReadModel::open(&path, &Tenant::new("evil").unwrap()).unwrap_err();
+        match err {
+            ReadModelError::WrongTenant {
+                recorded,
+                requested,
+            } => assert_eq!((recorded.as_str(), requested.as_str()), (TENANT, "evil")),
+            other => panic!("{other}"),
+        }
+        let rm = ReadModel::open(&path, &tenant()).unwrap();
+        assert_eq!(rm.tenant(), &tenant());
     }
 }

@@ -21,7 +21,10 @@ use perfledger_readmodel::{AsOf, Projector, ReadModel};
 use proptest::prelude::*;
 
 fn build(records: &[LogRecord], batch: usize) -> ReadModel {
-    let rm = ReadModel::open_temporary().expect("temporary read model");
+    let rm = ReadModel::open_temporary(
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .expect("temporary read model");
     Projector::new(&rm)
         .with_batch_records(batch)
         .apply_records(records)
@@ -224,7 +227,10 @@ fn redelivered_records_are_no_ops_and_gaps_are_errors() {
 fn undecodable_record_stops_with_its_sequence_after_committing_the_prefix() {
     let (mut records, _) = support::records(Shape::small(), 9, 0);
     records[41].payload = bytes::Bytes::from_static(b"\x01garbage");
-    let rm = ReadModel::open_temporary().unwrap();
+    let rm = ReadModel::open_temporary(
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .unwrap();
     let err = Projector::new(&rm)
         .with_batch_records(1000)
         .apply_records(&records[..60])

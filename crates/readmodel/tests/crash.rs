@@ -156,8 +156,16 @@ fn sigkill_during_catch_up_then_resume_equals_clean_rebuild() {
         "resumed read model differs from a clean rebuild"
     );
 
-    let a = ReadModel::open(&rm_dir).expect("open resumed");
-    let b = ReadModel::open(&clean_dir).expect("open clean");
+    let a = ReadModel::open(
+        &rm_dir,
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .expect("open resumed");
+    let b = ReadModel::open(
+        &clean_dir,
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .expect("open clean");
     for q in 1..=4 {
         let p = Period::Quarter(FinancialYear(2018), q);
         for unit in [None, Some(unit_name(0)), Some(unit_name(7))] {

@@ -16,7 +16,11 @@ async fn follow_projects_records_appended_while_running() {
     assert!(commits.len() > 100);
     log.append_batch(commits[..60].to_vec()).await.unwrap();
 
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(
+        dir.path().join("rm"),
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .unwrap();
     let (tx, mut rx) = tokio::sync::watch::channel(0u64);
     let follower = {
         let log = log.clone();
@@ -35,7 +39,10 @@ async fn follow_projects_records_appended_while_running() {
     assert_eq!(rm.checkpoint().unwrap(), n);
     follower.abort();
 
-    let clean = ReadModel::open_temporary().unwrap();
+    let clean = ReadModel::open_temporary(
+        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+    )
+    .unwrap();
     clean.rebuild(&log, &mut |_| {}).await.unwrap();
     assert_eq!(
         clean.content_digest().unwrap(),

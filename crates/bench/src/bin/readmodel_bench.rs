@@ -132,7 +132,12 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
         .and_then(|v| v.parse().ok())
         .unwrap_or(perfledger_readmodel::CACHE_BYTES / (1024 * 1024));
     let low_space = std::env::args().any(|a| a == "--low-space");
-    let rm = ReadModel::open_with(dir.join("readmodel"), cache_mb * 1024 * 1024, low_space)?;
+    let rm = ReadModel::open_with(
+        dir.join("readmodel"),
+        &bench_tenant(),
+        cache_mb * 1024 * 1024,
+        low_space,
+    )?;
     let mut projector = perfledger_readmodel::Projector::new(&rm);
     if let Some(b) = arg("--batch").and_then(|v| v.parse().ok()) {
         projector = projector.with_batch_records(b);
@@ -154,7 +159,7 @@ async fn rebuild_only_nats(
         ..Default::default()
     })
     .await?;
-    let rm = ReadModel::open(dir.join("readmodel"))?;
+    let rm = ReadModel::open(dir.join("readmodel"), &bench_tenant())?;
     rebuild_and_report(&log, &rm, perfledger_readmodel::Projector::new(&rm)).await
 }
 
@@ -329,7 +334,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rebuild_in_child(&["--rebuild-only".as_ref(), base.as_os_str()])?
     };
     let log = EmbeddedLog::open(&log_dir).await?;
-    let rm = ReadModel::open(&rm_dir)?;
+    let rm = ReadModel::open(&rm_dir, &bench_tenant())?;
     let cp = rm.checkpoint()?;
     assert_eq!(cp, head, "rebuild reached the head");
     let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
@@ -422,4 +427,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         vm_hwm()
     );
     Ok(())
+}
+
+/// The generator's tenant: the read models here project its records.
+fn bench_tenant() -> perfledger_domain::Tenant {
+    perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT)
+        .expect("the generator's tenant is a valid token")
 }

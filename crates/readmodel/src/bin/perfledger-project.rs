@@ -1,6 +1,7 @@
 //! Project an embedded log into a read model (used by the crash test and
 //! by hand): `perfledger-project <log dir> <readmodel dir> [--rebuild]
-//! [--batch N]` (N records per atomic batch).
+//! [--batch N] [--tenant T]` (N records per atomic batch; T the read
+//! model's tenant, by default the test generator's).
 //!
 //! Prints `progress <checkpoint> <applied> <total>` after every committed
 //! batch and `done <checkpoint> <content digest>` at the end (stdout, one
@@ -25,6 +26,18 @@ fn main() -> ExitCode {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(perfledger_readmodel::BATCH_RECORDS);
+    let tenant = args
+        .iter()
+        .position(|a| a == "--tenant")
+        .and_then(|i| args.get(i + 1))
+        .map_or(perfledger_readmodel::testgen::TENANT, |t| t.as_str());
+    let tenant = match perfledger_domain::Tenant::new(tenant) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("perfledger-project: --tenant: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,7 +52,7 @@ fn main() -> ExitCode {
         let log = EmbeddedLog::open(log_dir)
             .await
             .map_err(|e| e.to_string())?;
-        let rm = ReadModel::open(rm_dir).map_err(|e| e.to_string())?;
+        let rm = ReadModel::open(rm_dir, &tenant).map_err(|e| e.to_string())?;
         let mut out = std::io::stdout();
         let mut progress = |p: perfledger_readmodel::Progress| {
             let _ = writeln!(out, "progress {} {} {}", p.checkpoint, p.applied, p.total);

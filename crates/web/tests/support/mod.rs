@@ -302,7 +302,7 @@ pub async fn council() -> Council {
     .await;
 
     // Project, seal the unit's Q1 dashboard for committee.
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(dir.path().join("rm"), &Tenant::new("barnet").unwrap()).unwrap();
     Projector::new(&rm)
         .catch_up(&*log, &mut |_| {})
         .await
@@ -354,7 +354,7 @@ pub async fn sample_council() -> (tempfile::TempDir, Arc<ReadModel>) {
         .execute_batch(plan.submissions.clone(), |_, _| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(dir.path().join("rm"), &plan.tenant).unwrap();
     Projector::new(&rm)
         .catch_up(&*log, &mut |_| {})
         .await
