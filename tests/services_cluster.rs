@@ -35,7 +35,7 @@ async fn connect_all(urls: &str) -> async_nats::Client {
 }
 
 async fn rebuild(log: &AnyLog) -> ReadModel {
-    let rm = ReadModel::open_temporary().unwrap();
+    let rm = ReadModel::open_temporary(&tenant()).unwrap();
     Projector::new(&rm)
         .catch_up(log, &mut |_| {})
         .await

@@ -134,6 +134,7 @@ pub async fn connect_as(url: &str, user: &str) -> (async_nats::Client, ServerErr
 pub struct Services {
     pub log: Arc<AnyLog>,
     pub readmodel: Option<ReadModel>,
+    pub query: Option<Arc<QueryService>>,
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -154,11 +155,31 @@ impl Services {
         Self::start_on(client, Arc::new(AnyLog::JetStream(log)), tenant).await
     }
 
-    /// Start the gateway over a given log.
+    /// Start the gateway (serving the test council) over a given log.
     pub async fn start_on(
         client: async_nats::Client,
         log: Arc<AnyLog>,
         tenant: Option<&str>,
+    ) -> Self {
+        Self::start_with(
+            client,
+            log,
+            &[tenant_name()],
+            tenant,
+            QueryConfig::default(),
+        )
+        .await
+    }
+
+    /// Start a gateway serving `gateway_tenants` over `log` and, with
+    /// `query_tenant`, that tenant's query service (options `query`) and
+    /// projector.
+    pub async fn start_with(
+        client: async_nats::Client,
+        log: Arc<AnyLog>,
+        gateway_tenants: &[&str],
+        query_tenant: Option<&str>,
+        query: QueryConfig,
     ) -> Self {
         let (stop, rx) = watch::channel(false);
         let stopped = move || {
@@ -168,17 +189,23 @@ impl Services {
             }
         };
         let mut tasks = tokio::task::JoinSet::new();
+        let served = gateway_tenants
+            .iter()
+            .map(|t| Tenant::new(t).expect("tenant token"));
         let gw = Arc::new(CommandGateway::new(
             Ledger::new(log.clone(), "pl"),
-            GatewayConfig::default(),
+            GatewayConfig::new(served),
         ));
         let (c, s) = (client.clone(), stopped());
         tasks.spawn(async move { gw.serve(c, s).await.expect("gateway serve") });
         let mut readmodel = None;
-        if let Some(t) = tenant {
-            let rm = ReadModel::open_temporary().expect("temp read model");
+        let mut query_service = None;
+        if let Some(t) = query_tenant {
+            let rm = ReadModel::open_temporary(&Tenant::new(t).expect("tenant token"))
+                .expect("temp read model");
             readmodel = Some(rm.clone());
-            let svc = Arc::new(QueryService::new(rm, QueryConfig::new(t)));
+            let svc = Arc::new(QueryService::new(rm, log.clone(), query));
+            query_service = Some(svc.clone());
             let (p, l, s) = (svc.clone(), log.clone(), stopped());
             tasks.spawn(async move { p.project(l, s).await });
             let (c, s) = (client.clone(), stopped());
@@ -189,6 +216,7 @@ impl Services {
         Services {
             log,
             readmodel,
+            query: query_service,
             stop,
             tasks,
         }
@@ -234,8 +262,13 @@ pub fn t(s: &str) -> Text {
     Text::new("test", s).unwrap()
 }
 
+/// The test council.
+pub fn tenant_name() -> &'static str {
+    "barnet"
+}
+
 pub fn tenant() -> Tenant {
-    Tenant::new("barnet").unwrap()
+    Tenant::new(tenant_name()).unwrap()
 }
 
 pub fn envelope(command: Command) -> CommandEnvelope {

@@ -197,7 +197,7 @@ async fn main() {
     let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl");
     let gw = Arc::new(CommandGateway::new(
         ledger.clone(),
-        GatewayConfig::default(),
+        GatewayConfig::new([Tenant::new("loadtest").unwrap()]),
     ));
     let (stop, rx) = tokio::sync::watch::channel(false);
     let gw_client = async_nats::connect(&url).await.unwrap();

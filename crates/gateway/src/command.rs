@@ -1,7 +1,12 @@
 //! The command gateway: NATS request/reply into the ledger.
 //!
-//! Subscribes to `{prefix}.cmd.*.*` in a queue group (several gateway
-//! instances share the load; each request goes to one of them), decodes the
+//! Serves the tenants it is configured for, and only those: it subscribes to
+//! `{prefix}.cmd.{tenant}.*` for each of them in a queue group (several
+//! gateway instances share the load; each request goes to one of them), so a
+//! command for another tenant finds no responder here (and `deploy/`'s
+//! permissions name the tenants a user may command); a request for another
+//! tenant that reaches [`CommandGateway::handle`] anyway is refused
+//! `not_permitted` naming the tenant before it is decoded. It decodes the
 //! command (postcard or JSON, by the `Pl-Encoding` header or by sniffing),
 //! checks that the subject's tenant and family are the command's, executes
 //! it through [`perfledger_ledger::Ledger`] and replies with a
@@ -20,7 +25,7 @@ use perfledger_client::wire::{
     FAMILIES,
 };
 use perfledger_domain::codec::{self, MAX_COMMAND_BYTES};
-use perfledger_domain::{CommandEnvelope, DomainError};
+use perfledger_domain::{CommandEnvelope, DomainError, Tenant};
 use perfledger_ledger::{Ledger, LedgerError, Submitted};
 use perfledger_log::{EventLog, LogError};
 use tracing::Instrument;
@@ -28,6 +33,8 @@ use tracing::Instrument;
 /// Options of the command gateway.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
+    /// The tenants (councils) served; commands for any other are refused.
+    pub tenants: Vec<Tenant>,
     /// Subject prefix (default `pl`).
     pub prefix: String,
     /// Queue group shared by gateway instances (default `perfledger-gateway`).
@@ -42,9 +49,12 @@ pub struct GatewayConfig {
     pub execute_timeout: std::time::Duration,
 }
 
-impl Default for GatewayConfig {
-    fn default() -> Self {
+impl GatewayConfig {
+    /// Defaults for a gateway serving `tenants` (no default tenant: a
+    /// gateway must be told whom it serves).
+    pub fn new(tenants: impl IntoIterator<Item = Tenant>) -> Self {
         GatewayConfig {
+            tenants: tenants.into_iter().collect(),
             prefix: "pl".into(),
             queue_group: "perfledger-gateway".into(),
             max_in_flight: 64,
@@ -82,6 +92,8 @@ pub struct CommandGateway<L> {
 impl<L: EventLog> CommandGateway<L> {
     /// A gateway appending through `ledger`.
     pub fn new(ledger: Ledger<L>, mut cfg: GatewayConfig) -> Self {
+        cfg.tenants.sort();
+        cfg.tenants.dedup();
         cfg.max_in_flight = cfg.max_in_flight.max(1);
         cfg.max_body = cfg.max_body.clamp(1, MAX_COMMAND_BYTES);
         CommandGateway {
@@ -98,9 +110,13 @@ impl<L: EventLog> CommandGateway<L> {
         &self.cfg
     }
 
-    /// The subscription subject: `{prefix}.cmd.*.*`.
-    pub fn subject(&self) -> String {
-        format!("{}.cmd.*.*", self.cfg.prefix)
+    /// The subscription subjects: `{prefix}.cmd.{tenant}.*` per tenant served.
+    pub fn subjects(&self) -> Vec<String> {
+        self.cfg
+            .tenants
+            .iter()
+            .map(|t| format!("{}.cmd.{}.*", self.cfg.prefix, t.as_str()))
+            .collect()
     }
 
     /// Answer one request (no NATS involved: the serving loop and tests
@@ -195,6 +211,13 @@ impl<L: EventLog> CommandGateway<L> {
         let mut t = subject.split('.');
         match (t.next(), t.next(), t.next(), t.next(), t.next()) {
             (Some(p), Some("cmd"), Some(tenant), Some(family), None) if p == self.cfg.prefix => {
+                if !self.cfg.tenants.iter().any(|t| t.as_str() == tenant) {
+                    return Err(ServiceError::NotPermitted {
+                        field: "tenant".into(),
+                        subject_value: tenant.chars().take(64).collect(),
+                        command_value: format!("a tenant this gateway serves: {}", self.served()),
+                    });
+                }
                 if !FAMILIES.contains(&family) {
                     return Err(ServiceError::NotPermitted {
                         field: "family".into(),
@@ -209,6 +232,15 @@ impl<L: EventLog> CommandGateway<L> {
                 subject_value: subject.chars().take(256).collect(),
                 command_value: format!("{}.cmd.{{tenant}}.{{family}}", self.cfg.prefix),
             }),
+        }
+    }
+
+    fn served(&self) -> String {
+        let names: Vec<&str> = self.cfg.tenants.iter().map(|t| t.as_str()).collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
         }
     }
 
@@ -261,10 +293,10 @@ impl<L: EventLog> CommandGateway<L> {
         client: async_nats::Client,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), GatewayError> {
-        let subject = self.subject();
+        let subjects = self.subjects();
         let queue = self.cfg.queue_group.clone();
         let limit = self.cfg.max_in_flight;
-        serve_requests(client, subject, queue, limit, shutdown, move |msg| {
+        serve_requests(client, subjects, queue, limit, shutdown, move |msg| {
             let gw = self.clone();
             let span = tracing::debug_span!("command", subject = %msg.subject);
             async move {

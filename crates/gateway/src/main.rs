@@ -1,11 +1,14 @@
-//! `perfledger-gateway`: runs the command gateway and (with `--tenant`) the
-//! read-model query service and its projector, until Ctrl-C / SIGTERM.
+//! `perfledger-gateway`: runs the command gateway for the tenants named by
+//! `--tenants` (commands for any other tenant are not served) and (with
+//! `--tenant`) one tenant's read-model query service and its projector,
+//! until Ctrl-C / SIGTERM.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use perfledger_domain::Tenant;
 use perfledger_gateway::{CommandGateway, GatewayConfig, QueryConfig, QueryService};
 use perfledger_ledger::Ledger;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
@@ -48,10 +51,17 @@ struct Args {
     /// Queue group of gateway instances.
     #[arg(long, default_value = "perfledger-gateway")]
     queue_group: String,
-    /// Serve read-model queries for this tenant (`{prefix}.q.{tenant}.*`).
+    /// The tenants (councils) whose commands this gateway serves,
+    /// comma-separated (`--tenants barnet,camden`); commands for others are
+    /// refused. Required unless --no-commands.
+    #[arg(long, env = "PERFLEDGER_TENANTS", value_delimiter = ',')]
+    tenants: Vec<String>,
+    /// Serve read-model queries for this tenant (`{prefix}.q.{tenant}.*`):
+    /// one read model (and one query service) per tenant.
     #[arg(long)]
     tenant: Option<String>,
-    /// Read-model directory (with --tenant).
+    /// Read-model directory (with --tenant; it records its tenant and
+    /// refuses to open for another).
     #[arg(long, default_value = "perfledger-readmodel")]
     readmodel_dir: PathBuf,
     /// Do not run the command gateway (query service only).
@@ -116,23 +126,39 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut tasks = tokio::task::JoinSet::new();
     if !a.no_commands {
+        let tenants = a
+            .tenants
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| Tenant::new(t).map_err(|e| format!("--tenants: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if tenants.is_empty() {
+            return Err(
+                "the command gateway serves only the tenants it is given: pass --tenants (or PERFLEDGER_TENANTS), or --no-commands"
+                    .into(),
+            );
+        }
         let gw = Arc::new(CommandGateway::new(
             Ledger::new(log.clone(), a.prefix.clone()),
             GatewayConfig {
                 prefix: a.prefix.clone(),
                 queue_group: a.queue_group.clone(),
                 max_in_flight: a.max_in_flight,
-                ..GatewayConfig::default()
+                ..GatewayConfig::new(tenants)
             },
         ));
         let (c, s) = (client.clone(), stopped());
         tasks.spawn(async move { gw.serve(c, s).await.map_err(|e| e.to_string()) });
     }
     if let Some(tenant) = &a.tenant {
-        let rm = ReadModel::open(&a.readmodel_dir)?;
-        let mut cfg = QueryConfig::new(tenant.clone());
-        cfg.prefix = a.prefix.clone();
-        let svc = Arc::new(QueryService::new(rm, cfg));
+        let tenant = Tenant::new(tenant).map_err(|e| format!("--tenant: {e}"))?;
+        let rm = ReadModel::open(&a.readmodel_dir, &tenant)?;
+        let cfg = QueryConfig {
+            prefix: a.prefix.clone(),
+            ..QueryConfig::default()
+        };
+        let svc = Arc::new(QueryService::new(rm, log.clone(), cfg));
         let (p, l, s) = (svc.clone(), log.clone(), stopped());
         tasks.spawn(async move {
             p.project(l, s).await;

@@ -1,7 +1,7 @@
 //! The read-model query service: `{prefix}.q.{tenant}.{view}`, JSON
-//! request/reply over a [`perfledger_readmodel::ReadModel`] kept up to date
-//! by a projector following the log. Read only: nothing here writes to the
-//! log.
+//! request/reply over one tenant's [`perfledger_readmodel::ReadModel`] kept
+//! up to date by a projector following the log. Read only: nothing here
+//! writes to the log.
 //!
 //! Views (parameters are a JSON object; `as_of` is optional everywhere:
 //! `"Head"`, `{"Seq": n}` or `{"Time": ms}`; `min_seq` makes the service wait,
@@ -19,20 +19,40 @@
 //! | `finance` | `period`, `unit`? | `FinanceView` |
 //! | `status` | — | `{"checkpoint": n}` |
 //!
-//! One read model serves one tenant (a readmodel v1 limitation): the
-//! service answers only `{prefix}.q.{its tenant}.*`.
+//! Tenancy: the service answers only `{prefix}.q.{tenant}.*` of its read
+//! model's tenant (the read model records it and projects only that
+//! tenant's records); one service per tenant.
+//!
+//! Capacity (why waiting cannot starve other queries): a query whose
+//! `min_seq` the read model has already reached is answered at once. One
+//! that must wait is first checked against the log's head: a `min_seq`
+//! beyond it is refused `bad_query` at once (nothing will ever assign that
+//! sequence within the wait). A query that may wait takes a permit of a
+//! separate, bounded pool of waiters ([`QueryConfig::max_waiting`] in all
+//! and [`QueryConfig::max_waiting_per_client`] per client) or is refused
+//! `unavailable` at once; the serving loop admits `max_in_flight +
+//! max_waiting` requests, so at least `max_in_flight` slots always remain
+//! for queries that do not wait. NATS carries no authenticated client id on
+//! a request: "client" is the reply subject without its last token, which
+//! is one connection's inbox prefix for the official clients. A caller can
+//! forge reply subjects, so the per-client bound is fairness between
+//! well-behaved clients; the total bound is the guarantee.
 
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use perfledger_client::query::QueryReply;
 use perfledger_client::wire::{Encoding, ServiceError};
 use perfledger_domain::{EntityKind, Period};
-use perfledger_log::EventLog;
+use perfledger_log::{EventLog, LogError, Seq};
 use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::command::GatewayError;
 use crate::serve::{serve_requests, Reply};
@@ -52,29 +72,32 @@ pub const VIEWS: [&str; 8] = [
 /// Largest query body.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
 
-/// Options of the query service.
+/// Options of the query service (its tenant is its read model's).
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
     /// Subject prefix (default `pl`).
     pub prefix: String,
-    /// The tenant this read model serves.
-    pub tenant: String,
     /// Queue group (default `perfledger-query`).
     pub queue_group: String,
-    /// Queries answered at once (default 16).
+    /// Queries that do not wait, answered at once (default 16).
     pub max_in_flight: usize,
+    /// Queries waiting for `min_seq` at once, in all (default 64); more are
+    /// refused `unavailable`.
+    pub max_waiting: usize,
+    /// Queries waiting for `min_seq` at once per client (default 8).
+    pub max_waiting_per_client: usize,
     /// Longest wait for `min_seq` (default 10 s).
     pub max_wait: Duration,
 }
 
-impl QueryConfig {
-    /// Defaults for a tenant.
-    pub fn new(tenant: impl Into<String>) -> Self {
+impl Default for QueryConfig {
+    fn default() -> Self {
         QueryConfig {
             prefix: "pl".into(),
-            tenant: tenant.into(),
             queue_group: "perfledger-query".into(),
             max_in_flight: 16,
+            max_waiting: 64,
+            max_waiting_per_client: 8,
             max_wait: Duration::from_secs(10),
         }
     }
@@ -92,22 +115,72 @@ struct Params {
     key: Option<String>,
 }
 
-/// The query service.
+/// The log's current head, asked when a query would wait.
+type HeadFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Seq, LogError>> + Send + Sync>;
+
+/// Waiting queries per client key.
+type Waiters = Arc<Mutex<BTreeMap<String, usize>>>;
+
+/// A waiting query's place in the pool of waiters (given back on drop).
+struct WaitPermit {
+    _total: OwnedSemaphorePermit,
+    client: Option<String>,
+    waiters: Waiters,
+}
+
+impl Drop for WaitPermit {
+    fn drop(&mut self) {
+        if let Some(c) = &self.client {
+            if let Ok(mut m) = self.waiters.lock() {
+                if let Some(n) = m.get_mut(c) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        m.remove(c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The query service of one tenant.
 pub struct QueryService {
     rm: ReadModel,
     cfg: QueryConfig,
+    head: HeadFn,
+    waiting: Arc<Semaphore>,
+    waiters: Waiters,
 }
 
 impl QueryService {
-    /// A service over a read model.
-    pub fn new(rm: ReadModel, mut cfg: QueryConfig) -> Self {
+    /// A service over `rm` (its tenant's), whose projector follows `log`
+    /// (the log is also asked its head before a query waits).
+    pub fn new<L: EventLog>(rm: ReadModel, log: Arc<L>, mut cfg: QueryConfig) -> Self {
         cfg.max_in_flight = cfg.max_in_flight.max(1);
-        QueryService { rm, cfg }
+        cfg.max_waiting_per_client = cfg.max_waiting_per_client.max(1);
+        let head: HeadFn = Arc::new(move || {
+            let log = log.clone();
+            async move { log.head().await }.boxed()
+        });
+        QueryService {
+            rm,
+            waiting: Arc::new(Semaphore::new(cfg.max_waiting)),
+            cfg,
+            head,
+            waiters: Arc::default(),
+        }
     }
 
     /// The read model.
     pub fn read_model(&self) -> &ReadModel {
         &self.rm
+    }
+
+    /// Queries waiting for `min_seq` now.
+    pub fn waiting(&self) -> usize {
+        self.cfg
+            .max_waiting
+            .saturating_sub(self.waiting.available_permits())
     }
 
     /// Keep the read model following `log` until `shutdown`; errors (a node
@@ -134,23 +207,41 @@ impl QueryService {
         }
     }
 
-    /// Answer one query.
+    /// Answer one query (no client identity: only the total bound on
+    /// waiting applies).
     pub async fn handle(&self, subject: &str, body: &[u8]) -> QueryReply {
-        match self.answer(subject, body).await {
+        self.handle_from(None, subject, body).await
+    }
+
+    /// Answer one query from `client` (see the module docs for what
+    /// identifies a client).
+    pub async fn handle_from(
+        &self,
+        client: Option<&str>,
+        subject: &str,
+        body: &[u8],
+    ) -> QueryReply {
+        match self.answer(client, subject, body).await {
             Ok(v) => QueryReply::Answer(v),
             Err(e) => QueryReply::Refused(e),
         }
     }
 
-    async fn answer(&self, subject: &str, body: &[u8]) -> Result<Value, ServiceError> {
+    async fn answer(
+        &self,
+        client: Option<&str>,
+        subject: &str,
+        body: &[u8],
+    ) -> Result<Value, ServiceError> {
+        let tenant = self.rm.tenant().as_str();
         let mut t = subject.split('.');
         let view = match (t.next(), t.next(), t.next(), t.next(), t.next()) {
-            (Some(p), Some("q"), Some(tenant), Some(view), None) if p == self.cfg.prefix => {
-                if tenant != self.cfg.tenant {
+            (Some(p), Some("q"), Some(asked), Some(view), None) if p == self.cfg.prefix => {
+                if asked != tenant {
                     return Err(ServiceError::NotPermitted {
                         field: "tenant".into(),
-                        subject_value: tenant.into(),
-                        command_value: self.cfg.tenant.clone(),
+                        subject_value: asked.chars().take(64).collect(),
+                        command_value: tenant.into(),
                     });
                 }
                 view
@@ -185,7 +276,18 @@ impl QueryService {
             })?
         };
         if let Some(min) = params.min_seq {
-            self.wait_for(min).await?;
+            if min > self.checkpoint()? {
+                let head = (self.head)().await.map_err(|e| ServiceError::Unavailable {
+                    detail: format!("cannot read the log's head: {e}"),
+                })?;
+                if min > head {
+                    return Err(bad(format!(
+                        "min_seq {min} is beyond the log's head {head}: only a sequence the log has assigned can be waited for"
+                    )));
+                }
+                let _place = self.admit_waiter(client)?;
+                self.wait_for(min).await?;
+            }
         }
         let rm = self.rm.clone();
         let view_owned = view.to_string();
@@ -200,13 +302,47 @@ impl QueryService {
             })
     }
 
+    fn checkpoint(&self) -> Result<Seq, ServiceError> {
+        self.rm.checkpoint().map_err(|e| ServiceError::Internal {
+            detail: e.to_string(),
+        })
+    }
+
+    /// A place among the waiters, or an immediate refusal.
+    fn admit_waiter(&self, client: Option<&str>) -> Result<WaitPermit, ServiceError> {
+        let full = |detail: String| ServiceError::Unavailable { detail };
+        let total = self.waiting.clone().try_acquire_owned().map_err(|_| {
+            full(format!(
+                "{} queries are already waiting for min_seq (the limit); retry later",
+                self.cfg.max_waiting
+            ))
+        })?;
+        let client = client.map(|c| c.chars().take(128).collect::<String>());
+        if let Some(c) = &client {
+            let mut m = self.waiters.lock().map_err(|_| ServiceError::Internal {
+                detail: "waiter table poisoned".into(),
+            })?;
+            let n = m.entry(c.clone()).or_insert(0);
+            if *n >= self.cfg.max_waiting_per_client {
+                return Err(full(format!(
+                    "this client already has {} queries waiting for min_seq (the limit); retry later",
+                    self.cfg.max_waiting_per_client
+                )));
+            }
+            *n += 1;
+        }
+        Ok(WaitPermit {
+            _total: total,
+            client,
+            waiters: self.waiters.clone(),
+        })
+    }
+
     async fn wait_for(&self, min: u64) -> Result<(), ServiceError> {
         let deadline = tokio::time::Instant::now() + self.cfg.max_wait;
         let mut pause = Duration::from_millis(5);
         loop {
-            let cp = self.rm.checkpoint().map_err(|e| ServiceError::Internal {
-                detail: e.to_string(),
-            })?;
+            let cp = self.checkpoint()?;
             if cp >= min {
                 return Ok(());
             }
@@ -229,13 +365,22 @@ impl QueryService {
         client: async_nats::Client,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), GatewayError> {
-        let subject = format!("{}.q.{}.*", self.cfg.prefix, self.cfg.tenant);
+        let subject = format!("{}.q.{}.*", self.cfg.prefix, self.rm.tenant().as_str());
         let queue = self.cfg.queue_group.clone();
-        let limit = self.cfg.max_in_flight;
-        serve_requests(client, subject, queue, limit, shutdown, move |msg| {
+        // Waiters never hold more than `max_waiting` of these slots.
+        let limit = self.cfg.max_in_flight + self.cfg.max_waiting;
+        serve_requests(client, vec![subject], queue, limit, shutdown, move |msg| {
             let svc = self.clone();
             async move {
-                let reply = svc.handle(msg.subject.as_str(), &msg.payload).await;
+                // The reply inbox without its last token: one connection's
+                // inbox prefix for the official clients.
+                let from = msg
+                    .reply
+                    .as_ref()
+                    .map(|r| r.as_str().rsplit_once('.').map_or(r.as_str(), |(p, _)| p));
+                let reply = svc
+                    .handle_from(from, msg.subject.as_str(), &msg.payload)
+                    .await;
                 let status = match &reply {
                     QueryReply::Answer(_) => "ok",
                     QueryReply::Refused(e) => e.code(),

@@ -18,12 +18,12 @@ pub(crate) struct Reply {
     pub body: Vec<u8>,
 }
 
-/// Answer requests on `subject` (queue group `queue`), at most `limit` at a
-/// time, until `shutdown` completes; then stop taking requests and wait for
-/// those in flight before returning.
+/// Answer requests on `subjects` (queue group `queue`), at most `limit` at
+/// a time, until `shutdown` completes; then stop taking requests and wait
+/// for those in flight before returning.
 pub(crate) async fn serve_requests<H, F>(
     client: async_nats::Client,
-    subject: String,
+    subjects: Vec<String>,
     queue: String,
     limit: usize,
     shutdown: impl Future<Output = ()>,
@@ -33,14 +33,26 @@ where
     H: Fn(async_nats::Message) -> F,
     F: Future<Output = Reply> + Send + 'static,
 {
-    let mut sub = client
-        .queue_subscribe(subject.clone(), queue.clone())
-        .await
-        .map_err(|e| GatewayError::Subscribe {
-            subject: subject.clone(),
-            detail: e.to_string(),
-        })?;
+    if subjects.is_empty() {
+        return Err(GatewayError::Subscribe {
+            subject: String::new(),
+            detail: "no subjects to serve (no tenants configured)".into(),
+        });
+    }
+    let mut subs = Vec::new();
+    for subject in &subjects {
+        let sub = client
+            .queue_subscribe(subject.clone(), queue.clone())
+            .await
+            .map_err(|e| GatewayError::Subscribe {
+                subject: subject.clone(),
+                detail: e.to_string(),
+            })?;
+        subs.push(sub);
+    }
+    let subject = subjects.join(" ");
     tracing::info!(%subject, %queue, "serving");
+    let mut sub = futures::stream::select_all(subs);
     let sem = Arc::new(Semaphore::new(limit));
     tokio::pin!(shutdown);
     loop {
@@ -62,7 +74,9 @@ where
             drop(permit);
         });
     }
-    let _ = sub.unsubscribe().await;
+    for s in sub.iter_mut() {
+        let _ = s.unsubscribe().await;
+    }
     let _ = sem.acquire_many(limit as u32).await;
     let _ = client.flush().await;
     tracing::info!(%subject, "stopped");

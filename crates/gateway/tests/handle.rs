@@ -19,9 +19,13 @@ fn t(s: &str) -> Text {
 }
 
 fn register(id: &str) -> CommandEnvelope {
+    register_for("barnet", id)
+}
+
+fn register_for(tenant: &str, id: &str) -> CommandEnvelope {
     CommandEnvelope {
         command_id: Uuid::now_v7(),
-        tenant: Tenant::new("barnet").unwrap(),
+        tenant: Tenant::new(tenant).unwrap(),
         actor: t("a"),
         source: t("s"),
         correlation_id: Uuid::now_v7(),
@@ -43,9 +47,17 @@ fn register(id: &str) -> CommandEnvelope {
 }
 
 async fn gateway(dir: &tempfile::TempDir) -> (CommandGateway<EmbeddedLog>, Arc<EmbeddedLog>) {
+    gateway_for(dir, &["barnet"]).await
+}
+
+async fn gateway_for(
+    dir: &tempfile::TempDir,
+    tenants: &[&str],
+) -> (CommandGateway<EmbeddedLog>, Arc<EmbeddedLog>) {
     let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
+    let tenants = tenants.iter().map(|t| Tenant::new(t).unwrap());
     (
-        CommandGateway::new(Ledger::new(log.clone(), "pl"), GatewayConfig::default()),
+        CommandGateway::new(Ledger::new(log.clone(), "pl"), GatewayConfig::new(tenants)),
         log,
     )
 }
@@ -97,6 +109,52 @@ async fn subjects_must_name_prefix_tenant_and_a_known_family() {
         matches!(r, CommandReply::Accepted(ref a) if a.seq == 2),
         "{r:?}"
     );
+}
+
+/// Issue #14 item 1: a gateway serves the tenants it is configured for.
+/// A well-formed command of another tenant, on that tenant's own subject
+/// (so the subject/command tenant check alone passes), is refused naming
+/// the tenant, and nothing is appended; the tenants it serves are accepted.
+#[tokio::test]
+async fn commands_for_tenants_not_served_are_refused_naming_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, log) = gateway(&dir).await;
+    assert_eq!(gw.subjects(), vec!["pl.cmd.barnet.*".to_string()]);
+    for enc in [Encoding::Postcard, Encoding::Json] {
+        let cmd = register_for("evil", "R-EVIL");
+        let body = match enc {
+            Encoding::Postcard => codec::encode_command(&cmd).unwrap(),
+            Encoding::Json => codec::encode_command_json(&cmd).unwrap().into_bytes(),
+        };
+        let (_, r) = gw.handle("pl.cmd.evil.risk", None, &body).await;
+        match r {
+            CommandReply::Refused(ServiceError::NotPermitted {
+                field,
+                subject_value,
+                command_value,
+            }) => {
+                assert_eq!((field.as_str(), subject_value.as_str()), ("tenant", "evil"));
+                assert!(command_value.contains("barnet"), "{command_value}");
+            }
+            other => panic!("{enc:?}: {other:?}"),
+        }
+    }
+    assert_eq!(log.head().await.unwrap(), 0);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (two, log) = gateway_for(&dir, &["camden", "barnet", "camden"]).await;
+    assert_eq!(
+        two.subjects(),
+        vec!["pl.cmd.barnet.*".to_string(), "pl.cmd.camden.*".to_string()]
+    );
+    for tenant in ["barnet", "camden"] {
+        let body = codec::encode_command(&register_for(tenant, "R1")).unwrap();
+        let (_, r) = two
+            .handle(&format!("pl.cmd.{tenant}.risk"), None, &body)
+            .await;
+        assert!(matches!(r, CommandReply::Accepted(_)), "{tenant}: {r:?}");
+    }
+    assert_eq!(log.head().await.unwrap(), 2);
 }
 
 #[tokio::test]
