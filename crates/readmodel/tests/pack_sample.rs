@@ -116,7 +116,7 @@ async fn sample() -> (tempfile::TempDir, Arc<ReadModel>, Timestamp) {
         .execute_batch(plan.submissions.clone(), |_, _| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(dir.path().join("rm"), &plan.tenant).unwrap();
     Projector::new(&rm)
         .catch_up(&*log, &mut |_| {})
         .await

@@ -24,7 +24,8 @@ struct Server {
 
 impl Server {
     async fn start(config: ServeConfig) -> Server {
-        let rm = ReadModel::open_temporary().unwrap();
+        let rm =
+            ReadModel::open_temporary(&perfledger_domain::Tenant::new("barnet").unwrap()).unwrap();
         let state = WebState {
             readmodel: Arc::new(rm),
             title: "limits".into(),
@@ -223,7 +224,7 @@ async fn connections_over_the_cap_are_refused_with_503() {
 #[tokio::test]
 async fn not_found_answers_cap_the_key_they_quote() {
     use tower::ServiceExt;
-    let rm = ReadModel::open_temporary().unwrap();
+    let rm = ReadModel::open_temporary(&perfledger_domain::Tenant::new("barnet").unwrap()).unwrap();
     let app = perfledger_web::router(WebState {
         readmodel: Arc::new(rm),
         title: "limits".into(),
