@@ -9,9 +9,16 @@ use perfledger_readmodel::ReadModel;
 
 #[tokio::test]
 async fn dashboard_finance_and_risks_of_an_unknown_unit_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(
+        perfledger_log::EmbeddedLog::open(dir.path().join("log"))
+            .await
+            .unwrap(),
+    );
     let svc = QueryService::new(
-        ReadModel::open_temporary().unwrap(),
-        QueryConfig::new("barnet"),
+        ReadModel::open_temporary(&perfledger_domain::Tenant::new("barnet").unwrap()).unwrap(),
+        log,
+        QueryConfig::default(),
     );
     for (view, body) in [
         ("dashboard", r#"{"unit":"XX","period":"2016/17 Q1"}"#),
