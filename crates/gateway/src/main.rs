@@ -87,6 +87,24 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Arguments first (before connecting, which retries until a server answers).
+    let tenants = a
+        .tenants
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| Tenant::new(t).map_err(|e| format!("--tenants: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if tenants.is_empty() && !a.no_commands {
+        return Err(
+            "the command gateway serves only the tenants it is given: pass --tenants (or PERFLEDGER_TENANTS), or --no-commands"
+                .into(),
+        );
+    }
+    let query_tenant = match &a.tenant {
+        Some(t) => Some(Tenant::new(t).map_err(|e| format!("--tenant: {e}"))?),
+        None => None,
+    };
     let mut opts = async_nats::ConnectOptions::new()
         .name("perfledger-gateway")
         .retry_on_initial_connect()
@@ -126,19 +144,6 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut tasks = tokio::task::JoinSet::new();
     if !a.no_commands {
-        let tenants = a
-            .tenants
-            .iter()
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty())
-            .map(|t| Tenant::new(t).map_err(|e| format!("--tenants: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        if tenants.is_empty() {
-            return Err(
-                "the command gateway serves only the tenants it is given: pass --tenants (or PERFLEDGER_TENANTS), or --no-commands"
-                    .into(),
-            );
-        }
         let gw = Arc::new(CommandGateway::new(
             Ledger::new(log.clone(), a.prefix.clone()),
             GatewayConfig {
@@ -151,9 +156,8 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         let (c, s) = (client.clone(), stopped());
         tasks.spawn(async move { gw.serve(c, s).await.map_err(|e| e.to_string()) });
     }
-    if let Some(tenant) = &a.tenant {
-        let tenant = Tenant::new(tenant).map_err(|e| format!("--tenant: {e}"))?;
-        let rm = ReadModel::open(&a.readmodel_dir, &tenant)?;
+    if let Some(tenant) = &query_tenant {
+        let rm = ReadModel::open(&a.readmodel_dir, tenant)?;
         let cfg = QueryConfig {
             prefix: a.prefix.clone(),
             ..QueryConfig::default()

@@ -1,0 +1,145 @@
+//! The `perfledger-gateway` binary serves the tenants it is given (issue #14
+//! item 1), on a real nats-server: without `--tenants` it refuses to start;
+//! with `--tenants barnet` a command for barnet is accepted and one for
+//! another tenant finds no responder.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use perfledger_client::wire::ServiceError;
+use perfledger_client::{ClientError, Publisher, PublisherConfig, QueryClient};
+use perfledger_domain::command::{Command as Cmd, CommandEnvelope};
+use perfledger_domain::risk::RiskSpec;
+use perfledger_domain::{Tenant, Text};
+use perfledger_testkit::NatsServer;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_perfledger-gateway");
+
+fn t(s: &str) -> Text {
+    Text::new("test", s).unwrap()
+}
+
+fn register(tenant: &str, id: &str) -> CommandEnvelope {
+    CommandEnvelope {
+        command_id: Uuid::now_v7(),
+        tenant: Tenant::new(tenant).unwrap(),
+        actor: t("a"),
+        source: t("s"),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        command: Cmd::RegisterRisk {
+            spec: RiskSpec {
+                risk_id: t(id),
+                unit: t("U"),
+                title: t("T"),
+                description: t("D"),
+                owner: None,
+                category: None,
+                controls: None,
+                response: None,
+                assurance: None,
+            },
+        },
+    }
+}
+
+/// Kills the gateway process it holds when dropped (also on a failed
+/// assertion).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn without_tenants_the_gateway_refuses_to_start() {
+    let out = Command::new(BIN)
+        .args(["--nats-url", "nats://127.0.0.1:1"])
+        .env_remove("PERFLEDGER_TENANTS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tenants"), "{err}");
+    let out = Command::new(BIN)
+        .args(["--nats-url", "nats://127.0.0.1:1", "--tenants", "Barnet!"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--tenants") && err.contains("Barnet!"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_only_its_tenants() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let _gateway = Child(
+        Command::new(BIN)
+            .args(["--nats-url", &server.url(), "--tenants", "barnet"])
+            .args(["--tenant", "barnet", "--readmodel-dir"])
+            .arg(dir.path().join("rm"))
+            .arg("--embedded-log")
+            .arg(dir.path().join("log"))
+            .env_remove("PERFLEDGER_TENANTS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let once = Publisher::new(
+        client.clone(),
+        PublisherConfig {
+            attempts: 1,
+            timeout: Duration::from_secs(30),
+            ..PublisherConfig::default()
+        },
+    );
+    // Wait (bounded) for the gateway's subscriptions.
+    let mut accepted = None;
+    let cmd = register("barnet", "R1");
+    for _ in 0..1000 {
+        match once.send(&cmd).await {
+            Ok(a) => {
+                accepted = Some(a);
+                break;
+            }
+            Err(ClientError::NoResponders { .. }) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let accepted = accepted.expect("the gateway never answered");
+    assert_eq!(accepted.seq, 1);
+    let err = once.send(&register("evil", "R1")).await.unwrap_err();
+    assert!(matches!(err, ClientError::NoResponders { .. }), "{err}");
+    // barnet's query service answers barnet's queries only.
+    let q = QueryClient::new(client).with_timeout(Duration::from_secs(30));
+    let status = q
+        .query("barnet", "status", &serde_json::json!({"min_seq": 1}))
+        .await
+        .unwrap();
+    assert_eq!(status["checkpoint"], 1);
+    let err = q
+        .query("barnet", "status", &serde_json::json!({"min_seq": 2}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.refusal(), Some(ServiceError::BadQuery { .. })),
+        "{err}"
+    );
+    let err = q
+        .query("evil", "status", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::NoResponders { .. }), "{err}");
+}
