@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use perfledger_domain::dashboard::{RagBreakdown, RAGS};
 use perfledger_domain::direction::Direction;
-use perfledger_domain::event::Seal;
+use perfledger_domain::event::CommitteeSeal;
 use perfledger_domain::risk::{Assessment, HeatMap};
 use perfledger_domain::{Fixed, Period, Timestamp};
 use perfledger_import::ImportPlan;
@@ -751,17 +751,22 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
 }
 
 /// `seal`.
-pub fn seal(f: Format, s: &Seal, seq: Seq) -> Res<()> {
+pub fn seal(f: Format, c: &CommitteeSeal, seq: Seq) -> Res<()> {
+    let s = &c.seal;
     let digest = hex::encode(s.digest);
     match f {
         Format::Json => out!(
             "{:#}",
-            json!({"seal_seq": seq, "dashboard_as_of": s.seq, "digest": digest,
+            json!({"seal_seq": seq, "seal_id": c.seal_id.to_string(),
+                "title": c.title.as_ref().map(|t| t.to_string()),
+                "sealed_at": c.sealed_at.to_string(),
+                "dashboard_as_of": s.seq, "digest": digest,
                 "unit": s.unit.as_ref().map(|u| u.to_string()), "period": s.period.to_string(),
                 "committee": s.committee.to_string(), "meeting_date": s.meeting_date.to_string()})
         ),
         _ => out!(
-            "sealed {} {} for {} on {}: dashboard as of sequence {}, digest {digest}; seal recorded at sequence {seq}",
+            "sealed {} ({} {} for {} on {}): dashboard as of sequence {}, digest {digest}; seal recorded at sequence {seq}",
+            c.seal_id,
             s.unit.as_ref().map_or("council-wide", |u| u.as_str()),
             s.period,
             s.committee,
@@ -777,6 +782,9 @@ pub fn seals(f: Format, at: Seq, rows: &[(SealRecord, SealVerdict)]) -> Res<()> 
     let item = |r: &SealRecord, v: &SealVerdict| {
         json!({
             "seq": r.seq,
+            "seal_id": r.seal_id,
+            "title": r.title,
+            "sealed_at": r.sealed_at.map(|t| t.to_string()),
             "committee": r.seal.committee.to_string(),
             "meeting_date": r.seal.meeting_date.to_string(),
             "unit": r.seal.unit.as_ref().map(|u| u.to_string()),
@@ -794,6 +802,7 @@ pub fn seals(f: Format, at: Seq, rows: &[(SealRecord, SealVerdict)]) -> Res<()> 
     }
     let header = [
         "seq",
+        "seal_id",
         "committee",
         "meeting_date",
         "unit",
@@ -808,6 +817,7 @@ pub fn seals(f: Format, at: Seq, rows: &[(SealRecord, SealVerdict)]) -> Res<()> 
         .map(|(r, v)| {
             vec![
                 r.seq.to_string(),
+                r.seal_id.clone().unwrap_or_default(),
                 r.seal.committee.to_string(),
                 r.seal.meeting_date.to_string(),
                 r.seal

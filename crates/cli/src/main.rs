@@ -43,7 +43,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::command::CALENDAR_KEY;
-use perfledger_domain::event::{ResultEntry, Seal};
+use perfledger_domain::event::{CommitteeSeal, ResultEntry, Seal};
 use perfledger_domain::ids::EntityKind;
 use perfledger_domain::{
     parse, AggregateState, Command, CommandEnvelope, Date, DomainError, Period, Tenant, Text,
@@ -314,6 +314,13 @@ enum Cmd {
         /// or a time [default: the ledger as recorded before the meeting day]
         #[arg(long)]
         as_of: Option<String>,
+        /// Seal id (how `audit seal <ID>` finds it) [default:
+        /// COMMITTEE-DATE-UNIT-PERIOD, e.g. PR-2016-09-06-CG-2016-17-Q1]
+        #[arg(long)]
+        id: Option<String>,
+        /// Title of the report committee received
+        #[arg(long)]
+        title: Option<String>,
     },
     /// List the seals in the log, each re-derived (matches or differs)
     Seals {
@@ -905,11 +912,29 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             committee,
             date,
             as_of: at,
+            id,
+            title,
         } => {
             let rm = env.caught_up().await?;
             let meeting = Date::parse(&date)?;
             let p = period(&p)?;
             let seal = seal_position(&rm, unit.as_deref(), p, &committee, meeting, at.as_deref())?;
+            let seal_id = match id {
+                Some(id) => id,
+                None => format!(
+                    "{}-{}-{}-{}",
+                    seal.committee,
+                    seal.meeting_date,
+                    seal.unit.as_ref().map_or("COUNCIL", |u| u.as_str()),
+                    seal.period.to_string().replace(['/', ' '], "-")
+                ),
+            };
+            let seal = CommitteeSeal {
+                seal_id: Text::new("seal id", &seal_id)?,
+                title: title.map(|t| Text::new("title", &t)).transpose()?,
+                sealed_at: perfledger_ledger::Clock::now(&perfledger_ledger::SystemClock),
+                seal,
+            };
             let (seq, seal) = append_seal(&env, seal, None, Uuid::now_v7(), None).await?;
             integrity::checkpoint(&*env.log, PREFIX).await?;
             format::seal(g.format, &seal, seq)?;
@@ -1097,11 +1122,11 @@ pass --as-of naming the position the meeting's papers showed: --as-of {position}
 /// Append a seal command; `at` pins the recorded time (not earlier than the head's).
 async fn append_seal(
     env: &Env,
-    seal: Seal,
+    seal: CommitteeSeal,
     at: Option<Timestamp>,
     command_id: Uuid,
     source: Option<(Text, Text)>,
-) -> Res<(Seq, Seal)> {
+) -> Res<(Seq, CommitteeSeal)> {
     let tenant = env.tenant()?;
     let (actor, source) = match source {
         Some(s) => s,
@@ -1114,7 +1139,7 @@ async fn append_seal(
         source,
         correlation_id: command_id,
         causation_id: None,
-        command: Command::SealDashboard { seal: seal.clone() },
+        command: Command::SealCommitteeDashboard { seal: seal.clone() },
     };
     let sub = match at {
         Some(t) => {
@@ -1233,13 +1258,21 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
                 req.period,
                 AsOf::Time(req.sealed_at.0),
             )?;
-            let seal = Seal {
-                unit: req.unit.clone(),
-                period: req.period,
-                committee: req.committee.clone(),
-                meeting_date: req.meeting_date,
-                seq: view.as_of,
-                digest: perfledger_domain::dashboard::digest(&view.dashboard),
+            let seal = CommitteeSeal {
+                seal_id: Text::new("seal id", &req.seal_id)
+                    .map_err(|e| CliError::Rows(format!("{}: {e}", req.origin)))?,
+                title: req.title.clone(),
+                // The seal keeps its own time (the commit is recorded no
+                // earlier than the head, to keep the log in time order).
+                sealed_at: req.sealed_at,
+                seal: Seal {
+                    unit: req.unit.clone(),
+                    period: req.period,
+                    committee: req.committee.clone(),
+                    meeting_date: req.meeting_date,
+                    seq: view.as_of,
+                    digest: perfledger_domain::dashboard::digest(&view.dashboard),
+                },
             };
             let (seq, seal) = append_seal(
                 env,
@@ -1253,7 +1286,7 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
             seal_rows.push((
                 req.seal_id.clone(),
                 seq,
-                hex::encode(seal.digest),
+                hex::encode(seal.seal.digest),
                 view.as_of,
             ));
         }

@@ -271,3 +271,63 @@ fn seals_refuse_unknown_names_and_seal_as_of_the_meeting() {
     assert_eq!(sealed["digest"], pcmc["digest"]);
     assert!(list.iter().all(|s| s["matches"] == true), "{seals:#}");
 }
+
+/// Item 4: imported seals keep their id, report title and own time; they
+/// are listed and found by id; a CLI seal gets an id too.
+#[test]
+fn seals_have_ids_titles_and_their_own_time_and_are_found_by_id() {
+    let site = Site::imported();
+    let seals = site.json(&["seals"]);
+    let pcmc = seals["seals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["seal_id"] == "PCMC-2016-09-06-CG-Q1")
+        .unwrap_or_else(|| panic!("no PCMC seal by id: {seals:#}"));
+    assert_eq!(pcmc["title"], "Commissioning Group – Q1 2016/17");
+    // Its own sealed_at (seals.csv), not the import batch's latest time.
+    assert_eq!(pcmc["sealed_at"], "2016-08-26T12:00:00Z");
+    assert_eq!(pcmc["committee"], "PCMC");
+    assert_eq!(pcmc["meeting_date"], "2016-09-06");
+    let trail = site.json(&["audit", "seal", "PCMC-2016-09-06-CG-Q1"]);
+    let entries = trail["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{trail:#}");
+    assert_eq!(entries[0]["after"], pcmc["digest"]);
+    // A seal made here gets an id (given or derived) and is found by it.
+    site.ok(&[
+        "--actor",
+        "Governance Officer",
+        "seal",
+        "--unit",
+        "CG",
+        "--period",
+        "2016/17 Q1",
+        "--committee",
+        "PR",
+        "--date",
+        "2016-09-06",
+        "--as-of",
+        "2016-09-06",
+        "--title",
+        "Q1 performance",
+    ]);
+    let trail = site.json(&["audit", "seal", "PR-2016-09-06-CG-2016-17-Q1"]);
+    assert_eq!(trail["entries"].as_array().unwrap().len(), 1);
+    // The same id again is refused and appends nothing.
+    let err = site.fails(&[
+        "--actor",
+        "Governance Officer",
+        "seal",
+        "--unit",
+        "CG",
+        "--period",
+        "2016/17 Q1",
+        "--committee",
+        "PR",
+        "--date",
+        "2016-09-06",
+        "--as-of",
+        "2016-09-06",
+    ]);
+    assert!(err.contains("PR-2016-09-06-CG-2016-17-Q1"), "{err}");
+}

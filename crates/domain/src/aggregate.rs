@@ -893,14 +893,40 @@ impl SealState {
                 }
                 Ok(vec![EventBody::DashboardSealed { seal: seal.clone() }])
             }
+            Command::SealCommitteeDashboard { seal } => {
+                non_blank("seal id", &seal.seal_id)?;
+                non_blank("committee", &seal.seal.committee)?;
+                if let Some(start) = seal.seal.period.start_date() {
+                    if seal.seal.meeting_date < start {
+                        return Err(DomainError::Invalid {
+                            field: "meeting date",
+                            value: seal.seal.meeting_date.to_string(),
+                            reason: "is before the sealed period began",
+                        });
+                    }
+                }
+                // The entity is the seal id: a second seal under it is a
+                // duplicate, never a replacement.
+                if !self.seals.is_empty() {
+                    return Err(DomainError::DuplicateDefinition {
+                        kind: EntityKind::Seal.token(),
+                        key: seal.seal_id.to_string(),
+                    });
+                }
+                Ok(vec![EventBody::CommitteeDashboardSealed {
+                    seal: seal.clone(),
+                }])
+            }
             other => Err(wrong(other, EntityKind::Seal)),
         }
     }
 
     /// Evolve the state by one event.
     pub fn apply(&mut self, event: &EventBody) {
-        if let EventBody::DashboardSealed { seal } = event {
-            self.seals.push(seal.clone());
+        match event {
+            EventBody::DashboardSealed { seal } => self.seals.push(seal.clone()),
+            EventBody::CommitteeDashboardSealed { seal } => self.seals.push(seal.seal.clone()),
+            _ => {}
         }
     }
 }

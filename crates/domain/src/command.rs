@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::action::{ActionSpec, ActionStatus};
 use crate::amount::Fixed;
 use crate::budget::LineSpec;
-use crate::event::{ResultEntry, Seal};
+use crate::event::{CommitteeSeal, ResultEntry, Seal};
 use crate::ids::{composite_key, entity_id, EntityKind, Tenant};
 use crate::indicator::{IndicatorSpec, Target};
 use crate::organisation::OrgSpec;
@@ -270,6 +270,12 @@ pub enum Command {
         #[serde(deserialize_with = "deserialize_inner")]
         command: Box<Command>,
     },
+    /// → CommitteeDashboardSealed: a seal with its id (the seal entity's
+    /// natural key), report title and time (appended; issue #14).
+    SealCommitteeDashboard {
+        /// The seal.
+        seal: CommitteeSeal,
+    },
 }
 
 thread_local! {
@@ -358,6 +364,7 @@ impl Command {
             Command::DefineCommittee { .. } => "DefineCommittee",
             Command::SealDashboard { .. } => "SealDashboard",
             Command::PostCloseRestatement { .. } => "PostCloseRestatement",
+            Command::SealCommitteeDashboard { .. } => "SealCommitteeDashboard",
         }
     }
 
@@ -418,6 +425,7 @@ impl Command {
                 (K::Seal, composite_key(&[scope, &seal.period.to_string()]))
             }
             Command::PostCloseRestatement { command, .. } => command.natural_key(),
+            Command::SealCommitteeDashboard { seal } => (K::Seal, seal.seal_id.to_string()),
         }
     }
 

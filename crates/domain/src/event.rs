@@ -71,6 +71,22 @@ pub struct Seal {
     pub digest: [u8; 32],
 }
 
+/// A committee seal with its own identity (issue #14): the seal id and
+/// report title as the governance record gives them, and when it was
+/// sealed (an imported seal keeps its own time, not the import's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CommitteeSeal {
+    /// Seal id, e.g. `PCMC-2016-09-06-CG-Q1` (the seal entity's natural key).
+    pub seal_id: Text,
+    /// Title of the report committee received, if given.
+    pub title: Option<Text>,
+    /// When it was sealed.
+    pub sealed_at: Timestamp,
+    /// What was sealed: scope, period, committee, meeting date, the log
+    /// position of the meeting's papers and the dashboard digest.
+    pub seal: Seal,
+}
+
 /// Every fact the ledger records. Never reorder variants or fields.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventBody {
@@ -268,6 +284,13 @@ pub enum EventBody {
         /// Why.
         reason: Text,
     },
+    /// A dashboard was sealed as seen by committee, with the seal's id,
+    /// report title and time (appended; [`EventBody::DashboardSealed`]
+    /// records stay valid and read as seals without an id).
+    CommitteeDashboardSealed {
+        /// The seal.
+        seal: CommitteeSeal,
+    },
 }
 
 impl EventBody {
@@ -301,6 +324,7 @@ impl EventBody {
             EventBody::CommitteeDefined { .. } => "CommitteeDefined",
             EventBody::DashboardSealed { .. } => "DashboardSealed",
             EventBody::PostCloseRestatement { .. } => "PostCloseRestatement",
+            EventBody::CommitteeDashboardSealed { .. } => "CommitteeDashboardSealed",
         }
     }
 
@@ -320,6 +344,7 @@ impl EventBody {
             | EventBody::PeriodClosed { period }
             | EventBody::PostCloseRestatement { period, .. } => Some(*period),
             EventBody::DashboardSealed { seal } => Some(seal.period),
+            EventBody::CommitteeDashboardSealed { seal } => Some(seal.seal.period),
             EventBody::BudgetSet { year, .. }
             | EventBody::BudgetRevised { year, .. }
             | EventBody::CapitalBudgetSet { year, .. } => Some(Period::Year(*year)),

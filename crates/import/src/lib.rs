@@ -429,6 +429,8 @@ impl fmt::Display for Origin {
 pub struct SealRequest {
     /// `seal_id` as given.
     pub seal_id: String,
+    /// `report_title`, if given.
+    pub title: Option<Text>,
     /// Committee code.
     pub committee: Text,
     /// Meeting date (`sealed_at`'s date when the file gives none).
@@ -2788,12 +2790,23 @@ fn build(
                 continue;
             }
         }
+        let title = match r.opt("report_title") {
+            None => None,
+            Some(t) => match Text::new("report title", t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    cx.err(seal_tab, r, "report_title", e.to_string());
+                    continue;
+                }
+            },
+        };
         let Some(date) = meeting.or_else(|| sealed_at.date()) else {
             continue;
         };
         let id = command_id(&tenant, &row_id(seal_tab, r), 0);
         seals.push(SealRequest {
             seal_id: r.get("seal_id").to_string(),
+            title,
             committee,
             meeting_date: date,
             unit,

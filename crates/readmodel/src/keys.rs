@@ -14,6 +14,7 @@
 //! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
 //! | `E` | `E` ++ entity(16) | entity kind, natural key, first sequence |
 //! | `s` | `s` ++ seq(8) ++ index(2) | seal |
+//! | `S` | `S` ++ seq(8) ++ index(2) | the seal's id, report title and time (seals recorded by `CommitteeDashboardSealed`) |
 //!
 //! `period(8)` is the period's last month index then its first month index
 //! (months since year 0, u32 each), so periods sort chronologically by end;
@@ -33,6 +34,7 @@ pub(crate) const UNIT: u8 = b'U';
 pub(crate) const ALIAS: u8 = b'n';
 pub(crate) const ENTITY: u8 = b'E';
 pub(crate) const SEAL: u8 = b's';
+pub(crate) const SEAL_META: u8 = b'S';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -186,6 +188,13 @@ pub(crate) fn entity_key(entity: Uuid) -> Vec<u8> {
 
 pub(crate) fn seal_key(seq: u64, index: u16) -> Vec<u8> {
     let mut k = vec![SEAL];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn seal_meta_key(seq: u64, index: u16) -> Vec<u8> {
+    let mut k = vec![SEAL_META];
     k.extend_from_slice(&seq.to_be_bytes());
     k.extend_from_slice(&index.to_be_bytes());
     k

@@ -259,7 +259,7 @@ fn body_kind(body: &EventBody) -> EntityKind {
         EventBody::ToleranceSchemeAdopted { .. } => K::Scheme,
         EventBody::PeriodClosed { .. } => K::Calendar,
         EventBody::UnitDefined { .. } | EventBody::CommitteeDefined { .. } => K::Unit,
-        EventBody::DashboardSealed { .. } => K::Seal,
+        EventBody::DashboardSealed { .. } | EventBody::CommitteeDashboardSealed { .. } => K::Seal,
         // A post-close marker travels in the commit of the entity it changes.
         EventBody::PostCloseRestatement { .. } => K::Seal,
     }
@@ -314,6 +314,9 @@ fn body_names(body: &EventBody) -> Option<(String, Vec<String>)> {
         EventBody::ToleranceSchemeAdopted { .. } => (SCHEME_KEY.to_string(), vec![]),
         EventBody::PeriodClosed { .. } => (CALENDAR_KEY.to_string(), vec![]),
         EventBody::DashboardSealed { seal } => (seal_key_name(seal), vec![]),
+        EventBody::CommitteeDashboardSealed { seal } => {
+            (seal.seal_id.to_string(), vec![n(seal.seal_id.as_str())])
+        }
         _ => return None,
     })
 }
@@ -363,9 +366,9 @@ fn fact_slot(body: &EventBody) -> Option<(u8, Option<perfledger_domain::Period>,
             (field::SCHEME, Some(Period::Year(*effective_from)), true)
         }
         EventBody::PeriodClosed { period } => (field::CLOSED, Some(*period), true),
-        EventBody::DashboardSealed { .. } | EventBody::PostCloseRestatement { .. } => {
-            (field::EVENT, None, false)
-        }
+        EventBody::DashboardSealed { .. }
+        | EventBody::CommitteeDashboardSealed { .. }
+        | EventBody::PostCloseRestatement { .. } => (field::EVENT, None, false),
     })
 }
 
@@ -492,8 +495,24 @@ fn apply_event(
             )?;
         }
     }
-    if let EventBody::DashboardSealed { seal } = &env.body {
-        b.put(keys::seal_key(seq, index), store::encode(seal));
+    match &env.body {
+        EventBody::DashboardSealed { seal } => {
+            b.put(keys::seal_key(seq, index), store::encode(seal));
+        }
+        EventBody::CommitteeDashboardSealed { seal } => {
+            // The seal as every seal is kept (listed and verified alike),
+            // and its id, title and time beside it.
+            b.put(keys::seal_key(seq, index), store::encode(&seal.seal));
+            b.put(
+                keys::seal_meta_key(seq, index),
+                store::encode(&crate::store::SealMeta {
+                    seal_id: seal.seal_id.to_string(),
+                    title: seal.title.as_ref().map(|t| t.to_string()),
+                    sealed_at: seal.sealed_at.0,
+                }),
+            );
+        }
+        _ => {}
     }
 
     Ok(())

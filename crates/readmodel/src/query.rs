@@ -16,7 +16,7 @@ use perfledger_domain::indicator::{IndicatorSpec, IndicatorType, Target};
 use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::rag::{rate, scheme_in_force, Rag, ToleranceScheme};
 use perfledger_domain::risk::{Assessment, HeatMap};
-use perfledger_domain::{Date, EntityKind, Fixed, Text};
+use perfledger_domain::{Date, EntityKind, Fixed, Text, Timestamp};
 use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -335,6 +335,14 @@ pub struct SealRecord {
     pub index: u16,
     /// The seal.
     pub seal: Seal,
+    /// Seal id (`PCMC-2016-09-06-CG-Q1`); None for seals recorded before
+    /// seals had ids (`DashboardSealed`), found by scope and period.
+    pub seal_id: Option<String>,
+    /// Title of the report committee received, if recorded.
+    pub title: Option<String>,
+    /// When it was sealed (an imported seal's own time); None for seals
+    /// recorded without one (their commit's recorded time stands in).
+    pub sealed_at: Option<Timestamp>,
 }
 
 /// One figure that differs.
@@ -1287,10 +1295,19 @@ impl ReadModel {
             if seq > s {
                 break;
             }
+            let index = u16::from_be_bytes([k[9], k[10]]);
+            let mk = keys::seal_meta_key(seq, index);
+            let meta: Option<store::SealMeta> = match self.tree.get(&mk)? {
+                Some(m) => Some(store::decode(&mk, &m)?),
+                None => None,
+            };
             out.push(SealRecord {
                 seq,
-                index: u16::from_be_bytes([k[9], k[10]]),
+                index,
                 seal: store::decode(&k, &v)?,
+                seal_id: meta.as_ref().map(|m| m.seal_id.clone()),
+                title: meta.as_ref().and_then(|m| m.title.clone()),
+                sealed_at: meta.map(|m| Timestamp(m.sealed_at)),
             });
         }
         Ok(out)

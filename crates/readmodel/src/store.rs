@@ -97,6 +97,14 @@ pub(crate) struct Membership {
     pub present: bool,
 }
 
+/// A seal's id, report title and time (`CommitteeDashboardSealed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SealMeta {
+    pub seal_id: String,
+    pub title: Option<String>,
+    pub sealed_at: i64,
+}
+
 /// A unit known to the read model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct UnitInfo {
