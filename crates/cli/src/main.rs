@@ -1313,6 +1313,14 @@ async fn verify(env: &Env) -> Res<ExitCode> {
     }
     let mut seals_checked = 0;
     if report.ok() {
+        // Command ids are used once: two stored commits with one id mean a
+        // command was stored twice or an id was reused (issue #14 item 2).
+        for r in perfledger_ledger::reused_command_ids(&*env.log).await? {
+            problems.push(format!(
+                "log record {}: command id {} reused (first stored at sequence {})",
+                r.seq, r.command_id, r.first_seq
+            ));
+        }
         let rm = env.caught_up().await?;
         for s in rm.seals(AsOf::Head)? {
             seals_checked += 1;

@@ -174,6 +174,19 @@ pub enum ServiceError {
         /// Detail.
         detail: String,
     },
+    /// The command id was already used by a *different* command (another
+    /// body, entity or tenant), stored at `original_seq`: nothing was
+    /// appended. Do not retry; a new command needs a new command id. (The
+    /// same command re-sent is `Accepted` with `duplicate: true`.)
+    #[error("{command} refused: command id {command_id} was already used by a different command, stored at sequence {original_seq}; a new command needs a new command id")]
+    CommandIdReused {
+        /// Command name of the refused command.
+        command: String,
+        /// The reused command id.
+        command_id: Uuid,
+        /// Sequence of the commit that used the id first.
+        original_seq: u64,
+    },
 }
 
 impl ServiceError {
@@ -189,6 +202,7 @@ impl ServiceError {
             ServiceError::Unavailable { .. } => "unavailable",
             ServiceError::BadQuery { .. } => "bad_query",
             ServiceError::Internal { .. } => "internal",
+            ServiceError::CommandIdReused { .. } => "command_id_reused",
         }
     }
 
@@ -322,6 +336,34 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_slice(&samples()[0].encode(Encoding::Json)).unwrap();
         assert_eq!(v["Accepted"]["seq"], 42);
+    }
+
+    #[test]
+    fn command_id_reused_is_appended_last_with_its_own_code() {
+        let r = CommandReply::Refused(ServiceError::CommandIdReused {
+            command: "ClosePeriod".into(),
+            command_id: Uuid::from_u128(1),
+            original_seq: 41,
+        });
+        assert_eq!(r.status(), "command_id_reused");
+        let bytes = r.encode(Encoding::Postcard);
+        assert_eq!(
+            &bytes[..3],
+            &[REPLY_VERSION, 1, 9],
+            "variant 9, after Internal"
+        );
+        assert_eq!(bytes[bytes.len() - 1], 41);
+        for enc in [Encoding::Postcard, Encoding::Json] {
+            assert_eq!(CommandReply::decode(enc, &r.encode(enc)).unwrap(), r);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&r.encode(Encoding::Json)).unwrap();
+        assert_eq!(v["Refused"]["CommandIdReused"]["original_seq"], 41);
+        assert!(!ServiceError::CommandIdReused {
+            command: String::new(),
+            command_id: Uuid::nil(),
+            original_seq: 1
+        }
+        .retryable());
     }
 
     #[test]

@@ -371,6 +371,15 @@ pub fn map_ledger_error(command: &str, e: LedgerError) -> ServiceError {
             },
             current,
         },
+        LedgerError::CommandIdReused {
+            command_id,
+            original_seq,
+            ..
+        } => ServiceError::CommandIdReused {
+            command: command.into(),
+            command_id,
+            original_seq,
+        },
         LedgerError::Encode { source, .. } => ServiceError::Validation {
             command: command.into(),
             rule: "encode".into(),

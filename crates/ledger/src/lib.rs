@@ -20,18 +20,40 @@
 //! A version conflict (another writer got there first) is retried from a fresh
 //! load, a bounded number of times, unless the caller pinned the version it
 //! expects ([`Submitted::expected`]); then the conflict is returned.
+//!
+//! # Command ids
+//!
+//! A command id is used once, forever. Before deciding, the ledger looks the
+//! id up in its **command-id index**, built by reading the log once and caught
+//! up to the head before every decision, so it does not depend on the log's
+//! own dedupe (JetStream forgets ids after its duplicate window). A stored
+//! command with that id and the same digest
+//! ([`perfledger_domain::codec::command_digest`]) on the same entity is a
+//! duplicate: answered with the original sequence, nothing appended. Any
+//! other command under that id is refused ([`LedgerError::CommandIdReused`]).
+//! When the log itself answers `duplicate` for an append, the stored record
+//! at that sequence is checked the same way.
+//!
+//! The index holds 16 bytes per record (a 64-bit fold of the command id and
+//! the sequence) in a sorted vector plus a small B-tree of recent entries:
+//! about 160 MB for 10 million records. A fold collision costs one extra
+//! record read; the stored record is always the judge. A one-shot process
+//! (the CLI) pays one read of the whole log on its first command.
 
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use futures::lock::Mutex;
+
 use futures::StreamExt;
 use perfledger_domain::command::CALENDAR_KEY;
 use perfledger_domain::event::build_envelopes;
 use perfledger_domain::{
-    apply, decode_commit, encode_commit, entity_id, handle, new_state, AggregateState, CodecError,
-    CommandEnvelope, Context, DomainError, EntityKind, Envelope, Tenant, Timestamp,
+    apply, command_digest, decode_commit, encode_commit, entity_id, handle, new_state,
+    AggregateState, CodecError, CommandEnvelope, Context, DomainError, EntityKind, EntityRef,
+    Envelope, Tenant, Timestamp,
 };
 use perfledger_log::{Commit, EventLog, Expected, LogError, Seq, Subject, Until};
 use uuid::Uuid;
@@ -142,6 +164,16 @@ pub enum LedgerError {
     },
     #[error("command #{index}: command id {command_id} appears twice in one submission")]
     DuplicateCommandId { index: usize, command_id: Uuid },
+    /// The command id was already used by a *different* command (another
+    /// body, entity or tenant) at `original_seq`: nothing was appended. A
+    /// re-sent identical command is a duplicate instead, never this error.
+    #[error("command #{index} ({command}): command id {command_id} was already used by a different command, stored at sequence {original_seq}; a new command needs a new command id")]
+    CommandIdReused {
+        index: usize,
+        command: &'static str,
+        command_id: Uuid,
+        original_seq: Seq,
+    },
     #[error("stored record {seq} cannot be decoded: {source}")]
     Undecodable {
         seq: Seq,
@@ -182,6 +214,49 @@ pub struct Loaded {
     pub commands: BTreeMap<Uuid, Seq>,
 }
 
+/// Where a command id was used: sequence -> locator of records by a 64-bit
+/// fold of their msg id (= command id for ledger commits). A locator, not a
+/// judge: every hit is checked against the stored record.
+#[derive(Debug, Default)]
+struct CommandIndex {
+    /// Records 1..=indexed_to are in the index.
+    indexed_to: Seq,
+    /// Sorted (fold, seq) pairs.
+    base: Vec<(u64, Seq)>,
+    /// Entries added since the last merge into `base`.
+    recent: BTreeSet<(u64, Seq)>,
+}
+
+impl CommandIndex {
+    fn fold(id: &Uuid) -> u64 {
+        let (hi, lo) = id.as_u64_pair();
+        hi ^ lo
+    }
+
+    fn insert(&mut self, id: &Uuid, seq: Seq) {
+        self.recent.insert((Self::fold(id), seq));
+        if self.recent.len() > 4096.max(self.base.len() / 8) {
+            let recent = std::mem::take(&mut self.recent);
+            self.base.extend(recent);
+            self.base.sort_unstable();
+        }
+    }
+
+    /// Sequences of records whose msg id folds like `id`, in order.
+    fn candidates(&self, id: &Uuid) -> Vec<Seq> {
+        let k = Self::fold(id);
+        let from = self.base.partition_point(|&(f, _)| f < k);
+        let mut out: Vec<Seq> = self.base[from..]
+            .iter()
+            .take_while(|&&(f, _)| f == k)
+            .map(|&(_, s)| s)
+            .chain(self.recent.range((k, 0)..=(k, Seq::MAX)).map(|&(_, s)| s))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
 /// Executes commands against an event log.
 pub struct Ledger<L> {
     log: Arc<L>,
@@ -189,6 +264,7 @@ pub struct Ledger<L> {
     clock: Arc<dyn Clock>,
     conflict_retries: u32,
     max_batch: usize,
+    index: Arc<Mutex<CommandIndex>>,
 }
 
 impl<L> Clone for Ledger<L> {
@@ -199,6 +275,7 @@ impl<L> Clone for Ledger<L> {
             clock: self.clock.clone(),
             conflict_retries: self.conflict_retries,
             max_batch: self.max_batch,
+            index: self.index.clone(),
         }
     }
 }
@@ -212,6 +289,7 @@ impl<L: EventLog> Ledger<L> {
             clock: Arc::new(SystemClock),
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             max_batch: usize::MAX,
+            index: Arc::new(Mutex::new(CommandIndex::default())),
         }
     }
 
@@ -385,7 +463,12 @@ impl<L: EventLog> Ledger<L> {
             let Some(entity) = cache.get_mut(&(kind, id)) else {
                 continue;
             };
-            if let Some(&seq) = entity.commands.get(&cmd.command_id) {
+            let digest = command_digest(cmd).map_err(|source| LedgerError::Encode {
+                index,
+                command: name,
+                source,
+            })?;
+            if let Some(seq) = self.applied(index, cmd, &digest, head).await? {
                 plan.steps.push(Step::Done(Executed {
                     seq,
                     duplicate: true,
@@ -458,6 +541,7 @@ impl<L: EventLog> Ledger<L> {
             next_seq += 1;
             plan.steps.push(Step::Append {
                 index,
+                command: name,
                 commit: Commit {
                     subject: subject_for(&self.prefix, tenant, kind, id)?,
                     expected,
@@ -499,12 +583,24 @@ impl<L: EventLog> Ledger<L> {
         for step in plan.steps {
             match step {
                 Step::Done(e) => out.push(e),
-                Step::Append { events, .. } => {
+                Step::Append {
+                    index,
+                    command,
+                    events,
+                    ..
+                } => {
                     let a = appended.next().ok_or_else(|| {
                         AppendFailure::Other(LedgerError::Log(LogError::Unavailable(
                             "log acknowledged fewer commits than were sent".into(),
                         )))
                     })?;
+                    if a.duplicate {
+                        // The log knew the msg id: its record must be this
+                        // very command on this entity, or the id was reused.
+                        self.check_log_duplicate(index, command, &events[0], a.seq)
+                            .await
+                            .map_err(AppendFailure::Other)?;
+                    }
                     out.push(Executed {
                         seq: a.seq,
                         duplicate: a.duplicate,
@@ -514,6 +610,104 @@ impl<L: EventLog> Ledger<L> {
             }
         }
         Ok(out)
+    }
+
+    /// Bring the command-id index up to `head` (reading only records it has
+    /// not seen) and return the sequences that may hold `id`.
+    async fn index_candidates(&self, id: &Uuid, head: Seq) -> Result<Vec<Seq>, LedgerError> {
+        let mut idx = self.index.lock().await;
+        if idx.indexed_to < head {
+            let mut records = self.log.read(idx.indexed_to + 1, Until::Seq(head));
+            while let Some(r) = records.next().await {
+                let r = r?;
+                idx.insert(&r.msg_id, r.seq);
+                idx.indexed_to = r.seq;
+            }
+        }
+        Ok(idx.candidates(id))
+    }
+
+    /// The stored commit at `seq`, if it exists and is a commit of `id`.
+    async fn stored_commit(&self, seq: Seq, id: &Uuid) -> Result<Option<Envelope>, LedgerError> {
+        let mut s = self.log.read(seq, Until::Seq(seq));
+        let Some(r) = s.next().await else {
+            return Ok(None);
+        };
+        let r = r?;
+        if r.seq != seq || r.subject.is_checkpoint() || r.msg_id != *id {
+            return Ok(None);
+        }
+        let mut events = decode_commit(&r.payload)
+            .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+        Ok(if events[0].command_id == *id {
+            Some(events.swap_remove(0))
+        } else {
+            None
+        })
+    }
+
+    /// Has this command been applied already? `Some(seq)` for a duplicate
+    /// (same id, same digest, same tenant and entity), `None` for a new id,
+    /// [`LedgerError::CommandIdReused`] for another command under this id.
+    async fn applied(
+        &self,
+        index: usize,
+        cmd: &CommandEnvelope,
+        digest: &[u8; 32],
+        head: Seq,
+    ) -> Result<Option<Seq>, LedgerError> {
+        for seq in self.index_candidates(&cmd.command_id, head).await? {
+            if let Some(stored) = self.stored_commit(seq, &cmd.command_id).await? {
+                let (kind, id) = cmd.command.entity(&cmd.tenant);
+                let same = stored.tenant == cmd.tenant
+                    && stored.entity == (EntityRef { kind, id })
+                    // records before schema version 2 carry no digest: the
+                    // entity is all that can be compared
+                    && stored.command_digest.is_none_or(|d| d == *digest);
+                return if same {
+                    Ok(Some(seq))
+                } else {
+                    Err(LedgerError::CommandIdReused {
+                        index,
+                        command: cmd.command.name(),
+                        command_id: cmd.command_id,
+                        original_seq: seq,
+                    })
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// The log answered `duplicate` with `seq` for the commit whose first
+    /// envelope is `ours`: accept only if the record there is this command.
+    async fn check_log_duplicate(
+        &self,
+        index: usize,
+        command: &'static str,
+        ours: &Envelope,
+        seq: Seq,
+    ) -> Result<(), LedgerError> {
+        let same = match self.stored_commit(seq, &ours.command_id).await? {
+            Some(stored) => {
+                stored.tenant == ours.tenant
+                    && stored.entity == ours.entity
+                    && stored
+                        .command_digest
+                        .is_none_or(|d| Some(d) == ours.command_digest)
+            }
+            None => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(LedgerError::CommandIdReused {
+                index,
+                command,
+                command_id: ours.command_id,
+                original_seq: seq,
+            })
+        }
     }
 
     /// The recorded time of the record at `seq` (the minimum for an empty log).
@@ -537,6 +731,7 @@ enum Step {
     Done(Executed),
     Append {
         index: usize,
+        command: &'static str,
         commit: Commit,
         events: Vec<Envelope>,
     },
@@ -583,4 +778,68 @@ impl AppendFailure {
             other => AppendFailure::Other(LedgerError::Log(other)),
         }
     }
+}
+
+/// A command id carried by more than one stored commit: `seq` repeats the
+/// command id first stored at `first_seq`. The ledger never writes this (it
+/// refuses reused ids and answers re-sent commands with the original); a
+/// log holding it was written around the ledger, or by a ledger from
+/// before command ids were indexed while JetStream's duplicate window had
+/// passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReusedCommandId {
+    /// The command id.
+    pub command_id: Uuid,
+    /// Sequence of the first commit with this command id.
+    pub first_seq: Seq,
+    /// Sequence of a later commit with the same command id.
+    pub seq: Seq,
+}
+
+/// Every stored commit whose command id an earlier commit already carried,
+/// in log order (`perfledger verify` reports them). Reads and decodes the
+/// whole log once; memory as the ledger's command-id index (16 bytes per
+/// record).
+pub async fn reused_command_ids<L: EventLog>(log: &L) -> Result<Vec<ReusedCommandId>, LedgerError> {
+    let head = log.head().await?;
+    let mut index = CommandIndex::default();
+    let mut found = Vec::new();
+    let mut records = log.read(1, Until::Seq(head));
+    while let Some(r) = records.next().await {
+        let r = r?;
+        if r.subject.is_checkpoint() {
+            continue;
+        }
+        let events = decode_commit(&r.payload)
+            .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+        let id = events[0].command_id;
+        for seq in index.candidates(&id) {
+            // a fold collision is possible: the earlier record is the judge
+            if command_id_at(log, seq).await? == Some(id) {
+                found.push(ReusedCommandId {
+                    command_id: id,
+                    first_seq: seq,
+                    seq: r.seq,
+                });
+                break;
+            }
+        }
+        index.insert(&id, r.seq);
+    }
+    Ok(found)
+}
+
+/// The command id of the commit at `seq` (`None` for a checkpoint).
+async fn command_id_at<L: EventLog>(log: &L, seq: Seq) -> Result<Option<Uuid>, LedgerError> {
+    let mut s = log.read(seq, Until::Seq(seq));
+    let Some(r) = s.next().await else {
+        return Ok(None);
+    };
+    let r = r?;
+    if r.subject.is_checkpoint() {
+        return Ok(None);
+    }
+    let events = decode_commit(&r.payload)
+        .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+    Ok(Some(events[0].command_id))
 }
