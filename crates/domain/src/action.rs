@@ -56,6 +56,7 @@ impl ActionStatus {
 
 /// The definition of a key action.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     /// Reference (`CG01`, `3`): unique within the unit.
     pub reference: Text,

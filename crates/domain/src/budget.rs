@@ -15,6 +15,7 @@ use crate::text::Text;
 
 /// Definition of a budget line (revenue or capital): a name within a unit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LineSpec {
     /// Unit / delivery unit.
     pub unit: Text,

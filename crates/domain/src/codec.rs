@@ -14,6 +14,14 @@
 //! Commit versions: 1 (the envelope without `command_digest` and
 //! `migrated_at`; kept as a frozen copy here and upcast with both `None`),
 //! 2 (current).
+//!
+//! Commands are decoded strictly: unknown JSON fields, the nil UUID as
+//! command or correlation id, and non-canonical postcard (over-long varints;
+//! checked by re-encoding) are refused. A postcard failure is explained in
+//! words with the field path and the byte where decoding stopped.
+
+use std::cell::RefCell;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -118,6 +126,181 @@ pub enum CodecError {
         /// Number of bytes.
         count: usize,
     },
+    /// The bytes decode, but are not the canonical encoding of what they
+    /// decode to (an over-long varint such as `0x81 0x00` for 1): one value
+    /// must have one encoding, or equal commands would differ in bytes.
+    #[error("{what}: not canonical postcard: byte {offset} differs from the canonical encoding of the decoded value (an over-long varint?)")]
+    NonCanonical {
+        /// commit or command.
+        what: &'static str,
+        /// Offset of the first differing byte (version byte = 0).
+        offset: usize,
+    },
+    /// An id that must identify something is the nil UUID.
+    #[error("{what}: {field} is the nil UUID (00000000-0000-0000-0000-000000000000); give a real id (uuid v7 or v5)")]
+    NilId {
+        /// command.
+        what: &'static str,
+        /// `command_id` or `correlation_id`.
+        field: &'static str,
+    },
+}
+
+thread_local! {
+    /// The message of the last [`de_error`] on this thread: postcard keeps
+    /// only "Serde Deserialization Error" of a custom error, so the codec
+    /// reads the message from here when it explains a failure.
+    static LAST_CUSTOM: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A serde error for the domain's own `Deserialize` impls (a text too long,
+/// a bad tenant, a period label that does not parse...), whose message the
+/// codec can still report when the format (postcard) drops it.
+pub fn de_error<E: serde::de::Error>(msg: impl fmt::Display) -> E {
+    let msg = msg.to_string();
+    LAST_CUSTOM.with(|l| *l.borrow_mut() = Some(msg.clone()));
+    E::custom(msg)
+}
+
+/// Words for postcard's error kinds.
+fn postcard_words(e: &postcard::Error) -> String {
+    use postcard::Error as P;
+    match e {
+        P::DeserializeUnexpectedEnd => "the input ends early (more bytes expected)".into(),
+        P::DeserializeBadVarint => {
+            "a malformed varint (longer than its type allows, or overflowing)".into()
+        }
+        P::DeserializeBadBool => "a bool byte that is neither 0 nor 1".into(),
+        P::DeserializeBadChar => "an invalid char".into(),
+        P::DeserializeBadUtf8 => "a string that is not valid UTF-8".into(),
+        P::DeserializeBadOption => "an Option tag that is neither 0 (None) nor 1 (Some)".into(),
+        P::DeserializeBadEnum => "an enum variant index over u32".into(),
+        P::DeserializeBadEncoding => "bytes that are not a valid encoding".into(),
+        P::SerdeDeCustom => LAST_CUSTOM
+            .with(|l| l.borrow_mut().take())
+            .unwrap_or_else(|| {
+                "a value its type refuses (an unknown enum variant index, or a value out of range)"
+                    .into()
+            }),
+        other => other.to_string(),
+    }
+}
+
+/// Field names of the command envelope, in wire order.
+const COMMAND_FIELDS: [&str; 7] = [
+    "command_id",
+    "tenant",
+    "actor",
+    "source",
+    "correlation_id",
+    "causation_id",
+    "command",
+];
+
+/// Field names of the envelope (version 2; version 1 is its prefix).
+const ENVELOPE_FIELDS: [&str; 15] = [
+    "event_id",
+    "entity",
+    "tenant",
+    "recorded_at",
+    "effective",
+    "actor",
+    "source",
+    "reason",
+    "correlation_id",
+    "causation_id",
+    "command_id",
+    "schema_version",
+    "body",
+    "command_digest",
+    "migrated_at",
+];
+
+/// What a decoded unit is, for naming the place of a failure: postcard is
+/// positional, so the path has positions; the top level gets its names.
+#[derive(Clone, Copy)]
+enum Shape {
+    Command,
+    Commit,
+}
+
+/// `[6].5[2][1]` → `command.5[2][1]`; `[1][2]` → `event 1: tenant`.
+fn name_path(shape: Shape, path: &str) -> String {
+    fn leading_index(p: &str) -> Option<(usize, &str)> {
+        let rest = p.strip_prefix('[')?;
+        let end = rest.find(']')?;
+        Some((rest[..end].parse().ok()?, &rest[end + 1..]))
+    }
+    match shape {
+        Shape::Command => match leading_index(path) {
+            Some((i, rest)) if i < COMMAND_FIELDS.len() => format!("{}{rest}", COMMAND_FIELDS[i]),
+            _ => path.to_string(),
+        },
+        Shape::Commit => match leading_index(path) {
+            Some((event, rest)) => match leading_index(rest) {
+                Some((f, rest)) if f < ENVELOPE_FIELDS.len() => {
+                    format!("event {event}: {}{rest}", ENVELOPE_FIELDS[f])
+                }
+                _ => format!("event {event}{rest}"),
+            },
+            None => path.to_string(),
+        },
+    }
+}
+
+/// Explain why `body` does not decode as `T`: postcard's finding in words,
+/// the field path and the offset where decoding stopped (just after the
+/// refused value; version byte = 0). Run only after a
+/// failed decode, so the fast path pays nothing for it.
+fn explain<'a, T: Deserialize<'a>>(shape: Shape, body: &'a [u8]) -> String {
+    LAST_CUSTOM.with(|l| l.borrow_mut().take());
+    let mut de = postcard::Deserializer::from_bytes(body);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let remaining = de.finalize().map(|r| r.len()).unwrap_or(0);
+    let offset = 1 + body.len().saturating_sub(remaining);
+    match result {
+        Ok(_) => format!("undecodable at byte {offset}"),
+        Err(e) => {
+            let path = name_path(shape, &e.path().to_string());
+            let words = postcard_words(e.inner());
+            if path == "." || path.is_empty() {
+                format!("{words} (decoding stopped at byte {offset})")
+            } else {
+                format!("{words} in `{path}` (decoding stopped at byte {offset})")
+            }
+        }
+    }
+}
+
+/// Refuse bytes that decoded but are not the canonical encoding of the
+/// value (re-encode and compare).
+fn check_canonical(what: &'static str, bytes: &[u8], canonical: &[u8]) -> Result<(), CodecError> {
+    if bytes == canonical {
+        return Ok(());
+    }
+    let offset = bytes
+        .iter()
+        .zip(canonical)
+        .position(|(a, b)| a != b)
+        .unwrap_or(bytes.len().min(canonical.len()));
+    Err(CodecError::NonCanonical { what, offset })
+}
+
+/// The ids of a command envelope that must not be nil.
+fn check_command_ids(what: &'static str, cmd: &CommandEnvelope) -> Result<(), CodecError> {
+    if cmd.command_id.is_nil() {
+        return Err(CodecError::NilId {
+            what,
+            field: "command_id",
+        });
+    }
+    if cmd.correlation_id.is_nil() {
+        return Err(CodecError::NilId {
+            what,
+            field: "correlation_id",
+        });
+    }
+    Ok(())
 }
 
 /// The version-1 envelope, frozen: exactly the shape commits of version 1
@@ -288,8 +471,8 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
         .split_first()
         .ok_or(CodecError::Empty { what: "commit" })?;
     let events: Vec<Envelope> = match version {
-        COMMIT_VERSION => take_all::<Vec<Envelope>>("commit", body)?,
-        COMMIT_VERSION_1 => take_all::<Vec<EnvelopeV1>>("commit", body)?
+        COMMIT_VERSION => take_all::<Vec<Envelope>>("commit", Shape::Commit, body)?,
+        COMMIT_VERSION_1 => take_all::<Vec<EnvelopeV1>>("commit", Shape::Commit, body)?
             .into_iter()
             .map(EnvelopeV1::upcast)
             .collect(),
@@ -304,12 +487,17 @@ pub fn decode_commit(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
     Ok(events)
 }
 
-/// Decode all of `body` as one `T`, refusing trailing bytes.
-fn take_all<'a, T: Deserialize<'a>>(what: &'static str, body: &'a [u8]) -> Result<T, CodecError> {
+/// Decode all of `body` as one `T`, refusing trailing bytes; a failure
+/// names postcard's finding, the field and the byte offset.
+fn take_all<'a, T: Deserialize<'a>>(
+    what: &'static str,
+    shape: Shape,
+    body: &'a [u8],
+) -> Result<T, CodecError> {
     let (value, rest) =
-        postcard::take_from_bytes::<T>(body).map_err(|e| CodecError::Malformed {
+        postcard::take_from_bytes::<T>(body).map_err(|_| CodecError::Malformed {
             what,
-            detail: e.to_string(),
+            detail: explain::<T>(shape, body),
         })?;
     if !rest.is_empty() {
         return Err(CodecError::Trailing {
@@ -322,6 +510,7 @@ fn take_all<'a, T: Deserialize<'a>>(what: &'static str, body: &'a [u8]) -> Resul
 
 /// Encode a command envelope: version byte + postcard.
 pub fn encode_command(cmd: &CommandEnvelope) -> Result<Vec<u8>, CodecError> {
+    check_command_ids("command", cmd)?;
     check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
     let bytes =
         postcard::to_extend(cmd, vec![COMMAND_VERSION]).map_err(|e| CodecError::Malformed {
@@ -356,24 +545,24 @@ pub fn decode_command(bytes: &[u8]) -> Result<CommandEnvelope, CodecError> {
             version,
         });
     }
-    let (cmd, rest) =
-        postcard::take_from_bytes::<CommandEnvelope>(body).map_err(|e| CodecError::Malformed {
+    let cmd: CommandEnvelope = take_all("command", Shape::Command, body)?;
+    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
+    check_command_ids("command", &cmd)?;
+    // One command, one encoding: re-encode and compare (an over-long varint
+    // decodes to the same value but would give equal commands other bytes).
+    let canonical =
+        postcard::to_extend(&cmd, vec![COMMAND_VERSION]).map_err(|e| CodecError::Malformed {
             what: "command",
             detail: e.to_string(),
         })?;
-    if !rest.is_empty() {
-        return Err(CodecError::Trailing {
-            what: "command",
-            count: rest.len(),
-        });
-    }
-    check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
+    check_canonical("command", bytes, &canonical)?;
     Ok(cmd)
 }
 
 /// Encode a command envelope as JSON (externally tagged command names,
 /// periods as labels, fixed-point numbers as decimal strings).
 pub fn encode_command_json(cmd: &CommandEnvelope) -> Result<String, CodecError> {
+    check_command_ids("command json", cmd)?;
     check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
     let s = serde_json::to_string(cmd).map_err(|e| CodecError::Malformed {
         what: "command json",
@@ -403,5 +592,6 @@ pub fn decode_command_json(json: &str) -> Result<CommandEnvelope, CodecError> {
         detail: e.to_string(),
     })?;
     check_command_limits(&cmd.command).map_err(|detail| CodecError::Limit { index: 0, detail })?;
+    check_command_ids("command json", &cmd)?;
     Ok(cmd)
 }

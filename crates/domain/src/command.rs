@@ -31,6 +31,7 @@ pub const COUNCIL_SCOPE: &str = "council";
 
 /// A command. Never reorder variants or fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Command {
     /// → IndicatorDefined.
     DefineIndicator {
@@ -300,7 +301,7 @@ fn deserialize_inner<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Comma
     });
     let _guard = NestingGuard;
     if depth > 1 {
-        return Err(serde::de::Error::custom(
+        return Err(crate::codec::de_error(
             "post-close restatements cannot be nested",
         ));
     }
@@ -309,6 +310,7 @@ fn deserialize_inner<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Comma
 
 /// Who asked, on whose behalf, and the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CommandEnvelope {
     /// Command id (also the log dedupe id).
     pub command_id: Uuid,

@@ -42,6 +42,7 @@ pub struct EntityRef {
 
 /// A result with what is printed beside it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResultEntry {
     /// The result.
     pub result: ResultValue,
@@ -56,6 +57,7 @@ pub struct ResultEntry {
 /// A dashboard seal: what committee saw on a date, pinned to a log position
 /// and the SHA-256 of the dashboard's canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Seal {
     /// Unit, or None for the council-wide dashboard.
     pub unit: Option<Text>,

@@ -128,6 +128,7 @@ pub enum DataType {
 
 /// A measured or target value. Never reorder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Value {
     /// A percentage (`86.6` = 86.6%).
     Percent(Fixed),
@@ -255,6 +256,7 @@ pub enum Comparator {
 
 /// A target, in every printed form. Never reorder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Target {
     /// A number with a comparator (`90%`, `<£1m`, `>85%`, `0`, `6 days`);
     /// `note` carries a label or trailing words (`(Spring 2016)`, `above average`).
@@ -327,6 +329,7 @@ impl Target {
 
 /// A result for a period, in every printed form. Never reorder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum ResultValue {
     /// A measured value; `source_rag` is a rating printed by the source
     /// (`82% (A)`), carried as given; `label` is the result's own period label
@@ -383,6 +386,7 @@ impl ResultValue {
 
 /// A benchmark printed beside a result (`London 41% (Autumn 2014, RPS)`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Benchmark {
     /// Comparator group (`London`, `National`).
     pub group: Text,
@@ -416,6 +420,7 @@ impl InterventionLevel {
 
 /// The definition of an indicator (identity and how it is measured).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IndicatorSpec {
     /// Reference (`CG/S24`, `CPI 5001`), if it has one.
     pub reference: Option<Text>,

@@ -32,6 +32,7 @@ impl OrgKind {
 
 /// An organisation entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrgSpec {
     /// Kind.
     pub kind: OrgKind,

@@ -427,7 +427,7 @@ impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
-            return Period::parse(&s).map_err(serde::de::Error::custom);
+            return Period::parse(&s).map_err(crate::codec::de_error);
         }
         let p = match PeriodRepr::deserialize(d)? {
             PeriodRepr::Year(y) => Period::Year(FinancialYear(y)),
@@ -435,6 +435,6 @@ impl<'de> Deserialize<'de> for Period {
             PeriodRepr::Quarter(y, q) => Period::Quarter(FinancialYear(y), q),
             PeriodRepr::Month(y, m) => Period::Month(y, m),
         };
-        p.validated().map_err(serde::de::Error::custom)
+        p.validated().map_err(crate::codec::de_error)
     }
 }

@@ -76,6 +76,7 @@ impl Rag {
 /// A tolerance scheme (how far off target maps to which colour). Never
 /// reorder variants or fields.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum ToleranceScheme {
     /// 2013–2017 four levels: Green on/above target; Green Amber when the
     /// miss is at most `green_amber_max_bp`; Red Amber at most

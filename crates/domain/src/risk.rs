@@ -73,6 +73,7 @@ impl Probability {
 
 /// One assessment: impact × probability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Assessment {
     /// Impact 1–5.
     pub impact: u8,
@@ -163,6 +164,7 @@ pub enum Response {
 
 /// The definition of a risk.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RiskSpec {
     /// Risk id (`FIN001`, `ST0072`, `G&C019`).
     pub risk_id: Text,

@@ -13,6 +13,7 @@ pub const MAX_SAVING_YEARS: usize = 16;
 
 /// A savings proposal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SavingSpec {
     /// Reference (`P&R1`).
     pub reference: Text,

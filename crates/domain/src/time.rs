@@ -17,6 +17,7 @@ pub const MAX_YEAR: i32 = 9999;
 
 /// A civil date (UTC, proleptic Gregorian), years 1900–9999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Date {
     /// Year.
     pub year: i32,

@@ -362,6 +362,24 @@ impl<L: EventLog> Ledger<L> {
         let chunk = self.max_batch.min(self.log.capabilities().max_batch.max(1));
         let mut seen = BTreeSet::new();
         for (index, item) in items.iter().enumerate() {
+            // The nil UUID names nothing: as a command id every writer that
+            // forgot to set one would share it (the codec refuses it too).
+            for (field, id) in [
+                ("command_id", item.command.command_id),
+                ("correlation_id", item.command.correlation_id),
+            ] {
+                if id.is_nil() {
+                    return Err(LedgerError::Rejected {
+                        index,
+                        command: item.command.command.name(),
+                        source: DomainError::Invalid {
+                            field,
+                            value: id.to_string(),
+                            reason: "the nil UUID is not an id; give a real one (uuid v7 or v5)",
+                        },
+                    });
+                }
+            }
             if !seen.insert(item.command.command_id) {
                 return Err(LedgerError::DuplicateCommandId {
                     index,

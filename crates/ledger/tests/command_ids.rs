@@ -312,3 +312,26 @@ async fn stored_records_sharing_a_command_id_are_reported() {
         ]
     );
 }
+
+/// Issue #14 item 11: the nil UUID is not a command id (nor a correlation
+/// id), whichever way the command arrives; nothing is appended.
+#[tokio::test]
+async fn the_nil_uuid_is_refused_as_command_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = embedded(&dir).await;
+    for field in ["command_id", "correlation_id"] {
+        let mut cmd = define(1, "CG/S24");
+        match field {
+            "command_id" => cmd.command_id = Uuid::nil(),
+            _ => cmd.correlation_id = Uuid::nil(),
+        }
+        match l.execute(Submitted::new(cmd)).await.unwrap_err() {
+            LedgerError::Rejected {
+                source: perfledger_domain::DomainError::Invalid { field: f, .. },
+                ..
+            } => assert_eq!(f, field),
+            other => panic!("{field}: {other}"),
+        }
+    }
+    assert_eq!(l.log().head().await.unwrap(), 0);
+}
