@@ -400,8 +400,20 @@ fn seal_box(
             ("as_of", &seal.seq.to_string()),
         ])
     );
+    // A seal with an id names it (and the report and when it was sealed).
+    let mut named = String::new();
+    if let Some(id) = &rec.seal_id {
+        let _ = write!(named, "<span class=\"seal-id\">{}</span>", esc(id));
+        if let Some(t) = &rec.title {
+            let _ = write!(named, " “{}”", esc(t));
+        }
+        if let Some(at) = rec.sealed_at {
+            let _ = write!(named, ", sealed {}", esc(&at.to_string()));
+        }
+        named.push_str(": ");
+    }
     let mut s = format!(
-        "<div class=\"seal {class}\"><p>Sealed for <strong>{}</strong> on {} — {} dashboard {} at log sequence {} — <strong>{}</strong>.{} <a href=\"{}\">Show the sealed view</a></p>",
+        "<div class=\"seal {class}\"><p>{named}Sealed for <strong>{}</strong> on {} — {} dashboard {} at log sequence {} — <strong>{}</strong>.{} <a href=\"{}\">Show the sealed view</a></p>",
         esc(seal.committee.as_str()),
         esc(&seal.meeting_date.to_string()),
         esc(&scope_name(seal.unit.as_ref().map(|u| u.as_str()))),
@@ -1185,6 +1197,9 @@ struct SealOut {
     seq: u64,
     index: u16,
     seal: perfledger_domain::event::Seal,
+    seal_id: Option<String>,
+    title: Option<String>,
+    sealed_at: Option<String>,
     digest: String,
     verdict: SealVerdictOut,
 }
@@ -1207,6 +1222,9 @@ pub(crate) fn api_seals(app: &App, m: &M) -> Res {
             index: rec.index,
             digest: hex32(&rec.seal.digest),
             seal: rec.seal,
+            seal_id: rec.seal_id,
+            title: rec.title,
+            sealed_at: rec.sealed_at.map(|t| t.to_string()),
             verdict: SealVerdictOut {
                 matches: v.matches,
                 expected_digest: v.expected_digest,
