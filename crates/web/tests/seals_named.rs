@@ -14,7 +14,6 @@ use perfledger_log::embedded::EmbeddedLog;
 use perfledger_readmodel::{AsOf, Projector, ReadModel};
 use perfledger_web::{router, WebState};
 use tower::ServiceExt;
-use uuid::Uuid;
 
 fn t(s: &str) -> Text {
     Text::new("test", s).unwrap()
@@ -71,7 +70,7 @@ async fn a_seal_with_an_id_shows_it_with_its_title_and_time() {
         tenant: plan.tenant.clone(),
         actor: req.actor.clone(),
         source: req.source.clone(),
-        correlation_id: Uuid::nil(),
+        correlation_id: req.command_id,
         causation_id: None,
         command: Command::SealCommitteeDashboard { seal },
     };
