@@ -313,3 +313,113 @@ async fn restated_result_after_seal_keeps_what_committee_saw() {
         then.digest
     );
 }
+
+/// Issue #14 item 5: restating a result keeps the commentary it does not
+/// change, and the audit trail records every field a restatement changes.
+#[tokio::test]
+async fn a_restatement_keeps_its_commentary_and_the_audit_names_each_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
+    let ledger = Ledger::new(log.clone(), "pl");
+    let q1 = Period::Quarter(FinancialYear(2016), 1);
+    let s24 = || t("CG/S24");
+    let steps = vec![
+        (
+            "2016-04-01T09:00:00Z",
+            Command::DefineIndicator {
+                spec: IndicatorSpec {
+                    reference: Some(s24()),
+                    title: t("Overall satisfaction with customer services"),
+                    unit: t(UNIT),
+                    lead_officer: None,
+                    indicator_type: IndicatorType::Spi,
+                    polarity: Polarity::BiggerIsBetter,
+                    frequency: Frequency::Quarterly,
+                    data_type: DataType::Percentage,
+                    comparison: ComparisonBasis::Sequential,
+                    theme: None,
+                    objective: None,
+                    committee: None,
+                },
+            },
+        ),
+        (
+            "2016-07-21T10:00:00Z",
+            Command::RecordResult {
+                indicator: s24(),
+                period: q1,
+                entry: entry("79%", Some("Improved call handling")),
+            },
+        ),
+        (
+            "2016-08-01T10:00:00Z",
+            Command::RestateResult {
+                indicator: s24(),
+                period: q1,
+                entry: entry("81%", None),
+                reason: t("late survey returns"),
+            },
+        ),
+        (
+            "2016-08-02T10:00:00Z",
+            Command::RestateResult {
+                indicator: s24(),
+                period: q1,
+                entry: entry("81%", Some("Call handling and web both improved")),
+                reason: t("commentary revised"),
+            },
+        ),
+    ];
+    let mut seqs = Vec::new();
+    for (i, (when, c)) in steps.into_iter().enumerate() {
+        let done = ledger
+            .execute(Submitted::at(cmd(i as u64 + 1, OFFICER, c), at(when)))
+            .await
+            .unwrap();
+        seqs.push(done.seq);
+    }
+    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    Projector::new(&rm)
+        .catch_up(log.as_ref(), &mut |_| {})
+        .await
+        .unwrap();
+
+    // After the first restatement: 81%, the commentary kept.
+    let then = rm.indicator("CG/S24", AsOf::Seq(seqs[2])).unwrap();
+    let row = then.rows.iter().find(|r| r.period == q1).unwrap();
+    assert_eq!(row.result_text.as_deref(), Some("81%"));
+    assert_eq!(row.commentary.as_deref(), Some("Improved call handling"));
+    // Its audit entry records the result changing, and only that.
+    let at_restate: Vec<_> = then
+        .audit
+        .iter()
+        .filter(|e| e.seq == seqs[2])
+        .map(|e| (e.field.as_str(), e.before.as_deref(), e.after.as_deref()))
+        .collect();
+    assert_eq!(at_restate, [("result", Some("79%"), Some("81%"))]);
+
+    // The second restatement changes only the commentary: the trail says so.
+    let now = rm.indicator("CG/S24", AsOf::Head).unwrap();
+    let row = now.rows.iter().find(|r| r.period == q1).unwrap();
+    assert_eq!(
+        row.commentary.as_deref(),
+        Some("Call handling and web both improved")
+    );
+    let at_second: Vec<_> = now
+        .audit
+        .iter()
+        .filter(|e| e.seq == seqs[3])
+        .map(|e| (e.field.as_str(), e.before.as_deref(), e.after.as_deref()))
+        .collect();
+    assert_eq!(
+        at_second,
+        [
+            ("result", Some("81%"), Some("81%")),
+            (
+                "commentary",
+                Some("Improved call handling"),
+                Some("Call handling and web both improved")
+            ),
+        ]
+    );
+}

@@ -228,15 +228,15 @@ impl IndicatorState {
                 let spec = self.live(indicator)?;
                 require_reason("RestateResult", reason)?;
                 validate_entry(entry, spec)?;
-                if !self.results.contains_key(period) {
+                let Some(previous) = self.results.get(period) else {
                     return Err(DomainError::NothingToRestate {
                         field: "result",
                         period: period.to_string(),
                     });
-                }
+                };
                 vec![EventBody::ResultRestated {
                     period: *period,
-                    entry: entry.clone(),
+                    entry: restated_entry(previous, entry),
                     reason: reason.clone(),
                 }]
             }
@@ -265,6 +265,26 @@ impl IndicatorState {
             }
             _ => {}
         }
+    }
+}
+
+/// The entry a restatement records: the new result, and each other part
+/// (commentary, intervention level, benchmarks) the command gives, else the
+/// one it restates. A restatement keeps what it does not change, and the
+/// event carries the whole resulting entry (so it stands on its own).
+pub fn restated_entry(previous: &ResultEntry, given: &ResultEntry) -> ResultEntry {
+    ResultEntry {
+        result: given.result.clone(),
+        commentary: given
+            .commentary
+            .clone()
+            .or_else(|| previous.commentary.clone()),
+        intervention: given.intervention.or(previous.intervention),
+        benchmarks: if given.benchmarks.is_empty() {
+            previous.benchmarks.clone()
+        } else {
+            given.benchmarks.clone()
+        },
     }
 }
 

@@ -89,7 +89,8 @@ pub enum Command {
         indicator: Text,
         /// Period.
         period: Period,
-        /// New result.
+        /// New result. Commentary, intervention and benchmarks left empty
+        /// keep the restated entry's ([`crate::aggregate::restated_entry`]).
         entry: ResultEntry,
         /// Why.
         reason: Text,

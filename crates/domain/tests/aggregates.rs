@@ -273,6 +273,71 @@ fn unknown_entity_and_wrong_kind() {
     ));
 }
 
+/// Issue #14 item 5: a restatement keeps what it does not change.
+#[test]
+fn a_restatement_keeps_the_commentary_it_does_not_change() {
+    use perfledger_domain::indicator::InterventionLevel;
+    let ctx = Context::default();
+    let mut s = defined_indicator();
+    let mut first = entry("79%");
+    first.commentary = Some(t("Improved call handling"));
+    first.intervention = Some(InterventionLevel::new(2).unwrap());
+    run(
+        &mut s,
+        &ctx,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: first,
+        },
+    )
+    .unwrap();
+    let events = run(
+        &mut s,
+        &ctx,
+        Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: entry("81%"),
+            reason: t("late returns"),
+        },
+    )
+    .unwrap();
+    let EventBody::ResultRestated { entry: restated, .. } = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(restated.result, parse_result("81%").unwrap());
+    assert_eq!(
+        restated.commentary.as_ref().map(|c| c.as_str()),
+        Some("Improved call handling")
+    );
+    assert_eq!(restated.intervention, Some(InterventionLevel::new(2).unwrap()));
+    // A restatement that gives a commentary replaces it.
+    let mut second = entry("82%");
+    second.commentary = Some(t("Survey re-weighted"));
+    run(
+        &mut s,
+        &ctx,
+        Command::RestateResult {
+            indicator: t("CG/S24"),
+            period: q("2016/17 Q1"),
+            entry: second,
+            reason: t("re-weighting"),
+        },
+    )
+    .unwrap();
+    let AggregateState::Indicator(ind) = &s else {
+        panic!()
+    };
+    let now = &ind.results[&q("2016/17 Q1")];
+    assert_eq!(now.result, parse_result("82%").unwrap());
+    assert_eq!(
+        now.commentary.as_ref().map(|c| c.as_str()),
+        Some("Survey re-weighted")
+    );
+    assert_eq!(now.intervention, Some(InterventionLevel::new(2).unwrap()));
+}
+
 #[test]
 fn closed_periods_need_post_close_restatement() {
     let mut cal = new_state(EntityKind::Calendar);

@@ -1158,12 +1158,33 @@ impl ReadModel {
         let mut out = Vec::new();
         for r in self.tree.scan_prefix(keys::entity_slots_prefix(entity)) {
             let (k, value) = r?;
+            // Versions are sorted by (period, seq): the one before a version
+            // of the same period is the one it replaced.
+            let mut previous: Option<([u8; 8], EventBody)> = None;
             for v in versions::parse(&k, &value)? {
                 if v.seq <= s {
-                    out.push(self.decode_version(&k, &v)?.audit_entry());
+                    let record = self.decode_version(&k, &v)?;
+                    let entry = record.audit_entry();
+                    let side = match &previous {
+                        Some((period, body)) if *period == v.period => {
+                            render::side_changes(body, &record.body)
+                        }
+                        _ => Vec::new(),
+                    };
+                    out.push(entry.clone());
+                    for (field, before, after) in side {
+                        out.push(AuditEntry {
+                            field: field.to_string(),
+                            before,
+                            after,
+                            ..entry.clone()
+                        });
+                    }
+                    previous = Some((v.period, record.body));
                 }
             }
         }
+        // Stable: the extra fields of an event stay after its figure.
         out.sort_by_key(|e| (e.seq, e.index));
         Ok(out)
     }

@@ -185,3 +185,42 @@ pub fn figure(body: &EventBody) -> (&'static str, Option<String>) {
         EventBody::PostCloseRestatement { .. } => ("post-close restatement", None),
     }
 }
+
+/// The parts of a result entry other than the result (commentary,
+/// intervention level, benchmarks) that `after` changes from `before`, as
+/// (field, before, after) printed: a restatement's audit trail records every
+/// field it changes, not only the figure. Empty for other events.
+pub fn side_changes(
+    before: &EventBody,
+    after: &EventBody,
+) -> Vec<(&'static str, Option<String>, Option<String>)> {
+    let (
+        EventBody::ResultRecorded { entry: b, .. } | EventBody::ResultRestated { entry: b, .. },
+        EventBody::ResultRecorded { entry: a, .. } | EventBody::ResultRestated { entry: a, .. },
+    ) = (before, after)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if a.commentary != b.commentary {
+        let text = |e: &ResultEntry| e.commentary.as_ref().map(|c| c.to_string());
+        out.push(("commentary", text(b), text(a)));
+    }
+    if a.intervention != b.intervention {
+        let level = |e: &ResultEntry| e.intervention.map(|l| format!("Level {}", l.0));
+        out.push(("intervention", level(b), level(a)));
+    }
+    if a.benchmarks != b.benchmarks {
+        let list = |e: &ResultEntry| {
+            (!e.benchmarks.is_empty()).then(|| {
+                e.benchmarks
+                    .iter()
+                    .map(|m| format!("{} {}", m.group, value(&m.value)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        };
+        out.push(("benchmarks", list(b), list(a)));
+    }
+    out
+}
