@@ -737,7 +737,17 @@ async fn run(cli: Cli) -> Res<ExitCode> {
         cli.command.check_read_args()?;
         require_data(&g, &dir)?;
     }
-    let env = Env::open(&g, dir).await?;
+    let env = match Env::open(&g, dir).await {
+        Ok(env) => env,
+        // A log that cannot be read back (a record failing its CRC, a gap)
+        // is what `verify` looks for: reported as its finding, exit 2.
+        Err(CliError::Log(e @ (LogError::Corrupt { .. } | LogError::Gap { .. })))
+            if matches!(cli.command, Cmd::Verify) =>
+        {
+            return Ok(unreadable_log(&g, &e));
+        }
+        Err(e) => return Err(e),
+    };
     match cli.command {
         Cmd::Import { paths } => {
             import(&env, &paths).await?;
@@ -1305,6 +1315,40 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
     Ok(())
 }
 
+/// `verify` on a log that cannot be opened: the unreadable record is the
+/// first bad sequence (exit 2, as for every problem `verify` finds).
+fn unreadable_log(g: &Global, e: &LogError) -> ExitCode {
+    let seq = match e {
+        LogError::Corrupt { seq, .. } => Some(*seq).filter(|s| *s > 0),
+        LogError::Gap { expected, .. } => Some(*expected),
+        _ => None,
+    };
+    let problem = match seq {
+        Some(seq) => format!("log record {seq}: unreadable: {e}"),
+        None => format!("log unreadable: {e}"),
+    };
+    match g.format {
+        Format::Json => out!(
+            "{}",
+            serde_json::json!({
+                "ok": false,
+                "records_checked": 0,
+                "last_checkpoint": null,
+                "uncovered_tail": null,
+                "first_bad_seq": seq,
+                "seals_checked": 0,
+                "problems": [problem],
+            })
+        ),
+        _ => out!("PROBLEM: {problem}"),
+    }
+    match seq {
+        Some(seq) => eprintln!("error: verification failed at sequence {seq}: {e}"),
+        None => eprintln!("error: verification failed: {e}"),
+    }
+    ExitCode::from(2)
+}
+
 async fn verify(env: &Env) -> Res<ExitCode> {
     let report = integrity::verify(&*env.log).await?;
     let mut problems: Vec<String> = Vec::new();
@@ -1352,11 +1396,24 @@ async fn verify(env: &Env) -> Res<ExitCode> {
             })
         ),
         _ => {
+            let coverage = match (report.last_checkpoint, report.ok()) {
+                (Some(c), true) => format!(
+                    "the last checkpoint (record {}) vouches for records 1..={}; {} records after it are not covered by a checkpoint yet",
+                    c.seq, c.upto, report.uncovered_tail
+                ),
+                (Some(c), false) => format!(
+                    "the last checkpoint that held before the problem (record {}) vouches for records 1..={}",
+                    c.seq, c.upto
+                ),
+                (None, true) => format!(
+                    "no checkpoint yet: none of the {} records is covered by one",
+                    report.uncovered_tail
+                ),
+                (None, false) => "no checkpoint held before the problem".to_string(),
+            };
             out!(
-                "checked {} records; last checkpoint covers 1..={}; {} records after it; {} seals re-derived",
+                "checked {} records; {coverage}; {} seals re-derived",
                 report.checked,
-                report.last_checkpoint.map_or(0, |c| c.upto),
-                report.uncovered_tail,
                 seals_checked
             );
             for p in &problems {

@@ -1101,3 +1101,59 @@ fn demo_serves_the_dashboards() {
         "{page}"
     );
 }
+
+/// Issue #14 item 8: after a record is altered with valid CRCs, `rebuild`
+/// stops before it and names it (as `verify` does), and `verify` says what
+/// its checkpoint line means; a record failing its CRC makes `verify` exit 2
+/// like every other problem it finds.
+#[test]
+fn tampered_log_stops_rebuild_and_every_verify_problem_exits_2() {
+    let site = Site::embedded();
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let log_dir = site.dir.path().join("log");
+    let raw = perfledger_log::embedded::read_raw(&log_dir).unwrap();
+    let mut records: Vec<perfledger_log::LogRecord> =
+        raw.iter().map(|r| r.record.clone()).collect();
+    let victim = 100usize;
+    records[victim - 1].recorded_at += 1;
+    perfledger_log::embedded::write_raw(&log_dir, &records).unwrap();
+
+    let o = site.run(&["rebuild"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "rebuild must refuse: {err}");
+    assert!(
+        err.contains(&format!("log record {victim} fails the hash chain")),
+        "{err}"
+    );
+    let o = site.run(&["verify"]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("1..=0"), "{out}");
+    assert!(
+        out.contains(&format!("PROBLEM: log record {victim}")),
+        "{out}"
+    );
+
+    // A byte flipped without fixing the CRC: the log cannot be opened.
+    perfledger_log::embedded::write_raw(
+        &log_dir,
+        &raw.iter().map(|r| r.record.clone()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let raw = perfledger_log::embedded::read_raw(&log_dir).unwrap();
+    let bad = &raw[49];
+    let data = log_dir.join(perfledger_log::embedded::DATA_FILE);
+    let mut bytes = std::fs::read(&data).unwrap();
+    let at = usize::try_from(bad.offset).unwrap() + bad.len as usize - 1;
+    bytes[at] ^= 0x01;
+    std::fs::write(&data, bytes).unwrap();
+    let o = site.run(&["verify"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("sequence 50"), "{err}");
+    let o = site.run(&["verify", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["first_bad_seq"], 50);
+}

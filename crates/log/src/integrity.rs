@@ -253,6 +253,183 @@ pub async fn checkpoint<L: EventLog>(
     }))
 }
 
+/// The hash chain checked record by record, as a reader meets them: one
+/// implementation for [`verify`] and for the read model's catch-up and
+/// rebuild, which stop at the first record that fails it instead of
+/// projecting it.
+///
+/// A checkpoint record vouches for the records it covers; their leaves are
+/// compared when it is met, so a reader that must not act on a bad record
+/// holds records until [`ChainCheck::push`] reports the checkpoint covering
+/// them (records after the last checkpoint are not yet protected by any).
+/// Cost: one SHA-256 of each record and one of each chain step.
+#[derive(Debug, Clone)]
+pub struct ChainCheck {
+    /// Chain root after the last record pushed.
+    root: Hash,
+    /// Next sequence expected.
+    next: Seq,
+    /// Upto of the last checkpoint met; None when resumed (not known).
+    last_upto: Option<Seq>,
+    /// Records before this one were checked by an earlier reader.
+    base: Seq,
+    /// Chain root after `base`.
+    base_root: Hash,
+    /// Records after `base` not yet covered by a checkpoint met:
+    /// (seq, short leaf, chain after).
+    pending: std::collections::VecDeque<(Seq, [u8; LEAF_PREFIX_BYTES], Hash)>,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainCheck {
+    /// A check from the start of the log.
+    pub fn new() -> Self {
+        ChainCheck {
+            root: ZERO,
+            next: 1,
+            last_upto: Some(0),
+            base: 0,
+            base_root: ZERO,
+            pending: Default::default(),
+        }
+    }
+
+    /// A check that continues after record `after`, whose chain root is
+    /// `root` (records up to `after` were checked before). Checkpoints met
+    /// later are checked for the records this check reads; the part of a
+    /// checkpoint covering records at or before `after` is not re-checked.
+    pub fn resume(after: Seq, root: Hash) -> Self {
+        ChainCheck {
+            root,
+            next: after + 1,
+            last_upto: if after == 0 { Some(0) } else { None },
+            base: after,
+            base_root: root,
+            pending: Default::default(),
+        }
+    }
+
+    /// The chain root after the last record pushed.
+    pub fn root(&self) -> Hash {
+        self.root
+    }
+
+    /// Check the next record. `Ok(Some(checkpoint))` when the record is a
+    /// checkpoint that holds: every record up to its `upto` is vouched for.
+    /// `Err((seq, problem))` names the first bad sequence (the record
+    /// itself, or an earlier one this checkpoint finds altered).
+    pub fn push(&mut self, r: &LogRecord) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
+        let leaf = self.advance(r)?;
+        self.settle(r, &leaf)
+    }
+
+    /// The sequence check and the chain step (the root then covers `r`).
+    fn advance(&mut self, r: &LogRecord) -> Result<Hash, (Seq, Problem)> {
+        if r.seq != self.next {
+            return Err((
+                self.next,
+                Problem::Unreadable(format!("sequence {} out of order", r.seq)),
+            ));
+        }
+        self.next += 1;
+        let leaf = leaf_hash(r);
+        self.root = chain_next(&self.root, &leaf);
+        Ok(leaf)
+    }
+
+    /// A checkpoint's checks, then `r` joins the records awaiting one.
+    fn settle(
+        &mut self,
+        r: &LogRecord,
+        leaf: &Hash,
+    ) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
+        let mut confirmed = None;
+        if r.subject.is_checkpoint() {
+            let cp = decode_checkpoint(r).map_err(|d| (r.seq, Problem::BadCheckpoint(d)))?;
+            confirmed = Some(self.check_checkpoint(r.seq, cp)?);
+        }
+        self.pending.push_back((r.seq, short(leaf), self.root));
+        Ok(confirmed)
+    }
+
+    fn check_checkpoint(
+        &mut self,
+        seq: Seq,
+        cp: CheckpointPayload,
+    ) -> Result<CheckpointInfo, (Seq, Problem)> {
+        let CheckpointPayload::V1 {
+            prev_upto,
+            upto,
+            root: cp_root,
+            leaves,
+        } = cp;
+        let leaf_of = |s: Seq| -> Option<&[u8; LEAF_PREFIX_BYTES]> {
+            s.checked_sub(prev_upto + 1)
+                .and_then(|i| leaves.get(usize::try_from(i).ok()?))
+        };
+        // Compare the overlapping leaves first, so a removed or inserted
+        // record is named exactly rather than as a misplaced checkpoint.
+        if !matches!(self.last_upto, Some(l) if l != prev_upto) {
+            for (s, got, _) in &self.pending {
+                if let Some(want) = leaf_of(*s) {
+                    if got != want {
+                        return Err((*s, Problem::LeafMismatch));
+                    }
+                }
+            }
+        }
+        if let Some(l) = self.last_upto {
+            if prev_upto != l || upto < prev_upto || upto >= seq {
+                return Err((
+                    seq,
+                    Problem::BadCheckpoint(format!(
+                        "covers ({prev_upto}, {upto}] but the previous checkpoint covered up to {l}"
+                    )),
+                ));
+            }
+        } else if upto < prev_upto || upto >= seq {
+            return Err((
+                seq,
+                Problem::BadCheckpoint(format!("covers ({prev_upto}, {upto}] at sequence {seq}")),
+            ));
+        }
+        let covered = upto - prev_upto;
+        if leaves.len() as u64 != covered {
+            return Err((
+                seq,
+                Problem::BadCheckpoint(format!("{} leaves for {covered} records", leaves.len())),
+            ));
+        }
+        if covered > 0 {
+            let ours = if upto == self.base {
+                Some(self.base_root)
+            } else {
+                self.pending
+                    .iter()
+                    .find(|(s, _, _)| *s == upto)
+                    .map(|(_, _, root)| *root)
+            };
+            if ours.is_some_and(|ours| ours != cp_root) {
+                return Err((seq, Problem::RootMismatch { upto }));
+            }
+        }
+        while self.pending.front().is_some_and(|(s, _, _)| *s <= upto) {
+            self.pending.pop_front();
+        }
+        self.last_upto = Some(upto);
+        Ok(CheckpointInfo {
+            seq,
+            upto,
+            root: cp_root,
+        })
+    }
+}
+
 /// Verify the whole log against its checkpoints.
 pub async fn verify<L: EventLog>(log: &L) -> Result<VerifyReport, LogError> {
     verify_with_anchor(log, None).await
@@ -271,11 +448,8 @@ pub async fn verify_with_anchor<L: EventLog>(
         uncovered_tail: 0,
         first_bad: None,
     };
-    // Records since the last checkpoint's upto: (seq, short leaf, chain after).
-    let mut pending: Vec<(Seq, [u8; LEAF_PREFIX_BYTES], Hash)> = Vec::new();
-    let mut root = ZERO;
+    let mut chain = ChainCheck::new();
     let mut last_upto: Seq = 0;
-    let mut next: Seq = 1;
     let mut s = log.read(1, Until::Seq(head));
     let fail = |mut report: VerifyReport, seq: Seq, p: Problem, last_upto: Seq| {
         report.first_bad = Some((seq, p));
@@ -298,94 +472,29 @@ pub async fn verify_with_anchor<L: EventLog>(
             }
             Err(e) => return Err(e),
         };
-        if r.seq != next {
-            return fail(
-                report,
-                next,
-                Problem::Unreadable(format!("sequence {} out of order", r.seq)),
-                last_upto,
-            );
-        }
-        next += 1;
+        let leaf = match chain.advance(&r) {
+            Ok(leaf) => leaf,
+            Err((bad, p)) => return fail(report, bad, p, last_upto),
+        };
         report.checked += 1;
-        let leaf = leaf_hash(&r);
-        root = chain_next(&root, &leaf);
         if let Some((aseq, aroot)) = anchor {
-            if aseq == r.seq && aroot != root {
+            if aseq == r.seq && aroot != chain.root() {
                 return fail(report, r.seq, Problem::AnchorMismatch, last_upto);
             }
         }
-        if r.subject.is_checkpoint() {
-            let cp = match decode_checkpoint(&r) {
-                Ok(cp) => cp,
-                Err(d) => return fail(report, r.seq, Problem::BadCheckpoint(d), last_upto),
-            };
-            let CheckpointPayload::V1 {
-                prev_upto,
-                upto,
-                root: cp_root,
-                leaves,
-            } = cp;
-            // Compare the overlapping leaves first, so a removed or inserted
-            // record is named exactly rather than as a misplaced checkpoint.
-            if prev_upto == last_upto {
-                for ((seq, got, _), want) in pending.iter().zip(leaves.iter()) {
-                    if got != want {
-                        return fail(report, *seq, Problem::LeafMismatch, last_upto);
-                    }
-                }
+        match chain.settle(&r, &leaf) {
+            Ok(Some(cp)) => {
+                last_upto = cp.upto;
+                report.last_checkpoint = Some(cp);
             }
-            if prev_upto != last_upto || upto < prev_upto || upto >= r.seq {
-                return fail(
-                    report,
-                    r.seq,
-                    Problem::BadCheckpoint(format!(
-                        "covers ({prev_upto}, {upto}] but the previous checkpoint covered up to {last_upto}"
-                    )),
-                    last_upto,
-                );
-            }
-            let covered = (upto - prev_upto) as usize;
-            if leaves.len() != covered || pending.len() < covered {
-                return fail(
-                    report,
-                    r.seq,
-                    Problem::BadCheckpoint(format!(
-                        "{} leaves for {covered} records",
-                        leaves.len()
-                    )),
-                    last_upto,
-                );
-            }
-            for (i, (seq, got, _)) in pending.iter().take(covered).enumerate() {
-                if *got != leaves[i] {
-                    return fail(report, *seq, Problem::LeafMismatch, last_upto);
-                }
-            }
-            let at_upto = if covered == 0 {
-                None
-            } else {
-                Some(pending[covered - 1].2)
-            };
-            if let Some(ours) = at_upto {
-                if ours != cp_root {
-                    return fail(report, r.seq, Problem::RootMismatch { upto }, last_upto);
-                }
-            }
-            pending.drain(..covered);
-            last_upto = upto;
-            report.last_checkpoint = Some(CheckpointInfo {
-                seq: r.seq,
-                upto,
-                root: cp_root,
-            });
+            Ok(None) => {}
+            Err((bad, p)) => return fail(report, bad, p, last_upto),
         }
-        pending.push((r.seq, short(&leaf), root));
     }
-    if next != head + 1 {
+    if chain.next != head + 1 {
         return fail(
             report,
-            next,
+            chain.next,
             Problem::Unreadable("log ended before its head".into()),
             last_upto,
         );

@@ -41,6 +41,8 @@ pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
 pub(crate) const META_FORMAT: &[u8] = b"mformat";
 /// The tenant the read model belongs to (recorded when it is created).
 pub(crate) const META_TENANT: &[u8] = b"mtenant";
+/// The log's hash-chain root after the checkpoint (32 bytes), written with it.
+pub(crate) const META_CHAIN: &[u8] = b"mchain";
 
 /// Fact fields.
 pub(crate) mod field {

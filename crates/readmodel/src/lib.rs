@@ -157,6 +157,16 @@ pub enum ProjectError {
         /// Why.
         reason: String,
     },
+    /// A record fails the log's hash chain (altered, removed, reordered or
+    /// inserted, as `verify` reports it): it was not applied; the records
+    /// before it were.
+    #[error("log record {seq} fails the hash chain: {problem}; the read model stops before it (run `perfledger verify`)")]
+    Chain {
+        /// The first bad sequence.
+        seq: Seq,
+        /// What is wrong there.
+        problem: perfledger_log::integrity::Problem,
+    },
     /// A sequence gap (got 0: the log ended before the expected record).
     #[error("sequence gap: expected {expected}, got {got}")]
     Gap {
@@ -337,6 +347,25 @@ impl ReadModel {
         self.meta_u64(keys::META_CHECKPOINT)
     }
 
+    /// The log's hash-chain root after the checkpoint, as the projector
+    /// stored it (None: not known, e.g. records applied unchecked).
+    pub fn chain_root(&self) -> Result<Option<perfledger_log::integrity::Hash>, ReadModelError> {
+        if self.checkpoint()? == 0 {
+            return Ok(Some(perfledger_log::integrity::ZERO));
+        }
+        match self.tree.get(keys::META_CHAIN)? {
+            None => Ok(None),
+            Some(v) => {
+                <[u8; 32]>::try_from(v.as_ref())
+                    .map(Some)
+                    .map_err(|_| ReadModelError::Corrupt {
+                        key: hex::encode(keys::META_CHAIN),
+                        detail: "expected 32 bytes".to_string(),
+                    })
+            }
+        }
+    }
+
     fn meta_u64(&self, key: &[u8]) -> Result<u64, ReadModelError> {
         match self.tree.get(key)? {
             None => Ok(0),
@@ -466,12 +495,16 @@ impl ReadModel {
         Ok((block, bytes))
     }
 
-    /// SHA-256 over every key and value of the tree, in key order: equal
-    /// digests mean identical read models.
+    /// SHA-256 over every key and value of the tree, in key order (but the
+    /// chain check's stored root): equal digests mean identical read models.
     pub fn content_digest(&self) -> Result<String, ReadModelError> {
         let mut h = Sha256::new();
         for r in self.tree.iter() {
             let (k, v) = r?;
+            // Bookkeeping of the chain check, not content.
+            if k.as_ref() == keys::META_CHAIN {
+                continue;
+            }
             h.update((k.len() as u64).to_be_bytes());
             h.update(&k);
             h.update((v.len() as u64).to_be_bytes());

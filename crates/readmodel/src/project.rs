@@ -23,13 +23,24 @@
 //! whose envelope names another tenant is not something the ledger writes:
 //! it stops the projector with an error naming the sequence.
 //!
+//! Chain check: catch-up, rebuild and `follow` check the log's hash chain
+//! ([`integrity::ChainCheck`]) as they read, one SHA-256 per record on the
+//! read they already do. A record is applied once a checkpoint record in
+//! the log vouches for it (records are held until then, at most
+//! [`HOLD_RECORDS`]; the tail after the last checkpoint, which nothing
+//! vouches for yet, is applied when the read reaches the head). A record
+//! that fails the chain is not applied: the records before it are
+//! committed and the projector stops with [`ProjectError::Chain`] naming
+//! it. The chain root at the checkpoint is stored with it, so a resumed
+//! catch-up goes on checking from there.
+//!
 //! Flush policy: sled makes nothing durable until it flushes. The projector
 //! flushes after every catch-up batch, at the end of a catch-up, and in
 //! `follow` whenever it has caught up with the log; sled's own background
 //! flush (every second) bounds the loss on a crash to about a second of
 //! work, which is re-projected on restart.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use futures::{FutureExt, StreamExt};
 use perfledger_domain::command::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
@@ -37,6 +48,7 @@ use perfledger_domain::event::{EventBody, Seal};
 use perfledger_domain::ids::{composite_key, normalise_key};
 use perfledger_domain::organisation::OrgKind;
 use perfledger_domain::{decode_commit, EntityKind, Envelope};
+use perfledger_log::integrity::{self, ChainCheck, Hash};
 use perfledger_log::{EventLog, LogRecord, Seq, Until};
 use uuid::Uuid;
 
@@ -53,6 +65,11 @@ pub const FLUSH_EVERY: u64 = 65_536;
 const PROGRESS_EVERY: usize = 4_096;
 /// Most keys in one sled `apply_batch` (bounds sled's memory).
 pub const WRITE_CHUNK: usize = 1_024;
+/// Most records held back waiting for a checkpoint to vouch for them;
+/// beyond it the oldest are applied unvouched (a log with longer runs
+/// between checkpoints, such as a bulk load, is then checked when its
+/// checkpoint is read, after those records were applied).
+pub const HOLD_RECORDS: usize = 131_072;
 
 /// Progress of a catch-up: records applied so far (this run) out of the
 /// records to apply, and the checkpoint reached.
@@ -105,6 +122,8 @@ struct Batcher {
     entities: HashSet<Uuid>,
     /// The read model's tenant: only its records are applied.
     tenant: String,
+    /// The log's chain root after `checkpoint`, when known (stored with it).
+    chain: Option<Hash>,
 }
 
 impl Batcher {
@@ -216,13 +235,20 @@ impl Batcher {
             keys::META_MAXREC.to_vec(),
             self.maxrec.to_be_bytes().to_vec(),
         ));
+        if let Some(root) = self.chain {
+            writes.push((keys::META_CHAIN.to_vec(), root.to_vec()));
+        }
         writes.push((
             keys::META_CHECKPOINT.to_vec(),
             self.checkpoint.to_be_bytes().to_vec(),
         ));
         // The checkpoint is the last write of the last chunk.
-        for chunk in writes.chunks(WRITE_CHUNK) {
+        let chunks = writes.len().div_ceil(WRITE_CHUNK);
+        for (i, chunk) in writes.chunks(WRITE_CHUNK).enumerate() {
             let mut batch = sled::Batch::default();
+            if i + 1 == chunks && self.chain.is_none() {
+                batch.remove(keys::META_CHAIN);
+            }
             for (k, v) in chunk {
                 batch.insert(k.as_slice(), v.as_slice());
             }
@@ -605,7 +631,23 @@ impl Projector {
             record: RecordStage::default(),
             entities: HashSet::new(),
             tenant: self.rm.tenant().as_str().to_string(),
+            chain: self.rm.chain_root()?,
         })
+    }
+
+    /// The chain check continuing after the read model's checkpoint (the
+    /// stored root, else recomputed from the log once).
+    async fn chain_check<L: EventLog>(
+        &self,
+        log: &L,
+        b: &mut Batcher,
+    ) -> Result<ChainCheck, ProjectError> {
+        let root = match b.chain {
+            Some(root) => root,
+            None => integrity::chain_root_at(log, b.checkpoint).await?,
+        };
+        b.chain = Some(root);
+        Ok(ChainCheck::resume(b.checkpoint, root))
     }
 
     /// Apply records already read (in order); commits in batches. Returns
@@ -615,6 +657,8 @@ impl Projector {
         records: I,
     ) -> Result<Seq, ProjectError> {
         let mut b = self.batcher()?;
+        // Not checked against the chain: the stored root no longer applies.
+        b.chain = None;
         for rec in records {
             if let Err(e) = apply_record(&mut b, rec) {
                 b.commit_batch()?;
@@ -648,36 +692,35 @@ impl Projector {
         if head <= start {
             return Ok(start);
         }
+        let mut gate = Gate {
+            chain: self.chain_check(log, &mut b).await?,
+            held: VecDeque::new(),
+        };
         let mut records = read_ahead(log.read(start + 1, Until::Seq(head)));
-        let mut since_flush = 0u64;
+        let mut sink = CatchUpSink {
+            projector: self,
+            b,
+            start,
+            total,
+            since_flush: 0,
+            progress,
+        };
         while let Some(item) = records.next().await {
             let rec = item?;
-            if let Err(e) = apply_record(&mut b, &rec) {
-                b.commit_batch()?;
+            if let Err(e) = gate.push(rec, &mut sink) {
+                sink.b.commit_batch()?;
                 self.rm.flush()?;
                 return Err(e);
             }
-            if b.records_in_batch % PROGRESS_EVERY == 0 {
-                progress(Progress {
-                    applied: b.checkpoint - start,
-                    total,
-                    checkpoint: b.committed,
-                });
-            }
-            if b.records_in_batch >= self.batch_records {
-                since_flush += b.records_in_batch as u64;
-                b.commit_batch()?;
-                if since_flush >= self.flush_every {
-                    self.rm.flush()?;
-                    since_flush = 0;
-                }
-                progress(Progress {
-                    applied: b.checkpoint - start,
-                    total,
-                    checkpoint: b.checkpoint,
-                });
-            }
         }
+        if let Err(e) = gate.drain(&mut sink) {
+            sink.b.commit_batch()?;
+            self.rm.flush()?;
+            return Err(e);
+        }
+        let CatchUpSink {
+            mut b, progress, ..
+        } = sink;
         b.commit_batch()?;
         self.rm.flush()?;
         if b.checkpoint < head {
@@ -706,41 +749,181 @@ impl Projector {
     ) -> Result<Seq, ProjectError> {
         let mut b = self.batcher()?;
         let start = b.checkpoint;
+        let mut gate = Gate {
+            chain: self.chain_check(log, &mut b).await?,
+            held: VecDeque::new(),
+        };
         let mut stream = log.tail(b.checkpoint + 1);
         let report = |b: &Batcher| Progress {
             applied: b.checkpoint - start,
             total: 0,
             checkpoint: b.checkpoint,
         };
+        let mut sink = FollowSink {
+            b,
+            batch_records: self.batch_records,
+            progress,
+            start,
+        };
+        let stop = |sink: &mut FollowSink<'_>, e: ProjectError| -> Result<Seq, ProjectError> {
+            sink.b.commit_batch()?;
+            self.rm.flush()?;
+            Err(e)
+        };
         loop {
             let item = match stream.next().now_or_never() {
                 Some(item) => item,
                 None => {
-                    if b.records_in_batch > 0 {
-                        b.commit_batch()?;
+                    // Nothing more to read for now: what is held is the
+                    // tail no checkpoint vouches for yet.
+                    if let Err(e) = gate.drain(&mut sink) {
+                        return stop(&mut sink, e);
+                    }
+                    if sink.b.records_in_batch > 0 {
+                        sink.b.commit_batch()?;
                         self.rm.flush_async().await?;
-                        progress(report(&b));
+                        (sink.progress)(report(&sink.b));
                     }
                     stream.next().await
                 }
             };
             let Some(item) = item else {
-                b.commit_batch()?;
+                if let Err(e) = gate.drain(&mut sink) {
+                    return stop(&mut sink, e);
+                }
+                sink.b.commit_batch()?;
                 self.rm.flush()?;
-                progress(report(&b));
-                return Ok(b.checkpoint);
+                (sink.progress)(report(&sink.b));
+                return Ok(sink.b.checkpoint);
             };
             let rec = item?;
-            if let Err(e) = apply_record(&mut b, &rec) {
-                b.commit_batch()?;
-                self.rm.flush()?;
-                return Err(e);
-            }
-            if b.records_in_batch >= self.batch_records {
-                b.commit_batch()?;
-                progress(report(&b));
+            if let Err(e) = gate.push(rec, &mut sink) {
+                return stop(&mut sink, e);
             }
         }
+    }
+}
+
+/// Where checked records go.
+trait Sink {
+    /// Apply one record whose chain root (after it) is `root`.
+    fn apply(&mut self, rec: &LogRecord, root: Hash) -> Result<(), ProjectError>;
+}
+
+/// Records read but not yet applied, held until a checkpoint vouches for
+/// them (see the module docs).
+struct Gate {
+    chain: ChainCheck,
+    held: VecDeque<(LogRecord, Hash)>,
+}
+
+impl Gate {
+    /// Check `rec`; apply what is now vouched for. On a chain failure the
+    /// held records before the bad one are applied and the error names it.
+    fn push(&mut self, rec: LogRecord, sink: &mut dyn Sink) -> Result<(), ProjectError> {
+        match self.chain.push(&rec) {
+            Err((seq, problem)) => {
+                while let Some((r, root)) = self.held.pop_front() {
+                    if r.seq >= seq {
+                        break;
+                    }
+                    sink.apply(&r, root)?;
+                }
+                self.held.clear();
+                Err(ProjectError::Chain { seq, problem })
+            }
+            Ok(vouched) => {
+                if let Some(cp) = vouched {
+                    while self.held.front().is_some_and(|(r, _)| r.seq <= cp.upto) {
+                        if let Some((r, root)) = self.held.pop_front() {
+                            sink.apply(&r, root)?;
+                        }
+                    }
+                }
+                self.held.push_back((rec, self.chain.root()));
+                while self.held.len() > HOLD_RECORDS {
+                    if let Some((r, root)) = self.held.pop_front() {
+                        sink.apply(&r, root)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Apply everything held (the tail no checkpoint vouches for yet).
+    fn drain(&mut self, sink: &mut dyn Sink) -> Result<(), ProjectError> {
+        while let Some((r, root)) = self.held.pop_front() {
+            sink.apply(&r, root)?;
+        }
+        Ok(())
+    }
+}
+
+/// Apply one record and note the chain root it leaves.
+fn apply_checked(b: &mut Batcher, rec: &LogRecord, root: Hash) -> Result<(), ProjectError> {
+    if apply_record(b, rec)? {
+        b.chain = Some(root);
+    }
+    Ok(())
+}
+
+struct CatchUpSink<'a> {
+    projector: &'a Projector,
+    b: Batcher,
+    start: Seq,
+    total: u64,
+    since_flush: u64,
+    progress: &'a mut dyn FnMut(Progress),
+}
+
+impl Sink for CatchUpSink<'_> {
+    fn apply(&mut self, rec: &LogRecord, root: Hash) -> Result<(), ProjectError> {
+        let b = &mut self.b;
+        apply_checked(b, rec, root)?;
+        if b.records_in_batch.is_multiple_of(PROGRESS_EVERY) {
+            (self.progress)(Progress {
+                applied: b.checkpoint - self.start,
+                total: self.total,
+                checkpoint: b.committed,
+            });
+        }
+        if b.records_in_batch >= self.projector.batch_records {
+            self.since_flush += b.records_in_batch as u64;
+            b.commit_batch()?;
+            if self.since_flush >= self.projector.flush_every {
+                self.projector.rm.flush()?;
+                self.since_flush = 0;
+            }
+            (self.progress)(Progress {
+                applied: b.checkpoint - self.start,
+                total: self.total,
+                checkpoint: b.checkpoint,
+            });
+        }
+        Ok(())
+    }
+}
+
+struct FollowSink<'a> {
+    b: Batcher,
+    batch_records: usize,
+    progress: &'a mut (dyn FnMut(Progress) + Send),
+    start: Seq,
+}
+
+impl Sink for FollowSink<'_> {
+    fn apply(&mut self, rec: &LogRecord, root: Hash) -> Result<(), ProjectError> {
+        apply_checked(&mut self.b, rec, root)?;
+        if self.b.records_in_batch >= self.batch_records {
+            self.b.commit_batch()?;
+            (self.progress)(Progress {
+                applied: self.b.checkpoint - self.start,
+                total: 0,
+                checkpoint: self.b.checkpoint,
+            });
+        }
+        Ok(())
     }
 }
 
