@@ -53,23 +53,67 @@ fn strip_footnotes(s: &str) -> String {
 }
 
 /// A printed amount: `1,909`, `(4,331)` (brackets = negative), `-22`,
-/// `−8`, `+31`. `-` alone (nil) is zero.
+/// `−8`. `-` alone (nil) is zero. Strict: digits before any decimal point,
+/// no leading `+`, no space around or inside (a caller that trims cells,
+/// such as the CSV importer, trims before calling).
 pub fn parse_amount(value: &str) -> Result<Fixed, DomainError> {
-    let v = value.trim();
+    let v = value;
+    if v.trim() != v {
+        return Err(invalid("amount", value, "space around the amount"));
+    }
     if v == "-" || v == "\u{2013}" || v == "\u{2212}" {
         return Ok(Fixed::ZERO);
     }
     if let Some(inner) = v.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        check_amount_digits(value, inner)?;
         let n =
             Fixed::parse_decimal(inner).map_err(|_| invalid("amount", value, "not a number"))?;
-        if n.is_negative() {
-            return Err(invalid("amount", value, "negative inside brackets"));
-        }
         return n
             .checked_neg()
             .ok_or_else(|| invalid("amount", value, "too large"));
     }
+    let digits = v
+        .strip_prefix('-')
+        .or_else(|| v.strip_prefix('\u{2212}'))
+        .unwrap_or(v);
+    check_amount_digits(value, digits)?;
     Fixed::parse_decimal(v).map_err(|_| invalid("amount", value, "not a number"))
+}
+
+/// The unsigned part of an amount: digits (`,` grouping allowed), then
+/// optionally `.` and digits.
+fn check_amount_digits(value: &str, body: &str) -> Result<(), DomainError> {
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    if body.starts_with('+') {
+        return Err(invalid(
+            "amount",
+            value,
+            "a leading + is not an amount form",
+        ));
+    }
+    if body.starts_with('-') || body.starts_with('\u{2212}') {
+        return Err(invalid("amount", value, "negative inside brackets"));
+    }
+    if !int.starts_with(|c: char| c.is_ascii_digit())
+        || !int.bytes().all(|b| b.is_ascii_digit() || b == b',')
+    {
+        return Err(invalid(
+            "amount",
+            value,
+            "expected digits before any decimal point",
+        ));
+    }
+    if frac.is_some_and(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(invalid(
+            "amount",
+            value,
+            "expected digits after the decimal point",
+        ));
+    }
+    Ok(())
 }
 
 /// A printed value: `86.6%`, `+31%`, `(12%)`, `£7.3m`, `-£7.057m`, `£320k`,

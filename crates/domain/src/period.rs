@@ -338,7 +338,14 @@ impl Period {
             reason: "expected 2016/17, 2016/17 Q1, Q1 2016/17, H1 2016/17 or Dec 2015",
         };
         let v = value.trim();
-        let parts: Vec<&str> = v.split_whitespace().collect();
+        // Parts are separated by exactly one space (`2016/17  Q1` is a typo).
+        let parts: Vec<&str> = v.split(' ').collect();
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || p.contains(char::is_whitespace))
+        {
+            return Err(bad());
+        }
         let qh = |tok: &str| -> Option<(char, u8)> {
             let t = tok.to_ascii_uppercase();
             let mut c = t.chars();

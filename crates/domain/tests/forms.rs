@@ -370,3 +370,24 @@ fn ids_are_deterministic_and_normalised() {
         assert_eq!(EntityKind::from_token(k.token()).unwrap(), k);
     }
 }
+
+/// Issue #14 item 11: the printed forms are exact.
+#[test]
+fn amounts_and_periods_refuse_near_misses() {
+    for bad in [
+        "+3", ".5", " 7 ", " 7", "7 ", "5.", "(+3)", "(.5)", "-.5", "1 000",
+    ] {
+        assert!(
+            matches!(parse_amount(bad), Err(DomainError::Invalid { field: "amount", ref value, .. }) if value == bad),
+            "{bad:?} must be refused: {:?}",
+            parse_amount(bad)
+        );
+    }
+    assert_eq!(parse_amount("0.5").unwrap(), fx("0.5"));
+    assert_eq!(parse_amount("-22").unwrap(), fx("-22"));
+    assert_eq!(parse_amount("(4,331)").unwrap(), fx("-4331"));
+    for bad in ["2016/17  Q1", "Q1  2016/17", "2016/17\tQ1", "Dec  2015"] {
+        assert!(Period::parse(bad).is_err(), "{bad:?} must be refused");
+    }
+    assert!(Period::parse("2016/17 Q1").is_ok());
+}
