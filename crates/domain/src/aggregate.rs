@@ -25,13 +25,20 @@ use crate::rag::ToleranceScheme;
 use crate::risk::{Assessment, RiskSpec};
 use crate::saving::{SavingSpec, MAX_SAVING_YEARS};
 use crate::text::Text;
+use crate::time::Timestamp;
 
-/// What the ledger loads from other entities before handling a command:
-/// the tenant calendar's closed periods (from the calendar aggregate).
+/// What the ledger gives a decision besides the entity's state: the tenant
+/// calendar's closed periods (from the calendar aggregate) and the time the
+/// command is recorded at (the domain has no clock).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
     /// Closed periods; a period inside a closed one is closed too.
     pub closed_periods: BTreeSet<Period>,
+    /// The recorded time of the command being decided: the ledger's clock,
+    /// or the claimed time of a backdated (migrated) record. The ledger
+    /// always sets it; `None` (tests of other rules) skips the rules that
+    /// need it.
+    pub now: Option<Timestamp>,
 }
 
 impl Context {
@@ -39,6 +46,33 @@ impl Context {
     pub fn from_calendar(calendar: &CalendarState) -> Self {
         Context {
             closed_periods: calendar.closed.clone(),
+            now: None,
+        }
+    }
+
+    /// The same context, deciding as of `now`.
+    pub fn at(mut self, now: Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// A result is a fact about a period that has ended: refused while the
+    /// period is still running (or has not begun) at [`Context::now`].
+    pub fn check_period_ended(&self, period: Period) -> Result<(), DomainError> {
+        let Some(now) = self.now else {
+            return Ok(());
+        };
+        let ended_at = period
+            .end_date()
+            .and_then(|d| crate::time::Date::from_days_since_epoch(d.days_since_epoch() + 1))
+            .map(|d| d.start());
+        match ended_at {
+            Some(end) if now < end => Err(DomainError::Invalid {
+                field: "period",
+                value: period.to_string(),
+                reason: "the period has not ended at this recorded time: a result is recorded once its period is over",
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -116,7 +150,7 @@ impl IndicatorState {
     }
 
     /// Decide the events for a command.
-    pub fn handle(&self, cmd: &Command, _ctx: &Context) -> Result<Vec<EventBody>, DomainError> {
+    pub fn handle(&self, cmd: &Command, ctx: &Context) -> Result<Vec<EventBody>, DomainError> {
         Ok(match cmd {
             Command::DefineIndicator { spec } => {
                 if self.spec.is_some() {
@@ -201,6 +235,7 @@ impl IndicatorState {
                 entry,
             } => {
                 let spec = self.live(indicator)?;
+                ctx.check_period_ended(*period)?;
                 if !period.fits(spec.frequency) {
                     return Err(DomainError::PeriodDoesNotFitFrequency {
                         period: period.to_string(),
@@ -227,6 +262,7 @@ impl IndicatorState {
             } => {
                 let spec = self.live(indicator)?;
                 require_reason("RestateResult", reason)?;
+                ctx.check_period_ended(*period)?;
                 validate_entry(entry, spec)?;
                 let Some(previous) = self.results.get(period) else {
                     return Err(DomainError::NothingToRestate {

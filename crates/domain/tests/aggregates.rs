@@ -273,6 +273,44 @@ fn unknown_entity_and_wrong_kind() {
     ));
 }
 
+/// Issue #14 item 7: a result for a period that has not ended at the
+/// recorded time (the ledger's `now`) is refused; one rule, in `Context`.
+#[test]
+fn results_for_periods_not_yet_ended_are_refused() {
+    use perfledger_domain::Timestamp;
+    let at = |t: &str| Context::default().at(Timestamp::parse(t).unwrap());
+    let mut s = defined_indicator();
+    let record = |p: &str| Command::RecordResult {
+        indicator: t("CG/S24"),
+        period: q(p),
+        entry: entry("80%"),
+    };
+    let e = run(&mut s, &at("2026-11-30T03:00:00Z"), record("2030/31 Q1")).unwrap_err();
+    assert!(
+        matches!(e, DomainError::Invalid { field: "period", ref value, .. } if value == "2030/31 Q1"),
+        "{e:?}"
+    );
+    // The quarter running now, and the last instant of a quarter: refused.
+    assert!(run(&mut s, &at("2026-11-30T03:00:00Z"), record("2026/27 Q3")).is_err());
+    assert!(run(
+        &mut s,
+        &at("2026-09-30T23:59:59.999Z"),
+        record("2026/27 Q2")
+    )
+    .is_err());
+    // Once it is over: recorded.
+    run(&mut s, &at("2026-10-01T00:00:00Z"), record("2026/27 Q2")).unwrap();
+    // A restatement is judged the same way (its claimed time, when migrated).
+    let restate = Command::RestateResult {
+        indicator: t("CG/S24"),
+        period: q("2026/27 Q2"),
+        entry: entry("81%"),
+        reason: t("late returns"),
+    };
+    assert!(run(&mut s, &at("2026-09-01T00:00:00Z"), restate.clone()).is_err());
+    run(&mut s, &at("2026-10-02T00:00:00Z"), restate).unwrap();
+}
+
 /// Issue #14 item 5: a restatement keeps what it does not change.
 #[test]
 fn a_restatement_keeps_the_commentary_it_does_not_change() {
@@ -303,7 +341,10 @@ fn a_restatement_keeps_the_commentary_it_does_not_change() {
         },
     )
     .unwrap();
-    let EventBody::ResultRestated { entry: restated, .. } = &events[0] else {
+    let EventBody::ResultRestated {
+        entry: restated, ..
+    } = &events[0]
+    else {
         panic!("{events:?}")
     };
     assert_eq!(restated.result, parse_result("81%").unwrap());
@@ -311,7 +352,10 @@ fn a_restatement_keeps_the_commentary_it_does_not_change() {
         restated.commentary.as_ref().map(|c| c.as_str()),
         Some("Improved call handling")
     );
-    assert_eq!(restated.intervention, Some(InterventionLevel::new(2).unwrap()));
+    assert_eq!(
+        restated.intervention,
+        Some(InterventionLevel::new(2).unwrap())
+    );
     // A restatement that gives a commentary replaces it.
     let mut second = entry("82%");
     second.commentary = Some(t("Survey re-weighted"));
