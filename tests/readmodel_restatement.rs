@@ -378,7 +378,7 @@ async fn a_restatement_keeps_its_commentary_and_the_audit_names_each_change() {
             .unwrap();
         seqs.push(done.seq);
     }
-    let rm = ReadModel::open(dir.path().join("rm")).unwrap();
+    let rm = ReadModel::open(dir.path().join("rm"), &Tenant::new("barnet").unwrap()).unwrap();
     Projector::new(&rm)
         .catch_up(log.as_ref(), &mut |_| {})
         .await
