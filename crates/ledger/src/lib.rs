@@ -39,6 +39,15 @@
 //! about 160 MB for 10 million records. A fold collision costs one extra
 //! record read; the stored record is always the judge. A one-shot process
 //! (the CLI) pays one read of the whole log on its first command.
+//!
+//! # Entity states between commands
+//!
+//! Up to [`DEFAULT_STATE_CACHE`] entity states (least recently used out;
+//! [`Ledger::with_state_cache`]) are kept after each append, so a hot entity
+//! is not re-read and re-folded for every command. A cached state is used
+//! only while the log reports its version for the subject (one
+//! `subject_version` call); otherwise the entity is loaded again. The
+//! append's expected version covers the race after that check.
 
 #![forbid(unsafe_code)]
 
@@ -257,6 +266,54 @@ impl CommandIndex {
     }
 }
 
+/// Default number of entity states the ledger keeps between commands.
+pub const DEFAULT_STATE_CACHE: usize = 4096;
+
+/// Entity states kept between commands (issue #14 item 9: a hot entity's
+/// history was re-read for every command). Bounded, least recently used out.
+/// An entry is used only when the log still reports its version for the
+/// subject (one `subject_version` call instead of reading the history), and
+/// the append's expected version guards the race after that check.
+#[derive(Default)]
+struct StateCache {
+    capacity: usize,
+    tick: u64,
+    entries: BTreeMap<(EntityKind, Uuid), (Loaded, u64)>,
+}
+
+impl StateCache {
+    fn get(&mut self, key: &(EntityKind, Uuid)) -> Option<Loaded> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(key).map(|(l, t)| {
+            *t = tick;
+            l.clone()
+        })
+    }
+
+    fn put(&mut self, key: (EntityKind, Uuid), loaded: Loaded) {
+        if self.capacity == 0 {
+            return;
+        }
+        self.tick += 1;
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| *k)
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries.insert(key, (loaded, self.tick));
+    }
+
+    fn remove(&mut self, key: &(EntityKind, Uuid)) {
+        self.entries.remove(key);
+    }
+}
+
 /// Executes commands against an event log.
 pub struct Ledger<L> {
     log: Arc<L>,
@@ -265,6 +322,7 @@ pub struct Ledger<L> {
     conflict_retries: u32,
     max_batch: usize,
     index: Arc<Mutex<CommandIndex>>,
+    states: Arc<Mutex<StateCache>>,
 }
 
 impl<L> Clone for Ledger<L> {
@@ -276,6 +334,7 @@ impl<L> Clone for Ledger<L> {
             conflict_retries: self.conflict_retries,
             max_batch: self.max_batch,
             index: self.index.clone(),
+            states: self.states.clone(),
         }
     }
 }
@@ -290,7 +349,43 @@ impl<L: EventLog> Ledger<L> {
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             max_batch: usize::MAX,
             index: Arc::new(Mutex::new(CommandIndex::default())),
+            states: Arc::new(Mutex::new(StateCache {
+                capacity: DEFAULT_STATE_CACHE,
+                ..StateCache::default()
+            })),
         }
+    }
+
+    /// Keep at most `entities` entity states between commands (0 = none;
+    /// default [`DEFAULT_STATE_CACHE`]).
+    pub fn with_state_cache(self, entities: usize) -> Self {
+        Ledger {
+            states: Arc::new(Mutex::new(StateCache {
+                capacity: entities,
+                ..StateCache::default()
+            })),
+            ..self
+        }
+    }
+
+    /// An entity's state from the cache when the log still reports the
+    /// cached version for its subject, else loaded from the log.
+    async fn load_cached(
+        &self,
+        tenant: &Tenant,
+        kind: EntityKind,
+        id: Uuid,
+    ) -> Result<Loaded, LedgerError> {
+        let cached = self.states.lock().await.get(&(kind, id));
+        if let Some(c) = cached {
+            let subject = subject_for(&self.prefix, tenant, kind, id)?;
+            if self.log.subject_version(&subject).await? == c.version {
+                return Ok(c);
+            }
+        }
+        let loaded = self.load(tenant, kind, id).await?;
+        self.states.lock().await.put((kind, id), loaded.clone());
+        Ok(loaded)
     }
 
     /// Use another clock.
@@ -458,6 +553,7 @@ impl<L: EventLog> Ledger<L> {
         let mut cache: BTreeMap<(EntityKind, Uuid), Loaded> = BTreeMap::new();
         let mut plan = Plan {
             steps: Vec::with_capacity(end - start),
+            states: BTreeMap::new(),
         };
         let mut next_seq = head + 1;
         for (index, item) in items.iter().enumerate().take(end).skip(start) {
@@ -468,7 +564,7 @@ impl<L: EventLog> Ledger<L> {
             let calendar_id = entity_id(tenant, EntityKind::Calendar, CALENDAR_KEY);
             for key in [(EntityKind::Calendar, calendar_id), (kind, id)] {
                 if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
-                    slot.insert(self.load(tenant, key.0, key.1).await?);
+                    slot.insert(self.load_cached(tenant, key.0, key.1).await?);
                 }
             }
             let ctx = match cache.get(&(EntityKind::Calendar, calendar_id)) {
@@ -559,6 +655,7 @@ impl<L: EventLog> Ledger<L> {
             next_seq += 1;
             plan.steps.push(Step::Append {
                 index,
+                key: (kind, id),
                 command: name,
                 commit: Commit {
                     subject: subject_for(&self.prefix, tenant, kind, id)?,
@@ -570,6 +667,7 @@ impl<L: EventLog> Ledger<L> {
                 events: envelopes,
             });
         }
+        plan.states = cache;
         Ok(plan)
     }
 
@@ -598,14 +696,19 @@ impl<L: EventLog> Ledger<L> {
         };
         let mut appended = appended.into_iter();
         let mut out = Vec::with_capacity(plan.steps.len());
-        for step in plan.steps {
+        let Plan { steps, mut states } = plan;
+        // entity -> its last appended sequence, or None when the log
+        // answered duplicate (the planned state was not stored)
+        let mut settled: BTreeMap<(EntityKind, Uuid), Option<Seq>> = BTreeMap::new();
+        for step in steps {
             match step {
                 Step::Done(e) => out.push(e),
                 Step::Append {
                     index,
+                    key,
                     command,
+                    commit,
                     events,
-                    ..
                 } => {
                     let a = appended.next().ok_or_else(|| {
                         AppendFailure::Other(LedgerError::Log(LogError::Unavailable(
@@ -618,6 +721,14 @@ impl<L: EventLog> Ledger<L> {
                         self.check_log_duplicate(index, command, &events[0], a.seq)
                             .await
                             .map_err(AppendFailure::Other)?;
+                        settled.insert(key, None);
+                    } else {
+                        if let Some(Some(_)) | None = settled.get(&key) {
+                            settled.insert(key, Some(a.seq));
+                        }
+                        if let Some(l) = states.get_mut(&key) {
+                            l.commands.insert(commit.msg_id, a.seq);
+                        }
                     }
                     out.push(Executed {
                         seq: a.seq,
@@ -625,6 +736,18 @@ impl<L: EventLog> Ledger<L> {
                         events: if a.duplicate { Vec::new() } else { events },
                     });
                 }
+            }
+        }
+        // Keep the post-append states for the next command (the versions
+        // are the log's sequences, not the plan's predictions).
+        let mut cache = self.states.lock().await;
+        for (key, seq) in settled {
+            match (seq, states.remove(&key)) {
+                (Some(seq), Some(mut loaded)) => {
+                    loaded.version = seq;
+                    cache.put(key, loaded);
+                }
+                _ => cache.remove(&key),
             }
         }
         Ok(out)
@@ -662,6 +785,29 @@ impl<L: EventLog> Ledger<L> {
         } else {
             None
         })
+    }
+
+    /// The stored commit of a command id, if the log holds one: its
+    /// sequence and its events (looked up in the command-id index, caught
+    /// up to the head). For callers that derive a command from the log
+    /// itself (an import's seals) and must not re-derive one already stored.
+    pub async fn stored_command(
+        &self,
+        command_id: Uuid,
+    ) -> Result<Option<(Seq, Vec<Envelope>)>, LedgerError> {
+        let head = self.log.head().await?;
+        for seq in self.index_candidates(&command_id, head).await? {
+            if self.stored_commit(seq, &command_id).await?.is_some() {
+                let mut s = self.log.read(seq, Until::Seq(seq));
+                if let Some(r) = s.next().await {
+                    let r = r?;
+                    let events = decode_commit(&r.payload)
+                        .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+                    return Ok(Some((seq, events)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Has this command been applied already? `Some(seq)` for a duplicate
@@ -743,12 +889,15 @@ impl<L: EventLog> Ledger<L> {
 
 struct Plan {
     steps: Vec<Step>,
+    /// Every entity the plan loaded, with the planned commits applied.
+    states: BTreeMap<(EntityKind, Uuid), Loaded>,
 }
 
 enum Step {
     Done(Executed),
     Append {
         index: usize,
+        key: (EntityKind, Uuid),
         command: &'static str,
         commit: Commit,
         events: Vec<Envelope>,

@@ -1,0 +1,182 @@
+//! Issue #14 item 9: a hot entity's history is not re-read for every
+//! command. The ledger keeps entity states between commands, checked
+//! against the log's version of the subject before use, and stays correct
+//! when another process writes the same entity.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use perfledger_domain::command::{Command, CommandEnvelope};
+use perfledger_domain::event::ResultEntry;
+use perfledger_domain::indicator::{
+    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
+};
+use perfledger_domain::parse::{parse_result, parse_target};
+use perfledger_domain::{Period, Tenant, Text, Timestamp};
+use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
+use perfledger_log::embedded::EmbeddedLog;
+use perfledger_log::{
+    Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord, RecordStream,
+    Seq, Subject, Until,
+};
+use uuid::Uuid;
+
+/// The embedded log, counting whole-subject reads (entity loads).
+struct Counting {
+    inner: EmbeddedLog,
+    subject_reads: AtomicUsize,
+}
+
+impl EventLog for Counting {
+    async fn append(&self, commit: Commit) -> Result<Appended, LogError> {
+        self.inner.append(commit).await
+    }
+    async fn append_batch(&self, commits: Vec<Commit>) -> Result<Vec<Appended>, LogError> {
+        self.inner.append_batch(commits).await
+    }
+    async fn append_pipelined(&self, commits: Vec<Commit>) -> BatchProgress {
+        self.inner.append_pipelined(commits).await
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn head(&self) -> Result<Seq, LogError> {
+        self.inner.head().await
+    }
+    async fn subject_version(&self, subject: &Subject) -> Result<Seq, LogError> {
+        self.inner.subject_version(subject).await
+    }
+    async fn read_subject(&self, subject: &Subject) -> Result<Vec<LogRecord>, LogError> {
+        self.subject_reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.read_subject(subject).await
+    }
+    fn read(&self, from: Seq, until: Until) -> RecordStream {
+        self.inner.read(from, until)
+    }
+    fn tail(&self, from: Seq) -> RecordStream {
+        self.inner.tail(from)
+    }
+}
+
+fn t(s: &str) -> Text {
+    Text::new("test", s).unwrap()
+}
+
+fn envelope(n: u128, command: Command) -> CommandEnvelope {
+    CommandEnvelope {
+        command_id: Uuid::from_u128(0xC0DE_0000 + n),
+        tenant: Tenant::new("barnet").unwrap(),
+        actor: t("Head of Performance"),
+        source: t("test"),
+        correlation_id: Uuid::from_u128(7),
+        causation_id: None,
+        command,
+    }
+}
+
+fn define(n: u128) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::DefineIndicator {
+            spec: IndicatorSpec {
+                reference: Some(t("CG/S24")),
+                title: t("Overall satisfaction with customer services"),
+                unit: t("Commissioning Group"),
+                lead_officer: None,
+                indicator_type: IndicatorType::Spi,
+                polarity: Polarity::BiggerIsBetter,
+                frequency: Frequency::Quarterly,
+                data_type: DataType::Percentage,
+                comparison: ComparisonBasis::Sequential,
+                theme: None,
+                objective: None,
+                committee: None,
+            },
+        },
+    )
+}
+
+fn target(n: u128, quarter: u8) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::SetTarget {
+            indicator: t("CG/S24"),
+            period: Period::Quarter(perfledger_domain::FinancialYear(2016), quarter),
+            target: parse_target("80%").unwrap(),
+        },
+    )
+}
+
+fn record(n: u128, value: &str) -> CommandEnvelope {
+    envelope(
+        n,
+        Command::RecordResult {
+            indicator: t("CG/S24"),
+            period: Period::Quarter(perfledger_domain::FinancialYear(2016), 1),
+            entry: ResultEntry {
+                result: parse_result(value).unwrap(),
+                commentary: None,
+                intervention: None,
+                benchmarks: Vec::new(),
+            },
+        },
+    )
+}
+
+async fn counting(dir: &tempfile::TempDir) -> Arc<Counting> {
+    Arc::new(Counting {
+        inner: EmbeddedLog::open(dir.path().join("log")).await.unwrap(),
+        subject_reads: AtomicUsize::new(0),
+    })
+}
+
+fn ledger(log: &Arc<Counting>) -> Ledger<Counting> {
+    Ledger::new(log.clone(), "pl").with_clock(Arc::new(FixedClock(Timestamp(1_470_000_000_000))))
+}
+
+#[tokio::test]
+async fn commands_to_a_hot_entity_do_not_reread_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = counting(&dir).await;
+    let l = ledger(&log);
+    l.execute(Submitted::new(define(1))).await.unwrap();
+    for q in 1..=4u8 {
+        l.execute(Submitted::new(target(10 + q as u128, q)))
+            .await
+            .unwrap();
+    }
+    // the indicator and the tenant calendar, each read once
+    assert_eq!(log.subject_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(l.log().head().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn another_writer_makes_the_cached_state_stale_and_it_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = counting(&dir).await;
+    let a = ledger(&log);
+    let b = ledger(&log); // another process: its own caches
+                          // a caches "no such indicator"
+    let err = a
+        .execute(Submitted::new(record(2, "77%")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Rejected { .. }), "{err}");
+    b.execute(Submitted::new(define(1))).await.unwrap();
+    // a's cached state is stale: it must see the definition...
+    a.execute(Submitted::new(record(2, "77%"))).await.unwrap();
+    // ...and b must see a's result (a second one is refused)
+    let err = b
+        .execute(Submitted::new(record(3, "78%")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Rejected { .. }),
+        "a second result for the period: {err}"
+    );
+    // a pinned version from a fresh read is honoured despite the cache
+    let mut pinned = Submitted::new(target(4, 2));
+    pinned.expected = Some(2);
+    b.execute(pinned).await.unwrap();
+    assert_eq!(a.log().head().await.unwrap(), 3);
+}
