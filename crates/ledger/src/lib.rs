@@ -787,29 +787,6 @@ impl<L: EventLog> Ledger<L> {
         })
     }
 
-    /// The stored commit of a command id, if the log holds one: its
-    /// sequence and its events (looked up in the command-id index, caught
-    /// up to the head). For callers that derive a command from the log
-    /// itself (an import's seals) and must not re-derive one already stored.
-    pub async fn stored_command(
-        &self,
-        command_id: Uuid,
-    ) -> Result<Option<(Seq, Vec<Envelope>)>, LedgerError> {
-        let head = self.log.head().await?;
-        for seq in self.index_candidates(&command_id, head).await? {
-            if self.stored_commit(seq, &command_id).await?.is_some() {
-                let mut s = self.log.read(seq, Until::Seq(seq));
-                if let Some(r) = s.next().await {
-                    let r = r?;
-                    let events = decode_commit(&r.payload)
-                        .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
-                    return Ok(Some((seq, events)));
-                }
-            }
-        }
-        Ok(None)
-    }
-
     /// Has this command been applied already? `Some(seq)` for a duplicate
     /// (same id, same digest, same tenant and entity), `None` for a new id,
     /// [`LedgerError::CommandIdReused`] for another command under this id.
