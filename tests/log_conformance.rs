@@ -1,5 +1,5 @@
 //! One conformance suite for every `EventLog` backend: each body below runs
-//! against the embedded log, against a real nats-server (JetStream, the
+//! against the embedded log, the in-memory log, against a real nats-server (JetStream, the
 //! default 2.9 server: non-atomic batches) and against a nats-server ≥ 2.12
 //! from `$NATS_SERVER_ATOMIC` (JetStream with atomic batches).
 
@@ -18,6 +18,14 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::Harness::new(super::Kind::Embedded).await).await;
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Harness::new(super::Kind::Memory).await).await;
                 }
             )*
         }

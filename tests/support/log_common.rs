@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{
-    async_nats, embedded, AnyLog, Commit, EventLog, Expected, LogConfig, LogRecord, Seq, Subject,
-    Until,
+    async_nats, embedded, memory, AnyLog, Commit, EventLog, Expected, LogConfig, LogRecord, Seq,
+    Subject, Until,
 };
 use perfledger_testkit::NatsServer;
 use uuid::Uuid;
@@ -22,13 +22,15 @@ pub enum Kind {
     /// JetStream on the modern server from `$NATS_SERVER_ATOMIC` (≥ 2.12):
     /// `append_batch` is one atomic batch.
     JetStreamAtomic,
+    /// The in-memory log (`perfledger_log::memory`).
+    Memory,
 }
 
 impl Kind {
     /// Start the nats-server this backend runs on (none for the embedded log).
     pub fn start_server(self) -> Option<NatsServer> {
         match self {
-            Kind::Embedded => None,
+            Kind::Embedded | Kind::Memory => None,
             Kind::JetStream => Some(NatsServer::start()),
             Kind::JetStreamAtomic => Some(NatsServer::start_atomic()),
         }
@@ -45,20 +47,31 @@ pub struct Harness {
 
 pub fn config(kind: Kind, dir: &std::path::Path, server: Option<&NatsServer>) -> LogConfig {
     let mut c = LogConfig::embedded(dir.join("log"));
-    if kind != Kind::Embedded {
+    if kind == Kind::JetStream || kind == Kind::JetStreamAtomic {
         c.nats_url = Some(server.expect("server").url());
     }
     c.max_batch = 100;
     c
 }
 
+/// The in-memory log with the limits of `cfg`, holding `records`.
+fn memory_log(cfg: &LogConfig, records: Vec<LogRecord>) -> AnyLog {
+    let opts = memory::MemoryOptions {
+        max_payload: cfg.max_payload,
+        max_batch: cfg.max_batch,
+    };
+    AnyLog::Memory(memory::MemoryLog::from_records(records, opts).expect("memory log"))
+}
+
 impl Harness {
     pub async fn new(kind: Kind) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = kind.start_server();
-        let log = AnyLog::open(&config(kind, dir.path(), server.as_ref()))
-            .await
-            .expect("open log");
+        let cfg = config(kind, dir.path(), server.as_ref());
+        let log = match kind {
+            Kind::Memory => memory_log(&cfg, Vec::new()),
+            _ => AnyLog::open(&cfg).await.expect("open log"),
+        };
         Harness {
             kind,
             dir,
@@ -76,9 +89,13 @@ impl Harness {
     }
 
     /// Close and reopen (embedded: the directory; JetStream: restart the
-    /// server on the same store, then reconnect).
+    /// server on the same store, then reconnect; memory: a new handle on
+    /// the same store).
     pub async fn restart(&mut self) {
-        self.log = None;
+        if let Some(AnyLog::Memory(m)) = self.log.take() {
+            self.log = Some(AnyLog::Memory(m.clone()));
+            return;
+        }
         if let Some(s) = self.server.as_mut() {
             s.restart();
         }
@@ -95,6 +112,9 @@ impl Harness {
             r.seq = i as Seq + 1;
         }
         match self.kind {
+            Kind::Memory => {
+                self.log = Some(memory_log(&self.cfg(), doctored));
+            }
             Kind::Embedded => {
                 self.log = None;
                 let dir = self.dir.path().join("log");

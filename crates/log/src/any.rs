@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::embedded::{EmbeddedLog, EmbeddedOptions};
 use crate::jetstream::{JetStreamLog, JetStreamOptions};
+use crate::memory::MemoryLog;
 use crate::{
     Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord, RecordStream,
     Seq, Subject, Until, DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD,
@@ -68,11 +69,13 @@ impl LogConfig {
     }
 }
 
-/// Either backend, chosen by [`LogConfig`].
+/// Either backend, chosen by [`LogConfig`] (or the in-memory log, which
+/// configuration never chooses: tests build it themselves).
 #[derive(Debug, Clone)]
 pub enum AnyLog {
     Embedded(EmbeddedLog),
     JetStream(JetStreamLog),
+    Memory(MemoryLog),
 }
 
 impl AnyLog {
@@ -116,6 +119,7 @@ macro_rules! each {
         match $self {
             AnyLog::Embedded($l) => $e,
             AnyLog::JetStream($l) => $e,
+            AnyLog::Memory($l) => $e,
         }
     };
 }

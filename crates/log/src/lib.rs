@@ -2,7 +2,8 @@
 //!
 //! One interface ([`EventLog`]) with two backends: NATS JetStream
 //! (production) and an embedded log in one local directory (the zero-setup
-//! default). Both give the same semantics, proven by one conformance suite:
+//! default), plus an in-memory log for tests ([`MemoryLog`]). All give the
+//! same semantics, proven by one conformance suite:
 //! gapless sequences, atomic commits, optimistic concurrency per subject,
 //! dedupe by message id, durable when acknowledged.
 //!
@@ -55,11 +56,13 @@ mod any;
 pub mod embedded;
 pub mod integrity;
 pub mod jetstream;
+pub mod memory;
 pub mod subject;
 
 pub use any::{AnyLog, LogConfig, NATS_URL_ENV};
 pub use embedded::EmbeddedLog;
 pub use jetstream::JetStreamLog;
+pub use memory::MemoryLog;
 pub use subject::Subject;
 
 /// Re-export of the NATS client this crate is built on (for tests and tools).
