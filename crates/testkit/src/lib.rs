@@ -9,6 +9,12 @@
 //! chosen per server with [`NatsServer::start_with_binary`].
 //! Servers listen on free loopback ports with storage in a temp directory,
 //! and are killed when dropped.
+//!
+//! [`fault_log::FaultLog`] wraps any event log and injects seeded,
+//! deterministic faults (lost acks, outages, duplicate, reordered and
+//! missing deliveries) for the ledger's and the projector's fault tests.
+
+pub mod fault_log;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
