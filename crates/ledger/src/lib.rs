@@ -428,6 +428,16 @@ impl<L: EventLog> Ledger<L> {
             commands: BTreeMap::new(),
         };
         for r in records {
+            // A subject's records come in rising sequence order. One
+            // delivered twice or out of place would fold a wrong state and
+            // version: refuse the load (the caller may retry).
+            if r.seq <= loaded.version {
+                return Err(LogError::Gap {
+                    expected: loaded.version + 1,
+                    got: r.seq,
+                }
+                .into());
+            }
             let events = decode_commit(&r.payload)
                 .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
             for e in &events {
@@ -857,9 +867,25 @@ impl<L: EventLog> Ledger<L> {
             return Ok(Timestamp(i64::MIN));
         }
         let mut s = self.log.read(seq, Until::Seq(seq));
+        // The record exists (the log only grows): a read that does not
+        // deliver exactly it must not let a backdated command through.
         match s.next().await {
-            Some(r) => Ok(Timestamp(r?.recorded_at)),
-            None => Ok(Timestamp(i64::MIN)),
+            Some(r) => {
+                let r = r?;
+                if r.seq != seq {
+                    return Err(LogError::Gap {
+                        expected: seq,
+                        got: r.seq,
+                    }
+                    .into());
+                }
+                Ok(Timestamp(r.recorded_at))
+            }
+            None => Err(LogError::Gap {
+                expected: seq,
+                got: 0,
+            }
+            .into()),
         }
     }
 }
