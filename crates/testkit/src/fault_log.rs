@@ -24,15 +24,20 @@
 //! |---|---|---|
 //! | unavailable | all but `tail`, `capabilities` | `LogError::Unavailable` for the next few calls; nothing stored |
 //! | lost ack | `append`, `append_batch`, `append_pipelined` | stored, then `LogError::Unavailable` (pipelined: the acked prefix is cut short) |
-//! | dedupe window expired | appends | the msg id is replaced by a fresh one, so the log cannot recognise a re-sent commit (JetStream after its duplicate window) |
+//! | dedupe window expired | appends | the log does not recognise a re-sent msg id and stores the commit again, under the same msg id (JetStream after its duplicate window) |
 //! | duplicate | `read`, `read_subject` | a record is delivered again, right after a later one |
 //! | reorder | `read`, `read_subject` | two neighbouring records swap places |
 //! | gap | `read` | a record is not delivered |
+//!
+//! An expired dedupe window is made with the inner log's own dedupe: the
+//! commit goes in under a fresh msg id, and every record read back carries
+//! the original id again, so readers see what JetStream would store.
 //!
 //! `read_subject` gets no gaps: a subject's sequences are sparse, so a
 //! missing record inside them cannot be told from the log's answer; only the
 //! version check at the append (a conflict) could notice one at the end.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -100,6 +105,8 @@ struct State {
     /// Calls still to fail in the current outage.
     outage_left: u32,
     counts: FaultCounts,
+    /// Fresh msg id given to the inner log → the id the commit was sent with.
+    renamed: HashMap<Uuid, Uuid>,
 }
 
 /// An [`EventLog`] that injects the faults of a [`FaultPlan`] around an
@@ -129,6 +136,7 @@ impl<L: EventLog + Clone> FaultLog<L> {
                 rng,
                 outage_left: 0,
                 counts: FaultCounts::default(),
+                renamed: HashMap::new(),
             })),
         }
     }
@@ -190,7 +198,9 @@ impl<L: EventLog + Clone> FaultLog<L> {
         self.with(|s| {
             for c in &mut commits {
                 if s.rng.per_mille(s.plan.dedupe_expired) {
-                    c.msg_id = Uuid::from_u64_pair(s.rng.next_u64(), s.rng.next_u64());
+                    let fresh = Uuid::from_u64_pair(s.rng.next_u64(), s.rng.next_u64());
+                    s.renamed.insert(fresh, c.msg_id);
+                    c.msg_id = fresh;
                     s.counts.dedupe_expired += 1;
                 }
             }
@@ -198,9 +208,22 @@ impl<L: EventLog + Clone> FaultLog<L> {
         commits
     }
 
+    /// The record as a log that forgot its dedupe window would hold it:
+    /// under the msg id it was sent with.
+    fn restore_id(renamed: &HashMap<Uuid, Uuid>, mut r: LogRecord) -> LogRecord {
+        if let Some(original) = renamed.get(&r.msg_id) {
+            r.msg_id = *original;
+        }
+        r
+    }
+
     /// Apply the delivery faults to records read in order.
     fn deliver(&self, records: Vec<LogRecord>, gaps: bool) -> Vec<LogRecord> {
         self.with(|s| {
+            let records: Vec<LogRecord> = records
+                .into_iter()
+                .map(|r| Self::restore_id(&s.renamed, r))
+                .collect();
             let mut out: Vec<LogRecord> = Vec::with_capacity(records.len());
             let mut held: Option<LogRecord> = None;
             for r in records {
@@ -332,9 +355,13 @@ impl<L: EventLog + Clone> EventLog for FaultLog<L> {
         .boxed()
     }
 
-    /// Live tails are passed through unchanged (their faults are future work).
+    /// Live tails get no faults (future work), only their msg ids back.
     fn tail(&self, from: Seq) -> RecordStream {
-        self.inner.tail(from)
+        let this = self.clone();
+        self.inner
+            .tail(from)
+            .map(move |r| r.map(|r| this.with(|s| Self::restore_id(&s.renamed, r))))
+            .boxed()
     }
 }
 
