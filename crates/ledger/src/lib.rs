@@ -771,8 +771,19 @@ impl<L: EventLog> Ledger<L> {
             let mut records = self.log.read(idx.indexed_to + 1, Until::Seq(head));
             while let Some(r) = records.next().await {
                 let r = r?;
+                // Delivered again: already indexed. Out of place or after a
+                // missing record: refuse, or that id would never be found.
+                if r.seq <= idx.indexed_to {
+                    continue;
+                }
+                if r.seq != idx.indexed_to + 1 {
+                    return Err(gap(idx.indexed_to + 1, r.seq));
+                }
                 idx.insert(&r.msg_id, r.seq);
                 idx.indexed_to = r.seq;
+            }
+            if idx.indexed_to < head {
+                return Err(gap(idx.indexed_to + 1, 0));
             }
         }
         Ok(idx.candidates(id))
@@ -781,11 +792,16 @@ impl<L: EventLog> Ledger<L> {
     /// The stored commit at `seq`, if it exists and is a commit of `id`.
     async fn stored_commit(&self, seq: Seq, id: &Uuid) -> Result<Option<Envelope>, LedgerError> {
         let mut s = self.log.read(seq, Until::Seq(seq));
-        let Some(r) = s.next().await else {
-            return Ok(None);
+        // `seq` is in the log (indexed, or named by the log): a read that
+        // does not deliver it must not pass for "another command".
+        let r = match s.next().await {
+            Some(r) => r?,
+            None => return Err(gap(seq, 0)),
         };
-        let r = r?;
-        if r.seq != seq || r.subject.is_checkpoint() || r.msg_id != *id {
+        if r.seq != seq {
+            return Err(gap(seq, r.seq));
+        }
+        if r.subject.is_checkpoint() || r.msg_id != *id {
             return Ok(None);
         }
         let mut events = decode_commit(&r.payload)
@@ -888,6 +904,11 @@ impl<L: EventLog> Ledger<L> {
             .into()),
         }
     }
+}
+
+/// A read that did not deliver the record expected at `expected`.
+fn gap(expected: Seq, got: Seq) -> LedgerError {
+    LedgerError::Log(LogError::Gap { expected, got })
 }
 
 struct Plan {
