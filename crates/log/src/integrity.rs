@@ -319,6 +319,11 @@ impl ChainCheck {
         self.root
     }
 
+    /// The sequence the next record pushed must carry.
+    pub fn next(&self) -> Seq {
+        self.next
+    }
+
     /// Check the next record. `Ok(Some(checkpoint))` when the record is a
     /// checkpoint that holds: every record up to its `upto` is vouched for.
     /// `Err((seq, problem))` names the first bad sequence (the record

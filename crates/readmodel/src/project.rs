@@ -821,6 +821,12 @@ impl Gate {
     /// Check `rec`; apply what is now vouched for. On a chain failure the
     /// held records before the bad one are applied and the error names it.
     fn push(&mut self, rec: LogRecord, sink: &mut dyn Sink) -> Result<(), ProjectError> {
+        // A record delivered again was checked (and is held or applied)
+        // already: skip it, as `apply_record` skips what the checkpoint
+        // covers. A transport's redelivery is not a broken chain.
+        if rec.seq < self.chain.next() {
+            return Ok(());
+        }
         match self.chain.push(&rec) {
             Err((seq, problem)) => {
                 while let Some((r, root)) = self.held.pop_front() {
