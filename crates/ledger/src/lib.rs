@@ -611,12 +611,17 @@ impl<L: EventLog> Ledger<L> {
                     });
                 }
             }
-            let bodies =
-                handle(&entity.state, cmd, &ctx).map_err(|source| LedgerError::Rejected {
+            // The command is decided as of its recorded time: the claimed
+            // one for a migrated record, else the ledger's clock.
+            let clock_now = self.clock.now();
+            let decided_at = item.recorded_at.unwrap_or(clock_now.max(latest));
+            let bodies = handle(&entity.state, cmd, &ctx.at(decided_at)).map_err(|source| {
+                LedgerError::Rejected {
                     index,
                     command: name,
                     source,
-                })?;
+                }
+            })?;
             // A caller-given (historical) recorded time keeps the claimed
             // time in `recorded_at`; the ledger's own clock at the append is
             // kept beside it as `migrated_at`.
@@ -628,8 +633,8 @@ impl<L: EventLog> Ledger<L> {
                         latest,
                     })
                 }
-                Some(given) => (given, Some(self.clock.now())),
-                None => (self.clock.now().max(latest), None),
+                Some(given) => (given, Some(clock_now)),
+                None => (clock_now.max(latest), None),
             };
             latest = recorded_at;
             if bodies.is_empty() {

@@ -341,3 +341,52 @@ async fn submissions_are_chunked_by_the_logs_own_batch_limit() {
     assert_eq!(calls, vec![(2, 5), (4, 5), (5, 5)]);
     assert_eq!(l.log().head().await.unwrap(), 5);
 }
+
+/// Issue #14 item 7: the ledger decides as of the recorded time (its clock,
+/// or a migrated record's claimed time): a result for a period that has not
+/// ended then is refused.
+#[tokio::test]
+async fn a_result_for_a_period_not_yet_ended_is_refused_as_of_the_recorded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir).await; // the clock reads 2016-07-31
+    l.execute(Submitted::new(define(1, "CG/S24")))
+        .await
+        .unwrap();
+    let in_period = |n: u128, period: &str| {
+        envelope(
+            n,
+            Command::RecordResult {
+                indicator: t("CG/S24"),
+                period: Period::parse(period).unwrap(),
+                entry: ResultEntry {
+                    result: parse_result("80%").unwrap(),
+                    commentary: None,
+                    intervention: None,
+                    benchmarks: Vec::new(),
+                },
+            },
+        )
+    };
+    // 2016/17 Q2 runs to 30 September 2016.
+    let e = l
+        .execute(Submitted::new(in_period(2, "2016/17 Q2")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, LedgerError::Rejected { source: DomainError::Invalid { field: "period", value, .. }, .. } if value == "2016/17 Q2"),
+        "{e}"
+    );
+    // A migrated result is judged at its claimed time.
+    let e = l
+        .execute(Submitted::at(
+            in_period(3, "2016/17 Q1"),
+            Timestamp::parse("2016-06-15").unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("has not ended"), "{e}");
+    l.execute(Submitted::new(in_period(4, "2016/17 Q1")))
+        .await
+        .unwrap();
+    assert_eq!(l.log().head().await.unwrap(), 2);
+}
