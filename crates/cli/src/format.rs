@@ -361,6 +361,7 @@ fn audit_json(e: &AuditEntry) -> Value {
         "seq": e.seq,
         "index": e.index,
         "recorded_at": time(e.recorded_at),
+        "migrated_at": e.migrated_at.map(time),
         "event": e.event,
         "period": e.period.map(|p| p.to_string()),
         "field": e.field,
@@ -387,12 +388,15 @@ fn audit_rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
                 e.after.clone().unwrap_or_default(),
                 e.actor.clone(),
                 e.reason.clone().unwrap_or_default(),
+                e.migrated_at.map(time).unwrap_or_default(),
             ]
         })
         .collect()
 }
 
-const AUDIT_HEADER: [&str; 8] = [
+/// `recorded_at` is the claimed time of a migrated record; `migrated_at`
+/// when the ledger really appended it (empty for a live record).
+const AUDIT_HEADER: [&str; 9] = [
     "seq",
     "recorded_at",
     "event",
@@ -401,6 +405,7 @@ const AUDIT_HEADER: [&str; 8] = [
     "after",
     "actor",
     "reason",
+    "migrated_at",
 ];
 
 /// `history`.

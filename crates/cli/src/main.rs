@@ -130,6 +130,12 @@ enum Cmd {
         /// Directories and/or files
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// A historical load: every row claims its recorded time
+        /// (`recorded_at`, `closed_at`) and is marked as migrated. Allowed
+        /// only where it keeps the log's time order. Without it rows carry
+        /// no recorded time and are recorded now.
+        #[arg(long)]
+        backdated: bool,
     },
     /// Record a result for an indicator and period
     RecordResult(ResultArgs),
@@ -749,8 +755,8 @@ async fn run(cli: Cli) -> Res<ExitCode> {
         Err(e) => return Err(e),
     };
     match cli.command {
-        Cmd::Import { paths } => {
-            import(&env, &paths).await?;
+        Cmd::Import { paths, backdated } => {
+            import(&env, &paths, backdated).await?;
         }
         Cmd::Pack(a) => pack::run(&env, a).await?,
         Cmd::RecordResult(a) => result_cmd(&env, a, false).await?,
@@ -1007,7 +1013,8 @@ async fn run(cli: Cli) -> Res<ExitCode> {
                 sample.display(),
                 env.dir.display()
             );
-            import(&env, &[sample]).await?;
+            // The sample is history: loaded at its claimed times.
+            import(&env, &[sample], true).await?;
             tour(&env.dir);
             if !no_serve {
                 return serve(&env, &addr, limits).await;
@@ -1162,7 +1169,7 @@ async fn append_seal(
     Ok((out.seq, seal))
 }
 
-async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
+async fn import(env: &Env, paths: &[PathBuf], backdated: bool) -> Res<()> {
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(CliError::Usage(format!(
             "{}: no such file or directory",
@@ -1175,6 +1182,7 @@ async fn import(env: &Env, paths: &[PathBuf]) -> Res<()> {
     };
     let now = perfledger_ledger::Clock::now(&perfledger_ledger::SystemClock);
     let mut opts = ImportOptions::new(actor, now);
+    opts.backdated = backdated;
     if let Some(t) = &env.g.tenant {
         opts.tenant = Some(Tenant::new(t)?);
     } else if let Ok(t) = env.tenant() {

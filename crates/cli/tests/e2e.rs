@@ -568,7 +568,7 @@ fn seal_on(date: &str) -> String {
 
 fn full_flow(site: &Site) {
     // Import (demo imports the same directory; `import` is what officers run).
-    let summary = site.json(&["import", sample().to_str().unwrap()]);
+    let summary = site.json(&["import", "--backdated", sample().to_str().unwrap()]);
     assert_eq!(summary["tenant"], "barnet");
     assert_eq!(summary["already_present"], 0);
     assert_eq!(summary["seals"].as_array().unwrap().len(), 4);
@@ -584,7 +584,7 @@ fn full_flow(site: &Site) {
     assert_eq!(summary["head"].as_u64().unwrap(), head);
 
     // Re-import: a no-op.
-    let again = site.json(&["import", sample().to_str().unwrap()]);
+    let again = site.json(&["import", "--backdated", sample().to_str().unwrap()]);
     assert_eq!(again["appended"], 0);
     assert_eq!(site.head(), head, "re-import appended something");
 
@@ -749,7 +749,7 @@ fn bad_import(site: &Site, files: &[(&str, &str)]) -> String {
         std::fs::write(d.path().join(n), c).unwrap();
     }
     let before = site.head();
-    let o = site.run(&["import", d.path().to_str().unwrap()]);
+    let o = site.run(&["import", "--backdated", d.path().to_str().unwrap()]);
     assert!(!o.status.success(), "import of {files:?} must fail");
     assert_eq!(site.head(), before, "something was appended");
     let err = String::from_utf8_lossy(&o.stderr).to_string();
@@ -763,7 +763,7 @@ fn bad_import(site: &Site, files: &[(&str, &str)]) -> String {
 #[test]
 fn bad_csv_rows_append_nothing() {
     let site = Site::embedded();
-    site.ok(&["import", sample().to_str().unwrap()]);
+    site.ok(&["import", "--backdated", sample().to_str().unwrap()]);
     let hdr = "indicator_ref,indicator_title,unit,period,result,kind,actor,recorded_at,reason";
     let ok_row = "CG/S24,,CG,2016/17 Q2,90%,record,Performance Officer,2016-10-21T10:00:00Z,";
     let cases: Vec<(&str, String, &str)> = vec![
@@ -848,7 +848,13 @@ fn help_and_bad_arguments() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--as-of"));
     // One data dir serves one council: another tenant's files are refused.
-    let o = site.run(&["--tenant", "camden", "import", sample().to_str().unwrap()]);
+    let o = site.run(&[
+        "--tenant",
+        "camden",
+        "import",
+        "--backdated",
+        sample().to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("council.csv:2: column tenant"), "{err}");
@@ -869,7 +875,7 @@ fn demo_imports_and_prints_the_tour() {
 #[test]
 fn write_commands_and_closed_periods() {
     let site = Site::embedded();
-    site.ok(&["import", sample().to_str().unwrap()]);
+    site.ok(&["import", "--backdated", sample().to_str().unwrap()]);
     let w = |args: &[&str]| {
         let mut a = vec!["--actor", "Performance Officer, Commissioning Group"];
         a.extend_from_slice(args);
@@ -1109,7 +1115,7 @@ fn demo_serves_the_dashboards() {
 #[test]
 fn tampered_log_stops_rebuild_and_every_verify_problem_exits_2() {
     let site = Site::embedded();
-    site.ok(&["import", sample().to_str().unwrap()]);
+    site.ok(&["import", "--backdated", sample().to_str().unwrap()]);
     let log_dir = site.dir.path().join("log");
     let raw = perfledger_log::embedded::read_raw(&log_dir).unwrap();
     let mut records: Vec<perfledger_log::LogRecord> =
@@ -1156,4 +1162,83 @@ fn tampered_log_stops_rebuild_and_every_verify_problem_exits_2() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert_eq!(v["first_bad_seq"], 50);
+}
+
+/// Issue #14 item 7: recorded time is the ledger's clock. After a CLI write
+/// (stamped now), a live import (no `recorded_at`) still works; files that
+/// claim times need `--backdated`, which is refused where it would break
+/// the log's time order; a result for a period not yet ended is refused;
+/// audits show migrated events with their claimed and real times.
+#[test]
+fn live_imports_work_after_writes_and_backdated_loads_are_explicit() {
+    let site = Site::embedded();
+    site.ok(&["import", "--backdated", sample().to_str().unwrap()]);
+    let write = |period: &str, result: &str| {
+        site.run(&[
+            "--actor",
+            "Head of Performance",
+            "record-result",
+            "--indicator",
+            "CG/S24",
+            "--period",
+            period,
+            "--result",
+            result,
+        ])
+    };
+    let o = write("2024/25 Q1", "80%");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = write("2030/31 Q1", "80%");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("has not ended"),
+        "{err}"
+    );
+
+    let d = tempfile::tempdir().unwrap();
+    let live = "indicator_ref,unit,period,result,kind,actor\n\
+CG/S24,CG,2024/25 Q2,81%,record,Performance Officer\n";
+    std::fs::write(d.path().join("results.csv"), live).unwrap();
+    site.ok(&["import", d.path().to_str().unwrap()]);
+
+    let claimed = "indicator_ref,unit,period,result,kind,actor,recorded_at\n\
+CG/S24,CG,2024/25 Q3,82%,record,Performance Officer,2025-01-21T10:00:00Z\n";
+    std::fs::write(d.path().join("results.csv"), claimed).unwrap();
+    let o = site.run(&["import", d.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success()
+            && err.contains("results.csv:2: column recorded_at")
+            && err.contains("--backdated"),
+        "{err}"
+    );
+    let o = site.run(&["import", "--backdated", d.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("results.csv:2") && err.contains("time order"),
+        "{err}"
+    );
+
+    // The audit trail: the sample's records are migrated (claimed time in
+    // recorded_at, the append in migrated_at); the live ones are not.
+    let a = site.json(&["audit", "indicator", "CG/S24"]);
+    let entries = a["entries"].as_array().unwrap();
+    let first = &entries[0];
+    assert!(
+        first["recorded_at"].as_str().unwrap().starts_with("20"),
+        "{first}"
+    );
+    assert!(first["migrated_at"].is_string(), "{first}");
+    assert!(first["recorded_at"].as_str() < first["migrated_at"].as_str());
+    let mine: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["period"] == "2024/25 Q1" || e["period"] == "2024/25 Q2")
+        .collect();
+    assert_eq!(mine.len(), 2, "{a}");
+    assert!(mine.iter().all(|e| e["migrated_at"].is_null()), "{a}");
+    let csv = site.ok(&["audit", "indicator", "CG/S24", "--format", "csv"]);
+    assert!(
+        csv.lines().next().unwrap().ends_with(",migrated_at"),
+        "{csv}"
+    );
 }

@@ -41,7 +41,7 @@ impl Site {
             dir: tempfile::tempdir().unwrap(),
         };
         let sample = sample();
-        site.ok(&["import", sample.to_str().unwrap()]);
+        site.ok(&["import", "--backdated", sample.to_str().unwrap()]);
         site
     }
 

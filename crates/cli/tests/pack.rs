@@ -91,7 +91,10 @@ fn dark_share(pgm: &[u8]) -> Option<(usize, usize)> {
 fn pack_as_json_csv_html_and_pdf() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    run(data.path(), &["import", sample().to_str().unwrap()]);
+    run(
+        data.path(),
+        &["import", "--backdated", sample().to_str().unwrap()],
+    );
 
     let json = out.path().join("cg.json");
     let d_json = pack(data.path(), &json);
@@ -168,7 +171,10 @@ fn pack_as_json_csv_html_and_pdf() {
 #[test]
 fn pack_refuses_an_unknown_output_kind() {
     let data = tempfile::tempdir().unwrap();
-    run(data.path(), &["import", sample().to_str().unwrap()]);
+    run(
+        data.path(),
+        &["import", "--backdated", sample().to_str().unwrap()],
+    );
     let o = Command::new(bin())
         .arg("--data-dir")
         .arg(data.path())

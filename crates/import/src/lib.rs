@@ -147,7 +147,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("target_label", false),
             ("kind", true),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("source", false),
         ],
@@ -162,7 +162,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("sample_size", false),
             ("kind", true),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("commentary", false),
             ("intervention", false),
@@ -194,7 +194,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("status", true),
             ("comment", false),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("source", false),
         ],
@@ -220,7 +220,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("response", false),
             ("controls", false),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("source", false),
         ],
@@ -234,7 +234,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("forecast", true),
             ("comment", false),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("source", false),
         ],
@@ -249,7 +249,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("forecast", true),
             ("comment", false),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("reason", false),
             ("source", false),
         ],
@@ -268,7 +268,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
             ("period", true),
             ("achieved", true),
             ("actor", true),
-            ("recorded_at", true),
+            ("recorded_at", false),
             ("comment", false),
             ("reason", false),
             ("source", false),
@@ -276,7 +276,7 @@ fn columns(kind: &str) -> &'static [(&'static str, bool)] {
         "periods_closed" => &[
             ("unit", true),
             ("period", true),
-            ("closed_at", true),
+            ("closed_at", false),
             ("actor", true),
             ("reason", false),
             ("source", false),
@@ -493,6 +493,11 @@ impl ImportPlan {
         let o = self.origins.get(index)?;
         let message = match err {
             LedgerError::Rejected { source, .. } => format!("rejected by the ledger: {source}"),
+            LedgerError::Backdated { given, latest, .. } => format!(
+                "column recorded_at: value {:?}: a backdated load must keep the log's time order, but the log already holds a record at {}; load history before live writes, or import rows without recorded_at to record them now",
+                given.to_string(),
+                latest
+            ),
             other => other.to_string(),
         };
         Some(ImportError {
@@ -514,6 +519,12 @@ pub struct ImportOptions {
     pub actor: Text,
     /// Now: rows recorded later than this are errors.
     pub now: Timestamp,
+    /// A historical (backdated) load: every fact row claims its recorded
+    /// time (`recorded_at`, `closed_at`), the rows are appended in that
+    /// order and each is marked as migrated by the ledger. Without it (a
+    /// live import) rows carry no recorded time and are recorded now by
+    /// the ledger's clock; a row that claims one is an error.
+    pub backdated: bool,
     /// Periods already closed in the ledger: rows for them that carry a
     /// reason are wrapped in post-close restatements (rows without one are
     /// left to the ledger: duplicates pass, new ones are refused).
@@ -529,6 +540,7 @@ impl ImportOptions {
             tenant: None,
             actor,
             now,
+            backdated: false,
             closed_periods: BTreeSet::new(),
             max_errors: DEFAULT_MAX_ERRORS,
         }
@@ -910,9 +922,45 @@ struct Ctx<'a> {
     errs: &'a mut Errs,
     tenant: Tenant,
     warnings: Vec<Warning>,
+    /// [`ImportOptions::backdated`].
+    backdated: bool,
+    /// Files already told that a live import cannot claim recorded times.
+    claimed: BTreeSet<String>,
 }
 
 impl Ctx<'_> {
+    /// The recorded time of a fact row (`col` = `recorded_at` or
+    /// `closed_at`). A backdated load claims one on every row; a live
+    /// import claims none and its rows are recorded now by the ledger's
+    /// clock (`now` stands in for it here: the same for every row, so rows
+    /// keep the order of the files).
+    fn recorded(&mut self, t: &Table, r: &Row, col: &str, now: Timestamp) -> Option<Timestamp> {
+        match (self.backdated, r.get(col).is_empty()) {
+            (true, false) => self.time(t, r, col, now),
+            (true, true) => {
+                self.err(
+                    t,
+                    r,
+                    col,
+                    "a backdated load needs the claimed recorded time of every row",
+                );
+                None
+            }
+            (false, true) => Some(now),
+            (false, false) => {
+                if self.claimed.insert(t.file.clone()) {
+                    self.err(
+                        t,
+                        r,
+                        col,
+                        "claims a recorded time, but a live import records every row now; load history with `perfledger import --backdated` (each row is then recorded at its claimed time and marked as migrated)",
+                    );
+                }
+                None
+            }
+        }
+    }
+
     fn err(&mut self, t: &Table, r: &Row, col: &str, msg: impl Into<String>) {
         let v = r.get(col).to_string();
         self.errs.at(&t.file, r.line, col, &v, msg);
@@ -1098,6 +1146,8 @@ fn build(
         errs,
         tenant: tenant.clone(),
         warnings: Vec::new(),
+        backdated: opts.backdated,
+        claimed: BTreeSet::new(),
     };
     let now = opts.now;
     let def_actor = opts.actor.clone();
@@ -1818,7 +1868,7 @@ fn build(
     for r in tg_rows {
         let ind = resolve(&mut cx, tg_tab, r);
         let period = cx.period(tg_tab, r, "period");
-        let time = cx.time(tg_tab, r, "recorded_at", now);
+        let time = cx.recorded(tg_tab, r, "recorded_at", now);
         let actor = cx.actor(tg_tab, r);
         let kind = r.get("kind").to_lowercase();
         let revise = match kind.as_str() {
@@ -1866,7 +1916,7 @@ fn build(
                 cx.err(tg_tab, r, "kind", "a target for this indicator and period is already set in this file; use kind=revise with a reason");
                 continue;
             }
-            (true, Some(prev)) if *prev >= time => {
+            (true, Some(prev)) if cx.backdated && *prev >= time => {
                 cx.err(
                     tg_tab,
                     r,
@@ -1920,7 +1970,7 @@ fn build(
     for r in res_rows {
         let ind = resolve(&mut cx, res_tab, r);
         let period = cx.period(res_tab, r, "period");
-        let time = cx.time(res_tab, r, "recorded_at", now);
+        let time = cx.recorded(res_tab, r, "recorded_at", now);
         let actor = cx.actor(res_tab, r);
         let restate = match r.get("kind").to_lowercase().as_str() {
             "record" => false,
@@ -2080,7 +2130,7 @@ fn build(
                 cx.err(res_tab, r, "kind", "a result for this indicator, period and breakdown is already recorded in this file; use kind=restate with a reason");
                 continue;
             }
-            (true, Some(prev)) if *prev >= time => {
+            (true, Some(prev)) if cx.backdated && *prev >= time => {
                 cx.err(
                     res_tab,
                     r,
@@ -2157,7 +2207,7 @@ fn build(
             }
         };
         let period = cx.quarter(as_tab, r, "period");
-        let time = cx.time(as_tab, r, "recorded_at", now);
+        let time = cx.recorded(as_tab, r, "recorded_at", now);
         let actor = cx.actor(as_tab, r);
         let status = ActionStatus::parse(r.get("status"))
             .map_err(|e| cx.err(as_tab, r, "status", e.to_string()))
@@ -2202,7 +2252,7 @@ fn build(
             cx.err(ra_tab, r, "risk_id", "unknown risk (not in risks.csv)");
         }
         let period = cx.quarter(ra_tab, r, "period");
-        let time = cx.time(ra_tab, r, "recorded_at", now);
+        let time = cx.recorded(ra_tab, r, "recorded_at", now);
         let actor = cx.actor(ra_tab, r);
         let level = |cx: &mut Ctx, col: &str, impact: bool| -> Option<u8> {
             let v = r.get(col);
@@ -2363,7 +2413,7 @@ fn build(
     for r in rev_rows {
         check_unit(&mut cx, rev_tab, r, "unit");
         let period = cx.quarter(rev_tab, r, "period");
-        let time = cx.time(rev_tab, r, "recorded_at", now);
+        let time = cx.recorded(rev_tab, r, "recorded_at", now);
         let actor = cx.actor(rev_tab, r);
         let original = if r.get("original_budget").is_empty() {
             None
@@ -2535,7 +2585,7 @@ fn build(
     for r in cap_rows {
         check_unit(&mut cx, cap_tab, r, "unit");
         let period = cx.quarter(cap_tab, r, "period");
-        let time = cx.time(cap_tab, r, "recorded_at", now);
+        let time = cx.recorded(cap_tab, r, "recorded_at", now);
         let actor = cx.actor(cap_tab, r);
         let approved = cx.amount(cap_tab, r, "approved_budget");
         let additions = if r.get("additions_deletions").is_empty() {
@@ -2680,7 +2730,7 @@ fn build(
             cx.err(sp_tab, r, "ref", "unknown saving (not in savings.csv)");
         }
         let period = cx.quarter(sp_tab, r, "period");
-        let time = cx.time(sp_tab, r, "recorded_at", now);
+        let time = cx.recorded(sp_tab, r, "recorded_at", now);
         let actor = cx.actor(sp_tab, r);
         let achieved = cx.amount(sp_tab, r, "achieved");
         if achieved.is_some_and(|a| a.is_negative()) {
@@ -2714,7 +2764,7 @@ fn build(
     for r in &pc_tab.rows {
         check_unit(&mut cx, pc_tab, r, "unit");
         let period = cx.period(pc_tab, r, "period");
-        let time = cx.time(pc_tab, r, "closed_at", now);
+        let time = cx.recorded(pc_tab, r, "closed_at", now);
         let actor = cx.actor(pc_tab, r);
         let (Some(period), Some(time), Some(actor)) = (period, time, actor) else {
             continue;
@@ -2889,7 +2939,12 @@ fn build(
             causation_id: None,
             command,
         };
-        let time = item.time.or(earliest);
+        // A live import leaves the recorded time to the ledger's clock.
+        let time = if opts.backdated {
+            item.time.or(earliest)
+        } else {
+            None
+        };
         let sub = match time {
             Some(t) => {
                 latest = Some(t);

@@ -13,11 +13,15 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council")
 }
 
+/// Options for the sample and the other historical files here: a
+/// backdated load.
 fn opts() -> ImportOptions {
-    ImportOptions::new(
+    let mut o = ImportOptions::new(
         Text::new("actor", "Performance Officer").unwrap(),
         Timestamp::parse("2026-01-01").unwrap(),
-    )
+    );
+    o.backdated = true;
+    o
 }
 
 #[test]
@@ -310,6 +314,71 @@ X1,CG,2016/17 Q1,80%,record,Officer,2016-07-01,\nX1,CG,2016/17 Q2,80%,record,Off
     let e = load_bytes(&[("council.csv", COUNCIL.as_bytes())], &o).unwrap_err();
     assert!(
         e.to_string().contains("council.csv:2: column tenant"),
+        "{e}"
+    );
+}
+
+/// Issue #14 item 7: recorded time is the ledger's clock. A live import
+/// carries none (its rows are recorded now, in file order); a file that
+/// claims one needs a backdated load, which needs it on every row.
+#[test]
+fn live_imports_record_now_and_backdated_loads_are_explicit() {
+    let mut live = opts();
+    live.backdated = false;
+    let results = "indicator_ref,unit,period,result,kind,actor,reason\n\
+X1,CG,2016/17 Q1,80%,record,Officer,\n\
+X1,CG,2016/17 Q1,81%,restate,Officer,Late data\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("council.csv", COUNCIL.as_bytes()),
+        ("indicators.csv", IND.as_bytes()),
+        ("results.csv", results.as_bytes()),
+    ];
+    let plan = load_bytes(&files, &live).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.submissions.iter().all(|s| s.recorded_at.is_none()));
+    assert_eq!(plan.latest, None);
+    let names: Vec<&str> = plan
+        .submissions
+        .iter()
+        .map(|s| s.command.command.name())
+        .collect();
+    assert_eq!(names, ["DefineIndicator", "RecordResult", "RestateResult"]);
+
+    // Claimed times in a live import: named once per file, nothing planned.
+    let claimed = "indicator_ref,unit,period,result,kind,actor,recorded_at\n\
+X1,CG,2016/17 Q1,80%,record,Officer,2016-07-21\n\
+X1,CG,2016/17 Q2,80%,record,Officer,2016-10-21\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("council.csv", COUNCIL.as_bytes()),
+        ("indicators.csv", IND.as_bytes()),
+        ("results.csv", claimed.as_bytes()),
+    ];
+    let e = load_bytes(&files, &live).unwrap_err().to_string();
+    assert!(
+        e.contains("results.csv:2: column recorded_at: value \"2016-07-21\"")
+            && e.contains("--backdated"),
+        "{e}"
+    );
+    assert!(!e.contains("results.csv:3"), "{e}");
+    // The same file, backdated: planned at its claimed times.
+    let plan = load_bytes(&files, &opts()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.latest, Some(Timestamp::parse("2016-10-21").unwrap()));
+
+    // A backdated load needs the claimed time of every row.
+    let gap = "indicator_ref,unit,period,result,kind,actor,recorded_at\n\
+X1,CG,2016/17 Q1,80%,record,Officer,2016-07-21\n\
+X1,CG,2016/17 Q2,80%,record,Officer,\n";
+    let e = load_bytes(
+        &[
+            ("council.csv", COUNCIL.as_bytes()),
+            ("indicators.csv", IND.as_bytes()),
+            ("results.csv", gap.as_bytes()),
+        ],
+        &opts(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("results.csv:3: column recorded_at") && e.contains("backdated load needs"),
         "{e}"
     );
 }

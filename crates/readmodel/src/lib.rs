@@ -202,8 +202,12 @@ pub struct AuditEntry {
     pub seq: Seq,
     /// Index of the event in its commit.
     pub index: u16,
-    /// Recorded time (ms since the Unix epoch).
+    /// Recorded time (ms since the Unix epoch): for a migrated record, the
+    /// time it claims (when the fact was recorded in the system it came from).
     pub recorded_at: i64,
+    /// For a record migrated by a backdated load: when the ledger really
+    /// appended it (ms since the Unix epoch). None for a live record.
+    pub migrated_at: Option<i64>,
     /// Event id.
     pub event_id: Uuid,
     /// Command id.

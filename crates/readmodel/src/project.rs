@@ -188,10 +188,10 @@ impl Batcher {
             .rev()
             .find(|(k, v)| k == key && v.period == period)
         {
-            return Ok(Some(store::decode(key, &v.record)?));
+            return Ok(Some(store::decode_fact(key, &v.record)?));
         }
         match versions::last_of_period(self.slot(key)?, period) {
-            Some(v) => Ok(Some(store::decode(key, &v.record)?)),
+            Some(v) => Ok(Some(store::decode_fact(key, &v.record)?)),
             None => Ok(None),
         }
     }
@@ -472,6 +472,7 @@ fn apply_event(
             .or(env.body.reason())
             .map(|r| r.as_str()),
         before: before.as_deref(),
+        migrated_at: env.migrated_at.map(|t| t.0),
     });
     let version = Version {
         period: period_key,

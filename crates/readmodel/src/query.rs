@@ -430,7 +430,7 @@ pub(crate) fn fy_start_month(fy: FinancialYear) -> u32 {
 impl ReadModel {
     /// Decode a version's stored record.
     fn decode_version(&self, key: &[u8], v: &VersionRef<'_>) -> R<FactRecord> {
-        store::decode(key, v.record)
+        store::decode_fact(key, v.record)
     }
 
     /// Last version of one fact with seq ≤ s.

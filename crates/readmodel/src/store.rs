@@ -49,6 +49,48 @@ pub(crate) struct FactRecord {
     pub reason: Option<String>,
     /// The figure this version replaced, as printed.
     pub before: Option<String>,
+    /// When the ledger really appended it, for a record migrated with a
+    /// claimed (historical) `recorded_at`; None for a live record. Absent
+    /// from records stored before it existed ([`decode_fact`]).
+    pub migrated_at: Option<i64>,
+}
+
+/// [`FactRecord`] as stored before `migrated_at` (decoded as not migrated).
+#[derive(Deserialize)]
+struct FactRecordV1 {
+    seq: u64,
+    index: u16,
+    recorded_at: i64,
+    period: Option<perfledger_domain::Period>,
+    body: EventBody,
+    event_id: uuid::Uuid,
+    command_id: uuid::Uuid,
+    actor: String,
+    source: String,
+    reason: Option<String>,
+    before: Option<String>,
+}
+
+/// Decode a stored [`FactRecord`], also in its layout from before
+/// `migrated_at` was appended (a read model projected then needs no rebuild).
+pub(crate) fn decode_fact(key: &[u8], bytes: &[u8]) -> Result<FactRecord, ReadModelError> {
+    decode::<FactRecord>(key, bytes).or_else(|e| {
+        let old: FactRecordV1 = decode(key, bytes).map_err(|_| e)?;
+        Ok(FactRecord {
+            seq: old.seq,
+            index: old.index,
+            recorded_at: old.recorded_at,
+            period: old.period,
+            body: old.body,
+            event_id: old.event_id,
+            command_id: old.command_id,
+            actor: old.actor,
+            source: old.source,
+            reason: old.reason,
+            before: old.before,
+            migrated_at: None,
+        })
+    })
 }
 
 /// [`FactRecord`] by reference, for encoding without cloning: the same
@@ -67,6 +109,7 @@ pub(crate) struct FactRecordRef<'a> {
     pub source: &'a str,
     pub reason: Option<&'a str>,
     pub before: Option<&'a str>,
+    pub migrated_at: Option<i64>,
 }
 
 impl FactRecord {
@@ -87,6 +130,7 @@ impl FactRecord {
             field: field.to_string(),
             before: self.before.clone(),
             after,
+            migrated_at: self.migrated_at,
         }
     }
 }
@@ -144,6 +188,7 @@ mod tests {
                 source: "finance".to_string(),
                 reason: reason.map(str::to_string),
                 before: before.map(str::to_string),
+                migrated_at: Some(7),
             };
             let by_ref = FactRecordRef {
                 seq: 9,
@@ -157,6 +202,7 @@ mod tests {
                 source: "finance",
                 reason,
                 before,
+                migrated_at: Some(7),
             };
             assert_eq!(encode(&owned), encode(&by_ref));
         }

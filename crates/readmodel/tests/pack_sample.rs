@@ -99,10 +99,11 @@ fn t(s: &str) -> Text {
 /// an embedded log, projected; plus the PCMC seal's `sealed_at`.
 async fn sample() -> (tempfile::TempDir, Arc<ReadModel>, Timestamp) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
-    let opts = perfledger_import::ImportOptions::new(
+    let mut opts = perfledger_import::ImportOptions::new(
         t("Performance Officer"),
         Timestamp::parse("2026-01-01").unwrap(),
     );
+    opts.backdated = true;
     let plan = perfledger_import::load_dir(&data, &opts).unwrap_or_else(|e| panic!("{e}"));
     let sealed_at = plan
         .seals

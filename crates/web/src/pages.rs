@@ -753,7 +753,13 @@ fn audit_table(id: &str, caption: &str, entries: &[AuditEntry]) -> String {
             } else {
                 format!(" <span class=\"muted\">#{}</span>", e.index)
             },
-            esc(&when(e.recorded_at)),
+            esc(&when(e.recorded_at))
+                + &e.migrated_at
+                    .map(|m| format!(
+                        "<br><span class=\"muted\">claimed; migrated {}</span>",
+                        esc(&when(m))
+                    ))
+                    .unwrap_or_default(),
             esc(&e.actor),
             esc(&e.source),
             esc(&e.event),

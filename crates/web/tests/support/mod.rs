@@ -343,10 +343,11 @@ pub async fn council() -> Council {
 /// The imported sample council (data/sample-council), projected.
 pub async fn sample_council() -> (tempfile::TempDir, Arc<ReadModel>) {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
-    let opts = perfledger_import::ImportOptions::new(
+    let mut opts = perfledger_import::ImportOptions::new(
         t("Performance Officer"),
         Timestamp::parse("2026-01-01").unwrap(),
     );
+    opts.backdated = true;
     let plan = perfledger_import::load_dir(&data, &opts).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
