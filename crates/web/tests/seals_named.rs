@@ -22,10 +22,12 @@ fn t(s: &str) -> Text {
 #[tokio::test]
 async fn a_seal_with_an_id_shows_it_with_its_title_and_time() {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
-    let opts = perfledger_import::ImportOptions::new(
+    let mut opts = perfledger_import::ImportOptions::new(
         t("Performance Officer"),
         Timestamp::parse("2026-01-01").unwrap(),
     );
+    // The sample is history: load it at its claimed recorded times.
+    opts.backdated = true;
     let plan = perfledger_import::load_dir(&data, &opts).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(EmbeddedLog::open(dir.path().join("log")).await.unwrap());
