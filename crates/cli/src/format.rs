@@ -133,6 +133,7 @@ pub fn dashboard_json(v: &DashboardView) -> Value {
         "period": d.period.to_string(),
         "as_of": v.as_of,
         "digest": v.digest,
+        "no_data": v.no_data,
         "revenue": {
             "budget": amount(d.revenue.budget),
             "forecast": amount(d.revenue.forecast),
@@ -250,6 +251,14 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
                 v.as_of,
                 &v.digest[..16.min(v.digest.len())]
             );
+            if v.no_data {
+                out!(
+                    "no data: nothing reported for {} in {} as of sequence {} (the zeros below are not figures; risks are the latest assessments)",
+                    d.unit.as_ref().map_or("the council", |u| u.as_str()),
+                    d.period,
+                    v.as_of
+                );
+            }
             out!();
             out!(
                 "Revenue   budget {}  forecast {}  variance {} ({})",

@@ -100,6 +100,23 @@ fn an_unknown_unit_is_an_error_not_a_zero_dashboard() {
     assert!(d["digest"].is_string());
 }
 
+/// Item 6: a known unit in a period nothing was reported for says "no data"
+/// rather than printing zeros as if they were figures.
+#[test]
+fn a_dashboard_without_data_says_so() {
+    let site = Site::imported();
+    let empty = ["dashboard", "--unit", "CG", "--period", "2030/31 Q1"];
+    let table = site.ok(&empty);
+    assert!(
+        table.contains("no data: nothing reported for CG in 2030/31 Q1 as of sequence"),
+        "{table}"
+    );
+    assert_eq!(site.json(&empty)["no_data"], Value::Bool(true));
+    let real = ["dashboard", "--unit", "CG", "--period", "2016/17 Q1"];
+    assert!(!site.ok(&real).contains("no data"));
+    assert_eq!(site.json(&real)["no_data"], Value::Bool(false));
+}
+
 /// Item 6: a read in a directory without data says so and creates nothing
 /// (the `--help` example run in a fresh directory, and a typo'd --data-dir).
 #[test]

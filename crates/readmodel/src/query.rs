@@ -38,6 +38,13 @@ pub struct DashboardView {
     pub digest: String,
     /// The dashboard.
     pub dashboard: Dashboard,
+    /// Nothing was reported for the scope and period as of this position:
+    /// no indicator result, key-action status, revenue, capital or savings
+    /// figure, HR or customer figure. The dashboard then shows zeros (and
+    /// the latest risk assessments, which carry forward); every surface
+    /// says "no data" instead of letting the zeros pass for figures.
+    #[serde(default)]
+    pub no_data: bool,
 }
 
 impl DashboardView {
@@ -865,10 +872,18 @@ impl ReadModel {
     fn dashboard_at(&self, unit: Option<&str>, period: Period, s: Seq) -> R<DashboardView> {
         let inputs = self.dashboard_inputs(unit, period, s)?;
         let d = compute(&inputs)?;
+        let no_data = inputs.revenue.is_empty()
+            && inputs.capital.is_empty()
+            && inputs.savings.is_empty()
+            && inputs.indicators.is_empty()
+            && inputs.actions.is_empty()
+            && inputs.hr.is_none()
+            && inputs.customer.is_empty();
         Ok(DashboardView {
             as_of: s,
             digest: dashboard::digest_hex(&d),
             dashboard: d,
+            no_data,
         })
     }
 

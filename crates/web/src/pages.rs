@@ -543,6 +543,17 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
         }
     }
 
+    if view.no_data {
+        let _ = write!(
+            b,
+            "<p class=\"notice\" id=\"no-data\">No data: nothing was reported for {} in {} as of sequence {}. \
+             The zeros below are not figures; risks are the latest assessments.</p>",
+            html::esc(&scope),
+            html::esc(&ps),
+            view.as_of
+        );
+    }
+
     // 1.1-style summary.
     b.push_str("<h2 id=\"finance\">Finance</h2>");
     let _ = write!(

@@ -92,3 +92,22 @@ async fn every_page_of_the_sample_council_renders() {
     let dash = ok(&app, "/dashboard?unit=CG&period=2016%2F17+Q1").await;
     assert!(dash.contains("id=\"rag-table\"") && dash.contains("id=\"heat-map\""));
 }
+
+/// Issue #14 item 6: a known unit in a period it reported nothing for says
+/// "no data" on its dashboard instead of showing zeros as figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_without_data_says_so() {
+    let (_dir, rm) = support::sample_council().await;
+    let app = router(WebState {
+        readmodel: rm,
+        title: "sample".into(),
+    });
+    let empty = ok(&app, "/dashboard?unit=CG&period=2019%2F20+Q2").await;
+    assert!(
+        empty.contains("id=\"no-data\"")
+            && empty.contains("nothing was reported for CG in 2019/20 Q2"),
+        "{empty}"
+    );
+    let real = ok(&app, "/dashboard?unit=CG&period=2016%2F17+Q1").await;
+    assert!(!real.contains("no-data"));
+}
