@@ -534,3 +534,102 @@ mod item3_query_stall {
         panic!("condition not reached");
     }
 }
+
+/// Issue #14 item 2: a command id names one command forever. Through the
+/// real gateway: the same command re-sent is a duplicate; another command
+/// under its id (on the same entity or another) is refused with its own
+/// error and appends nothing.
+mod item2_reused_command_ids {
+    use super::*;
+    use perfledger_domain::command::Command;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_command_under_a_used_id_is_refused_not_answered_as_a_duplicate() {
+        let server = NatsServer::start();
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let svc = Services::start(client.clone(), 1, Some(tenant_name())).await;
+        let pc = publisher(client.clone());
+
+        let first = define_indicator("CG/S24");
+        let applied = pc.send(&first).await.unwrap();
+        assert!(!applied.duplicate);
+        let again = pc.send(&first).await.unwrap();
+        assert!(again.duplicate, "the same command re-sent is a duplicate");
+        assert_eq!(again.seq, applied.seq);
+        let head = svc.head().await;
+
+        // Same entity, different body.
+        let mut renamed = first.clone();
+        let Command::DefineIndicator { spec } = &mut renamed.command else {
+            unreachable!("define_indicator builds DefineIndicator")
+        };
+        spec.title = t("Renamed by an attacker");
+        // Another entity altogether.
+        let mut elsewhere = define_indicator("CG/S99");
+        elsewhere.command_id = first.command_id;
+        for cmd in [renamed, elsewhere] {
+            let err = pc.send(&cmd).await.unwrap_err();
+            match refusal(&err) {
+                ServiceError::CommandIdReused {
+                    command_id,
+                    original_seq,
+                    ..
+                } => {
+                    assert_eq!(*command_id, first.command_id);
+                    assert_eq!(*original_seq, applied.seq);
+                }
+                other => panic!("expected command_id_reused, got {other}"),
+            }
+        }
+        assert_eq!(svc.head().await, head, "a refused command appends nothing");
+        svc.shutdown().await;
+    }
+}
+
+/// Issue #14 item 11: inputs the gateway must refuse, sent as raw JSON by
+/// a client that does not use perfledger's encoder.
+mod item11_inputs {
+    use super::*;
+    use perfledger_client::wire::Encoding;
+    use perfledger_domain::codec;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_fields_and_the_nil_command_id_are_refused_as_malformed() {
+        let server = NatsServer::start();
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let svc = Services::start(client.clone(), 1, Some(tenant_name())).await;
+        let pc = publisher(client.clone());
+        let head = svc.head().await;
+
+        let cmd = define_indicator("CG/S24");
+        let json: serde_json::Value =
+            serde_json::from_str(&codec::encode_command_json(&cmd).unwrap()).unwrap();
+        let mut admin = json.clone();
+        admin["is_admin"] = serde_json::Value::Bool(true);
+        let mut nil = json.clone();
+        nil["command_id"] = serde_json::json!("00000000-0000-0000-0000-000000000000");
+        for (what, body, needle) in [
+            ("an unknown field", admin, "is_admin"),
+            ("the nil command id", nil, "nil"),
+        ] {
+            let err = pc
+                .send_raw(
+                    &cmd.subject("pl"),
+                    Encoding::Json,
+                    body.to_string().into(),
+                    None,
+                    cmd.command_id,
+                )
+                .await
+                .unwrap_err();
+            match refusal(&err) {
+                ServiceError::Malformed { detail, .. } => {
+                    assert!(detail.contains(needle), "{what}: {detail}")
+                }
+                other => panic!("{what}: expected malformed, got {other}"),
+            }
+        }
+        assert_eq!(svc.head().await, head, "nothing was appended");
+        svc.shutdown().await;
+    }
+}
