@@ -765,21 +765,22 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
 }
 
 /// `seal`.
-pub fn seal(f: Format, c: &CommitteeSeal, seq: Seq) -> Res<()> {
+pub fn seal(f: Format, c: &CommitteeSeal, seq: Seq, root: &[u8; 32]) -> Res<()> {
     let s = &c.seal;
     let digest = hex::encode(s.digest);
+    let anchor = format!("{}:{}", s.seq, hex::encode(root));
     match f {
         Format::Json => out!(
             "{:#}",
             json!({"seal_seq": seq, "seal_id": c.seal_id.to_string(),
                 "title": c.title.as_ref().map(|t| t.to_string()),
                 "sealed_at": c.sealed_at.to_string(),
-                "dashboard_as_of": s.seq, "digest": digest,
+                "dashboard_as_of": s.seq, "digest": digest, "anchor": anchor,
                 "unit": s.unit.as_ref().map(|u| u.to_string()), "period": s.period.to_string(),
                 "committee": s.committee.to_string(), "meeting_date": s.meeting_date.to_string()})
         ),
         _ => out!(
-            "sealed {} ({} {} for {} on {}): dashboard as of sequence {}, digest {digest}; seal recorded at sequence {seq}",
+            "sealed {} ({} {} for {} on {}): dashboard as of sequence {}, digest {digest}; seal recorded at sequence {seq}\nanchor (the log up to the sealed position; check with verify --anchor): {anchor}",
             c.seal_id,
             s.unit.as_ref().map_or("council-wide", |u| u.as_str()),
             s.period,

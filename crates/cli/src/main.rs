@@ -337,7 +337,15 @@ enum Cmd {
     /// The committee pack (HTML, PDF, JSON or CSV by --out's extension)
     Pack(pack::PackArgs),
     /// Verify the log (hash chain, checkpoints) and re-derive every seal
-    Verify,
+    Verify {
+        /// Also check that the log up to SEQ hashes to ROOT (64 hex), an
+        /// anchor kept outside the log: printed by `seal`, by `verify` for
+        /// the head, and in pack footers. Plain verification cannot detect
+        /// a log rewritten with a recomputed chain and checkpoints; an
+        /// anchor can.
+        #[arg(long, value_name = "SEQ:ROOT")]
+        anchor: Option<String>,
+    },
     /// Append an integrity checkpoint
     Checkpoint,
     /// Rebuild the read model from the log
@@ -748,7 +756,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
         // A log that cannot be read back (a record failing its CRC, a gap)
         // is what `verify` looks for: reported as its finding, exit 2.
         Err(CliError::Log(e @ (LogError::Corrupt { .. } | LogError::Gap { .. })))
-            if matches!(cli.command, Cmd::Verify) =>
+            if matches!(cli.command, Cmd::Verify { .. }) =>
         {
             return Ok(unreadable_log(&g, &e));
         }
@@ -953,7 +961,10 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             };
             let (seq, seal) = append_seal(&env, seal, None, Uuid::now_v7(), None).await?;
             integrity::checkpoint(&*env.log, PREFIX).await?;
-            format::seal(g.format, &seal, seq)?;
+            // The chain root at the sealed position: an anchor anyone can
+            // keep with the printed papers and check with verify --anchor.
+            let root = integrity::chain_root_at(&*env.log, seal.seal.seq).await?;
+            format::seal(g.format, &seal, seq, &root)?;
         }
         Cmd::Seals { as_of: at } => {
             let rm = env.caught_up().await?;
@@ -965,7 +976,10 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             }
             format::seals(g.format, at, &rows)?;
         }
-        Cmd::Verify => return verify(&env).await,
+        Cmd::Verify { anchor } => {
+            let anchor = anchor.as_deref().map(parse_anchor).transpose()?;
+            return verify(&env, anchor).await;
+        }
         Cmd::Checkpoint => {
             let c = integrity::checkpoint(&*env.log, PREFIX).await?;
             match (g.format, c) {
@@ -1368,8 +1382,37 @@ fn unreadable_log(g: &Global, e: &LogError) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn verify(env: &Env) -> Res<ExitCode> {
-    let report = integrity::verify(&*env.log).await?;
+/// `SEQ:ROOT` (ROOT = 64 hex digits of a chain root) as printed by `seal`
+/// and `verify`.
+fn parse_anchor(text: &str) -> Res<(Seq, integrity::Hash)> {
+    let bad = |why: &str| {
+        CliError::Usage(format!(
+            "--anchor {:?}: {why}; expected SEQ:ROOT as printed by `perfledger seal` or `verify` (e.g. 541:9f86d0…, 64 hex digits)",
+            text.chars().take(100).collect::<String>()
+        ))
+    };
+    let (seq, root) = text.split_once(':').ok_or_else(|| bad("no ':'"))?;
+    let seq: Seq = seq
+        .parse()
+        .map_err(|_| bad("the sequence is not a whole number"))?;
+    if seq == 0 {
+        return Err(bad("sequences start at 1"));
+    }
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(root, &mut hash).map_err(|_| bad("the root is not 64 hex digits"))?;
+    Ok((seq, hash))
+}
+
+async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCode> {
+    let report = integrity::verify_with_anchor(&*env.log, anchor).await?;
+    // The head's anchor, to keep outside the log (only for an intact chain).
+    let head_anchor = if report.ok() {
+        let head = env.log.head().await?;
+        let root = integrity::chain_root_at(&*env.log, head).await?;
+        Some(format!("{head}:{}", hex::encode(root)))
+    } else {
+        None
+    };
     let mut problems: Vec<String> = Vec::new();
     if let Some((seq, p)) = &report.first_bad {
         problems.push(format!("log record {seq}: {p}"));
@@ -1411,6 +1454,8 @@ async fn verify(env: &Env) -> Res<ExitCode> {
                 "uncovered_tail": report.uncovered_tail,
                 "first_bad_seq": report.first_bad.as_ref().map(|b| b.0),
                 "seals_checked": seals_checked,
+                "anchor_checked": anchor.map(|(seq, _)| seq),
+                "head_anchor": head_anchor,
                 "problems": problems,
             })
         ),
@@ -1437,6 +1482,14 @@ async fn verify(env: &Env) -> Res<ExitCode> {
             );
             for p in &problems {
                 out!("PROBLEM: {p}");
+            }
+            if let (Some((seq, _)), true) = (anchor, report.ok()) {
+                out!("the log up to sequence {seq} hashes to the given anchor");
+            }
+            if let Some(a) = &head_anchor {
+                out!(
+                    "anchor of the head (keep it outside the log; check with verify --anchor): {a}"
+                );
             }
             if ok {
                 out!("OK: hash chain, checkpoints and seals verified");
