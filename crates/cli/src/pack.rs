@@ -85,7 +85,9 @@ pub async fn run(env: &Env, a: PackArgs) -> Res<()> {
     let digest = pack::digest_hex(&p);
     let bytes = match k {
         Kind::Html | Kind::Pdf => {
-            perfledger_web::pack_html::render(&p, &digest, &a.council).into_bytes()
+            let root = perfledger_log::integrity::chain_root_at(&*env.log, p.as_of).await?;
+            let anchor = format!("{}:{}", p.as_of, hex::encode(root));
+            perfledger_web::pack_html::render(&p, &digest, Some(&anchor), &a.council).into_bytes()
         }
         Kind::Json => json(&p, &digest)?,
         Kind::Csv => csv(&p)?,

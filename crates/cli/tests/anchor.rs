@@ -151,6 +151,25 @@ fn seal_prints_its_anchor_and_bad_anchors_are_refused() {
     assert!(anchor.starts_with("541:"), "{anchor}");
     ok(d, &["verify", "--anchor", anchor]);
 
+    // The printed pack of the same position carries the same anchor.
+    let html = d.join("pack.html");
+    ok(
+        d,
+        &[
+            "pack",
+            "--unit",
+            "CG",
+            "--period",
+            "2016/17 Q1",
+            "--as-of",
+            "541",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    let printed = std::fs::read_to_string(&html).unwrap();
+    assert!(printed.contains(&format!("anchor {anchor}")), "pack footer");
+
     let wrong = format!("541:{}", "0".repeat(64));
     let o = run(d, &["verify", "--anchor", &wrong]);
     assert_eq!(o.status.code(), Some(2));

@@ -50,7 +50,7 @@ fn pack_for(app: &App, m: &M) -> Result<(Pack, String), AppError> {
 /// `GET /pack`: the printable committee pack.
 pub(crate) fn pack_page(app: &App, m: &M) -> Result<axum::response::Response, AppError> {
     let (p, digest) = pack_for(app, m)?;
-    page(render(&p, &digest, &app.web.title))
+    page(render(&p, &digest, None, &app.web.title))
 }
 
 /// `GET /api/pack`: the pack as JSON with its digest.
@@ -112,9 +112,9 @@ fn css_str(s: &str) -> String {
 
 /// The `@page` rule: A4 landscape, running header and footer in the page
 /// margin boxes (printed on every page by Chromium): scope, period, as-of
-/// sequence and rules version at the top, the digest and page number at
-/// the bottom.
-fn page_rule(pack: &Pack, digest: &str, council: &str) -> String {
+/// sequence and rules version at the top, the digest (and the anchor, when
+/// known) and page number at the bottom.
+fn page_rule(pack: &Pack, digest: &str, anchor: Option<&str>, council: &str) -> String {
     let top = format!(
         "{} · {} · {} · as of log sequence {} · rules {}",
         council,
@@ -130,7 +130,10 @@ fn page_rule(pack: &Pack, digest: &str, council: &str) -> String {
          @bottom-left{{content:{};{m};font-family:monospace}}\
          @bottom-right{{content:\"page \" counter(page) \" of \" counter(pages);{m}}}}}",
         css_str(&top),
-        css_str(&format!("pack digest {digest}")),
+        css_str(&match anchor {
+            Some(a) => format!("pack digest {digest} · anchor {a}"),
+            None => format!("pack digest {digest}"),
+        }),
     )
 }
 
@@ -142,12 +145,23 @@ fn scope(pack: &Pack) -> String {
 }
 
 /// The whole document. `council` is the council's name; `digest` is the
-/// pack's [`perfledger_readmodel::pack::digest_hex`].
-pub fn render(pack: &Pack, digest: &str, council: &str) -> String {
+/// pack's [`perfledger_readmodel::pack::digest_hex`]; `anchor` is
+/// `SEQ:ROOT`, the log's chain root at the pack's position (for
+/// `perfledger verify --anchor`), printed in the running header and footer
+/// when the caller can compute it (it needs the log, not the read model).
+pub fn render(pack: &Pack, digest: &str, anchor: Option<&str>, council: &str) -> String {
     let title = format!("{} – {} committee pack", scope(pack), pack.period);
+    let anchor_span = anchor
+        .map(|a| {
+            format!(
+                "<span>anchor <span class=\"digest\">{}</span></span>",
+                esc(a)
+            )
+        })
+        .unwrap_or_default();
     let run = format!(
         "<span>{} · {} · {} · as of log sequence {} · rules {}</span>\
-         <span>digest <span class=\"digest\">{}</span></span>",
+         <span>digest <span class=\"digest\">{}</span></span>{anchor_span}",
         esc(council),
         esc(&scope(pack)),
         esc(&pack.period.to_string()),
@@ -162,7 +176,7 @@ pub fn render(pack: &Pack, digest: &str, council: &str) -> String {
          <title>{t}</title><style>{page}{PRINT_CSS}</style></head><body>\
          <div class=\"run\" role=\"banner\">{run}</div><main>",
         t = esc(&title),
-        page = page_rule(pack, digest, council),
+        page = page_rule(pack, digest, anchor, council),
     );
     b.push_str(&dashboard(pack, &title));
     b.push_str(&finance(pack));

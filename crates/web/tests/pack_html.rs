@@ -19,7 +19,7 @@ async fn cg_q1_pack_html_prints_every_section_with_running_header_and_footer() {
     let q1 = Period::parse("2016/17 Q1").unwrap();
     let p = rm.pack(Some("CG"), q1, at, RulesVersion::V1).unwrap();
     let digest = pack::digest_hex(&p);
-    let html = render(&p, &digest, "London Borough of Barnet");
+    let html = render(&p, &digest, None, "London Borough of Barnet");
 
     // Print CSS: page size, margin boxes carrying the running header and
     // footer, page breaks between sections, no script anywhere.
@@ -60,7 +60,7 @@ async fn cg_q1_pack_html_prints_every_section_with_running_header_and_footer() {
     assert!(html.contains("<td class=\"src\">#"));
 
     // Same pack, same bytes.
-    assert_eq!(html, render(&p, &digest, "London Borough of Barnet"));
+    assert_eq!(html, render(&p, &digest, None, "London Borough of Barnet"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,10 +70,31 @@ async fn pack_html_escapes_text_and_css_strings() {
     let p = rm
         .pack(Some("CG"), q1, AsOf::Head, RulesVersion::V1)
         .unwrap();
-    let html = render(&p, "d", "Evil\" </style><script>x()</script>");
+    let html = render(&p, "d", None, "Evil\" </style><script>x()</script>");
     assert!(!html.contains("<script"), "{html:.800}");
     assert!(!html.contains("</style><script"));
     assert!(html.contains("Evil\\\" \\3C /style>"));
+}
+
+/// Issue #13: a pack printed with the log's anchor carries it in the
+/// running header and in every page's footer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_html_prints_the_anchor_in_header_and_footer() {
+    let (_dir, rm) = support::sample_council().await;
+    let q1 = Period::parse("2016/17 Q1").unwrap();
+    let p = rm
+        .pack(Some("CG"), q1, AsOf::Head, RulesVersion::V1)
+        .unwrap();
+    let anchor = format!("{}:{}", p.as_of, "ab".repeat(32));
+    let html = render(&p, "d", Some(&anchor), "Barnet");
+    assert!(
+        html.contains(&format!(
+            "@bottom-left{{content:\"pack digest d · anchor {anchor}\""
+        )),
+        "{html:.1200}"
+    );
+    assert!(html.contains(&format!("anchor <span class=\"digest\">{anchor}</span>")));
+    assert!(!render(&p, "d", None, "Barnet").contains("anchor"));
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (axum::http::StatusCode, String) {
