@@ -43,6 +43,7 @@
 
 mod build;
 mod canonical;
+pub mod changes;
 mod sections;
 mod sources;
 
