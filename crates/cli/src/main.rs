@@ -21,6 +21,7 @@ macro_rules! out {
     }};
 }
 
+mod changes;
 mod format;
 mod pack;
 
@@ -336,6 +337,8 @@ enum Cmd {
     },
     /// The committee pack (HTML, PDF, JSON or CSV by --out's extension)
     Pack(pack::PackArgs),
+    /// What changed in a sealed pack since its seal, with the events and actors
+    Changes(changes::ChangesArgs),
     /// Verify the log (hash chain, checkpoints) and re-derive every seal
     Verify {
         /// Also check that the log up to SEQ hashes to ROOT (64 hex), an
@@ -767,6 +770,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
             import(&env, &paths, backdated).await?;
         }
         Cmd::Pack(a) => pack::run(&env, a).await?,
+        Cmd::Changes(a) => changes::run(&env, a).await?,
         Cmd::RecordResult(a) => result_cmd(&env, a, false).await?,
         Cmd::RestateResult(a) => result_cmd(&env, a, true).await?,
         Cmd::SetTarget(a) => target_cmd(&env, a, false).await?,
