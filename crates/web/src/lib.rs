@@ -17,6 +17,7 @@
 //! blocking pool.
 #![forbid(unsafe_code)]
 
+mod changes_page;
 pub mod html;
 pub mod pack_html;
 mod pages;
@@ -342,6 +343,8 @@ handler!(api_finance, Fmt::Json, pages::api_finance);
 handler!(api_seals, Fmt::Json, pages::api_seals);
 handler!(pack_page, Fmt::Html, pack_html::pack_page);
 handler!(api_pack, Fmt::Json, pack_html::api_pack);
+handler!(changes, Fmt::Html, changes_page::changes_page);
+handler!(api_changes, Fmt::Json, changes_page::api_changes);
 
 async fn audit_page(
     State(app): State<App>,
@@ -396,6 +399,7 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 /// | `/finance?unit=&period=&as_of=` | revenue, capital and savings tables |
 /// | `/audit/{kind}/{key}?as_of=` | any entity's audit trail |
 /// | `/pack?unit=&period=&as_of=`, `/api/pack` | the committee pack (printable HTML; JSON with its digest) |
+/// | `/changes?seal=&as_of=`, `/api/changes` | what changed in a sealed pack since its seal, with the events and the counts they moved |
 /// | `/api/units`, `/api/periods`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
 ///
 /// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
@@ -424,6 +428,8 @@ pub fn router(state: WebState) -> Router {
         .route("/api/finance", get(api_finance))
         .route("/api/seals", get(api_seals))
         .route("/api/pack", get(api_pack))
+        .route("/changes", get(changes))
+        .route("/api/changes", get(api_changes))
         .fallback(not_found)
         .with_state(app)
 }
