@@ -150,3 +150,36 @@ fn changes_for_an_unknown_seal_is_an_error_naming_it() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("NO-SUCH-SEAL"), "{err}");
 }
+
+#[test]
+fn a_risk_rescored_after_the_seal_is_listed_with_the_escalated_count_it_moved() {
+    let dir = imported();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "--actor",
+            "Risk Officer",
+            "assess-risk",
+            "--risk",
+            "ST0068",
+            "--period",
+            "2016/17 Q1",
+            "--impact",
+            "4",
+            "--probability",
+            "4",
+            "--reason",
+            "capacity reviewed",
+        ],
+    );
+    let table = ok(d, &["changes", "--seal", SEAL]);
+    assert!(table.contains("risk ST0068\n"), "{table}");
+    assert!(table.contains("  current_score: 12 → 16\n"), "{table}");
+    assert!(table.contains("by Risk Officer"), "{table}");
+    assert!(table.contains("because capacity reviewed"), "{table}");
+    assert!(
+        table.contains("risks.escalated 3 → 4: moved by ST0068"),
+        "{table}"
+    );
+}

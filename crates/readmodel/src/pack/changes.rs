@@ -10,10 +10,11 @@
 //!   every seal in the log, whether or not it stores the pack bytes.
 //! * **Rows are matched by identity**, never by position: indicator rows by
 //!   reference (title when there is none), revenue and capital lines by
-//!   (unit, line), savings and actions by (unit, reference). A row on one
+//!   (unit, line), savings and actions by (unit, reference), risks by risk
+//!   id. A row on one
 //!   side only is listed as added or removed.
 //! * **Deterministic order**: sections in pack order (indicators, revenue,
-//!   capital, savings, actions), rows by key within a section, fields by
+//!   capital, savings, actions, risks), rows by key within a section, fields by
 //!   name (serde_json's sorted map), events by (sequence, index), counts in
 //!   dashboard order. No clock, no `HashMap`, no floats.
 //! * **Figures** are the row's serde fields flattened to `a.b[i]` paths,
@@ -23,7 +24,7 @@
 //!   `sources` (current and sealed) recorded after the seal's position:
 //!   each with sequence, recorded time, actor, reason, source, migrated_at.
 //! * **Count attribution**: a summary count (RAG, direction of travel,
-//!   action status, RAG by indicator type in the overview) is listed when it differs or a row moved in or out of
+//!   action status, RAG by indicator type in the overview, risks escalated) is listed when it differs or a row moved in or out of
 //!   it; `moved_by` names the rows whose rating entered or left it. The
 //!   counts are the dashboard's own (`dashboard.indicators`,
 //!   `dashboard.actions`), so the figures agree with the printed pack.
@@ -64,7 +65,7 @@ pub struct PackChanges {
 /// One pack row that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowChange {
-    /// `indicator`, `revenue`, `capital`, `savings` or `action`.
+    /// `indicator`, `revenue`, `capital`, `savings`, `action` or `risk`.
     pub section: String,
     /// The row's identity (`CG/S26`, `CG / Finance`).
     pub key: String,
@@ -178,6 +179,9 @@ fn rows(p: &Pack) -> BTreeMap<(u8, &'static str, String), Flat> {
         let key = format!("{} / {}", l.unit, l.reference);
         out.insert((4, "action", key), flat(l, &l.sources));
     }
+    for l in &p.risks.rows {
+        out.insert((5, "risk", l.risk_id.clone()), flat(l, &l.sources));
+    }
     out
 }
 
@@ -208,6 +212,11 @@ fn buckets(p: &Pack) -> BTreeMap<String, BTreeSet<String>> {
                 .insert(format!("{} / {}", l.unit, l.reference));
         }
     }
+    for l in p.risks.rows.iter().filter(|l| l.escalated) {
+        out.entry("risks.escalated".to_string())
+            .or_default()
+            .insert(l.risk_id.clone());
+    }
     out
 }
 
@@ -231,6 +240,7 @@ fn counts(p: &Pack) -> Vec<(String, u32)> {
             out.push((format!("overview.{:?}.{r:?}", t.indicator_type), *n));
         }
     }
+    out.push(("risks.escalated".into(), p.dashboard.risks_escalated));
     out
 }
 
