@@ -24,15 +24,17 @@
 //!   today's rules: the domain's `rag`, `direction`, `rounding` and
 //!   `dashboard` modules through the read model's existing as-of queries.
 //!
-//! Design for seals (a later step): a pack seal will record `(scope, period,
-//! as_of, rules_version, format byte, digest)` and may store the canonical
-//! bytes themselves. `verify` decodes the stored bytes with [`decode`] (the
-//! format byte selects the decoder), re-derives the pack with
-//! [`crate::ReadModel::pack`] at `as_of` under the rules version the seal
-//! names, and compares digests; on a mismatch it diffs the decoded pack
-//! against the re-derived one figure by figure. A new rule set is a new
-//! `RulesVersion` variant with its own build path; the old path stays in
-//! the code, frozen, so old seals keep re-deriving to their digests.
+//! Seals: a [`PackSealRecord`] pins `(scope, period, as_of, rules id,
+//! format byte, digest, canonical bytes)`. [`crate::ReadModel::verify_pack_seal`]
+//! checks the stored bytes against the digest, decodes them with [`decode`]
+//! (the format byte selects the decoder), re-derives the pack at `as_of`
+//! under the rules the seal names ([`Rules`]) and compares bit for bit; on
+//! a mismatch it names every differing figure ([`diff_packs`]). Outcomes are
+//! distinct ([`SealOutcome`]): matches, content altered, re-derivation
+//! differs, derivation unavailable (rules or format unknown to this build,
+//! content intact). A new rule set is a new `RulesVersion` variant with its
+//! own build path; the old path stays in the code, frozen, so old seals
+//! keep re-deriving to their digests.
 //!
 //! Row selection (v1): the indicator table lists the scope's indicators
 //! with a result for the period (the dashboard's "reported" set), grouped
@@ -44,6 +46,7 @@
 mod build;
 mod canonical;
 pub mod changes;
+mod seal;
 mod sections;
 mod sources;
 
@@ -59,6 +62,7 @@ use perfledger_log::Seq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use canonical::{canonical_bytes, decode, digest_hex, PackDecodeError, PACK_FORMAT};
+pub use seal::{diff_packs, Derivation, PackSealRecord, Rules, SealOutcome};
 
 /// The rule set that turned events into the pack's figures. Never reorder
 /// or remove a variant: seals name it, and `verify` re-derives under it.
