@@ -44,7 +44,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::command::CALENDAR_KEY;
-use perfledger_domain::event::{CommitteeSeal, ResultEntry, Seal};
+use perfledger_domain::event::{CommitteeSeal, PackPin, ResultEntry, Seal};
 use perfledger_domain::ids::EntityKind;
 use perfledger_domain::{
     parse, AggregateState, Command, CommandEnvelope, Date, DomainError, Period, Tenant, Text,
@@ -963,7 +963,7 @@ async fn run(cli: Cli) -> Res<ExitCode> {
                 sealed_at: perfledger_ledger::Clock::now(&perfledger_ledger::SystemClock),
                 seal,
             };
-            let (seq, seal) = append_seal(&env, seal, None, Uuid::now_v7(), None).await?;
+            let (seq, seal) = append_seal(&env, &rm, seal, None, Uuid::now_v7(), None).await?;
             integrity::checkpoint(&*env.log, PREFIX).await?;
             // The chain root at the sealed position: an anchor anyone can
             // keep with the printed papers and check with verify --anchor.
@@ -1154,9 +1154,13 @@ pass --as-of naming the position the meeting's papers showed: --as-of {position}
     Ok(seal)
 }
 
-/// Append a seal command; `at` pins the recorded time (not earlier than the head's).
+/// Append a seal command that pins the committee pack at the seal's
+/// position (its canonical bytes, format byte, rules version, digest and
+/// the chain root there; issue #13); `at` pins the recorded time (not
+/// earlier than the head's).
 async fn append_seal(
     env: &Env,
+    rm: &ReadModel,
     seal: CommitteeSeal,
     at: Option<Timestamp>,
     command_id: Uuid,
@@ -1174,7 +1178,10 @@ async fn append_seal(
         source,
         correlation_id: command_id,
         causation_id: None,
-        command: Command::SealCommitteeDashboard { seal: seal.clone() },
+        command: Command::SealCommitteePack {
+            seal: seal.clone(),
+            pack: pack_pin(env, rm, &seal.seal).await?,
+        },
     };
     let sub = match at {
         Some(t) => {
@@ -1185,6 +1192,24 @@ async fn append_seal(
     };
     let out = env.ledger.execute(sub).await?;
     Ok((out.seq, seal))
+}
+
+/// The pack a seal pins: built under the current rules at the seal's
+/// position (its dashboard digest is the seal's by construction).
+async fn pack_pin(env: &Env, rm: &ReadModel, seal: &Seal) -> Res<PackPin> {
+    let rules = perfledger_readmodel::pack::Rules::builtin();
+    let id = perfledger_readmodel::pack::RulesVersion::CURRENT.id();
+    let unit = seal.unit.as_ref().map(|u| u.as_str());
+    let record = rm
+        .pack_seal_record(&rules, id, unit, seal.period, AsOf::Seq(seal.seq))?
+        .ok_or_else(|| CliError::Usage(format!("rules version {id} unknown to this build")))?;
+    Ok(PackPin {
+        chain_root: integrity::chain_root_at(&*env.log, seal.seq).await?,
+        format: record.format,
+        rules: record.rules,
+        digest: record.digest,
+        bytes: record.bytes,
+    })
 }
 
 async fn import(env: &Env, paths: &[PathBuf], backdated: bool) -> Res<()> {
@@ -1294,7 +1319,7 @@ async fn import(env: &Env, paths: &[PathBuf], backdated: bool) -> Res<()> {
             // appended after it, so it is never re-derived and re-sent).
             match rm.find_entity(EntityKind::Seal, &req.seal_id, AsOf::Head) {
                 Ok(_) => {
-                    appended.entry("SealCommitteeDashboard").or_default().1 += 1;
+                    appended.entry("SealCommitteePack").or_default().1 += 1;
                     continue;
                 }
                 Err(ReadModelError::NotFound { .. }) => {}
@@ -1323,6 +1348,7 @@ async fn import(env: &Env, paths: &[PathBuf], backdated: bool) -> Res<()> {
             };
             let (seq, seal) = append_seal(
                 env,
+                &rm,
                 seal,
                 Some(req.sealed_at),
                 req.command_id,
@@ -1422,6 +1448,7 @@ async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCo
         problems.push(format!("log record {seq}: {p}"));
     }
     let mut seals_checked = 0;
+    let mut seal_lines: Vec<serde_json::Value> = Vec::new();
     if report.ok() {
         // Command ids are used once: two stored commits with one id mean a
         // command was stored twice or an id was reused (issue #14 item 2).
@@ -1432,8 +1459,22 @@ async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCo
             ));
         }
         let rm = env.caught_up().await?;
+        let rules = perfledger_readmodel::pack::Rules::builtin();
         for s in rm.seals(AsOf::Head)? {
             seals_checked += 1;
+            if let Some(pin) = rm.seal_pack(s.seq, s.index)? {
+                let (line, problem) = verify_pack_seal(env, &rm, &rules, &s, &pin).await?;
+                problems.extend(problem);
+                seal_lines.push(line);
+            } else {
+                seal_lines.push(serde_json::json!({
+                    "seal": s.seal_id.clone().unwrap_or_else(|| format!("sequence {}", s.seq)),
+                    "seq": s.seq,
+                    "kind": "dashboard",
+                    "rules": null,
+                    "outcome": "dashboard digest checked",
+                }));
+            }
             let v = rm.verify_seal(&s.seal)?;
             if !v.matches {
                 problems.push(format!(
@@ -1458,6 +1499,7 @@ async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCo
                 "uncovered_tail": report.uncovered_tail,
                 "first_bad_seq": report.first_bad.as_ref().map(|b| b.0),
                 "seals_checked": seals_checked,
+                "seals": seal_lines,
                 "anchor_checked": anchor.map(|(seq, _)| seq),
                 "head_anchor": head_anchor,
                 "problems": problems,
@@ -1484,6 +1526,18 @@ async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCo
                 report.checked,
                 seals_checked
             );
+            for l in &seal_lines {
+                out!(
+                    "seal {} (sequence {}): {}{}: {}",
+                    l["seal"].as_str().unwrap_or("-"),
+                    l["seq"],
+                    l["kind"].as_str().unwrap_or("-"),
+                    l["rules"]
+                        .as_str()
+                        .map_or(String::new(), |r| format!(", rules {r}")),
+                    l["outcome"].as_str().unwrap_or("-")
+                );
+            }
             for p in &problems {
                 out!("PROBLEM: {p}");
             }
@@ -1510,6 +1564,61 @@ async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCo
         }
         Ok(ExitCode::from(2))
     }
+}
+
+/// Verify one pack seal (issue #13): its outcome line for the report and,
+/// unless it matches or cannot be derived by this build (content intact:
+/// never tampering), the problem to report.
+async fn verify_pack_seal(
+    env: &Env,
+    rm: &ReadModel,
+    rules: &perfledger_readmodel::pack::Rules,
+    s: &perfledger_readmodel::SealRecord,
+    pin: &PackPin,
+) -> Res<(serde_json::Value, Option<String>)> {
+    use perfledger_readmodel::pack::{PackSealRecord, SealOutcome};
+    let name = s
+        .seal_id
+        .clone()
+        .unwrap_or_else(|| format!("sequence {}", s.seq));
+    let outcome = rm.verify_pack_seal(&PackSealRecord::of(&s.seal, pin), rules)?;
+    let root = integrity::chain_root_at(&*env.log, s.seal.seq).await?;
+    let detail = match &outcome {
+        SealOutcome::Matches => None,
+        SealOutcome::ContentAltered { stored_digest } => Some(format!(
+            "stored pack bytes hash to {stored_digest}, not the sealed digest {}",
+            hex::encode(pin.digest)
+        )),
+        SealOutcome::DerivationUnavailable { reason } => Some(reason.clone()),
+        SealOutcome::Differs { figures } => Some(figures.join("; ")),
+    };
+    let mut problem = match &outcome {
+        SealOutcome::Matches | SealOutcome::DerivationUnavailable { .. } => None,
+        _ => Some(format!(
+            "seal {name} at sequence {}: {}: {}",
+            s.seq,
+            outcome.name(),
+            detail.clone().unwrap_or_default()
+        )),
+    };
+    if root != pin.chain_root {
+        problem.get_or_insert(format!(
+            "seal {name} at sequence {}: the chain root at sequence {} is {}, not the sealed {}",
+            s.seq,
+            s.seal.seq,
+            hex::encode(root),
+            hex::encode(pin.chain_root)
+        ));
+    }
+    let line = serde_json::json!({
+        "seal": name,
+        "seq": s.seq,
+        "kind": "pack",
+        "rules": rules.name(pin.rules),
+        "outcome": outcome.name(),
+        "detail": detail,
+    });
+    Ok((line, problem))
 }
 
 async fn serve(env: &Env, addr: &str, limits: HttpLimits) -> Res<ExitCode> {

@@ -5,12 +5,14 @@
 //! that passes it (a documented limit). `verify --anchor SEQ:ROOT`, with
 //! the root printed by `seal` or by an earlier `verify`, catches the
 //! rewrite, because the forger cannot make the rewritten prefix hash to the
-//! root held elsewhere.
+//! root held elsewhere. (Pack seals pin the chain root at their position;
+//! a forger who recomputes the chain recomputes those pins as well.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use futures::StreamExt;
+use perfledger_domain::event::EventBody;
 use perfledger_domain::{decode_commit, encode_commit, Text};
 use perfledger_log::{integrity, Commit, EmbeddedLog, EventLog, Expected, Until};
 use serde_json::Value;
@@ -67,11 +69,20 @@ async fn forge(from: &Path, to: &Path, victim: u64) {
             integrity::checkpoint(&dst, "pl").await.unwrap();
             continue;
         }
-        let payload = if r.seq == victim {
-            let mut events = decode_commit(&r.payload).unwrap();
-            for e in &mut events {
+        let mut events = decode_commit(&r.payload).unwrap();
+        let mut changed = r.seq == victim;
+        for e in &mut events {
+            if r.seq == victim {
                 e.actor = Text::new("actor", "Someone Else").unwrap();
             }
+            // Pack seals pin the chain root at their position: the forger
+            // recomputes those too.
+            if let EventBody::CommitteePackSealed { seal, pack } = &mut e.body {
+                pack.chain_root = integrity::chain_root_at(&dst, seal.seal.seq).await.unwrap();
+                changed = true;
+            }
+        }
+        let payload = if changed {
             encode_commit(&events).unwrap().into()
         } else {
             r.payload.clone()

@@ -949,7 +949,7 @@ impl SealState {
                 }
                 Ok(vec![EventBody::DashboardSealed { seal: seal.clone() }])
             }
-            Command::SealCommitteeDashboard { seal } => {
+            Command::SealCommitteeDashboard { seal } | Command::SealCommitteePack { seal, .. } => {
                 non_blank("seal id", &seal.seal_id)?;
                 non_blank("committee", &seal.seal.committee)?;
                 if let Some(start) = seal.seal.period.start_date() {
@@ -969,9 +969,26 @@ impl SealState {
                         key: seal.seal_id.to_string(),
                     });
                 }
-                Ok(vec![EventBody::CommitteeDashboardSealed {
-                    seal: seal.clone(),
-                }])
+                match cmd {
+                    Command::SealCommitteePack { pack, .. } => {
+                        // The bytes open with their format byte; whether they
+                        // hash and re-derive is `verify`'s question.
+                        if pack.bytes.first() != Some(&pack.format) {
+                            return Err(DomainError::Invalid {
+                                field: "pack",
+                                value: format!("{} bytes", pack.bytes.len()),
+                                reason: "does not open with its format byte",
+                            });
+                        }
+                        Ok(vec![EventBody::CommitteePackSealed {
+                            seal: seal.clone(),
+                            pack: pack.clone(),
+                        }])
+                    }
+                    _ => Ok(vec![EventBody::CommitteeDashboardSealed {
+                        seal: seal.clone(),
+                    }]),
+                }
             }
             other => Err(wrong(other, EntityKind::Seal)),
         }
@@ -981,7 +998,8 @@ impl SealState {
     pub fn apply(&mut self, event: &EventBody) {
         match event {
             EventBody::DashboardSealed { seal } => self.seals.push(seal.clone()),
-            EventBody::CommitteeDashboardSealed { seal } => self.seals.push(seal.seal.clone()),
+            EventBody::CommitteeDashboardSealed { seal }
+            | EventBody::CommitteePackSealed { seal, .. } => self.seals.push(seal.seal.clone()),
             _ => {}
         }
     }

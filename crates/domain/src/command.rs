@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::action::{ActionSpec, ActionStatus};
 use crate::amount::Fixed;
 use crate::budget::LineSpec;
-use crate::event::{CommitteeSeal, ResultEntry, Seal};
+use crate::event::{CommitteeSeal, PackPin, ResultEntry, Seal};
 use crate::ids::{composite_key, entity_id, EntityKind, Tenant};
 use crate::indicator::{IndicatorSpec, Target};
 use crate::organisation::OrgSpec;
@@ -278,6 +278,14 @@ pub enum Command {
         /// The seal.
         seal: CommitteeSeal,
     },
+    /// → CommitteePackSealed: a committee seal that pins the pack
+    /// (appended; issue #13).
+    SealCommitteePack {
+        /// The seal.
+        seal: CommitteeSeal,
+        /// The pinned pack.
+        pack: PackPin,
+    },
 }
 
 thread_local! {
@@ -368,6 +376,7 @@ impl Command {
             Command::SealDashboard { .. } => "SealDashboard",
             Command::PostCloseRestatement { .. } => "PostCloseRestatement",
             Command::SealCommitteeDashboard { .. } => "SealCommitteeDashboard",
+            Command::SealCommitteePack { .. } => "SealCommitteePack",
         }
     }
 
@@ -428,7 +437,9 @@ impl Command {
                 (K::Seal, composite_key(&[scope, &seal.period.to_string()]))
             }
             Command::PostCloseRestatement { command, .. } => command.natural_key(),
-            Command::SealCommitteeDashboard { seal } => (K::Seal, seal.seal_id.to_string()),
+            Command::SealCommitteeDashboard { seal } | Command::SealCommitteePack { seal, .. } => {
+                (K::Seal, seal.seal_id.to_string())
+            }
         }
     }
 

@@ -73,6 +73,24 @@ pub struct Seal {
     pub digest: [u8; 32],
 }
 
+/// The committee pack a pack seal pins (issue #13): chain root at the
+/// seal's position, the pack's format byte and rules version, its SHA-256
+/// digest and its canonical bytes (`[format]` ++ postcard(pack), stored
+/// uncompressed). Never reorder fields.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PackPin {
+    /// Hash-chain root at the seal's position.
+    pub chain_root: [u8; 32],
+    /// Format byte of `bytes`.
+    pub format: u8,
+    /// Wire id of the rules the pack was derived under (1 = v1).
+    pub rules: u32,
+    /// SHA-256 of `bytes`.
+    pub digest: [u8; 32],
+    /// Canonical bytes of the pack.
+    pub bytes: Vec<u8>,
+}
+
 /// A committee seal with its own identity (issue #14): the seal id and
 /// report title as the governance record gives them, and when it was
 /// sealed (an imported seal keeps its own time, not the import's).
@@ -293,6 +311,16 @@ pub enum EventBody {
         /// The seal.
         seal: CommitteeSeal,
     },
+    /// A committee pack was sealed (issue #13): the committee seal (whose
+    /// dashboard digest is the pack's dashboard digest) and the pinned pack
+    /// (appended; dashboard-only seals stay valid and keep verifying).
+    CommitteePackSealed {
+        /// The seal's id, title, time, scope, period, committee, meeting
+        /// date, position and dashboard digest.
+        seal: CommitteeSeal,
+        /// The pack it pins.
+        pack: PackPin,
+    },
 }
 
 impl EventBody {
@@ -327,6 +355,7 @@ impl EventBody {
             EventBody::DashboardSealed { .. } => "DashboardSealed",
             EventBody::PostCloseRestatement { .. } => "PostCloseRestatement",
             EventBody::CommitteeDashboardSealed { .. } => "CommitteeDashboardSealed",
+            EventBody::CommitteePackSealed { .. } => "CommitteePackSealed",
         }
     }
 
@@ -346,7 +375,8 @@ impl EventBody {
             | EventBody::PeriodClosed { period }
             | EventBody::PostCloseRestatement { period, .. } => Some(*period),
             EventBody::DashboardSealed { seal } => Some(seal.period),
-            EventBody::CommitteeDashboardSealed { seal } => Some(seal.seal.period),
+            EventBody::CommitteeDashboardSealed { seal }
+            | EventBody::CommitteePackSealed { seal, .. } => Some(seal.seal.period),
             EventBody::BudgetSet { year, .. }
             | EventBody::BudgetRevised { year, .. }
             | EventBody::CapitalBudgetSet { year, .. } => Some(Period::Year(*year)),

@@ -15,6 +15,7 @@
 //! | `E` | `E` ++ entity(16) | entity kind, natural key, first sequence |
 //! | `s` | `s` ++ seq(8) ++ index(2) | seal |
 //! | `S` | `S` ++ seq(8) ++ index(2) | the seal's id, report title and time (seals recorded by `CommitteeDashboardSealed`) |
+//! | `P` | `P` ++ seq(8) ++ index(2) | the pack a pack seal pins (`CommitteePackSealed`: chain root, format, rules, digest, canonical bytes) |
 //!
 //! `period(8)` is the period's last month index then its first month index
 //! (months since year 0, u32 each), so periods sort chronologically by end;
@@ -35,6 +36,7 @@ pub(crate) const ALIAS: u8 = b'n';
 pub(crate) const ENTITY: u8 = b'E';
 pub(crate) const SEAL: u8 = b's';
 pub(crate) const SEAL_META: u8 = b'S';
+pub(crate) const SEAL_PACK: u8 = b'P';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -197,6 +199,13 @@ pub(crate) fn seal_key(seq: u64, index: u16) -> Vec<u8> {
 
 pub(crate) fn seal_meta_key(seq: u64, index: u16) -> Vec<u8> {
     let mut k = vec![SEAL_META];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn seal_pack_key(seq: u64, index: u16) -> Vec<u8> {
+    let mut k = vec![SEAL_PACK];
     k.extend_from_slice(&seq.to_be_bytes());
     k.extend_from_slice(&index.to_be_bytes());
     k

@@ -285,7 +285,9 @@ fn body_kind(body: &EventBody) -> EntityKind {
         EventBody::ToleranceSchemeAdopted { .. } => K::Scheme,
         EventBody::PeriodClosed { .. } => K::Calendar,
         EventBody::UnitDefined { .. } | EventBody::CommitteeDefined { .. } => K::Unit,
-        EventBody::DashboardSealed { .. } | EventBody::CommitteeDashboardSealed { .. } => K::Seal,
+        EventBody::DashboardSealed { .. }
+        | EventBody::CommitteeDashboardSealed { .. }
+        | EventBody::CommitteePackSealed { .. } => K::Seal,
         // A post-close marker travels in the commit of the entity it changes.
         EventBody::PostCloseRestatement { .. } => K::Seal,
     }
@@ -340,7 +342,8 @@ fn body_names(body: &EventBody) -> Option<(String, Vec<String>)> {
         EventBody::ToleranceSchemeAdopted { .. } => (SCHEME_KEY.to_string(), vec![]),
         EventBody::PeriodClosed { .. } => (CALENDAR_KEY.to_string(), vec![]),
         EventBody::DashboardSealed { seal } => (seal_key_name(seal), vec![]),
-        EventBody::CommitteeDashboardSealed { seal } => {
+        EventBody::CommitteeDashboardSealed { seal }
+        | EventBody::CommitteePackSealed { seal, .. } => {
             (seal.seal_id.to_string(), vec![n(seal.seal_id.as_str())])
         }
         _ => return None,
@@ -394,6 +397,7 @@ fn fact_slot(body: &EventBody) -> Option<(u8, Option<perfledger_domain::Period>,
         EventBody::PeriodClosed { period } => (field::CLOSED, Some(*period), true),
         EventBody::DashboardSealed { .. }
         | EventBody::CommitteeDashboardSealed { .. }
+        | EventBody::CommitteePackSealed { .. }
         | EventBody::PostCloseRestatement { .. } => (field::EVENT, None, false),
     })
 }
@@ -526,7 +530,8 @@ fn apply_event(
         EventBody::DashboardSealed { seal } => {
             b.put(keys::seal_key(seq, index), store::encode(seal));
         }
-        EventBody::CommitteeDashboardSealed { seal } => {
+        EventBody::CommitteeDashboardSealed { seal }
+        | EventBody::CommitteePackSealed { seal, .. } => {
             // The seal as every seal is kept (listed and verified alike),
             // and its id, title and time beside it.
             b.put(keys::seal_key(seq, index), store::encode(&seal.seal));
@@ -538,6 +543,9 @@ fn apply_event(
                     sealed_at: seal.sealed_at.0,
                 }),
             );
+            if let EventBody::CommitteePackSealed { pack, .. } = &env.body {
+                b.put(keys::seal_pack_key(seq, index), store::encode(pack));
+            }
         }
         _ => {}
     }

@@ -179,7 +179,9 @@ pub fn figure(body: &EventBody) -> (&'static str, Option<String>) {
             ("definition", Some(spec.name.to_string()))
         }
         EventBody::DashboardSealed { seal } => ("seal", Some(hex::encode(seal.digest))),
-        EventBody::CommitteeDashboardSealed { seal } => {
+        // A pack seal's audit value is its dashboard digest, as every seal's.
+        EventBody::CommitteeDashboardSealed { seal }
+        | EventBody::CommitteePackSealed { seal, .. } => {
             ("seal", Some(hex::encode(seal.seal.digest)))
         }
         EventBody::PostCloseRestatement { .. } => ("post-close restatement", None),

@@ -25,13 +25,14 @@
 
 use std::collections::BTreeMap;
 
+use perfledger_domain::event::{PackPin, Seal};
 use perfledger_domain::period::Period;
 use perfledger_log::Seq;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{canonical_bytes, decode, Pack, RulesVersion, PACK_FORMAT};
-use crate::{AsOf, ReadModel, ReadModelError};
+use crate::{keys, store, AsOf, ReadModel, ReadModelError};
 
 type R<T> = Result<T, ReadModelError>;
 
@@ -154,7 +155,32 @@ impl Rules {
     }
 }
 
+impl PackSealRecord {
+    /// The record of a stored pack seal: its seal and pinned pack.
+    pub fn of(seal: &Seal, pin: &PackPin) -> PackSealRecord {
+        PackSealRecord {
+            unit: seal.unit.as_ref().map(|u| u.to_string()),
+            period: seal.period,
+            as_of: seal.seq,
+            rules: pin.rules,
+            format: pin.format,
+            digest: pin.digest,
+            bytes: pin.bytes.clone(),
+        }
+    }
+}
+
 impl ReadModel {
+    /// The pack a pack seal (the seal at `seq`, `index` of
+    /// [`ReadModel::seals`]) pins; None for dashboard-only seals.
+    pub fn seal_pack(&self, seq: Seq, index: u16) -> R<Option<PackPin>> {
+        let k = keys::seal_pack_key(seq, index);
+        match self.tree.get(&k)? {
+            Some(v) => Ok(Some(store::decode(&k, &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Build the record a pack seal pins, under `rules` (an id of
     /// [`Rules`]; [`RulesVersion::CURRENT`] for new seals).
     pub fn pack_seal_record(
