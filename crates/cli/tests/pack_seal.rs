@@ -135,6 +135,31 @@ async fn seals_pin_packs_and_verify_names_rules_and_outcomes() {
         .iter()
         .all(|s| s["outcome"] == "content altered"));
 
+    // A consistent rewrite (a figure changed, the digest recomputed):
+    // re-derivation differs, naming the figure; exit 2.
+    let rewritten = tempfile::tempdir().unwrap();
+    rewrite(&d.join("log"), &rewritten.path().join("log"), |p| {
+        use perfledger_readmodel::pack::{canonical_bytes, decode, digest_hex, Num};
+        let mut pack = decode(&p.bytes).unwrap();
+        let f = pack.revenue_total.forecast.0.raw();
+        pack.revenue_total.forecast = Num(perfledger_domain::Fixed::from_raw(f + 10_000));
+        p.bytes = canonical_bytes(&pack);
+        p.digest = hex::decode(digest_hex(&pack)).unwrap().try_into().unwrap();
+    })
+    .await;
+    let (code, v) = verify_json(rewritten.path());
+    assert_eq!(code, Some(2), "{v}");
+    for s in v["seals"].as_array().unwrap() {
+        assert_eq!(s["outcome"], "re-derivation differs", "{s}");
+        assert!(
+            s["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("revenue_total.forecast:"),
+            "{s}"
+        );
+    }
+
     // A rules version this build does not know: derivation unavailable,
     // content intact, not tampering.
     let future = tempfile::tempdir().unwrap();
