@@ -17,7 +17,7 @@ use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::{EntityKind, Envelope};
 use perfledger_log::LogRecord;
 use perfledger_readmodel::testgen::{indicator_ref, risk_id, unit_name, Shape};
-use perfledger_readmodel::{AsOf, Projector, ReadModel};
+use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError};
 use proptest::prelude::*;
 
 fn build(records: &[LogRecord], batch: usize) -> ReadModel {
@@ -49,8 +49,14 @@ fn snapshot(rm: &ReadModel, at: AsOf, shape: &Shape) -> BTreeMap<String, Vec<u8>
     scopes.extend((0..shape.units).map(|u| Some(unit_name(u))));
     for p in periods(shape) {
         for scope in &scopes {
-            let d = rm.dashboard(scope.as_deref(), p, at).expect("dashboard");
-            out.insert(format!("dashboard {scope:?} {p}"), d.canonical_bytes());
+            // A unit not yet defined at the position is an error (issue #14
+            // item 6: no confident zeros); that answer must agree too.
+            let answer = match rm.dashboard(scope.as_deref(), p, at) {
+                Ok(d) => d.canonical_bytes(),
+                Err(ReadModelError::NotFound { .. }) if scope.is_some() => b"no such unit".to_vec(),
+                Err(e) => panic!("dashboard {scope:?} {p}: {e}"),
+            };
+            out.insert(format!("dashboard {scope:?} {p}"), answer);
         }
     }
     for i in 0..shape.indicators {
