@@ -17,6 +17,7 @@
 //! blocking pool.
 #![forbid(unsafe_code)]
 
+mod api;
 mod changes_page;
 pub mod html;
 pub mod pack_html;
@@ -332,15 +333,15 @@ handler!(indicator_list, Fmt::Html, pages::indicators);
 keyed_handler!(indicator_page, Fmt::Html, pages::indicator);
 handler!(risks_page, Fmt::Html, pages::risks);
 handler!(finance_page, Fmt::Html, pages::finance);
-handler!(api_units, Fmt::Json, pages::api_units);
-handler!(api_periods, Fmt::Json, pages::api_periods);
-handler!(api_dashboard, Fmt::Json, pages::api_dashboard);
-handler!(api_indicators, Fmt::Json, pages::api_indicators);
-keyed_handler!(api_indicator, Fmt::Json, pages::api_indicator);
-handler!(api_risks, Fmt::Json, pages::api_risks);
-handler!(api_heatmap, Fmt::Json, pages::api_heatmap);
-handler!(api_finance, Fmt::Json, pages::api_finance);
-handler!(api_seals, Fmt::Json, pages::api_seals);
+handler!(api_units, Fmt::Json, api::units);
+handler!(api_periods, Fmt::Json, api::periods);
+handler!(api_dashboard, Fmt::Json, api::dashboard);
+handler!(api_indicators, Fmt::Json, api::indicators);
+keyed_handler!(api_indicator, Fmt::Json, api::indicator);
+handler!(api_risks, Fmt::Json, api::risks);
+handler!(api_heatmap, Fmt::Json, api::heatmap);
+handler!(api_finance, Fmt::Json, api::finance);
+handler!(api_seals, Fmt::Json, api::seals);
 handler!(pack_page, Fmt::Html, pack_html::pack_page);
 handler!(api_pack, Fmt::Json, pack_html::api_pack);
 handler!(changes, Fmt::Html, changes_page::changes_page);
@@ -370,7 +371,7 @@ async fn api_audit(
     match path_param(p, "key") {
         Ok((kind, key)) => {
             run(app, Fmt::Json, q, move |app, m| {
-                pages::api_audit(app, &kind, &key, m)
+                api::audit(app, &kind, &key, m)
             })
             .await
         }

@@ -1,6 +1,8 @@
 //! The indicator trend chart: results vs targets by period as inline SVG.
 //! Geometry is integer arithmetic on `Fixed` raw values (i128 to avoid
-//! overflow); nothing is stored.
+//! overflow); nothing is stored. Layout: a `W`×`H` canvas, the plot inside
+//! the `LEFT`/`RIGHT`/`TOP`/`BOTTOM` margins, periods evenly across it, values
+//! scaled between the padded minimum and maximum.
 
 use std::fmt::Write;
 
@@ -25,6 +27,56 @@ const RIGHT: i64 = 20;
 const TOP: i64 = 20;
 const BOTTOM: i64 = 70;
 
+/// The chart's scale: the value range shown (`lo`..`hi`, raw `Fixed`) and
+/// the number of periods across.
+#[derive(Clone, Copy)]
+struct Scale {
+    lo: i64,
+    hi: i64,
+    n: i64,
+}
+
+const PLOT_W: i64 = W - LEFT - RIGHT;
+const PLOT_BOTTOM: i64 = H - BOTTOM;
+
+impl Scale {
+    /// The range of every result and target, padded; None when there is
+    /// none.
+    fn of(points: &[Point]) -> Option<Scale> {
+        let values: Vec<i64> = points
+            .iter()
+            .flat_map(|p| [p.result, p.target])
+            .flatten()
+            .map(Fixed::raw)
+            .collect();
+        let (mut lo, mut hi) = (*values.iter().min()?, *values.iter().max()?);
+        // Pad the range a little (5% each side) so points sit inside the frame;
+        // include zero when all values are positive and close to it.
+        let pad = (hi - lo) / 20;
+        lo = lo.saturating_sub(pad);
+        hi = hi.saturating_add(pad);
+        if lo > 0 && lo < hi / 2 {
+            lo = 0;
+        }
+        let n = i64::try_from(points.len()).unwrap_or(1).max(1);
+        Some(Scale { lo, hi, n })
+    }
+
+    fn y_of(self, v: Fixed) -> i64 {
+        y_of(v, self.lo, self.hi)
+    }
+
+    /// The x of the `i`th period (the middle when there is one).
+    fn x_of(self, i: usize) -> i64 {
+        let i = i64::try_from(i).unwrap_or(0);
+        if self.n == 1 {
+            LEFT + PLOT_W / 2
+        } else {
+            LEFT + PLOT_W * i / (self.n - 1)
+        }
+    }
+}
+
 fn y_of(v: Fixed, lo: i64, hi: i64) -> i64 {
     let plot = i128::from(H - TOP - BOTTOM);
     let span = i128::from(hi) - i128::from(lo);
@@ -38,31 +90,7 @@ fn y_of(v: Fixed, lo: i64, hi: i64) -> i64 {
 
 /// Render the chart; None when no period has a numeric result or target.
 pub fn chart(title: &str, points: &[Point]) -> Option<String> {
-    let values: Vec<i64> = points
-        .iter()
-        .flat_map(|p| [p.result, p.target])
-        .flatten()
-        .map(Fixed::raw)
-        .collect();
-    let (mut lo, mut hi) = (*values.iter().min()?, *values.iter().max()?);
-    // Pad the range a little (5% each side) so points sit inside the frame;
-    // include zero when all values are positive and close to it.
-    let pad = (hi - lo) / 20;
-    lo = lo.saturating_sub(pad);
-    hi = hi.saturating_add(pad);
-    if lo > 0 && lo < hi / 2 {
-        lo = 0;
-    }
-    let n = i64::try_from(points.len()).unwrap_or(1).max(1);
-    let plot_w = W - LEFT - RIGHT;
-    let x_of = |i: usize| -> i64 {
-        let i = i64::try_from(i).unwrap_or(0);
-        if n == 1 {
-            LEFT + plot_w / 2
-        } else {
-            LEFT + plot_w * i / (n - 1)
-        }
-    };
+    let scale = Scale::of(points)?;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -73,46 +101,60 @@ pub fn chart(title: &str, points: &[Point]) -> Option<String> {
          the table below gives every figure.</desc>",
         t = esc(title)
     );
-    // Frame and y-axis labels (max, min).
-    let bottom = H - BOTTOM;
+    axes(&mut s, scale, points);
+    series(&mut s, scale, points);
+    legend(&mut s);
+    s.push_str("</svg>");
+    Some(s)
+}
+
+/// The frame, the y-axis labels (max, min, middle) with their grid lines,
+/// and the period labels along the x axis.
+fn axes(s: &mut String, scale: Scale, points: &[Point]) {
+    let Scale { lo, hi, .. } = scale;
     let _ = write!(
         s,
-        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{plot_w}\" height=\"{}\" fill=\"#fff\" stroke=\"#b1b4b6\"/>",
-        bottom - TOP
+        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{PLOT_W}\" height=\"{}\" fill=\"#fff\" stroke=\"#b1b4b6\"/>",
+        PLOT_BOTTOM - TOP
     );
     for v in [hi, lo, lo + (hi - lo) / 2] {
         let f = Fixed::from_raw(v);
-        let y = y_of(f, lo, hi);
+        let y = scale.y_of(f);
         let _ = write!(
             s,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#e5e5e5\"/>\
              <text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\" fill=\"#505a5f\">{}</text>",
-            LEFT + plot_w,
+            LEFT + PLOT_W,
             LEFT - 6,
             y + 4,
             esc(&round_label(f))
         );
     }
     for (i, p) in points.iter().enumerate() {
-        let x = x_of(i);
+        let x = scale.x_of(i);
         let _ = write!(
             s,
             "<text x=\"{x}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\" fill=\"#0b0c0c\" \
              transform=\"rotate(-35 {x} {})\">{}</text>",
-            bottom + 16,
-            bottom + 16,
+            PLOT_BOTTOM + 16,
+            PLOT_BOTTOM + 16,
             esc(&p.label)
         );
     }
-    let series = |pick: &dyn Fn(&Point) -> Option<Fixed>| -> Vec<(i64, i64)> {
+}
+
+/// Targets (dashed line, squares) then results (solid line, dots); a line
+/// only joins two or more points.
+fn series(s: &mut String, scale: Scale, points: &[Point]) {
+    let pick = |f: &dyn Fn(&Point) -> Option<Fixed>| -> Vec<(i64, i64)> {
         points
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| pick(p).map(|v| (x_of(i), y_of(v, lo, hi))))
+            .filter_map(|(i, p)| f(p).map(|v| (scale.x_of(i), scale.y_of(v))))
             .collect()
     };
-    let targets = series(&|p| p.target);
-    let results = series(&|p| p.result);
+    let targets = pick(&|p| p.target);
+    let results = pick(&|p| p.result);
     let poly = |pts: &[(i64, i64)]| -> String {
         pts.iter()
             .map(|(x, y)| format!("{x},{y}"))
@@ -147,7 +189,10 @@ pub fn chart(title: &str, points: &[Point]) -> Option<String> {
             "<circle cx=\"{x}\" cy=\"{y}\" r=\"5\" fill=\"#1d70b8\"/>"
         );
     }
-    // Legend.
+}
+
+/// The legend below the axis: a result dot and a target square.
+fn legend(s: &mut String) {
     let ly = H - 14;
     let _ = write!(
         s,
@@ -162,8 +207,6 @@ pub fn chart(title: &str, points: &[Point]) -> Option<String> {
         LEFT + 104,
         ly
     );
-    s.push_str("</svg>");
-    Some(s)
 }
 
 /// Axis label: the value to at most one decimal place (integer arithmetic).
