@@ -1,0 +1,218 @@
+//! The NATS JetStream backend (production).
+//!
+//! One stream (file storage, `deny_delete`, `deny_purge`, no discarding
+//! limits, a duplicate window) capturing `{prefix}.ev.>` and `{prefix}.chk`
+//! (not `{prefix}.cmd.>`/`{prefix}.q.>`, the gateway's request subjects). One record = one
+//! message on `{prefix}.ev.{tenant}.{kind}.{entity}`; its stream sequence is
+//! the record's sequence. Headers: `Nats-Msg-Id` (dedupe),
+//! `Nats-Expected-Last-Subject-Sequence` (optimistic concurrency) and
+//! [`RECORDED_AT_HEADER`].
+//!
+//! # What is atomic
+//!
+//! Every [`EventLog::append`] (one message) is. (Servers ≥ 2.12 check the
+//! expectation before the msg id, so a retried commit whose expectation is
+//! now stale is refused rather than acknowledged as a duplicate; `append`
+//! then looks at the subject's first record after the expected version and,
+//! if it is this commit, answers with its sequence as a duplicate, as 2.9
+//! does.) [`EventLog::append_batch`] is
+//! atomic only when [`Capabilities::atomic_batch`]: the server is ≥ 2.12, the
+//! stream was created (or, if it existed, updated) with `allow_atomic: true`
+//! and reading its config back confirmed it (2.9 silently drops the field,
+//! so the read-back is the proof); [`JetStreamOptions::atomic_batch`] turns
+//! this off. Then a batch is one ADR-50 atomic batch (the rules are in
+//! `batch.rs`'s header).
+//!
+//! Otherwise (older servers) `append_batch` is [`EventLog::append_pipelined`]
+//! after the limit checks: in order, stopping at the first failure, the
+//! acknowledged prefix stored, resumable with the same msg ids.
+//!
+//! # Where things are
+//!
+//! * `setup`: connecting, and creating or checking the stream (a stream with
+//!   a setting that could lose records is refused: [`unsafe_settings`]);
+//! * `append`: one commit as one message, and pipelined appends;
+//! * `batch`: `append_batch` as one ADR-50 atomic batch;
+//! * `read`: subject reads and ordered range reads, gapless or an error.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    stream::{self, LastRawMessageErrorKind},
+};
+
+use crate::{
+    check_commit, Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord,
+    RecordStream, Seq, Subject, Until, DEFAULT_MAX_BATCH, DEFAULT_MAX_PAYLOAD,
+};
+
+mod append;
+mod batch;
+mod read;
+mod setup;
+
+pub use setup::{server_supports_atomic, unsafe_settings};
+
+/// Header carrying `recorded_at` (ms since the epoch, decimal).
+pub const RECORDED_AT_HEADER: &str = "Pl-Recorded-At";
+/// Header carrying the dedupe id.
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// Largest atomic batch a nats-server accepts by default (ADR-50). An
+/// `append_batch` above it (or above [`JetStreamOptions::max_batch`], if
+/// lower) is refused with [`LogError::BatchTooLarge`] naming the limit.
+pub const SERVER_ATOMIC_BATCH_LIMIT: usize = 1000;
+
+// Pre-built header names: no allocation per record read.
+const MSG_ID_NAME: async_nats::HeaderName = async_nats::HeaderName::from_static(MSG_ID_HEADER);
+const RECORDED_AT_NAME: async_nats::HeaderName =
+    async_nats::HeaderName::from_static(RECORDED_AT_HEADER);
+
+/// Options of the JetStream backend.
+#[derive(Debug, Clone)]
+pub struct JetStreamOptions {
+    pub url: String,
+    pub stream: String,
+    pub prefix: String,
+    pub replicas: usize,
+    pub duplicate_window: Duration,
+    pub max_payload: usize,
+    pub max_batch: usize,
+    /// Acks in flight during pipelined appends.
+    pub pipeline_window: usize,
+    /// How long to wait for one ack or API reply.
+    pub timeout: Duration,
+    /// Use atomic batch publish (ADR-50) for `append_batch` when the server
+    /// supports it (default true). When set and the server is ≥ 2.12, the
+    /// stream is created (or updated) with `allow_atomic`; the capability is
+    /// only reported after reading that setting back.
+    pub atomic_batch: bool,
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        JetStreamOptions {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "PERFLEDGER".into(),
+            prefix: "pl".into(),
+            replicas: 1,
+            duplicate_window: Duration::from_secs(120),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_batch: DEFAULT_MAX_BATCH,
+            pipeline_window: 4096,
+            timeout: Duration::from_secs(5),
+            atomic_batch: true,
+        }
+    }
+}
+
+/// The JetStream backend. Cheap to clone (shared handle).
+#[derive(Clone)]
+pub struct JetStreamLog {
+    s: std::sync::Arc<Shared>,
+}
+
+struct Shared {
+    client: async_nats::Client,
+    ctx: jetstream::Context,
+    stream: stream::Stream,
+    opts: JetStreamOptions,
+    server_atomic: bool,
+    /// Until when `read_subject` avoids ephemeral consumers (after one could
+    /// not be created in time).
+    consumers_paused_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl std::fmt::Debug for JetStreamLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamLog")
+            .field("stream", &self.s.opts.stream)
+            .field("prefix", &self.s.opts.prefix)
+            .finish()
+    }
+}
+
+fn nats(op: &'static str, e: impl std::fmt::Display) -> LogError {
+    LogError::Nats {
+        op,
+        detail: e.to_string(),
+    }
+}
+
+impl EventLog for JetStreamLog {
+    async fn append(&self, commit: Commit) -> Result<Appended, LogError> {
+        let fut = self.send(&commit).await?;
+        self.finish(&commit, fut).await
+    }
+
+    async fn append_batch(&self, commits: Vec<Commit>) -> Result<Vec<Appended>, LogError> {
+        if commits.len() > self.s.opts.max_batch {
+            return Err(LogError::BatchTooLarge {
+                len: commits.len(),
+                max: self.s.opts.max_batch,
+            });
+        }
+        for c in &commits {
+            check_commit(c, self.s.opts.max_payload)?;
+        }
+        if self.s.server_atomic && commits.len() > 1 {
+            // One commit is atomic anyway: the plain path keeps its dedupe
+            // answer (original sequence, `duplicate`).
+            return self.append_atomic(commits).await;
+        }
+        self.append_pipelined(commits).await.into_result()
+    }
+
+    async fn append_pipelined(&self, commits: Vec<Commit>) -> BatchProgress {
+        self.pipelined(commits).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            atomic_batch: self.s.server_atomic,
+            max_batch: self.max_batch(),
+        }
+    }
+
+    async fn head(&self) -> Result<Seq, LogError> {
+        let info = self
+            .s
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| nats("stream info", e))?;
+        Ok(info.state.last_sequence)
+    }
+
+    async fn subject_version(&self, subject: &Subject) -> Result<Seq, LogError> {
+        match self
+            .s
+            .stream
+            .get_last_raw_message_by_subject(subject.as_str())
+            .await
+        {
+            Ok(m) => Ok(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(e) => Err(nats("get last message for subject", e)),
+        }
+    }
+
+    /// Every record of the subject up to its version (the leader's answer
+    /// to `subject_version`), in order: through an ephemeral ordered consumer
+    /// filtered on the subject, or by stream-leader message gets when that
+    /// consumer is not created within 1 s (on a cluster with a dead peer,
+    /// nats-server 2.9 can place it there, and then never answers); loads
+    /// keep using gets for 30 s after such a miss.
+    async fn read_subject(&self, subject: &Subject) -> Result<Vec<LogRecord>, LogError> {
+        self.subject_records(subject).await
+    }
+
+    fn read(&self, from: Seq, until: Until) -> RecordStream {
+        self.stream_range(from, Some(until))
+    }
+
+    fn tail(&self, from: Seq) -> RecordStream {
+        self.stream_range(from, None)
+    }
+}

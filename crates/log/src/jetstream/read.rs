@@ -1,0 +1,437 @@
+//! Reading: one subject's records, and ordered ranges of the whole log.
+//!
+//! Invariant: records come back in sequence order without a gap or a
+//! repeat. A read that would skip, repeat or reorder a record ends with
+//! [`LogError::Gap`] instead; a record whose subject or headers cannot be
+//! decoded is [`LogError::Corrupt`]. Ranges read through an ordered consumer;
+//! a subject read through an ephemeral consumer, or by stream-leader message
+//! gets while consumers cannot be created in time (see
+//! `read_subject_by_gets`).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    consumer::{pull, DeliverPolicy},
+    stream::RawMessageErrorKind,
+};
+use futures::StreamExt;
+use uuid::Uuid;
+
+use super::{nats, JetStreamLog, MSG_ID_HEADER, MSG_ID_NAME, RECORDED_AT_HEADER, RECORDED_AT_NAME};
+use crate::{EventLog, LogError, LogRecord, RecordStream, Seq, Subject, Until};
+
+/// Longest time [`EventLog::read_subject`] waits for its ephemeral consumer
+/// to be created before reading by message gets instead (see
+/// [`JetStreamLog::read_subject_by_gets`]). A creation normally takes a few
+/// milliseconds.
+const CONSUMER_CREATE_DEADLINE: Duration = Duration::from_secs(1);
+/// After a consumer creation failed or missed its deadline, `read_subject`
+/// reads by message gets only, for this long, then tries consumers again.
+const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
+
+impl JetStreamLog {
+    /// Every record of the subject up to its version (the leader's answer
+    /// to `subject_version`), in order: through an ephemeral ordered consumer
+    /// filtered on the subject, or by stream-leader message gets when that
+    /// consumer is not created within 1 s (on a cluster with a dead peer,
+    /// nats-server 2.9 can place it there, and then never answers); loads
+    /// keep using gets for 30 s after such a miss.
+    pub(super) async fn subject_records(
+        &self,
+        subject: &Subject,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let last = self.subject_version(subject).await?;
+        if last == 0 {
+            return Ok(Vec::new());
+        }
+        if !self.consumers_paused() {
+            let deadline = CONSUMER_CREATE_DEADLINE.min(self.s.opts.timeout);
+            match self.ordered_consumer(1, Some(subject), deadline).await {
+                Ok(Some(msgs)) => return Self::read_subject_from(msgs, last).await,
+                Ok(None) => {
+                    self.pause_consumers(subject, &format!("not created within {deadline:?}"))
+                }
+                Err(e) => self.pause_consumers(subject, &e.to_string()),
+            }
+        }
+        self.read_subject_by_gets(subject, last).await
+    }
+
+    fn decode(msg: &async_nats::Message, seq: Seq) -> Result<LogRecord, LogError> {
+        Self::decode_parts(
+            msg.subject.as_str(),
+            msg.headers.as_ref(),
+            &msg.payload,
+            seq,
+        )
+    }
+
+    fn decode_parts(
+        subject: &str,
+        headers: Option<&async_nats::HeaderMap>,
+        payload: &bytes::Bytes,
+        seq: Seq,
+    ) -> Result<LogRecord, LogError> {
+        let corrupt = |detail: String| LogError::Corrupt { seq, detail };
+        let subject = Subject::parse(subject).map_err(|e| corrupt(e.to_string()))?;
+        let headers = headers.ok_or_else(|| corrupt("message has no headers".into()))?;
+        let msg_id = headers
+            .get(MSG_ID_NAME)
+            .and_then(|v| Uuid::try_parse(v.as_str()).ok())
+            .ok_or_else(|| corrupt(format!("missing or invalid {MSG_ID_HEADER}")))?;
+        let recorded_at = headers
+            .get(RECORDED_AT_NAME)
+            .and_then(|v| v.as_str().parse::<i64>().ok())
+            .ok_or_else(|| corrupt(format!("missing or invalid {RECORDED_AT_HEADER}")))?;
+        Ok(LogRecord {
+            seq,
+            subject,
+            msg_id,
+            recorded_at,
+            payload: payload.clone(),
+        })
+    }
+
+    /// One ordered consumer from `from` (filtered on `filter`), or `None`
+    /// if it is not created within `deadline`.
+    async fn ordered_consumer(
+        &self,
+        from: Seq,
+        filter: Option<&Subject>,
+        deadline: Duration,
+    ) -> Result<Option<pull::Ordered>, LogError> {
+        let cfg = pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: from.max(1),
+            },
+            filter_subject: filter.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let create = async {
+            let consumer = self
+                .s
+                .stream
+                .create_consumer(cfg)
+                .await
+                .map_err(|e| nats("create ordered consumer", e))?;
+            consumer
+                .messages()
+                .await
+                .map_err(|e| nats("ordered consumer messages", e))
+        };
+        match tokio::time::timeout(deadline, create).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// An ordered consumer for a stream read. A creation not answered within
+    /// [`CONSUMER_CREATE_DEADLINE`] is abandoned and tried again (the meta
+    /// leader places each one anew) with twice the deadline, up to
+    /// [`JetStreamOptions::timeout`] in all: on a cluster, a consumer placed
+    /// on a peer that is down or still recovering is never created (see
+    /// [`JetStreamLog::read_subject_by_gets`]), while one that is merely slow
+    /// gets the longer deadline next time.
+    async fn consumer_stream(
+        &self,
+        from: Seq,
+        filter: Option<&Subject>,
+    ) -> Result<pull::Ordered, LogError> {
+        let budget = self.s.opts.timeout;
+        let start = std::time::Instant::now();
+        let mut attempt_deadline = CONSUMER_CREATE_DEADLINE;
+        loop {
+            let left = budget.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(nats(
+                    "create ordered consumer",
+                    format!("not created within {budget:?}"),
+                ));
+            }
+            let deadline = attempt_deadline.min(left);
+            attempt_deadline *= 2;
+            if let Some(msgs) = self.ordered_consumer(from, filter, deadline).await? {
+                return Ok(msgs);
+            }
+            tracing::debug!(
+                from,
+                ?deadline,
+                "ordered consumer not created in time; again"
+            );
+        }
+    }
+
+    fn consumers_paused(&self) -> bool {
+        let until = self
+            .s
+            .consumers_paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    fn pause_consumers(&self, subject: &Subject, why: &str) {
+        tracing::warn!(
+            %subject,
+            reason = why,
+            pause = ?CONSUMER_PAUSE,
+            "ephemeral consumer for a subject read failed; reading subjects by message gets"
+        );
+        *self
+            .s
+            .consumers_paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now() + CONSUMER_PAUSE);
+    }
+
+    /// The records of `read_subject` from its consumer, up to `last`.
+    async fn read_subject_from(
+        mut msgs: pull::Ordered,
+        last: Seq,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let mut out = Vec::new();
+        let mut prev = 0;
+        while let Some(m) = msgs.next().await {
+            let m = m.map_err(|e| nats("read subject", e))?;
+            let seq = m
+                .info()
+                .map_err(|e| nats("read message info", e))?
+                .stream_sequence;
+            if seq <= prev {
+                return Err(LogError::Gap {
+                    expected: prev + 1,
+                    got: seq,
+                });
+            }
+            prev = seq;
+            out.push(Self::decode(&m.message, seq)?);
+            if seq >= last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The records of `subject` up to `last`, in order, by stream-leader
+    /// message gets (`STREAM.MSG.GET` with `next_by_subj`, one request per
+    /// record): slower than a consumer for long histories, but no consumer.
+    ///
+    /// Why it exists: an ephemeral consumer is created through the meta
+    /// leader, which places it (R1) on one of the stream's peers. When a
+    /// peer is killed (SIGKILL, power loss), nats-server 2.9 keeps placing
+    /// consumers on it until it notices the peer is gone (minutes), and those
+    /// creations are never answered: about one subject read in three then
+    /// hung until the caller's timeout (commands took 60-120 s to get
+    /// through after a node failure instead of about 1 s).
+    async fn read_subject_by_gets(
+        &self,
+        subject: &Subject,
+        last: Seq,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        let mut out = Vec::new();
+        let mut next: Seq = 1;
+        while next <= last {
+            let m = match self
+                .s
+                .stream
+                .get_first_raw_message_by_subject(subject.as_str(), next)
+                .await
+            {
+                Ok(m) => m,
+                // Records are never deleted (deny_delete): the subject's
+                // records up to `last` must all be there.
+                Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => {
+                    return Err(nats(
+                        "read subject",
+                        format!("no record of {subject} from {next} on, but its version is {last}"),
+                    ))
+                }
+                Err(e) => return Err(nats("read subject", e)),
+            };
+            if m.sequence < next || m.sequence > last {
+                return Err(LogError::Gap {
+                    expected: next,
+                    got: m.sequence,
+                });
+            }
+            out.push(Self::decode_parts(
+                m.subject.as_str(),
+                Some(&m.headers),
+                &m.payload,
+                m.sequence,
+            )?);
+            next = m.sequence + 1;
+        }
+        Ok(out)
+    }
+
+    pub(super) fn stream_range(&self, from: Seq, until: Option<Until>) -> RecordStream {
+        let st = Range {
+            log: self.clone(),
+            next: from.max(1),
+            until,
+            stop: Stop::Never,
+            msgs: None,
+            done: false,
+        };
+        futures::stream::unfold(st, Range::step).boxed()
+    }
+}
+
+/// Where a range read ends, resolved against the head when it starts.
+enum Stop {
+    /// A tail: never.
+    Never,
+    /// After this sequence.
+    Seq(Seq),
+    /// After this sequence, or before the first record recorded after the
+    /// time.
+    Time(Seq, i64),
+}
+
+/// The state of one range read.
+struct Range {
+    log: JetStreamLog,
+    next: Seq,
+    until: Option<Until>,
+    stop: Stop,
+    msgs: Option<pull::Ordered>,
+    done: bool,
+}
+
+impl Range {
+    /// One step of the stream: the next record, or the error that ends it.
+    async fn step(mut self) -> Option<(Result<LogRecord, LogError>, Range)> {
+        if self.done {
+            return None;
+        }
+        if self.msgs.is_none() {
+            match self.open().await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.done = true;
+                    return Some((Err(e), self));
+                }
+            }
+        }
+        match self.next_record().await {
+            Ok(Some(rec)) => Some((Ok(rec), self)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some((Err(e), self))
+            }
+        }
+    }
+
+    /// Resolve the stop against the head and create the consumer; `false`
+    /// when the range is empty.
+    async fn open(&mut self) -> Result<bool, LogError> {
+        if let Some(u) = self.until {
+            let head = self.log.head().await?;
+            self.stop = match u {
+                Until::Head => Stop::Seq(head),
+                Until::Seq(s) => Stop::Seq(s.min(head)),
+                Until::RecordedAt(t) => Stop::Time(head, t),
+            };
+            let last = match self.stop {
+                Stop::Seq(s) | Stop::Time(s, _) => s,
+                Stop::Never => Seq::MAX,
+            };
+            if self.next > last {
+                return Ok(false);
+            }
+        }
+        self.msgs = Some(self.log.consumer_stream(self.next, None).await?);
+        Ok(true)
+    }
+
+    /// The next record (exactly `self.next`), or `None` past the stop.
+    async fn next_record(&mut self) -> Result<Option<LogRecord>, LogError> {
+        let msgs = self
+            .msgs
+            .as_mut()
+            .expect("open() creates the consumer before the first record is read");
+        let item = match msgs.next().await {
+            None => return Err(LogError::Unavailable("ordered consumer ended".into())),
+            Some(m) => m.map_err(|e| nats("read", e))?,
+        };
+        let got = item
+            .info()
+            .map_err(|e| nats("read message info", e))?
+            .stream_sequence;
+        if got != self.next {
+            return Err(LogError::Gap {
+                expected: self.next,
+                got,
+            });
+        }
+        let rec = JetStreamLog::decode(&item.message, got)?;
+        self.next += 1;
+        match self.stop {
+            Stop::Never => {}
+            Stop::Seq(last) => {
+                if got >= last {
+                    self.done = true;
+                }
+            }
+            Stop::Time(last, t) => {
+                if rec.recorded_at > t {
+                    return Ok(None);
+                }
+                if got >= last {
+                    self.done = true;
+                }
+            }
+        }
+        Ok(Some(rec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::JetStreamOptions;
+    use super::*;
+    use crate::{Commit, Expected};
+
+    fn commit(i: u128) -> Commit {
+        Commit {
+            subject: Subject::entity("pl", "t", "k", Uuid::from_u128(i % 3 + 1)).unwrap(),
+            expected: Expected::Any,
+            msg_id: Uuid::from_u128(i + 1),
+            recorded_at: i as i64,
+            payload: bytes::Bytes::from(format!("payload {i}")),
+        }
+    }
+
+    /// The message-get path of `read_subject` (used while consumers are
+    /// paused) returns the same records as the consumer path.
+    #[tokio::test]
+    async fn read_subject_by_gets_matches_the_consumer_read() {
+        let server = perfledger_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let commits: Vec<_> = (0..30).map(commit).collect();
+        log.append_pipelined(commits).await.into_result().unwrap();
+        for e in 1..=4u128 {
+            let s = Subject::entity("pl", "t", "k", Uuid::from_u128(e)).unwrap();
+            let by_consumer = log.read_subject(&s).await.unwrap();
+            let last = log.subject_version(&s).await.unwrap();
+            let by_gets = log.read_subject_by_gets(&s, last).await.unwrap();
+            assert_eq!(by_gets, by_consumer, "{s}");
+            assert_eq!(by_gets.len(), if e == 4 { 0 } else { 10 });
+            assert!(by_gets.windows(2).all(|w| w[0].seq < w[1].seq));
+            assert!(by_gets.iter().all(|r| r.subject == s));
+        }
+        // While consumers are paused, read_subject reads by gets.
+        let s = Subject::entity("pl", "t", "k", Uuid::from_u128(2)).unwrap();
+        log.pause_consumers(&s, "test");
+        assert!(log.consumers_paused());
+        assert_eq!(log.read_subject(&s).await.unwrap().len(), 10);
+    }
+}
