@@ -1,0 +1,207 @@
+//! Appending: staging and the group commit.
+//!
+//! Invariant: a record is acknowledged only after the frame holding it is
+//! written and fsynced, and each request is all-or-nothing. Concurrent
+//! requests are queued; whoever holds the writer drains the queue, stages
+//! every request against the index (and the requests staged before it),
+//! writes all new records as one frame with one fsync, and only then
+//! updates the index and answers. A failed write is rolled back and fails
+//! every request of the group.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+
+use uuid::Uuid;
+
+use super::format::{encode_frame, encode_record, LogRecordRef};
+use super::{io_err, poisoned, EmbeddedLog, Index, Inner, FRAME_HEADER};
+use crate::{check_commit, expected_ok, Appended, Commit, LogError, Seq, Subject};
+
+/// The writing end of the data file and its length (the end of the last
+/// acknowledged frame).
+pub(super) struct Writer {
+    pub(super) file: File,
+    pub(super) len: u64,
+}
+
+/// An append waiting for the group commit.
+pub(super) struct Queued {
+    commits: Vec<Commit>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, LogError>>,
+}
+
+struct NewRec {
+    start: usize,
+    len: usize,
+    subject: Subject,
+    msg_id: Uuid,
+    recorded_at: i64,
+}
+
+/// Records staged for one group commit.
+#[derive(Default)]
+struct Group {
+    next: Seq,
+    body: Vec<u8>,
+    new: Vec<NewRec>,
+    ids: HashMap<Uuid, Seq>,
+    versions: HashMap<Subject, Seq>,
+}
+
+impl EmbeddedLog {
+    /// Validate one request against the index plus what the current group
+    /// already holds; encode its new records into `g`. All-or-nothing per
+    /// request: on error nothing of it stays in `g`.
+    fn stage(idx: &Index, g: &mut Group, commits: &[Commit]) -> Result<Vec<Appended>, LogError> {
+        let mut out = Vec::with_capacity(commits.len());
+        let mut ids: HashMap<Uuid, Seq> = HashMap::new();
+        let mut versions: HashMap<&Subject, Seq> = HashMap::new();
+        let body_mark = g.body.len();
+        let new_mark = g.new.len();
+        let mut next = g.next;
+        for c in commits {
+            let seen = ids
+                .get(&c.msg_id)
+                .or_else(|| g.ids.get(&c.msg_id))
+                .or_else(|| idx.msg_ids.get(&c.msg_id));
+            if let Some(&seq) = seen {
+                out.push(Appended {
+                    seq,
+                    duplicate: true,
+                });
+                continue;
+            }
+            let current = versions
+                .get(&c.subject)
+                .or_else(|| g.versions.get(&c.subject))
+                .copied()
+                .unwrap_or_else(|| idx.version(&c.subject));
+            if !expected_ok(c.expected, current) {
+                g.body.truncate(body_mark);
+                g.new.truncate(new_mark);
+                return Err(LogError::Conflict {
+                    subject: c.subject.clone(),
+                    expected: c.expected,
+                    current,
+                });
+            }
+            let start = g.body.len();
+            encode_record(
+                &mut g.body,
+                next,
+                &LogRecordRef {
+                    subject: c.subject.as_str(),
+                    msg_id: c.msg_id,
+                    recorded_at: c.recorded_at,
+                    payload: &c.payload,
+                },
+            );
+            g.new.push(NewRec {
+                start,
+                len: g.body.len() - start,
+                subject: c.subject.clone(),
+                msg_id: c.msg_id,
+                recorded_at: c.recorded_at,
+            });
+            ids.insert(c.msg_id, next);
+            versions.insert(&c.subject, next);
+            out.push(Appended {
+                seq: next,
+                duplicate: false,
+            });
+            next += 1;
+        }
+        g.next = next;
+        g.ids.extend(ids);
+        for (s, v) in versions {
+            g.versions.insert(s.clone(), v);
+        }
+        Ok(out)
+    }
+
+    /// Group commit: whoever holds the writer drains every queued request,
+    /// writes all their new records as ONE frame, fsyncs once, then answers
+    /// each request. A request already answered by an earlier leader finds
+    /// the queue without it and returns at once.
+    fn commit_queued(inner: &Inner) -> Result<(), LogError> {
+        let mut w = inner.writer.lock().map_err(|_| poisoned("writer"))?;
+        let queued: Vec<Queued> =
+            std::mem::take(&mut *inner.queue.lock().map_err(|_| poisoned("queue"))?);
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let mut g = Group::default();
+        let mut answers: Vec<(Queued, Result<Vec<Appended>, LogError>)> = Vec::new();
+        {
+            let idx = inner.index.read().map_err(|_| poisoned("index"))?;
+            g.next = idx.head() + 1;
+            for q in queued {
+                let r = q
+                    .commits
+                    .iter()
+                    .try_for_each(|c| check_commit(c, inner.opts.max_payload))
+                    .and_then(|_| Self::stage(&idx, &mut g, &q.commits));
+                answers.push((q, r));
+            }
+        }
+        if !g.new.is_empty() {
+            let frame = encode_frame(g.new.len() as u32, &g.body);
+            let base = w.len;
+            let res = w.file.write_all(&frame).and_then(|_| w.file.sync_data());
+            if let Err(e) = res {
+                // Roll back a partial write: the file never keeps an unacknowledged frame.
+                let _ = w.file.set_len(base);
+                let _ = w.file.seek(SeekFrom::Start(base));
+                // Nothing of this group is durable: fail every request in it
+                // (even all-duplicate ones, which may point into this group).
+                let msg = e.to_string();
+                for (q, _) in answers {
+                    let _ = q.reply.send(Err(io_err(
+                        &inner.data_path,
+                        std::io::Error::new(e.kind(), msg.clone()),
+                    )));
+                }
+                return Ok(());
+            }
+            w.len = base + frame.len() as u64;
+            let head = {
+                let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
+                for n in g.new {
+                    idx.push(
+                        base + (FRAME_HEADER + n.start) as u64,
+                        n.len as u32,
+                        n.subject,
+                        n.msg_id,
+                        n.recorded_at,
+                    );
+                }
+                idx.head()
+            };
+            inner.head_tx.send_replace(head);
+        }
+        drop(w);
+        for (q, r) in answers {
+            let _ = q.reply.send(r);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn append_many(
+        &self,
+        commits: Vec<Commit>,
+    ) -> Result<Vec<Appended>, LogError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .queue
+            .lock()
+            .map_err(|_| poisoned("queue"))?
+            .push(Queued { commits, reply });
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || Self::commit_queued(&inner))
+            .await
+            .map_err(|e| LogError::Unavailable(format!("append task failed: {e}")))??;
+        rx.await
+            .map_err(|_| LogError::Unavailable("append was dropped by the group commit".into()))?
+    }
+}
