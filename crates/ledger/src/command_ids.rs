@@ -1,0 +1,242 @@
+//! Command ids: the index of used ids, and the judgement of a re-sent or
+//! reused one.
+//!
+//! Invariant: a command id is used once, forever. The index only locates
+//! candidates (by a 64-bit fold of the id); the stored record is always the
+//! judge: the same command on the same entity is a duplicate, anything else
+//! under that id is [`LedgerError::CommandIdReused`]. The index covers every
+//! record up to the head it was caught up to, or the lookup fails: a record
+//! it skipped would let a reused id through.
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+use perfledger_domain::{decode_commit, CommandEnvelope, EntityRef, Envelope};
+use perfledger_log::{EventLog, Seq, Until};
+use uuid::Uuid;
+
+use crate::error::gap;
+use crate::{Ledger, LedgerError};
+
+/// Where a command id was used: sequence -> locator of records by a 64-bit
+/// fold of their msg id (= command id for ledger commits). A locator, not a
+/// judge: every hit is checked against the stored record.
+#[derive(Debug, Default)]
+pub(crate) struct CommandIndex {
+    /// Records 1..=indexed_to are in the index.
+    indexed_to: Seq,
+    /// Sorted (fold, seq) pairs.
+    base: Vec<(u64, Seq)>,
+    /// Entries added since the last merge into `base`.
+    recent: BTreeSet<(u64, Seq)>,
+}
+
+impl CommandIndex {
+    fn fold(id: &Uuid) -> u64 {
+        let (hi, lo) = id.as_u64_pair();
+        hi ^ lo
+    }
+
+    fn insert(&mut self, id: &Uuid, seq: Seq) {
+        self.recent.insert((Self::fold(id), seq));
+        if self.recent.len() > 4096.max(self.base.len() / 8) {
+            let recent = std::mem::take(&mut self.recent);
+            self.base.extend(recent);
+            self.base.sort_unstable();
+        }
+    }
+
+    /// Sequences of records whose msg id folds like `id`, in order.
+    fn candidates(&self, id: &Uuid) -> Vec<Seq> {
+        let k = Self::fold(id);
+        let from = self.base.partition_point(|&(f, _)| f < k);
+        let mut out: Vec<Seq> = self.base[from..]
+            .iter()
+            .take_while(|&&(f, _)| f == k)
+            .map(|&(_, s)| s)
+            .chain(self.recent.range((k, 0)..=(k, Seq::MAX)).map(|&(_, s)| s))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
+impl<L: EventLog> Ledger<L> {
+    /// Bring the command-id index up to `head` (reading only records it has
+    /// not seen) and return the sequences that may hold `id`.
+    async fn index_candidates(&self, id: &Uuid, head: Seq) -> Result<Vec<Seq>, LedgerError> {
+        let mut idx = self.index.lock().await;
+        if idx.indexed_to < head {
+            let mut records = self.log.read(idx.indexed_to + 1, Until::Seq(head));
+            while let Some(r) = records.next().await {
+                let r = r?;
+                // Delivered again: already indexed. Out of place or after a
+                // missing record: refuse, or that id would never be found.
+                if r.seq <= idx.indexed_to {
+                    continue;
+                }
+                if r.seq != idx.indexed_to + 1 {
+                    return Err(gap(idx.indexed_to + 1, r.seq));
+                }
+                idx.insert(&r.msg_id, r.seq);
+                idx.indexed_to = r.seq;
+            }
+            if idx.indexed_to < head {
+                return Err(gap(idx.indexed_to + 1, 0));
+            }
+        }
+        Ok(idx.candidates(id))
+    }
+
+    /// The stored commit at `seq`, if it exists and is a commit of `id`.
+    async fn stored_commit(&self, seq: Seq, id: &Uuid) -> Result<Option<Envelope>, LedgerError> {
+        let mut s = self.log.read(seq, Until::Seq(seq));
+        // `seq` is in the log (indexed, or named by the log): a read that
+        // does not deliver it must not pass for "another command".
+        let r = match s.next().await {
+            Some(r) => r?,
+            None => return Err(gap(seq, 0)),
+        };
+        if r.seq != seq {
+            return Err(gap(seq, r.seq));
+        }
+        if r.subject.is_checkpoint() || r.msg_id != *id {
+            return Ok(None);
+        }
+        let mut events = decode_commit(&r.payload)
+            .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+        Ok(if events[0].command_id == *id {
+            Some(events.swap_remove(0))
+        } else {
+            None
+        })
+    }
+
+    /// Has this command been applied already? `Some(seq)` for a duplicate
+    /// (same id, same digest, same tenant and entity), `None` for a new id,
+    /// [`LedgerError::CommandIdReused`] for another command under this id.
+    pub(crate) async fn applied(
+        &self,
+        index: usize,
+        cmd: &CommandEnvelope,
+        digest: &[u8; 32],
+        head: Seq,
+    ) -> Result<Option<Seq>, LedgerError> {
+        for seq in self.index_candidates(&cmd.command_id, head).await? {
+            if let Some(stored) = self.stored_commit(seq, &cmd.command_id).await? {
+                let (kind, id) = cmd.command.entity(&cmd.tenant);
+                let same = stored.tenant == cmd.tenant
+                    && stored.entity == (EntityRef { kind, id })
+                    // records before schema version 2 carry no digest: the
+                    // entity is all that can be compared
+                    && stored.command_digest.is_none_or(|d| d == *digest);
+                return if same {
+                    Ok(Some(seq))
+                } else {
+                    Err(LedgerError::CommandIdReused {
+                        index,
+                        command: cmd.command.name(),
+                        command_id: cmd.command_id,
+                        original_seq: seq,
+                    })
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// The log answered `duplicate` with `seq` for the commit whose first
+    /// envelope is `ours`: accept only if the record there is this command.
+    pub(crate) async fn check_log_duplicate(
+        &self,
+        index: usize,
+        command: &'static str,
+        ours: &Envelope,
+        seq: Seq,
+    ) -> Result<(), LedgerError> {
+        let same = match self.stored_commit(seq, &ours.command_id).await? {
+            Some(stored) => {
+                stored.tenant == ours.tenant
+                    && stored.entity == ours.entity
+                    && stored
+                        .command_digest
+                        .is_none_or(|d| Some(d) == ours.command_digest)
+            }
+            None => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(LedgerError::CommandIdReused {
+                index,
+                command,
+                command_id: ours.command_id,
+                original_seq: seq,
+            })
+        }
+    }
+}
+
+/// A command id carried by more than one stored commit: `seq` repeats the
+/// command id first stored at `first_seq`. The ledger never writes this (it
+/// refuses reused ids and answers re-sent commands with the original); a
+/// log holding it was written around the ledger, or by a ledger from
+/// before command ids were indexed while JetStream's duplicate window had
+/// passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReusedCommandId {
+    /// The command id.
+    pub command_id: Uuid,
+    /// Sequence of the first commit with this command id.
+    pub first_seq: Seq,
+    /// Sequence of a later commit with the same command id.
+    pub seq: Seq,
+}
+
+/// Every stored commit whose command id an earlier commit already carried,
+/// in log order (`perfledger verify` reports them). Reads and decodes the
+/// whole log once; memory as the ledger's command-id index (16 bytes per
+/// record).
+pub async fn reused_command_ids<L: EventLog>(log: &L) -> Result<Vec<ReusedCommandId>, LedgerError> {
+    let head = log.head().await?;
+    let mut index = CommandIndex::default();
+    let mut found = Vec::new();
+    let mut records = log.read(1, Until::Seq(head));
+    while let Some(r) = records.next().await {
+        let r = r?;
+        if r.subject.is_checkpoint() {
+            continue;
+        }
+        let events = decode_commit(&r.payload)
+            .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+        let id = events[0].command_id;
+        for seq in index.candidates(&id) {
+            // a fold collision is possible: the earlier record is the judge
+            if command_id_at(log, seq).await? == Some(id) {
+                found.push(ReusedCommandId {
+                    command_id: id,
+                    first_seq: seq,
+                    seq: r.seq,
+                });
+                break;
+            }
+        }
+        index.insert(&id, r.seq);
+    }
+    Ok(found)
+}
+
+/// The command id of the commit at `seq` (`None` for a checkpoint).
+async fn command_id_at<L: EventLog>(log: &L, seq: Seq) -> Result<Option<Uuid>, LedgerError> {
+    let mut s = log.read(seq, Until::Seq(seq));
+    let Some(r) = s.next().await else {
+        return Ok(None);
+    };
+    let r = r?;
+    if r.subject.is_checkpoint() {
+        return Ok(None);
+    }
+    let events = decode_commit(&r.payload)
+        .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
+    Ok(Some(events[0].command_id))
+}
