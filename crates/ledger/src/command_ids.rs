@@ -229,10 +229,16 @@ pub async fn reused_command_ids<L: EventLog>(log: &L) -> Result<Vec<ReusedComman
 /// The command id of the commit at `seq` (`None` for a checkpoint).
 async fn command_id_at<L: EventLog>(log: &L, seq: Seq) -> Result<Option<Uuid>, LedgerError> {
     let mut s = log.read(seq, Until::Seq(seq));
-    let Some(r) = s.next().await else {
-        return Ok(None);
+    // `seq` was read once already (it is in the index): a read that does
+    // not deliver it must not pass for "another command id", or a reused
+    // id would go unreported.
+    let r = match s.next().await {
+        Some(r) => r?,
+        None => return Err(gap(seq, 0)),
     };
-    let r = r?;
+    if r.seq != seq {
+        return Err(gap(seq, r.seq));
+    }
     if r.subject.is_checkpoint() {
         return Ok(None);
     }

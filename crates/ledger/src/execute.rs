@@ -114,8 +114,9 @@ impl<L: EventLog> Ledger<L> {
         }
     }
 
-    /// Decide every command of `items[start..end]` against freshly loaded
-
+    /// Append a plan's commits (one batch where the log is atomic, else
+    /// pipelined), judge what the log answers as duplicates, and keep the
+    /// post-append states.
     async fn append_plan(&self, plan: Plan) -> Result<Vec<Executed>, AppendFailure> {
         let commits: Vec<Commit> = plan
             .steps
@@ -210,34 +211,36 @@ enum AppendFailure {
 }
 
 impl AppendFailure {
+    /// A conflict on one of the plan's commits is retried (or reported
+    /// against that command); anything else, including a conflict the log
+    /// names on a subject the plan did not write or against no expectation
+    /// (the ledger always sends one), is the log's error as it is.
     fn from_log(e: LogError, plan: &Plan) -> Self {
-        match e {
-            LogError::Conflict {
-                subject,
+        let LogError::Conflict {
+            subject,
+            expected,
+            current,
+        } = &e
+        else {
+            return AppendFailure::Other(LedgerError::Log(e));
+        };
+        let index = plan.steps.iter().find_map(|s| match s {
+            Step::Append { index, commit, .. } if commit.subject == *subject => Some(*index),
+            _ => None,
+        });
+        let expected = match expected {
+            Expected::At(s) => Some(*s),
+            Expected::Empty => Some(0),
+            Expected::Any => None,
+        };
+        match (index, expected) {
+            (Some(index), Some(expected)) => AppendFailure::Conflict {
+                index,
+                subject: subject.to_string(),
                 expected,
-                current,
-            } => {
-                let index = plan
-                    .steps
-                    .iter()
-                    .find_map(|s| match s {
-                        Step::Append { index, commit, .. } if commit.subject == subject => {
-                            Some(*index)
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or(0);
-                AppendFailure::Conflict {
-                    index,
-                    subject: subject.to_string(),
-                    expected: match expected {
-                        Expected::At(s) => s,
-                        Expected::Empty | Expected::Any => 0,
-                    },
-                    current,
-                }
-            }
-            other => AppendFailure::Other(LedgerError::Log(other)),
+                current: *current,
+            },
+            _ => AppendFailure::Other(LedgerError::Log(e)),
         }
     }
 }

@@ -78,7 +78,7 @@ struct AtomicPlan {
 
 /// Atomic batch publish (ADR-50).
 impl JetStreamLog {
-    /// Largest `append_batch` this log accepts: [`JetStreamOptions::max_batch`],
+    /// Largest `append_batch` this log accepts: [`JetStreamOptions::max_batch`](super::JetStreamOptions::max_batch),
     /// capped at [`SERVER_ATOMIC_BATCH_LIMIT`] when batches are atomic.
     pub fn max_batch(&self) -> usize {
         if self.s.server_atomic {
@@ -205,11 +205,6 @@ impl JetStreamLog {
                 .collect(),
         ))
     }
-
-    /// One ADR-50 atomic batch: every message carries `Nats-Batch-Id` and
-    /// `Nats-Batch-Sequence` (1-based); all but the last are plain publishes
-    /// (no reply wanted), the last adds `Nats-Batch-Commit: 1` and is a
-    /// request answered by a PubAck with the last sequence, `batch` and
 
     /// One ADR-50 atomic batch: every message carries `Nats-Batch-Id` and
     /// `Nats-Batch-Sequence` (1-based); all but the last are plain publishes

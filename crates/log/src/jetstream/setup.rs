@@ -207,7 +207,7 @@ impl JetStreamLog {
 
     /// Whether the stream's config, as read back from the server, has
     /// `allow_atomic` (server ≥ 2.12) and atomic batches are enabled in the
-    /// options; then [`Capabilities::atomic_batch`] is true and `append_batch`
+    /// options; then [`Capabilities::atomic_batch`](crate::Capabilities::atomic_batch) is true and `append_batch`
     /// publishes one ADR-50 atomic batch.
     pub fn server_allows_atomic(&self) -> bool {
         self.s.server_atomic
