@@ -382,3 +382,52 @@ X1,CG,2016/17 Q2,80%,record,Officer,\n";
         "{e}"
     );
 }
+
+/// Issue #11: a value the import composes from a cell (a breakdown's
+/// derived title, a revenue line's name) that goes over the text limit is
+/// an error at its row and column; it used to stop the import with
+/// "0 errors … nothing was imported".
+#[test]
+fn overlong_composed_values_are_reported_at_their_cell() {
+    let long = "x".repeat(perfledger_domain::text::MAX_TEXT_BYTES - 4);
+    let results = format!(
+        "indicator_ref,unit,period,result,breakdown,kind,actor,recorded_at\n\
+X1,CG,2016/17 Q1,70%,{long},record,Officer,2016-07-01\n"
+    );
+    let e = load_bytes(
+        &[
+            ("council.csv", COUNCIL.as_bytes()),
+            ("indicators.csv", IND.as_bytes()),
+            ("results.csv", results.as_bytes()),
+        ],
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(!e.errors.is_empty(), "{e}");
+    assert!(
+        e.errors[0]
+            .to_string()
+            .starts_with("results.csv:2: column breakdown: value \"xxx"),
+        "{e}"
+    );
+
+    let long = "y".repeat(perfledger_domain::text::MAX_TEXT_BYTES + 1);
+    let rev = format!(
+        "unit,period,row_type,line,revised_budget,forecast,actor,recorded_at\n\
+CG,2016/17 Q1,line,{long},100,100,Officer,2016-07-01\n"
+    );
+    let e = load_bytes(
+        &[
+            ("council.csv", COUNCIL.as_bytes()),
+            ("revenue.csv", rev.as_bytes()),
+        ],
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(
+        e.errors
+            .iter()
+            .any(|x| x.to_string().starts_with("revenue.csv:2: column line")),
+        "{e}"
+    );
+}
