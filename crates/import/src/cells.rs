@@ -252,4 +252,21 @@ impl Ctx<'_> {
             }
         }
     }
+
+    /// The row's `comment` with its reason appended (`… (reason: …)`, or
+    /// `Reason: …` alone), for commands that carry no reason of their own;
+    /// `None` when that outgrows the text limit (reported at `comment`).
+    pub(crate) fn with_reason(
+        &mut self,
+        t: &Table,
+        r: &Row,
+        comment: Option<&Text>,
+        reason: &Text,
+    ) -> Option<Text> {
+        let c = match comment {
+            Some(c) => format!("{c} (reason: {reason})"),
+            None => format!("Reason: {reason}"),
+        };
+        self.composed(t, r, "comment", "the comment with the reason appended", &c)
+    }
 }

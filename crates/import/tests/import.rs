@@ -431,3 +431,56 @@ CG,2016/17 Q1,line,{long},100,100,Officer,2016-07-01\n"
         "{e}"
     );
 }
+
+/// Issue #11: a cell the import cannot keep is an error at its row, never
+/// dropped: an overlong label, a comment that outgrows the limit once its
+/// reason is appended, a seal's unit (which used to fall back to a
+/// council-wide seal).
+#[test]
+fn values_that_cannot_be_kept_are_errors_not_dropped() {
+    let max = perfledger_domain::text::MAX_TEXT_BYTES;
+    let label = "l".repeat(max + 1);
+    let targets = format!(
+        "indicator_ref,unit,period,target,target_label,kind,actor,recorded_at\n\
+X1,CG,2016/17,85%,{label},set,Officer,2016-04-01\n"
+    );
+    let results = format!(
+        "indicator_ref,unit,period,result,result_label,kind,actor,recorded_at\n\
+X1,CG,2016/17 Q1,80%,{label},record,Officer,2016-07-01\n"
+    );
+    let comment = "c".repeat(max - 5);
+    let actions = "ref,description,unit\nA1,Do it,CG\n";
+    let status = format!(
+        "action_ref,period,status,comment,actor,recorded_at,reason\n\
+A1,2016/17 Q1,Green,ok,Officer,2016-07-01,\n\
+A1,2016/17 Q1,Red,{comment},Officer,2016-07-02,Slipped\n"
+    );
+    let unit = "U".repeat(max + 1);
+    let seals = format!(
+        "seal_id,committee,unit,period,sealed_at,actor\n\
+S1,PR,{unit},2016/17 Q1,2016-09-01,Clerk\n"
+    );
+    let e = load_bytes(
+        &[
+            ("council.csv", COUNCIL.as_bytes()),
+            ("indicators.csv", IND.as_bytes()),
+            ("targets.csv", targets.as_bytes()),
+            ("results.csv", results.as_bytes()),
+            ("actions.csv", actions.as_bytes()),
+            ("action_status.csv", status.as_bytes()),
+            ("seals.csv", seals.as_bytes()),
+        ],
+        &opts(),
+    )
+    .map(|p| format!("planned {} commands", p.submissions.len()))
+    .unwrap_err()
+    .to_string();
+    for at in [
+        "targets.csv:2: column target_label",
+        "results.csv:2: column result_label",
+        "action_status.csv:3: column comment",
+        "seals.csv:2: column unit",
+    ] {
+        assert!(e.contains(at), "{at} not in {e}");
+    }
+}

@@ -136,11 +136,10 @@ pub(crate) fn statuses(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) 
             continue;
         };
         if let Some(reason) = &reason {
-            let c = match &comment {
-                Some(c) => format!("{c} (reason: {reason})"),
-                None => format!("Reason: {reason}"),
+            let Some(c) = cx.with_reason(t, r, comment.as_ref(), reason) else {
+                continue;
             };
-            comment = Text::new("comment", &c).ok();
+            comment = Some(c);
         }
         seen.insert(k, (time, status));
         let command = Command::ReportActionStatus {

@@ -88,31 +88,45 @@ fn is_total(cx: &mut Ctx, t: &Table, r: &Row) -> Option<bool> {
 /// The sums of the lines of each unit and quarter, and the printed totals
 /// to check against them.
 struct Totals<'a, const N: usize> {
+    /// The figure columns and their printed names.
+    names: [(&'static str, &'static str); N],
     sums: BTreeMap<(String, Period), [Fixed; N]>,
     printed: Vec<(&'a Row, String, Period, [Fixed; N])>,
 }
 
 impl<'a, const N: usize> Totals<'a, N> {
-    fn new() -> Self {
+    fn new(names: [(&'static str, &'static str); N]) -> Self {
         Totals {
+            names,
             sums: BTreeMap::new(),
             printed: Vec::new(),
         }
     }
 
-    fn add_line(&mut self, unit: &str, period: Period, figs: [Fixed; N]) {
+    /// Add line row `r` to its unit's and quarter's sums; a sum beyond the
+    /// largest amount is an error at the row.
+    fn add_line(&mut self, cx: &mut Ctx, t: &Table, r: &Row, period: Period, figs: [Fixed; N]) {
         let s = self
             .sums
-            .entry((unit.to_string(), period))
+            .entry((r.get("unit").to_string(), period))
             .or_insert([Fixed::ZERO; N]);
         for (i, v) in figs.into_iter().enumerate() {
-            s[i] = s[i].checked_add(v).unwrap_or(s[i]);
+            match s[i].checked_add(v) {
+                Some(sum) => s[i] = sum,
+                None => cx.err(
+                    t,
+                    r,
+                    self.names[i].0,
+                    "the lines of this unit and quarter add up to more than the largest amount",
+                ),
+            }
         }
     }
 
     /// Warn about every printed total that differs from its lines' sum
     /// (`skip_empty`: a figure left empty on the total row is not printed).
-    fn check(self, cx: &mut Ctx, t: &Table, names: [(&str, &str); N], skip_empty: bool) {
+    fn check(self, cx: &mut Ctx, t: &Table, skip_empty: bool) {
+        let names = self.names;
         for (r, unit, period, printed) in self.printed {
             let sum = self
                 .sums
@@ -188,7 +202,7 @@ pub(crate) fn revenue(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
     let mut lines: BTreeSet<(String, String)> = BTreeSet::new();
     let mut budgets: BTreeMap<(String, String, FinancialYear), (Fixed, Fixed)> = BTreeMap::new();
     let mut forecasts: BTreeSet<(String, String, Period)> = BTreeSet::new();
-    let mut totals = Totals::<3>::new();
+    let mut totals = Totals::new(REVENUE_FIGURES);
     for r in in_time_order(t) {
         let Some((total, Some(mut row))) = read_revenue(cx, known, t, r) else {
             continue;
@@ -199,7 +213,7 @@ pub(crate) fn revenue(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
             totals.printed.push((r, unit, period, figs));
             continue;
         }
-        totals.add_line(&unit, period, figs);
+        totals.add_line(cx, t, r, period, figs);
         let line = r.get("line").to_string();
         let fy = period.financial_year();
         let fkey = (unit.clone(), line.clone(), period);
@@ -262,11 +276,10 @@ pub(crate) fn revenue(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
         budgets.insert(bkey, (row.original, row.revised));
         if replaces {
             if let Some(reason) = &row.by.reason {
-                let c = match &row.comment {
-                    Some(c) => format!("{c} (reason: {reason})"),
-                    None => format!("Reason: {reason}"),
+                let Some(c) = cx.with_reason(t, r, row.comment.as_ref(), reason) else {
+                    continue;
                 };
-                row.comment = Text::new("comment", &c).ok();
+                row.comment = Some(c);
             }
         }
         forecasts.insert(fkey);
@@ -279,7 +292,7 @@ pub(crate) fn revenue(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
         };
         out.fact(t, r, 2, &row.by, command);
     }
-    totals.check(cx, t, REVENUE_FIGURES, true);
+    totals.check(cx, t, true);
 }
 
 /// The unit and line of a finance row as command texts; `None` when over
@@ -358,7 +371,7 @@ pub(crate) fn capital(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
     let mut lines: BTreeSet<(String, String)> = BTreeSet::new();
     let mut budgets: BTreeMap<(String, String, FinancialYear), Fixed> = BTreeMap::new();
     let mut forecasts: BTreeSet<(String, String, Period)> = BTreeSet::new();
-    let mut totals = Totals::<4>::new();
+    let mut totals = Totals::new(CAPITAL_FIGURES);
     for r in in_time_order(t) {
         let Some((total, Some(mut row))) = read_capital(cx, known, t, r) else {
             continue;
@@ -369,7 +382,7 @@ pub(crate) fn capital(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
             totals.printed.push((r, unit, period, row.figs));
             continue;
         }
-        totals.add_line(&unit, period, row.figs);
+        totals.add_line(cx, t, r, period, row.figs);
         let [approved, additions, slippage, forecast] = row.figs;
         let line = r.get("line").to_string();
         let fy = period.financial_year();
@@ -420,5 +433,5 @@ pub(crate) fn capital(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
         };
         out.fact(t, r, 2, &row.by, command);
     }
-    totals.check(cx, t, CAPITAL_FIGURES, false);
+    totals.check(cx, t, false);
 }

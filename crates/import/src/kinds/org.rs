@@ -198,17 +198,17 @@ fn check_parents(cx: &mut Ctx, known: &Known, t: &Table, units: &BTreeSet<String
         if let Some(p) = r.opt("parent") {
             if !units.contains(p) {
                 cx.err(t, r, "parent", "unknown parent unit (not in units.csv)");
-                continue;
-            }
-            let mut cur = p;
-            let mut steps = 0;
-            while let Some(n) = parents.get(cur) {
-                steps += 1;
-                if *n == r.get("code") || steps > units.len() {
-                    cx.err(t, r, "parent", "parent chain forms a cycle");
-                    break;
+            } else {
+                let mut cur = p;
+                let mut steps = 0;
+                while let Some(n) = parents.get(cur) {
+                    steps += 1;
+                    if *n == r.get("code") || steps > units.len() {
+                        cx.err(t, r, "parent", "parent chain forms a cycle");
+                        break;
+                    }
+                    cur = n;
                 }
-                cur = n;
             }
         }
         known.check_committee(cx, t, r, "committee");

@@ -91,7 +91,10 @@ pub(crate) fn results(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table, b
         if breakdown.is_empty() {
             if !row.restate {
                 if let Some(list) = benchmarks.remove(&(row.key.clone(), row.period)) {
-                    bms = attach(list, &mut row.commentary);
+                    let Some(attached) = attach(cx, t, r, list, &mut row.commentary) else {
+                        continue;
+                    };
+                    bms = attached;
                 }
             }
         } else {
@@ -181,9 +184,16 @@ fn benchmarks(cx: &mut Ctx, known: &Known, bm: &Table) -> Benchmarks {
     benchmarks
 }
 
-/// The parsed benchmarks; those kept as text are appended to the
-/// commentary.
-fn attach(list: Vec<ParsedBenchmark>, commentary: &mut Option<Text>) -> Vec<Benchmark> {
+/// The parsed benchmarks of result row `r`; those kept as text are
+/// appended to its commentary. `None` when the commentary outgrows the text
+/// limit (reported at the result's commentary).
+fn attach(
+    cx: &mut Ctx,
+    t: &Table,
+    r: &Row,
+    list: Vec<ParsedBenchmark>,
+    commentary: &mut Option<Text>,
+) -> Option<Vec<Benchmark>> {
     let mut bms = Vec::new();
     for (_, b) in list {
         match b {
@@ -193,11 +203,12 @@ fn attach(list: Vec<ParsedBenchmark>, commentary: &mut Option<Text>) -> Vec<Benc
                     .as_ref()
                     .map(|c| format!("{c}\nBenchmark: {text}"))
                     .unwrap_or_else(|| format!("Benchmark: {text}"));
-                *commentary = Text::new("commentary", &c).ok();
+                let what = "the commentary with the benchmarks kept as text";
+                *commentary = Some(cx.composed(t, r, "commentary", what, &c)?);
             }
         }
     }
-    bms
+    Some(bms)
 }
 
 /// The derived indicator of a breakdown row (a disaggregation is its own
@@ -214,10 +225,16 @@ fn derived(
         return None;
     };
     let mut d = spec.clone();
-    d.reference = spec
-        .reference
-        .as_ref()
-        .and_then(|rf| Text::new("ref", &format!("{rf} [{breakdown}]")).ok());
+    d.reference = match &spec.reference {
+        None => None,
+        Some(rf) => Some(cx.composed(
+            t,
+            r,
+            "breakdown",
+            "the breakdown indicator's reference",
+            &format!("{rf} [{breakdown}]"),
+        )?),
+    };
     d.title = cx.composed(
         t,
         r,
@@ -284,11 +301,11 @@ fn read_row(cx: &mut Ctx, known: &Known, t: &Table, r: &Row) -> Option<ResultRow
             None
         }
     };
-    if let (Some(ResultValue::Measured { label, .. }), Some(l)) =
+    if let (Some(ResultValue::Measured { label, .. }), Some(_)) =
         (result.as_mut(), r.opt("result_label"))
     {
         if label.is_none() {
-            *label = Text::new("result label", l).ok();
+            *label = Some(cx.text(t, r, "result_label")?);
         }
     }
     check_sample_size(cx, t, r);

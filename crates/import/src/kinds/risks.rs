@@ -76,6 +76,8 @@ pub(crate) fn risks(
             cx.err(t, r, "risk_id", "duplicate risk id");
             continue;
         }
+        // A bad response or overlong controls in that assessment is
+        // reported at its own row by `assessments`.
         let latest = latest_ra.get(r.get("risk_id"));
         let response = latest
             .and_then(|a| a.opt("response"))
@@ -177,7 +179,14 @@ pub(crate) fn assessments(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Tabl
             continue;
         };
         let comment = match (&reason, &controls) {
-            (Some(rs), Some(c)) => Text::new("comment", &format!("{rs}\nControls: {c}")).ok(),
+            (Some(rs), Some(c)) => {
+                let what = "the comment (reason, then controls)";
+                let text = format!("{rs}\nControls: {c}");
+                let Some(c) = cx.composed(t, r, "controls", what, &text) else {
+                    continue;
+                };
+                Some(c)
+            }
             (Some(rs), None) => Some(rs.clone()),
             (None, c) => c.clone(),
         };

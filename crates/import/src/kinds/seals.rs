@@ -47,11 +47,12 @@ pub(crate) fn seals(cx: &mut Ctx, known: &Known, t: &Table, tenant: &Tenant) -> 
 fn seal(cx: &mut Ctx, known: &Known, t: &Table, r: &Row, tenant: &Tenant) -> Option<SealRequest> {
     known.check_committee(cx, t, r, "committee");
     let unit_code = r.get("unit");
+    // `Some(None)` = council-wide.
     let unit = if unit_code.eq_ignore_ascii_case("COUNCIL") {
-        None
+        Some(None)
     } else {
         known.check_unit(cx, t, r, "unit");
-        Text::new("unit", unit_code).ok()
+        cx.text(t, r, "unit").map(Some)
     };
     let period = cx.period(t, r, "period");
     let sealed_at = cx.time(t, r, "sealed_at");
@@ -67,8 +68,8 @@ fn seal(cx: &mut Ctx, known: &Known, t: &Table, r: &Row, tenant: &Tenant) -> Opt
         },
     };
     let committee = cx.text(t, r, "committee");
-    let (Some(period), Some(sealed_at), Some(actor), Some(meeting), Some(committee)) =
-        (period, sealed_at, actor, meeting, committee)
+    let (Some(unit), Some(period), Some(sealed_at), Some(actor), Some(meeting), Some(committee)) =
+        (unit, period, sealed_at, actor, meeting, committee)
     else {
         return None;
     };
@@ -92,7 +93,10 @@ fn seal(cx: &mut Ctx, known: &Known, t: &Table, r: &Row, tenant: &Tenant) -> Opt
                 .ok()?,
         ),
     };
-    let date = meeting.or_else(|| sealed_at.date())?;
+    let Some(date) = meeting.or_else(|| sealed_at.date()) else {
+        cx.err(t, r, "sealed_at", "has no calendar date; give meeting_date");
+        return None;
+    };
     let source = cx.composed(t, r, "source", "the seal's provenance", &source_of(t, r))?;
     Some(SealRequest {
         seal_id: r.get("seal_id").to_string(),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use perfledger_domain::indicator::Target;
-use perfledger_domain::{parse, Command, Period, Text, Timestamp};
+use perfledger_domain::{parse, Command, Period, Timestamp};
 
 use crate::build::{Ctx, Known};
 use crate::kinds::indicators::{indicator_text, resolve};
@@ -55,11 +55,14 @@ pub(crate) fn targets(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
                 None
             }
         };
-        if let (Some(Target::Numeric { note, .. }), Some(label)) =
+        if let (Some(Target::Numeric { note, .. }), Some(_)) =
             (target.as_mut(), r.opt("target_label"))
         {
             if note.is_none() {
-                *note = Text::new("target label", label).ok();
+                let Some(label) = cx.text(t, r, "target_label") else {
+                    continue;
+                };
+                *note = Some(label);
             }
         }
         if let (Some(tg), Some((_, Some(spec)))) = (&target, &ind) {
