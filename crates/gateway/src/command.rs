@@ -18,7 +18,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::serve::{serve_requests, Reply};
 use async_nats::HeaderMap;
 use perfledger_client::wire::{
     self, Accepted, CommandReply, Encoding, ServiceError, ENCODING_HEADER, EXPECTED_VERSION_HEADER,
@@ -29,6 +28,9 @@ use perfledger_domain::{CommandEnvelope, DomainError, Tenant};
 use perfledger_ledger::{Ledger, LedgerError, Submitted};
 use perfledger_log::{EventLog, LogError};
 use tracing::Instrument;
+
+pub use crate::error::GatewayError;
+use crate::serve::{serve_requests, Reply};
 
 /// Options of the command gateway.
 #[derive(Debug, Clone)]
@@ -62,19 +64,6 @@ impl GatewayConfig {
             execute_timeout: std::time::Duration::from_secs(5),
         }
     }
-}
-
-/// Errors that stop the gateway (never caused by a request).
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// Subscribing failed.
-    #[error("cannot subscribe to {subject}: {detail}")]
-    Subscribe {
-        /// Subject.
-        subject: String,
-        /// Detail.
-        detail: String,
-    },
 }
 
 /// Lock stripes serialising commands to the same entity within one gateway

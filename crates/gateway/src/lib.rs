@@ -13,8 +13,10 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+mod error;
 pub mod query;
 mod serve;
 
-pub use command::{CommandGateway, GatewayConfig, GatewayError};
+pub use command::{CommandGateway, GatewayConfig};
+pub use error::GatewayError;
 pub use query::{QueryConfig, QueryService};

@@ -86,55 +86,16 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// A service task's outcome: `Err` names why it stopped.
+type Tasks = tokio::task::JoinSet<Result<(), String>>;
+
+async fn run(a: Args) -> Res<()> {
     // Arguments first (before connecting, which retries until a server answers).
-    let tenants = a
-        .tenants
-        .iter()
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty())
-        .map(|t| Tenant::new(t).map_err(|e| format!("--tenants: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    if tenants.is_empty() && !a.no_commands {
-        return Err(
-            "the command gateway serves only the tenants it is given: pass --tenants (or PERFLEDGER_TENANTS), or --no-commands"
-                .into(),
-        );
-    }
-    let query_tenant = match &a.tenant {
-        Some(t) => Some(Tenant::new(t).map_err(|e| format!("--tenant: {e}"))?),
-        None => None,
-    };
-    let mut opts = async_nats::ConnectOptions::new()
-        .name("perfledger-gateway")
-        .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5));
-    if let (Some(u), Some(p)) = (a.user.clone(), a.password.clone()) {
-        opts = opts.user_and_password(u, p);
-    }
-    let urls: Vec<async_nats::ServerAddr> = a
-        .nats_url
-        .split(',')
-        .map(|u| u.trim().parse())
-        .collect::<Result<_, _>>()?;
-    let client = opts.connect(urls).await?;
-    let log = match &a.embedded_log {
-        Some(dir) => AnyLog::open(&LogConfig::embedded(dir)).await?,
-        None => AnyLog::JetStream(
-            JetStreamLog::with_client(
-                client.clone(),
-                JetStreamOptions {
-                    url: a.nats_url.clone(),
-                    stream: a.stream.clone(),
-                    prefix: a.prefix.clone(),
-                    replicas: a.replicas,
-                    ..JetStreamOptions::default()
-                },
-            )
-            .await?,
-        ),
-    };
-    let log = Arc::new(log);
+    let (tenants, query_tenant) = tenants(&a)?;
+    let client = connect(&a).await?;
+    let log = Arc::new(open_log(&a, &client).await?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -142,7 +103,7 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Tasks::new();
     if !a.no_commands {
         let gw = Arc::new(CommandGateway::new(
             Ledger::new(log.clone(), a.prefix.clone()),
@@ -174,6 +135,78 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     if tasks.is_empty() {
         return Err("nothing to run: --no-commands without --tenant".into());
     }
+    until_stopped(&mut tasks).await?;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    client.flush().await?;
+    Ok(())
+}
+
+/// The tenants whose commands are served (`--tenants`; required unless
+/// `--no-commands`) and the tenant whose queries are served (`--tenant`).
+fn tenants(a: &Args) -> Res<(Vec<Tenant>, Option<Tenant>)> {
+    let tenants = a
+        .tenants
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| Tenant::new(t).map_err(|e| format!("--tenants: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if tenants.is_empty() && !a.no_commands {
+        return Err(
+            "the command gateway serves only the tenants it is given: pass --tenants (or PERFLEDGER_TENANTS), or --no-commands"
+                .into(),
+        );
+    }
+    let query_tenant = match &a.tenant {
+        Some(t) => Some(Tenant::new(t).map_err(|e| format!("--tenant: {e}"))?),
+        None => None,
+    };
+    Ok((tenants, query_tenant))
+}
+
+/// Connect to NATS (retrying until a server answers).
+async fn connect(a: &Args) -> Res<async_nats::Client> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name("perfledger-gateway")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5));
+    if let (Some(u), Some(p)) = (a.user.clone(), a.password.clone()) {
+        opts = opts.user_and_password(u, p);
+    }
+    let urls: Vec<async_nats::ServerAddr> = a
+        .nats_url
+        .split(',')
+        .map(|u| u.trim().parse())
+        .collect::<Result<_, _>>()?;
+    Ok(opts.connect(urls).await?)
+}
+
+/// The log: the embedded one with `--embedded-log`, else JetStream over the
+/// same connection.
+async fn open_log(a: &Args, client: &async_nats::Client) -> Res<AnyLog> {
+    Ok(match &a.embedded_log {
+        Some(dir) => AnyLog::open(&LogConfig::embedded(dir)).await?,
+        None => AnyLog::JetStream(
+            JetStreamLog::with_client(
+                client.clone(),
+                JetStreamOptions {
+                    url: a.nats_url.clone(),
+                    stream: a.stream.clone(),
+                    prefix: a.prefix.clone(),
+                    replicas: a.replicas,
+                    ..JetStreamOptions::default()
+                },
+            )
+            .await?,
+        ),
+    })
+}
+
+/// Wait for Ctrl-C, SIGTERM or the first service task to end; a task that
+/// ended with an error is returned as the error.
+async fn until_stopped(tasks: &mut Tasks) -> Res<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -182,9 +215,5 @@ async fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             if let Ok(Err(e)) = r { return Err(e.into()); }
         }
     }
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
-    client.flush().await?;
     Ok(())
 }

@@ -54,7 +54,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::command::GatewayError;
+use crate::error::GatewayError;
 use crate::serve::{serve_requests, Reply};
 
 /// Views served, in the order of the table above.

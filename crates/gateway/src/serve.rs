@@ -1,5 +1,7 @@
 //! The request/reply loop shared by the command gateway and the query
 //! service: a queue subscription, bounded concurrency, and a clean stop.
+//! It knows neither service (they call it with their handler) and depends
+//! only on `error`, so the module graph has no cycle.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use futures::StreamExt;
 use perfledger_client::wire::{Encoding, ENCODING_HEADER, STATUS_HEADER};
 use tokio::sync::Semaphore;
 
-use crate::command::GatewayError;
+use crate::error::GatewayError;
 
 /// One reply: its encoding, its `Pl-Status` and its body.
 pub(crate) struct Reply {
