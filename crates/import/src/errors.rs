@@ -22,6 +22,27 @@ pub struct ImportError {
     pub message: String,
 }
 
+impl ImportError {
+    /// An error at `file:line`; an empty `column` or `value` is left out.
+    /// Every located error is made here, whether the import found it
+    /// ([`Errs::at`]) or the ledger did ([`crate::ImportPlan::locate`]).
+    pub(crate) fn at(
+        file: &str,
+        line: usize,
+        column: &str,
+        value: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        ImportError {
+            file: file.to_string(),
+            line,
+            column: (!column.is_empty()).then(|| column.to_string()),
+            value: (!value.is_empty()).then(|| value.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
 impl fmt::Display for ImportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
@@ -102,13 +123,7 @@ impl Errs {
         value: &str,
         message: impl Into<String>,
     ) {
-        self.push(ImportError {
-            file: file.to_string(),
-            line,
-            column: (!column.is_empty()).then(|| column.to_string()),
-            value: (!value.is_empty()).then(|| value.to_string()),
-            message: message.into(),
-        });
+        self.push(ImportError::at(file, line, column, value, message));
     }
 
     /// True when nothing has been found.

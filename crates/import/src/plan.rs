@@ -85,32 +85,36 @@ impl ImportPlan {
         m
     }
 
-    /// Map a ledger rejection of this plan's submission back to its row.
+    /// Map a ledger rejection of this plan's submission back to its row:
+    /// the one way a ledger error becomes an [`ImportError`]. `None` when
+    /// the error is about no one submission of this plan (the log, a stored
+    /// record, lost races), which the caller reports as it is.
     pub fn locate(&self, err: &LedgerError) -> Option<ImportError> {
-        let index = match err {
-            LedgerError::Rejected { index, .. }
-            | LedgerError::Conflict { index, .. }
-            | LedgerError::Backdated { index, .. }
+        let (index, column, value, message) = match err {
+            LedgerError::Rejected { index, source, .. } => {
+                (*index, "", String::new(), format!("rejected by the ledger: {source}"))
+            }
+            LedgerError::Backdated { index, given, latest } => (
+                *index,
+                "recorded_at",
+                given.to_string(),
+                format!("a backdated load must keep the log's time order, but the log already holds a record at {latest}; load history before live writes, or import rows without recorded_at to record them now"),
+            ),
+            LedgerError::CommandIdReused { index, original_seq, .. } => (
+                *index,
+                "",
+                String::new(),
+                format!("rejected by the ledger: this row (same file, line and content) was imported before as a different command, stored at sequence {original_seq}"),
+            ),
+            LedgerError::Conflict { index, .. }
             | LedgerError::DuplicateCommandId { index, .. }
-            | LedgerError::Encode { index, .. } => *index,
-            _ => return None,
+            | LedgerError::Encode { index, .. } => (*index, "", String::new(), err.to_string()),
+            // Not about one submission: no row to name.
+            LedgerError::Undecodable { .. }
+            | LedgerError::TooManyConflicts { .. }
+            | LedgerError::Log(_) => return None,
         };
         let o = self.origins.get(index)?;
-        let message = match err {
-            LedgerError::Rejected { source, .. } => format!("rejected by the ledger: {source}"),
-            LedgerError::Backdated { given, latest, .. } => format!(
-                "column recorded_at: value {:?}: a backdated load must keep the log's time order, but the log already holds a record at {}; load history before live writes, or import rows without recorded_at to record them now",
-                given.to_string(),
-                latest
-            ),
-            other => other.to_string(),
-        };
-        Some(ImportError {
-            file: o.file.clone(),
-            line: o.line,
-            column: None,
-            value: None,
-            message,
-        })
+        Some(ImportError::at(&o.file, o.line, column, &value, message))
     }
 }

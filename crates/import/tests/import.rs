@@ -484,3 +484,51 @@ S1,PR,{unit},2016/17 Q1,2016-09-01,Clerk\n"
         assert!(e.contains(at), "{at} not in {e}");
     }
 }
+
+/// Issue #11: a ledger error about one submission is named at its row, the
+/// same way as the import's own errors; one about no submission is not.
+#[test]
+fn ledger_errors_are_located_at_their_row() {
+    let plan = load_bytes(
+        &[
+            ("council.csv", COUNCIL.as_bytes()),
+            ("indicators.csv", IND.as_bytes()),
+        ],
+        &opts(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let backdated = perfledger_ledger::LedgerError::Backdated {
+        index: 0,
+        given: Timestamp::parse("2016-07-01").unwrap(),
+        latest: Timestamp::parse("2017-01-01").unwrap(),
+    };
+    let e = plan.locate(&backdated).unwrap();
+    assert_eq!(
+        (e.column.as_deref(), e.value.as_deref()),
+        (
+            Some("recorded_at"),
+            Some(Timestamp::parse("2016-07-01").unwrap().to_string().as_str())
+        )
+    );
+    assert!(
+        e.to_string().starts_with(&format!(
+            "indicators.csv:2: column recorded_at: value {:?}: a backdated load must keep",
+            Timestamp::parse("2016-07-01").unwrap().to_string()
+        )),
+        "{e}"
+    );
+    let reused = perfledger_ledger::LedgerError::CommandIdReused {
+        index: 0,
+        command: "DefineIndicator",
+        command_id: plan.submissions[0].command.command_id,
+        original_seq: 7,
+    };
+    let e = plan.locate(&reused).unwrap().to_string();
+    assert!(
+        e.starts_with("indicators.csv:2: rejected by the ledger: this row")
+            && e.contains("sequence 7"),
+        "{e}"
+    );
+    let elsewhere = perfledger_ledger::LedgerError::TooManyConflicts { attempts: 3 };
+    assert_eq!(plan.locate(&elsewhere), None);
+}
