@@ -179,8 +179,22 @@ pub(crate) fn sequence(
         latest: None,
     };
     for item in defs.into_iter().chain(facts) {
-        let Some(command) = wrap_closed(&item, &mut closed, opts, errs) else {
-            continue;
+        let command = match after_close(&item, &mut closed, opts) {
+            AfterClose::Keep => item.command,
+            AfterClose::Restate(reason) => Command::PostCloseRestatement {
+                reason,
+                command: Box::new(item.command),
+            },
+            AfterClose::Refuse(p) => {
+                errs.at(
+                    &item.file,
+                    item.line,
+                    "reason",
+                    "",
+                    format!("{p} is closed at this recorded time: a change to a closed period needs a reason"),
+                );
+                continue;
+            }
         };
         let source = match Text::new("source", &item.source) {
             Ok(s) => s,
@@ -220,50 +234,37 @@ pub(crate) fn sequence(
     errs.is_empty().then_some(out)
 }
 
-/// The item's command, wrapped in a post-close restatement when its period
-/// is closed (see the module header); `None` when it changes a period this
-/// import closed without giving a reason (reported).
-fn wrap_closed(
-    item: &Item,
-    closed: &mut BTreeSet<Period>,
-    opts: &ImportOptions,
-    errs: &mut Errs,
-) -> Option<Command> {
-    let command = item.command.clone();
-    if let Command::ClosePeriod { period } = &command {
+/// What a closed period does to an item's command.
+enum AfterClose {
+    /// Appended as it is.
+    Keep,
+    /// Wrapped in a post-close restatement with this reason.
+    Restate(Text),
+    /// Refused: it changes this period, closed by the same files, without
+    /// a reason.
+    Refuse(Period),
+}
+
+/// How the periods closed so far (by these files, in time order, or in
+/// the ledger) treat the item (see the module header).
+fn after_close(item: &Item, closed: &mut BTreeSet<Period>, opts: &ImportOptions) -> AfterClose {
+    if let Command::ClosePeriod { period } = &item.command {
         closed.insert(*period);
-        return Some(command);
+        return AfterClose::Keep;
     }
-    let Some(p) = command.period() else {
-        return Some(command);
+    let Some(p) = item.command.period() else {
+        return AfterClose::Keep;
     };
     let in_ledger = opts.closed_periods.iter().any(|c| c.contains(p));
     let in_files = closed.iter().any(|c| c.contains(p));
-    let restated = |reason: &Text| Command::PostCloseRestatement {
-        reason: reason.clone(),
-        command: Box::new(command.clone()),
-    };
-    if in_ledger && !in_files {
+    match (&item.reason, in_files) {
+        (Some(reason), true) => AfterClose::Restate(reason.clone()),
+        (None, true) => AfterClose::Refuse(p),
         // Closed before this import: a row with a reason is a post-close
         // change; one without is left for the ledger to judge (a
         // re-imported row is a duplicate, a new one is refused and mapped
         // back to its line).
-        return Some(item.reason.as_ref().map_or(command.clone(), restated));
-    }
-    if !in_files {
-        return Some(command);
-    }
-    match &item.reason {
-        Some(reason) => Some(restated(reason)),
-        None => {
-            errs.at(
-                &item.file,
-                item.line,
-                "reason",
-                "",
-                format!("{p} is closed at this recorded time: a change to a closed period needs a reason"),
-            );
-            None
-        }
+        (Some(reason), false) if in_ledger => AfterClose::Restate(reason.clone()),
+        _ => AfterClose::Keep,
     }
 }

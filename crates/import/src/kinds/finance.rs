@@ -234,20 +234,9 @@ pub(crate) fn revenue(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
         let Some((unit_t, line_t)) = line_texts(cx, t, r, &unit, &line) else {
             continue;
         };
-        if lines.insert((unit.clone(), line.clone())) {
-            out.define(
-                t,
-                r,
-                0,
-                Command::DefineRevenueLine {
-                    spec: LineSpec {
-                        unit: unit_t.clone(),
-                        name: line_t.clone(),
-                        description: None,
-                    },
-                },
-            );
-        }
+        define_line(&mut lines, out, t, r, (&unit_t, &line_t), |spec| {
+            Command::DefineRevenueLine { spec }
+        });
         let budget = match budgets.get(&bkey) {
             None => Some(Command::SetBudget {
                 unit: unit_t.clone(),
@@ -301,6 +290,26 @@ fn line_texts(cx: &mut Ctx, t: &Table, r: &Row, unit: &str, line: &str) -> Optio
     let unit = cx.composed(t, r, "unit", "the unit code", unit);
     let line = cx.composed(t, r, "line", "the line name", line);
     Some((unit?, line?))
+}
+
+/// Define a line at the first row that names it (`define` makes the
+/// revenue or capital command).
+fn define_line(
+    lines: &mut BTreeSet<(String, String)>,
+    out: &mut Items,
+    t: &Table,
+    r: &Row,
+    (unit, line): (&Text, &Text),
+    define: fn(LineSpec) -> Command,
+) {
+    if lines.insert((unit.to_string(), line.to_string())) {
+        let spec = LineSpec {
+            unit: unit.clone(),
+            name: line.clone(),
+            description: None,
+        };
+        out.define(t, r, 0, define(spec));
+    }
 }
 
 /// One capital row, read.
@@ -396,20 +405,9 @@ pub(crate) fn capital(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
         let Some((unit_t, line_t)) = line_texts(cx, t, r, &unit, &line) else {
             continue;
         };
-        if lines.insert((unit.clone(), line.clone())) {
-            out.define(
-                t,
-                r,
-                0,
-                Command::DefineCapitalLine {
-                    spec: LineSpec {
-                        unit: unit_t.clone(),
-                        name: line_t.clone(),
-                        description: None,
-                    },
-                },
-            );
-        }
+        define_line(&mut lines, out, t, r, (&unit_t, &line_t), |spec| {
+            Command::DefineCapitalLine { spec }
+        });
         let bkey = (unit.clone(), line.clone(), fy);
         if budgets.get(&bkey) != Some(&approved) {
             budgets.insert(bkey, approved);
