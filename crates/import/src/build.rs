@@ -6,7 +6,9 @@
 //! risks, savings, then the facts that refer to them), and what a kind
 //! defines is collected in [`Known`] for the later kinds to check their
 //! references against. A kind whose file is absent is `None` in [`Known`]:
-//! references to it are then left for the ledger to check.
+//! references to it are then left for the ledger to check (except action
+//! statuses, which need their actions.csv in the same import to know the
+//! action's unit).
 
 use std::collections::{BTreeMap, BTreeSet};
 

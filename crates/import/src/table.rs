@@ -116,7 +116,10 @@ pub(crate) fn read_table(
                 return None;
             }
         }
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = rec
+            .position()
+            .expect("the reader sets the position of every record it reads")
+            .line() as usize;
         let Some(header) = &header else {
             let (names, good) = read_header(spec, &rec, file, line, errs);
             header = Some(names);
