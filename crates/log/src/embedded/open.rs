@@ -128,6 +128,7 @@ impl EmbeddedLog {
                 writer: Mutex::new(Writer {
                     file,
                     len: good_len,
+                    broken: None,
                 }),
                 queue: Mutex::new(Vec::new()),
                 index: RwLock::new(index),

@@ -23,6 +23,11 @@ use crate::{check_commit, expected_ok, Appended, Commit, LogError, Seq, Subject}
 pub(super) struct Writer {
     pub(super) file: File,
     pub(super) len: u64,
+    /// Why appends are refused: a failed write could not be rolled back, so
+    /// the file may hold part of an unacknowledged frame after `len` and the
+    /// next frame would land behind it. Reopening the log sets such a torn
+    /// tail aside.
+    pub(super) broken: Option<String>,
 }
 
 /// An append waiting for the group commit.
@@ -131,6 +136,16 @@ impl EmbeddedLog {
         if queued.is_empty() {
             return Ok(());
         }
+        if let Some(why) = &w.broken {
+            for q in queued {
+                // A caller that went away needs no answer.
+                let _ = q.reply.send(Err(LogError::Unavailable(format!(
+                    "embedded log {} refuses appends until reopened: {why}",
+                    inner.data_path.display()
+                ))));
+            }
+            return Ok(());
+        }
         let mut g = Group::default();
         let mut answers: Vec<(Queued, Result<Vec<Appended>, LogError>)> = Vec::new();
         {
@@ -151,8 +166,15 @@ impl EmbeddedLog {
             let res = w.file.write_all(&frame).and_then(|_| w.file.sync_data());
             if let Err(e) = res {
                 // Roll back a partial write: the file never keeps an unacknowledged frame.
-                let _ = w.file.set_len(base);
-                let _ = w.file.seek(SeekFrom::Start(base));
+                let rollback = w
+                    .file
+                    .set_len(base)
+                    .and_then(|_| w.file.seek(SeekFrom::Start(base)));
+                if let Err(r) = rollback {
+                    w.broken = Some(format!(
+                        "a failed write ({e}) could not be rolled back ({r})"
+                    ));
+                }
                 // Nothing of this group is durable: fail every request in it
                 // (even all-duplicate ones, which may point into this group).
                 let msg = e.to_string();
@@ -182,6 +204,7 @@ impl EmbeddedLog {
         }
         drop(w);
         for (q, r) in answers {
+            // A caller that went away needs no answer.
             let _ = q.reply.send(r);
         }
         Ok(())

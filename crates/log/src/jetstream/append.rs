@@ -127,6 +127,11 @@ impl JetStreamLog {
             .stream
             .direct_get_next_for_subject(c.subject.as_str(), Some(after + 1))
             .await
+            // Not found, or no direct get (a stream created elsewhere without
+            // `allow_direct`): the refusal stands as a conflict, which is
+            // what it is unless this commit was stored; a re-sent command is
+            // then still recognised by the ledger's command-id index. Making
+            // this an error would turn every version race into a failure.
             .ok()?;
         let id = m
             .headers

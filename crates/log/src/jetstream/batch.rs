@@ -183,10 +183,15 @@ impl JetStreamLog {
         }
         let first = end + 1 - n;
         for (i, c) in commits.iter().enumerate() {
-            let m = match self.s.stream.get_raw_message(first + i as Seq).await {
-                Ok(m) => m,
-                Err(_) => return Ok(None),
-            };
+            // Records are never deleted (deny_delete) and `first + i` is at
+            // most the subject's version: a failed get is the server's
+            // error, not "another batch".
+            let m = self
+                .s
+                .stream
+                .get_raw_message(first + i as Seq)
+                .await
+                .map_err(|e| nats("get a stored batch record", e))?;
             let same_id = m
                 .headers
                 .get(MSG_ID_NAME)
