@@ -13,8 +13,12 @@
 //! [`fault_log::FaultLog`] wraps any event log and injects seeded,
 //! deterministic faults (lost acks, outages, duplicate, reordered and
 //! missing deliveries) for the ledger's and the projector's fault tests.
+//!
+//! [`ids::SequentialIds`] is a deterministic id source for the ledger
+//! (`Ledger::with_ids`), so tests can pin event ids.
 
 pub mod fault_log;
+pub mod ids;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
