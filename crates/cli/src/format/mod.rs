@@ -1,0 +1,159 @@
+//! Printing: human tables, JSON (field names documented in docs/cli.md)
+//! and CSV, one module per view. This file holds what every view shares:
+//! the printed forms of figures and the table and CSV writers.
+//!
+//! Amounts are printed as the reports print them (`30,837`, `(4,331)`),
+//! percentages with the reports' precision (`-50.7%`, `58%`); "no value" is
+//! `-`. A table cell is cut at 60 characters; CSV is never cut.
+
+use perfledger_domain::direction::Direction;
+use perfledger_domain::{Fixed, Timestamp};
+use serde_json::Value;
+
+use crate::error::{CliError, Res};
+
+mod dashboard;
+mod finance;
+mod history;
+mod import;
+mod risks;
+mod seals;
+
+pub use dashboard::dashboard;
+pub use finance::finance;
+pub use history::{audit, history, indicators};
+pub use import::import_summary;
+pub use risks::risks;
+pub use seals::{seal, seals};
+
+/// `30837` → `30,837`; `-4331` → `(4,331)` (the importer's printed form).
+pub fn amount(v: Fixed) -> String {
+    perfledger_import::printed_amount(v)
+}
+
+/// One-decimal percentage: `-50.7%`, `0.0%` (never `-0.0%`).
+pub fn pct1(v: Option<Fixed>) -> String {
+    let Some(v) = v else { return "-".into() };
+    let s = v.to_string();
+    let (int, frac) = s.split_once('.').unwrap_or((&s, "0"));
+    let d = frac.chars().next().unwrap_or('0');
+    let out = format!("{int}.{d}%");
+    if out == "-0.0%" {
+        "0.0%".into()
+    } else {
+        out
+    }
+}
+
+/// Whole percentage, negative in brackets: `(12%)`.
+pub fn pct_whole(v: Option<Fixed>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v.is_negative() => format!("({}%)", v.abs()),
+        Some(v) => format!("{v}%"),
+    }
+}
+
+pub(super) fn pct_int(v: Option<i64>) -> String {
+    v.map_or("-".into(), |p| format!("{p}%"))
+}
+
+pub(super) fn rag_name(r: perfledger_domain::rag::Rag) -> &'static str {
+    r.name()
+}
+
+pub(super) fn dir_name(d: Option<Direction>) -> Option<&'static str> {
+    d.map(|d| match d {
+        Direction::Improving => "Improving",
+        Direction::Same => "Same",
+        Direction::Worsening => "Worsening",
+    })
+}
+
+/// RFC 3339 of ms since the epoch.
+pub fn time(ms: i64) -> String {
+    Timestamp(ms).to_string()
+}
+
+pub(super) fn flat(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flat(&p, x, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                flat(&format!("{prefix}[{i}]"), x, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.into(), s.clone())),
+        Value::Null => out.push((prefix.into(), String::new())),
+        other => out.push((prefix.into(), other.to_string())),
+    }
+}
+
+pub(super) fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> Res<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout());
+    w.write_record(header)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    for r in rows {
+        w.write_record(&r)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count().min(60));
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let c: String = c.chars().take(60).collect();
+            let w = widths.get(i).copied().unwrap_or(0);
+            s.push_str(&format!("{c:<w$}  "));
+        }
+        out!("{}", s.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    line(widths.iter().map(|w| "-".repeat(*w)).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fx(s: &str) -> Fixed {
+        Fixed::parse_decimal(s).unwrap()
+    }
+
+    #[test]
+    fn printed_forms() {
+        assert_eq!(amount(fx("30837")), "30,837");
+        assert_eq!(amount(fx("-4331")), "(4,331)");
+        assert_eq!(amount(fx("-491")), "(491)");
+        assert_eq!(amount(fx("0")), "0");
+        assert_eq!(amount(fx("1000000")), "1,000,000");
+        assert_eq!(pct1(Some(fx("-50.7"))), "-50.7%");
+        assert_eq!(pct1(Some(fx("0"))), "0.0%");
+        assert_eq!(pct1(Some(fx("7"))), "7.0%");
+        assert_eq!(pct_whole(Some(fx("-12"))), "(12%)");
+        assert_eq!(pct_whole(Some(fx("3"))), "3%");
+    }
+}
