@@ -223,4 +223,10 @@ impl<L: EventLog> Ledger<L> {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// The id source: front ends minting command or correlation ids for
+    /// this ledger take them here, so a test that injects one pins those too.
+    pub fn ids(&self) -> &Arc<dyn IdSource> {
+        &self.ids
+    }
 }

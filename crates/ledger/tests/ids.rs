@@ -5,11 +5,8 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use perfledger_domain::command::{Command, CommandEnvelope};
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
-use perfledger_domain::{decode_commit, Tenant, Text, Timestamp};
+use perfledger_domain::organisation::{OrgKind, OrgSpec};
+use perfledger_domain::{decode_commit, Command, CommandEnvelope, Tenant, Text, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, Submitted};
 use perfledger_log::{EventLog, MemoryLog, Until};
 use perfledger_testkit::ids::SequentialIds;
@@ -18,51 +15,41 @@ use uuid::Uuid;
 const NOW: Timestamp = Timestamp(1_770_000_000_000);
 const ID_MILLIS: u64 = 1_770_000_000_000;
 
-fn t(s: &str) -> Text {
-    Text::new("test", s).unwrap()
-}
-
-fn define(n: u128, reference: &str) -> CommandEnvelope {
+/// The command defining unit `name` (command id `n`).
+fn define_unit(n: u128, name: &str) -> CommandEnvelope {
+    let text = |s: &str| Text::new("test", s).unwrap();
+    let spec = OrgSpec {
+        kind: OrgKind::Unit,
+        name: text(name),
+        parent: None,
+        lead: None,
+    };
     CommandEnvelope {
-        command_id: Uuid::from_u128(0xC0DE_0000 + n),
-        tenant: Tenant::new("barnet").unwrap(),
-        actor: t("Head of Performance"),
-        source: t("test"),
-        correlation_id: Uuid::from_u128(7),
+        command: Command::DefineUnit { spec },
+        command_id: Uuid::from_u128(0x1D5_0000 + n),
+        correlation_id: Uuid::from_u128(0x1D5_0000 + n),
         causation_id: None,
-        command: Command::DefineIndicator {
-            spec: IndicatorSpec {
-                reference: Some(t(reference)),
-                title: t("Overall satisfaction with customer services"),
-                unit: t("Commissioning Group"),
-                lead_officer: None,
-                indicator_type: IndicatorType::Spi,
-                polarity: Polarity::BiggerIsBetter,
-                frequency: Frequency::Quarterly,
-                data_type: DataType::Percentage,
-                comparison: ComparisonBasis::Sequential,
-                theme: None,
-                objective: None,
-                committee: None,
-            },
-        },
+        tenant: Tenant::new("barnet").unwrap(),
+        actor: text("Head of Performance"),
+        source: text("test"),
     }
 }
 
-/// Run the same three commands on a fresh log; the stored payloads.
+/// Run the same three commands on a fresh log: the stored payloads, the
+/// stored event ids in log order, and how many ids the source handed out.
 async fn run() -> (Vec<bytes::Bytes>, Vec<Uuid>, u64) {
     let ids = Arc::new(SequentialIds::new(ID_MILLIS));
     let l = Ledger::new(Arc::new(MemoryLog::new()), "pl")
         .with_clock(Arc::new(FixedClock(NOW)))
         .with_ids(ids.clone());
     let items = vec![
-        Submitted::new(define(1, "CG/S24")),
-        Submitted::new(define(2, "CG/S26")),
+        Submitted::new(define_unit(1, "Commissioning Group")),
+        Submitted::new(define_unit(2, "Adults and Communities")),
     ];
     l.execute_batch(items, |_, _| {}).await.unwrap();
     // A re-sent command is a duplicate: it mints no ids.
     let again = l
-        .execute(Submitted::new(define(1, "CG/S24")))
+        .execute(Submitted::new(define_unit(1, "Commissioning Group")))
         .await
         .unwrap();
     assert!(again.duplicate);
