@@ -3,8 +3,9 @@
 (one JSON command per variant) and the field types of proto/commands.md.
 
 Run from the repository root: python3 crates/client/tools/gen_command_schema.py
-The schema is complete for the envelope, the 27 command variants and their
-field names; nested tagged unions (targets, results, values, schemes) are
+The schema is complete for the envelope, the 29 command variants and their
+field names (the two committee seals, absent from the golden file, are
+described by hand below: HAND_VARIANTS); nested tagged unions (targets, results, values, schemes) are
 checked as single-key objects only (see proto/commands.md and events.md).
 """
 import json
@@ -67,6 +68,46 @@ for l in lines:
                                              "description": "any command with a period; not itself a PostCloseRestatement"}}}
     else:
         fields = struct(body)
+    variants.append({"type": "object", "additionalProperties": False, "required": [name],
+                     "properties": {name: fields}})
+
+def nullable(ref):
+    return {"anyOf": [ref, {"type": "null"}]}
+
+
+BYTES32 = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
+           "minItems": 32, "maxItems": 32}
+SEAL = {"type": "object", "additionalProperties": False,
+        "required": ["unit", "period", "committee", "meeting_date", "seq", "digest"],
+        "properties": {"unit": {"$ref": "#/$defs/Text"}, "period": {"$ref": "#/$defs/Period"},
+                       "committee": {"$ref": "#/$defs/Text"},
+                       "meeting_date": struct({"year": 0, "month": 0, "day": 0}),
+                       "seq": {"type": "integer"}, "digest": BYTES32}}
+COMMITTEE_SEAL = {"type": "object", "additionalProperties": False,
+                  "required": ["seal_id", "title", "sealed_at", "seal"],
+                  "properties": {"seal_id": {"$ref": "#/$defs/Text"},
+                                 "title": nullable({"$ref": "#/$defs/Text"}),
+                                 "sealed_at": {"type": "integer", "description": "ms since 1970-01-01T00:00Z"},
+                                 "seal": SEAL}}
+PACK_PIN = {"type": "object", "additionalProperties": False,
+            "required": ["chain_root", "format", "rules", "digest", "bytes"],
+            "properties": {
+                "chain_root": dict(BYTES32, description="hash-chain root after seal.seal.seq"),
+                "format": {"type": "integer", "minimum": 0, "maximum": 255,
+                           "description": "pack format byte; bytes[0] must equal it"},
+                "rules": {"type": "integer", "minimum": 0, "maximum": 4294967295,
+                          "description": "rules version id (1 = v1)"},
+                "digest": dict(BYTES32, description="SHA-256 of bytes"),
+                "bytes": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
+                          "description": "the pack's canonical bytes ([format] ++ postcard(pack)), one "
+                                         "integer per byte; the whole command stays under 256 KiB"}}}
+HAND_VARIANTS = [
+    ("SealCommitteeDashboard", {"type": "object", "additionalProperties": False, "required": ["seal"],
+                                "properties": {"seal": COMMITTEE_SEAL}}),
+    ("SealCommitteePack", {"type": "object", "additionalProperties": False, "required": ["seal", "pack"],
+                           "properties": {"seal": COMMITTEE_SEAL, "pack": PACK_PIN}}),
+]
+for name, fields in HAND_VARIANTS:
     variants.append({"type": "object", "additionalProperties": False, "required": [name],
                      "properties": {name: fields}})
 
