@@ -11,26 +11,38 @@
 //!
 //! The figures are a pure function of (log prefix, scope, period, rules):
 //! the digest printed on stderr is the SHA-256 of the pack's canonical
-//! bytes, the same on every run.
+//! bytes, the same on every run. Every format carries the anchor (`SEQ:ROOT`,
+//! the chain root at the pack's position, computed from the log).
+//!
+//! `--seal ID` renders the pack that seal pinned from its stored canonical
+//! bytes (never re-derived), so it prints what committee read under the
+//! rules of its day; header, footer and JSON carry the seal id, the sealed
+//! digest and the anchor the seal pinned.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use perfledger_readmodel::pack::{self, Pack, RulesVersion};
+use perfledger_web::pack_html::{json_value, render_running, Anchor, Running};
 
 use super::{as_of, period, CliError, Env, Format, Res};
 
 #[derive(Debug, Args)]
 pub struct PackArgs {
     /// Unit (omit for the council-wide pack with its per-unit overview)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seal")]
     unit: Option<String>,
     /// Period (`2016/17 Q1`)
-    #[arg(long)]
-    period: String,
+    #[arg(long, required_unless_present = "seal", conflicts_with = "seal")]
+    period: Option<String>,
     /// As of: a log sequence or an RFC 3339 time (default: the latest)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seal")]
     as_of: Option<String>,
+    /// The pack a seal pinned (its id, as `perfledger seals` lists it),
+    /// rendered from the seal's stored bytes; header and footer carry the
+    /// seal id, the sealed digest and the anchor the seal pinned
+    #[arg(long)]
+    seal: Option<String>,
     /// Output file; its extension picks the format: .html, .pdf, .json, .csv
     /// (`-` = stdout, as the global --format json|csv, else HTML)
     #[arg(long)]
@@ -76,22 +88,33 @@ fn kind(out: &Path, global: Format) -> Res<Kind> {
 pub async fn run(env: &Env, a: PackArgs) -> Res<()> {
     let k = kind(&a.out, env.g.format)?;
     let rm = env.caught_up().await?;
-    let p = rm.pack(
-        a.unit.as_deref(),
-        period(&a.period)?,
-        as_of(a.as_of.as_deref())?,
-        RulesVersion::CURRENT,
-    )?;
-    let digest = pack::digest_hex(&p);
-    let bytes = match k {
-        Kind::Html | Kind::Pdf => {
-            let root = perfledger_log::integrity::chain_root_at(&*env.log, p.as_of).await?;
-            let anchor = format!("{}:{}", p.as_of, hex::encode(root));
-            perfledger_web::pack_html::render(&p, &digest, Some(&anchor), &a.council).into_bytes()
+    let (p, digest, anchor, seal) = match (&a.seal, &a.period) {
+        (Some(id), _) => {
+            let s = rm.sealed_pack(id)?;
+            (s.pack, s.digest, s.anchor, Some(s.seal_id))
         }
-        Kind::Json => json(&p, &digest)?,
-        Kind::Csv => csv(&p)?,
+        (None, Some(per)) => {
+            let p = rm.pack(
+                a.unit.as_deref(),
+                period(per)?,
+                as_of(a.as_of.as_deref())?,
+                RulesVersion::CURRENT,
+            )?;
+            let root = perfledger_log::integrity::chain_root_at(&*env.log, p.as_of).await?;
+            let anchor = pack::anchor_text(p.as_of, &root);
+            let digest = pack::digest_hex(&p);
+            (p, digest, anchor, None)
+        }
+        // clap requires one of them; said plainly should that ever change.
+        (None, None) => return Err(CliError::Usage("pack: give --period or --seal".into())),
     };
+    let running = Running {
+        council: &a.council,
+        digest: &digest,
+        anchor: Anchor::Root(&anchor),
+        seal: seal.as_deref(),
+    };
+    let bytes = render(&p, &running, k)?;
     match k {
         Kind::Pdf => pdf(&bytes, &a.out)?,
         _ if a.out.as_os_str() == "-" => {
@@ -102,8 +125,13 @@ pub async fn run(env: &Env, a: PackArgs) -> Res<()> {
         }
         _ => std::fs::write(&a.out, &bytes)?,
     }
+    let sealed = seal
+        .map(|id| format!(" sealed by {id}"))
+        .unwrap_or_default();
+    // The digest stays the last word printed: scripts read it from there.
+    eprintln!("anchor (the log up to the pack's position; check with verify --anchor): {anchor}");
     eprintln!(
-        "pack {} {} as of sequence {} (rules {}): digest {digest}",
+        "pack {} {} as of sequence {} (rules {}){sealed}: digest {digest}",
         p.unit.as_deref().unwrap_or("council-wide"),
         p.period,
         p.as_of,
@@ -112,11 +140,20 @@ pub async fn run(env: &Env, a: PackArgs) -> Res<()> {
     Ok(())
 }
 
-fn json(p: &Pack, digest: &str) -> Res<Vec<u8>> {
-    let v = serde_json::json!({ "digest": digest, "pack": p });
-    let mut out = serde_json::to_vec_pretty(&v).map_err(|e| CliError::Usage(e.to_string()))?;
-    out.push(b'\n');
-    Ok(out)
+/// The bytes of a pack in one format (PDF: the HTML it prints). A pure
+/// function of the pack and its running line: the golden history pins them.
+fn render(p: &Pack, running: &Running, k: Kind) -> Res<Vec<u8>> {
+    match k {
+        Kind::Html | Kind::Pdf => Ok(render_running(p, running).into_bytes()),
+        Kind::Json => {
+            let v = json_value(p, running);
+            let mut out =
+                serde_json::to_vec_pretty(&v).map_err(|e| CliError::Usage(e.to_string()))?;
+            out.push(b'\n');
+            Ok(out)
+        }
+        Kind::Csv => csv(p),
+    }
 }
 
 /// The indicator table, one row per indicator, in the pack's order.

@@ -80,7 +80,23 @@ fn changes_since_the_pcmc_seal_list_cg_s26_with_actor_reason_and_counts() {
     assert_eq!(v["seal_id"], SEAL);
     assert_eq!(v["sealed_as_of"], 541);
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{v:#}");
+    // One indicator row moved; every section is diffed, so the rows it
+    // moves elsewhere (the dashboard's digest, the SPI overview, its
+    // off-target comment) are listed after it.
+    let keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["section"].as_str().unwrap(), r["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("indicator", "CG/S26"),
+            ("dashboard", "CG"),
+            ("overview", "SPI"),
+            ("off-target", "CG/S26")
+        ],
+        "{v:#}"
+    );
     assert_eq!(rows[0]["key"], "CG/S26");
     let restated = rows[0]["events"]
         .as_array()
@@ -181,5 +197,153 @@ fn a_risk_rescored_after_the_seal_is_listed_with_the_escalated_count_it_moved() 
     assert!(
         table.contains("risks.escalated 3 → 4: moved by ST0068"),
         "{table}"
+    );
+}
+
+/// A row's events' sequences, by (section, key), from `changes --format json`.
+fn row_events(v: &Value, section: &str, key: &str) -> Vec<u64> {
+    let row = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["section"] == section && r["key"] == key)
+        .unwrap_or_else(|| panic!("no {section} row {key} in {v:#}"));
+    row["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// The recorded sequence perfledger prints for a write.
+fn recorded_at(out: &str) -> u64 {
+    out.trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no sequence in {out:?}"))
+}
+
+/// Every section of the pack is diffed (issue #13 item 7): an HR and a
+/// customer-experience measure restated, a risk rescored out of its heat
+/// map cells, and the council-wide pack's per-unit overview, each with the
+/// events that changed it.
+#[test]
+fn changes_diff_measures_heat_maps_off_target_and_the_unit_overview() {
+    let dir = imported();
+    let d = dir.path();
+    let write = |args: &[&str]| {
+        let mut all = vec!["--actor", "Performance Officer"];
+        all.extend_from_slice(args);
+        recorded_at(&ok(d, &all))
+    };
+    let q1 = "2016/17 Q1";
+    let hr = "No. of agency staff – Commissioning Group";
+    let cx = "FOIs responded to on time";
+    let hr_seq = write(&[
+        "restate-result",
+        "--indicator",
+        hr,
+        "--period",
+        q1,
+        "--result",
+        "7",
+        "--reason",
+        "payroll re-run",
+    ]);
+    let cx_seq = write(&[
+        "restate-result",
+        "--indicator",
+        cx,
+        "--period",
+        q1,
+        "--result",
+        "90%",
+        "--reason",
+        "late log",
+    ]);
+    let risk_seq = write(&[
+        "assess-risk",
+        "--risk",
+        "ST0070",
+        "--period",
+        q1,
+        "--impact",
+        "2",
+        "--probability",
+        "2",
+        "--reason",
+        "mitigation in place",
+    ]);
+    // A council-wide seal of the same quarter as of the PCMC papers.
+    ok(
+        d,
+        &[
+            "--actor",
+            "Governance Officer",
+            "seal",
+            "--period",
+            q1,
+            "--committee",
+            "PR",
+            "--date",
+            "2016-09-06",
+            "--as-of",
+            "541",
+            "--id",
+            "PR-TEST-COUNCIL-Q1",
+        ],
+    );
+
+    let v: Value =
+        serde_json::from_str(&ok(d, &["changes", "--seal", SEAL, "--format", "json"])).unwrap();
+    let hr_key = format!("CG-WORKFORCE / {hr}");
+    assert!(
+        row_events(&v, "measure", &hr_key).contains(&hr_seq),
+        "{v:#}"
+    );
+    assert!(row_events(&v, "measure", &format!("CG-CX / {cx}")).contains(&cx_seq));
+    assert!(row_events(&v, "risk", "ST0070").contains(&risk_seq));
+    // ST0070 left current cell I5 P3 (and target I5 P2) for current I2 P2.
+    for cell in ["current I5 P3", "current I2 P2", "target I5 P2"] {
+        assert!(
+            row_events(&v, "heat-map", cell).contains(&risk_seq),
+            "{cell}"
+        );
+    }
+    // CG/S26 left the off-target comments at its restatement (542).
+    assert!(row_events(&v, "off-target", "CG/S26").contains(&542));
+    assert!(row_events(&v, "dashboard", "CG").contains(&risk_seq));
+
+    let table = ok(d, &["changes", "--seal", SEAL]);
+    assert!(
+        table.contains(&format!(
+            "measure CG-WORKFORCE / {hr}\n  result.text: 47 → 7\n"
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains("heat-map current I2 P2\n  count: 0 → 1\n"),
+        "{table}"
+    );
+    assert!(table.contains("off-target CG/S26\n  row: present → —\n"));
+    let csv = ok(d, &["changes", "--seal", SEAL, "--format", "csv"]);
+    assert!(csv.contains("heat-map,current I5 P3,count,2,1,"), "{csv}");
+
+    let council: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "changes",
+            "--seal",
+            "PR-TEST-COUNCIL-Q1",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert!(
+        row_events(&council, "unit", "CG").contains(&542),
+        "{council:#}"
     );
 }

@@ -184,3 +184,90 @@ fn pack_refuses_an_unknown_output_kind() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains(".html, .pdf, .json or .csv"));
 }
+
+/// `pack --seal ID` renders the pack the seal pinned, from its stored
+/// bytes: the digest is the sealed one (as `seals` lists it), and the
+/// running header and every printed page's footer carry the seal id, the
+/// digest and the anchor the seal pinned (issue #13 items 2 and 6).
+#[test]
+fn pack_of_a_seal_carries_seal_id_digest_and_anchor_on_every_page() {
+    const SEAL: &str = "PCMC-2016-09-06-CG-Q1";
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    run(
+        data.path(),
+        &["import", "--backdated", sample().to_str().unwrap()],
+    );
+    let sealed = |file: &str| {
+        let path = out.path().join(file);
+        let o = run(
+            data.path(),
+            &["pack", "--seal", SEAL, "--out", path.to_str().unwrap()],
+        );
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let anchor = err
+            .lines()
+            .find_map(|l| l.strip_prefix("anchor ").and_then(|l| l.rsplit(' ').next()))
+            .expect("the anchor line")
+            .to_string();
+        (path, digest_of(&o), anchor)
+    };
+    let (json, digest, anchor) = sealed("s.json");
+    assert!(anchor.starts_with("541:"), "{anchor}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["seal"], SEAL);
+    assert_eq!(v["digest"], digest.as_str());
+    assert_eq!(v["anchor"], anchor.as_str());
+    assert_eq!(v["pack"]["as_of"], 541);
+    // The anchor is the log's: verify --anchor accepts it.
+    let verify = run(data.path(), &["verify", "--anchor", &anchor]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("hashes to the given anchor"));
+
+    let (pdf, d_pdf, _) = sealed("s.pdf");
+    assert_eq!(d_pdf, digest);
+    let txt = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/test");
+    let txt = String::from_utf8_lossy(&txt.stdout);
+    let pages: Vec<String> = txt
+        .split('\u{c}')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.split_whitespace().collect::<String>())
+        .collect();
+    assert!(pages.len() >= 6, "{} pages", pages.len());
+    for (i, t) in pages.iter().enumerate() {
+        for want in [
+            // The footer wraps: the page number may fall before the root.
+            format!("seal{SEAL}·packdigest{digest}·anchor"),
+            anchor.clone(),
+            format!("rulesv1·seal{SEAL}"),
+        ] {
+            assert!(t.contains(&want), "page {} lacks {want}: {t}", i + 1);
+        }
+    }
+
+    // --seal names the pack: no other scope; an unknown seal is an error.
+    for args in [
+        vec![
+            "pack",
+            "--seal",
+            SEAL,
+            "--period",
+            "2016/17 Q1",
+            "--out",
+            "x.html",
+        ],
+        vec!["pack", "--seal", "NO-SUCH-SEAL", "--out", "x.html"],
+    ] {
+        let o = Command::new(bin())
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?}");
+    }
+}

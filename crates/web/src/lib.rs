@@ -21,6 +21,7 @@ mod api;
 mod changes_page;
 pub mod html;
 pub mod pack_html;
+mod pack_page;
 mod pages;
 mod params;
 mod svg;
@@ -342,8 +343,8 @@ handler!(api_risks, Fmt::Json, api::risks);
 handler!(api_heatmap, Fmt::Json, api::heatmap);
 handler!(api_finance, Fmt::Json, api::finance);
 handler!(api_seals, Fmt::Json, api::seals);
-handler!(pack_page, Fmt::Html, pack_html::pack_page);
-handler!(api_pack, Fmt::Json, pack_html::api_pack);
+handler!(pack_page, Fmt::Html, pack_page::pack_page);
+handler!(api_pack, Fmt::Json, pack_page::api_pack);
 handler!(changes, Fmt::Html, changes_page::changes_page);
 handler!(api_changes, Fmt::Json, changes_page::api_changes);
 
@@ -399,7 +400,7 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 /// | `/risks?unit=&as_of=` | risk register and heat maps |
 /// | `/finance?unit=&period=&as_of=` | revenue, capital and savings tables |
 /// | `/audit/{kind}/{key}?as_of=` | any entity's audit trail |
-/// | `/pack?unit=&period=&as_of=`, `/api/pack` | the committee pack (printable HTML; JSON with its digest) |
+/// | `/pack?unit=&period=&as_of=` or `?seal=ID`, `/api/pack` | the committee pack (printable HTML; JSON with its digest and anchor) |
 /// | `/changes?seal=&as_of=`, `/api/changes` | what changed in a sealed pack since its seal, with the events and the counts they moved |
 /// | `/api/units`, `/api/periods`, `/api/dashboard`, `/api/indicators`, `/api/indicators/{key}`, `/api/audit/{kind}/{key}`, `/api/risks`, `/api/heatmap`, `/api/finance`, `/api/seals` | JSON views |
 ///

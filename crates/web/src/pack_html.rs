@@ -1,62 +1,56 @@
 //! The committee pack as one printable HTML document (no JavaScript).
 //!
-//! Invariant: the HTML is a pure function of the pack and its digest (plus
-//! the council's name): same pack → same bytes. It shows every section of
+//! Invariant: the HTML is a pure function of the pack and its [`Running`] line
+//! (council, digest, anchor, seal id): same inputs → same bytes. It shows every section of
 //! the pack in the order of a quarterly report (seed 004: §1 dashboard, §2
 //! finance, §3 performance, §4 key actions, §5 measures, §6 risks), each
 //! row with the log sequences it was derived from.
 //!
 //! Print: `@page` sets A4 landscape and puts a running header and footer
 //! in the page margin boxes, printed on every page: the council, unit,
-//! period, as-of sequence and rules version at the top, the pack's digest
-//! and "page N of M" at the bottom (on screen the same line is a banner).
+//! period, as-of sequence, rules version and seal id at the top, the seal
+//! id, the pack's digest, the anchor and "page N of M" at the bottom (on
+//! screen the same line is a banner).
 //! Every section after the first starts on a new page; table headers
 //! repeat and rows are not split across pages.
 //!
+//! A sealed pack (`?seal=ID`, `perfledger pack --seal ID`) is rendered from
+//! the bytes its seal pinned, never re-derived: its header and footer carry
+//! the seal id, the sealed digest and the anchor the seal pinned
+//! ([`render_sealed`]). A derived pack carries its digest and, when the
+//! caller holds it, the anchor; the web server holds it only at a pack
+//! seal's position and at its checkpoint (the default as-of) and says so
+//! elsewhere ([`Anchor::NotHeld`]).
+//!
 //! It lives in the web crate (not the read model) because it is a view:
 //! it reuses the site's escaping, money and percentage forms and heat-map
-//! table, and the CLI (`perfledger pack --format html`) and a later web
-//! route both call [`render()`].
+//! table; the CLI (`perfledger pack`) and the `/pack` page both call
+//! [`render_running`].
 
 use std::fmt::Write;
 
 use perfledger_domain::dashboard::{RagBreakdown, RAGS};
 use perfledger_domain::direction::Direction;
 use perfledger_readmodel::pack::{
-    digest_hex, IndicatorLine, Num, Pack, ResultCell, RiskSection, RulesVersion, TargetCell,
+    IndicatorLine, Num, Pack, ResultCell, RiskSection, SealedPack, TargetCell,
 };
 use perfledger_readmodel::render;
 
 use crate::html::{esc, money, pct, pct_1dp, pct_fixed, rag_badge, rag_class, rag_name};
 use crate::pages::heat_map_table;
-use crate::params::{self, ctx};
-use crate::{json, page, App, AppError};
 
-type M = std::collections::BTreeMap<String, String>;
-
-/// The pack of `?unit=&period=&as_of=` (rules: the current version).
-fn pack_for(app: &App, m: &M) -> Result<(Pack, String), AppError> {
-    let c = ctx(app.rm(), m)?;
-    let known = app.periods()?;
-    let period = params::period(m, &known)?
-        .ok_or_else(|| AppError::bad("period", "", "no period given and none recorded yet"))?;
-    let p = app
-        .rm()
-        .pack(c.unit(), period, c.at(), RulesVersion::CURRENT)?;
-    let digest = digest_hex(&p);
-    Ok((p, digest))
-}
-
-/// `GET /pack`: the printable committee pack.
-pub(crate) fn pack_page(app: &App, m: &M) -> Result<axum::response::Response, AppError> {
-    let (p, digest) = pack_for(app, m)?;
-    page(render(&p, &digest, None, &app.web.title))
-}
-
-/// `GET /api/pack`: the pack as JSON with its digest.
-pub(crate) fn api_pack(app: &App, m: &M) -> Result<axum::response::Response, AppError> {
-    let (p, digest) = pack_for(app, m)?;
-    json(&serde_json::json!({ "digest": digest, "pack": p }))
+/// The JSON form of a pack (`perfledger pack --out x.json`, `/api/pack`):
+/// `{"anchor", "digest", "pack", "seal"}`, `anchor` and `seal` present only
+/// when known (keys in sorted order).
+pub fn json_value(pack: &Pack, run: &Running) -> serde_json::Value {
+    let mut v = serde_json::json!({ "digest": run.digest, "pack": pack });
+    if let Anchor::Root(a) = run.anchor {
+        v["anchor"] = a.into();
+    }
+    if let Some(id) = run.seal {
+        v["seal"] = id.into();
+    }
+    v
 }
 
 const PRINT_CSS: &str = r#"
@@ -110,30 +104,76 @@ fn css_str(s: &str) -> String {
     out
 }
 
+/// What the running header and footer print besides the pack itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Running<'a> {
+    /// The council's name.
+    pub council: &'a str,
+    /// The pack's digest ([`perfledger_readmodel::pack::digest_hex`], or
+    /// the sealed digest of a sealed pack).
+    pub digest: &'a str,
+    /// The anchor at the pack's position.
+    pub anchor: Anchor<'a>,
+    /// The seal id, when rendering the pack a seal pinned.
+    pub seal: Option<&'a str>,
+}
+
+/// The anchor a printed pack carries: `SEQ:ROOT`, the log's chain root at
+/// the pack's position (for `perfledger verify --anchor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor<'a> {
+    /// `SEQ:ROOT`.
+    Root(&'a str),
+    /// The caller does not hold the chain root at that sequence (the web
+    /// server away from a seal and its checkpoint): printed as such, with
+    /// where to get it.
+    NotHeld(u64),
+    /// Not printed at all.
+    Omitted,
+}
+
+impl Anchor<'_> {
+    /// The printed text (`anchor SEQ:ROOT`), None when omitted.
+    fn text(self) -> Option<String> {
+        match self {
+            Anchor::Root(a) => Some(format!("anchor {a}")),
+            Anchor::NotHeld(s) => Some(format!(
+                "anchor at sequence {s}: not held by this server (perfledger pack prints it)"
+            )),
+            Anchor::Omitted => None,
+        }
+    }
+}
+
 /// The `@page` rule: A4 landscape, running header and footer in the page
 /// margin boxes (printed on every page by Chromium): scope, period, as-of
-/// sequence and rules version at the top, the digest (and the anchor, when
-/// known) and page number at the bottom.
-fn page_rule(pack: &Pack, digest: &str, anchor: Option<&str>, council: &str) -> String {
-    let top = format!(
+/// sequence, rules version and seal id (when sealed) at the top; the seal
+/// id, digest and anchor (when known) and the page number at the bottom.
+fn page_rule(pack: &Pack, run: &Running) -> String {
+    let mut top = format!(
         "{} · {} · {} · as of log sequence {} · rules {}",
-        council,
+        run.council,
         scope(pack),
         pack.period,
         pack.as_of,
         pack.rules_version.name()
     );
+    let mut bottom = format!("pack digest {}", run.digest);
+    if let Some(id) = run.seal {
+        top.push_str(&format!(" · seal {id}"));
+        bottom.insert_str(0, &format!("seal {id} · "));
+    }
+    if let Some(a) = run.anchor.text() {
+        bottom.push_str(&format!(" · {a}"));
+    }
     let m = "font-size:7.5pt;color:#505a5f;font-family:system-ui,Arial,sans-serif";
     format!(
         "@page{{size:A4 landscape;margin:14mm 10mm 14mm;\
          @top-left{{content:{};{m}}}\
-         @bottom-left{{content:{};{m};font-family:monospace}}\
-         @bottom-right{{content:\"page \" counter(page) \" of \" counter(pages);{m}}}}}",
+         @bottom-left{{content:{};{m};font-family:monospace;width:85%}}\
+         @bottom-right{{content:\"page \" counter(page) \" of \" counter(pages);{m};white-space:nowrap}}}}",
         css_str(&top),
-        css_str(&match anchor {
-            Some(a) => format!("pack digest {digest} · anchor {a}"),
-            None => format!("pack digest {digest}"),
-        }),
+        css_str(&bottom),
     )
 }
 
@@ -148,35 +188,70 @@ fn scope(pack: &Pack) -> String {
 /// pack's [`perfledger_readmodel::pack::digest_hex`]; `anchor` is
 /// `SEQ:ROOT`, the log's chain root at the pack's position (for
 /// `perfledger verify --anchor`), printed in the running header and footer
-/// when the caller can compute it (it needs the log, not the read model).
+/// when given. [`render_running`] says more (a seal id, an anchor not held).
 pub fn render(pack: &Pack, digest: &str, anchor: Option<&str>, council: &str) -> String {
+    render_running(
+        pack,
+        &Running {
+            council,
+            digest,
+            anchor: anchor.map_or(Anchor::Omitted, Anchor::Root),
+            seal: None,
+        },
+    )
+}
+
+/// The pack a seal pinned, rendered from its pinned bytes: the running
+/// header and footer carry the seal id, the sealed digest and the anchor
+/// the seal pinned.
+pub fn render_sealed(sealed: &SealedPack, council: &str) -> String {
+    render_running(
+        &sealed.pack,
+        &Running {
+            council,
+            digest: &sealed.digest,
+            anchor: Anchor::Root(&sealed.anchor),
+            seal: Some(&sealed.seal_id),
+        },
+    )
+}
+
+/// The whole document with its running header and footer.
+pub fn render_running(pack: &Pack, run: &Running) -> String {
     let title = format!("{} – {} committee pack", scope(pack), pack.period);
-    let anchor_span = anchor
-        .map(|a| {
-            format!(
-                "<span>anchor <span class=\"digest\">{}</span></span>",
-                esc(a)
-            )
-        })
-        .unwrap_or_default();
-    let run = format!(
+    let span = |label: &str, text: &str| {
+        format!(
+            "<span>{label} <span class=\"digest\">{}</span></span>",
+            esc(text)
+        )
+    };
+    let seal_span = run.seal.map(|id| span("seal", id)).unwrap_or_default();
+    let anchor_span = match run.anchor {
+        Anchor::Root(a) => span("anchor", a),
+        Anchor::NotHeld(_) => format!(
+            "<span>{}</span>",
+            esc(&run.anchor.text().expect("a held-back anchor has a text"))
+        ),
+        Anchor::Omitted => String::new(),
+    };
+    let banner = format!(
         "<span>{} · {} · {} · as of log sequence {} · rules {}</span>\
-         <span>digest <span class=\"digest\">{}</span></span>{anchor_span}",
-        esc(council),
+         {seal_span}{}{anchor_span}",
+        esc(run.council),
         esc(&scope(pack)),
         esc(&pack.period.to_string()),
         pack.as_of,
         pack.rules_version.name(),
-        esc(digest)
+        span("digest", run.digest)
     );
     let mut b = String::new();
     let _ = write!(
         b,
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
          <title>{t}</title><style>{page}{PRINT_CSS}</style></head><body>\
-         <div class=\"run\" role=\"banner\">{run}</div><main>",
+         <div class=\"run\" role=\"banner\">{banner}</div><main>",
         t = esc(&title),
-        page = page_rule(pack, digest, anchor, council),
+        page = page_rule(pack, run),
     );
     b.push_str(&dashboard(pack, &title));
     b.push_str(&finance(pack));

@@ -142,3 +142,65 @@ async fn pack_page_and_api() {
     let (s, _) = get(&app, "/api/pack?unit=NOPE&period=2016/17%20Q1").await;
     assert_eq!(s, 404);
 }
+
+/// Issue #13: the `/pack` page's running header and footer carry the
+/// anchor where the read model holds the chain root (its checkpoint, a
+/// pack seal's position) and say so elsewhere; `?seal=ID` renders the
+/// pack that seal pinned, from its bytes, with the seal id, the sealed
+/// digest and the anchor it pinned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_page_carries_anchor_and_seal_id() {
+    use perfledger_web::html::query;
+    let (_dir, rm) = support::sample_council_pack_sealed("PCMC-2016-09-06-CG-Q1").await;
+    let head = rm.checkpoint().unwrap();
+    let head_anchor =
+        perfledger_readmodel::pack::anchor_text(head, &rm.chain_root().unwrap().unwrap());
+    let sealed = rm.sealed_pack("PCMC-2016-09-06-CG-Q1").unwrap();
+    let app = perfledger_web::router(perfledger_web::WebState {
+        readmodel: rm.clone(),
+        title: "Barnet".into(),
+    });
+    let page_at = |as_of: &str| {
+        format!(
+            "/pack{}",
+            query(&[("unit", "CG"), ("period", "2016/17 Q1"), ("as_of", as_of)])
+        )
+    };
+
+    // At head: the checkpoint's root.
+    let (s, html) = get(&app, &page_at(&head.to_string())).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains(&format!("anchor {head_anchor}")),
+        "{html:.1500}"
+    );
+    // At the PCMC seal's position: the root that seal pinned.
+    let (_, html) = get(&app, &page_at("541")).await;
+    assert!(html.contains(&format!("anchor {}", sealed.anchor)));
+    assert!(!html.contains("seal PCMC"), "a derived pack names no seal");
+    // Elsewhere: said, not invented.
+    let (_, html) = get(&app, &page_at("540")).await;
+    assert!(html.contains("anchor at sequence 540: not held by this server"));
+
+    // The sealed pack, from its pinned bytes.
+    let (s, html) = get(&app, "/pack?seal=PCMC-2016-09-06-CG-Q1").await;
+    assert_eq!(s, 200, "{html}");
+    let footer = format!(
+        "@bottom-left{{content:\"seal PCMC-2016-09-06-CG-Q1 · pack digest {} · anchor {}\"",
+        sealed.digest, sealed.anchor
+    );
+    assert!(html.contains(&footer), "{html:.1500}");
+    assert!(html.contains("· seal PCMC-2016-09-06-CG-Q1\";"), "header");
+    assert_eq!(
+        html,
+        perfledger_web::pack_html::render_sealed(&sealed, "Barnet")
+    );
+    let (s, body) = get(&app, "/api/pack?seal=PCMC-2016-09-06-CG-Q1").await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["seal"], "PCMC-2016-09-06-CG-Q1");
+    assert_eq!(v["anchor"], sealed.anchor.as_str());
+    assert_eq!(v["digest"], sealed.digest.as_str());
+    let (s, _) = get(&app, "/pack?seal=NO-SUCH-SEAL").await;
+    assert_eq!(s, 404);
+}

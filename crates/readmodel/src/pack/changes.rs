@@ -8,20 +8,30 @@
 //!   seal's dashboard position (`Seal::seq`) under the current rules; the
 //!   current pack is the pack at head (or a given position). Works for
 //!   every seal in the log, whether or not it stores the pack bytes.
-//! * **Rows are matched by identity**, never by position: indicator rows by
-//!   reference (title when there is none), revenue and capital lines by
-//!   (unit, line), savings and actions by (unit, reference), risks by risk
-//!   id. A row on one
-//!   side only is listed as added or removed.
-//! * **Deterministic order**: sections in pack order (indicators, revenue,
-//!   capital, savings, actions, risks), rows by key within a section, fields by
+//! * **Every section is diffed**, rows matched by identity, never by
+//!   position: indicator rows by reference (title when there is none); the
+//!   dashboard by scope (its digest, finance, action-total and escalation
+//!   figures; its indicator and action counts are count changes below);
+//!   revenue and capital lines by (unit, line); savings and actions by
+//!   (unit, reference); the revenue, capital and savings totals by name;
+//!   the overview by indicator type; off-target comments by reference;
+//!   risks by risk id; each heat-map cell by map, impact and probability
+//!   (`current I4 P3`); HR and customer-experience measures by (unit,
+//!   title); the council-wide per-unit overview by unit. A row on one side
+//!   only is listed as added or removed.
+//! * **Deterministic order**: the indicator table first, then sections in
+//!   pack order (`SECTIONS`), rows by key within a section, fields by
 //!   name (serde_json's sorted map), events by (sequence, index), counts in
 //!   dashboard order. No clock, no `HashMap`, no floats.
 //! * **Figures** are the row's serde fields flattened to `a.b[i]` paths,
 //!   `sources` left out (they are the events) and a target / result cell
 //!   reduced to its printed `text` and `period`.
 //! * **Events that changed a row** are the fact versions in the row's
-//!   `sources` (current and sealed) recorded after the seal's position:
+//!   `sources` (current and sealed) recorded after the seal's position
+//!   and of its related rows (a total's sources are its lines'; a
+//!   heat-map cell's related rows are the risks assessed into it on either
+//!   side; an off-target comment's is its indicator row, whose rating moves
+//!   it in or out):
 //!   each with sequence, recorded time, actor, reason, source, migrated_at.
 //! * **Count attribution**: a summary count (RAG, direction of travel,
 //!   action status, RAG by indicator type in the overview, risks escalated) is listed when it differs or a row moved in or out of
@@ -38,7 +48,9 @@ use perfledger_log::Seq;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Pack, RulesVersion};
+use perfledger_domain::risk::{Assessment, HeatMap};
+
+use super::{Pack, RiskLine, RulesVersion};
 use crate::{keys, store, versions, AsOf, AuditEntry, ReadModel, ReadModelError};
 
 type R<T> = Result<T, ReadModelError>;
@@ -65,7 +77,9 @@ pub struct PackChanges {
 /// One pack row that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowChange {
-    /// `indicator`, `revenue`, `capital`, `savings`, `action` or `risk`.
+    /// `indicator`, `dashboard`, `revenue`, `capital`, `savings`, `total`,
+    /// `overview`, `off-target`, `action`, `risk`, `heat-map`, `measure` or
+    /// `unit` (see `SECTIONS`).
     pub section: String,
     /// The row's identity (`CG/S26`, `CG / Finance`).
     pub key: String,
@@ -104,6 +118,11 @@ pub struct CountChange {
 struct Flat {
     fields: BTreeMap<String, String>,
     sources: Vec<Seq>,
+    /// Rows whose events are this row's too: an off-target comment's
+    /// indicator (its rating moves the comment in or out), a heat-map
+    /// cell's risks (a risk rescored out of a cell changes it, though its
+    /// new sources are on the risk's row only).
+    related: Vec<Key>,
 }
 
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
@@ -153,36 +172,174 @@ fn flat<T: Serialize>(row: &T, sources: &[Seq]) -> Flat {
     Flat {
         fields,
         sources: sources.to_vec(),
+        related: Vec::new(),
     }
 }
 
-/// Every diffable row of a pack: (section order, section, key) → row.
-fn rows(p: &Pack) -> BTreeMap<(u8, &'static str, String), Flat> {
+/// Section order of [`rows`]: the indicator table first (the figures
+/// committee discusses), then the rest in the pack's own order. Never
+/// reorder: the output order is part of the JSON and CSV contract.
+const SECTIONS: [&str; 13] = [
+    "indicator",
+    "dashboard",
+    "revenue",
+    "capital",
+    "savings",
+    "total",
+    "overview",
+    "off-target",
+    "action",
+    "risk",
+    "heat-map",
+    "measure",
+    "unit",
+];
+
+/// A row key: (section order, section, row identity).
+type Key = (u8, &'static str, String);
+
+fn key(section: &'static str, id: String) -> Key {
+    let order = SECTIONS
+        .iter()
+        .position(|s| *s == section)
+        .expect("every section diffed is listed in SECTIONS");
+    (
+        u8::try_from(order).expect("fewer than 256 sections"),
+        section,
+        id,
+    )
+}
+
+/// The static name of a section listed in `SECTIONS`.
+fn section_name(s: &str) -> &'static str {
+    SECTIONS
+        .iter()
+        .find(|x| **x == s)
+        .expect("a row change names a section of SECTIONS")
+}
+
+/// Sorted union of several rows' sources.
+fn union<'a>(of: impl IntoIterator<Item = &'a [Seq]>) -> Vec<Seq> {
+    let all: BTreeSet<Seq> = of.into_iter().flatten().copied().collect();
+    all.into_iter().collect()
+}
+
+/// Every diffable row of a pack: every section, each row under its
+/// identity (see the module header), with the sources it was derived from.
+fn rows(p: &Pack) -> BTreeMap<Key, Flat> {
     let mut out = BTreeMap::new();
     for l in p.indicators.iter().flat_map(|g| &g.rows) {
-        let key = l.reference.clone().unwrap_or_else(|| l.title.clone());
-        out.insert((0, "indicator", key), flat(l, &l.sources));
+        let id = l.reference.clone().unwrap_or_else(|| l.title.clone());
+        out.insert(key("indicator", id), flat(l, &l.sources));
     }
+    let mut dash = flat(&p.dashboard, &p.dashboard.sources);
+    // The indicator and action counts are listed, with the rows that moved
+    // them, as count changes; the row keeps the digest and the finance,
+    // action total and escalation figures.
+    dash.fields
+        .retain(|k, _| !k.starts_with("indicators.") && !k.starts_with("actions["));
+    out.insert(key("dashboard", scope(p)), dash);
     for l in &p.revenue {
-        let key = format!("{} / {}", l.unit, l.line);
-        out.insert((1, "revenue", key), flat(l, &l.sources));
+        let id = format!("{} / {}", l.unit, l.line);
+        out.insert(key("revenue", id), flat(l, &l.sources));
     }
     for l in &p.capital {
-        let key = format!("{} / {}", l.unit, l.line);
-        out.insert((2, "capital", key), flat(l, &l.sources));
+        let id = format!("{} / {}", l.unit, l.line);
+        out.insert(key("capital", id), flat(l, &l.sources));
     }
     for l in &p.savings {
-        let key = format!("{} / {}", l.unit, l.reference);
-        out.insert((3, "savings", key), flat(l, &l.sources));
+        let id = format!("{} / {}", l.unit, l.reference);
+        out.insert(key("savings", id), flat(l, &l.sources));
+    }
+    totals(p, &mut out);
+    for t in &p.overview {
+        let id = t.indicator_type.label().to_string();
+        out.insert(key("overview", id), flat(&t.breakdown, &t.sources));
+    }
+    for o in &p.off_target {
+        let id = o.reference.clone().unwrap_or_else(|| o.title.clone());
+        let mut row = flat(o, &o.sources);
+        row.related.push(key("indicator", id.clone()));
+        out.insert(key("off-target", id), row);
     }
     for l in &p.actions {
-        let key = format!("{} / {}", l.unit, l.reference);
-        out.insert((4, "action", key), flat(l, &l.sources));
+        let id = format!("{} / {}", l.unit, l.reference);
+        out.insert(key("action", id), flat(l, &l.sources));
     }
     for l in &p.risks.rows {
-        out.insert((5, "risk", l.risk_id.clone()), flat(l, &l.sources));
+        out.insert(key("risk", l.risk_id.clone()), flat(l, &l.sources));
+    }
+    heat_maps(p, &mut out);
+    for m in &p.measures {
+        for r in &m.rows {
+            let id = format!("{} / {}", m.unit, r.title);
+            out.insert(key("measure", id), flat(r, &r.sources));
+        }
+    }
+    for u in &p.units {
+        out.insert(key("unit", u.unit.clone()), flat(&u.breakdown, &u.sources));
     }
     out
+}
+
+/// Printed scope of a pack (the dashboard row's key).
+fn scope(p: &Pack) -> String {
+    p.unit.clone().unwrap_or_else(|| "council-wide".to_string())
+}
+
+/// The revenue, capital and savings totals, each derived from its lines.
+fn totals(p: &Pack, out: &mut BTreeMap<Key, Flat>) {
+    let rev = union(p.revenue.iter().map(|l| l.sources.as_slice()));
+    out.insert(key("total", "revenue".into()), flat(&p.revenue_total, &rev));
+    let cap = union(p.capital.iter().map(|l| l.sources.as_slice()));
+    out.insert(key("total", "capital".into()), flat(&p.capital_total, &cap));
+    let sav = union(p.savings.iter().map(|l| l.sources.as_slice()));
+    out.insert(key("total", "savings".into()), flat(&p.savings_total, &sav));
+}
+
+/// The two 5×5 heat maps, one row per cell (`current I4 P3`: impact 4,
+/// probability 3) with its `count`, derived from the risks assessed into
+/// that cell. Empty cells are rows too, so a cell emptied since the seal
+/// is listed.
+fn heat_maps(p: &Pack, out: &mut BTreeMap<Key, Flat>) {
+    let r = &p.risks;
+    type Pick = fn(&RiskLine) -> Option<Assessment>;
+    let maps: [(&str, &HeatMap, Pick); 2] = [
+        ("current", &r.heat_map_current, |l| l.current),
+        ("target", &r.heat_map_target, |l| l.target),
+    ];
+    for (name, map, pick) in maps {
+        for (i, row) in map.cells.iter().enumerate() {
+            for (j, count) in row.iter().enumerate() {
+                let (impact, probability) = (i + 1, j + 1);
+                let in_cell: Vec<&RiskLine> = r
+                    .rows
+                    .iter()
+                    .filter(|l| {
+                        pick(l).is_some_and(|a| {
+                            usize::from(a.impact) == impact
+                                && usize::from(a.probability) == probability
+                        })
+                    })
+                    .collect();
+                let sources = union(in_cell.iter().map(|l| l.sources.as_slice()));
+                let related = in_cell
+                    .iter()
+                    .map(|l| key("risk", l.risk_id.clone()))
+                    .collect();
+                let mut fields = BTreeMap::new();
+                fields.insert("count".to_string(), count.to_string());
+                out.insert(
+                    key("heat-map", format!("{name} I{impact} P{probability}")),
+                    Flat {
+                        fields,
+                        sources,
+                        related,
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// Buckets a row counts in: (count name → row keys).
@@ -315,12 +472,15 @@ impl ReadModel {
         let mut wanted: BTreeMap<usize, BTreeSet<Seq>> = BTreeMap::new();
         for (i, row) in c.rows.iter().enumerate() {
             let seqs = wanted.entry(i).or_default();
+            let k = key(section_name(&row.section), row.key.clone());
+            let mut keys = vec![k.clone()];
             for side in [&rt, &rn] {
-                let hit = side
-                    .iter()
-                    .find(|((_, sec, k), _)| *sec == row.section && *k == row.key);
-                if let Some((_, f)) = hit {
-                    seqs.extend(f.sources.iter().filter(|s| **s > c.sealed_as_of));
+                keys.extend(side.get(&k).into_iter().flat_map(|f| f.related.clone()));
+            }
+            for k in &keys {
+                for side in [&rt, &rn] {
+                    let found = side.get(k).into_iter().flat_map(|f| &f.sources);
+                    seqs.extend(found.filter(|s| **s > c.sealed_as_of));
                 }
             }
         }
@@ -360,7 +520,7 @@ impl ReadModel {
 /// Rows that differ between two packs (events left empty).
 pub fn row_changes(then: &Pack, now: &Pack) -> Vec<RowChange> {
     let (rt, rn) = (rows(then), rows(now));
-    let keys: BTreeSet<&(u8, &'static str, String)> = rt.keys().chain(rn.keys()).collect();
+    let keys: BTreeSet<&Key> = rt.keys().chain(rn.keys()).collect();
     let mut out = Vec::new();
     for key in keys {
         let empty = BTreeMap::new();

@@ -47,6 +47,7 @@ mod build;
 mod canonical;
 pub mod changes;
 mod seal;
+mod sealed;
 mod sections;
 mod sources;
 
@@ -63,6 +64,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use canonical::{canonical_bytes, decode, digest_hex, PackDecodeError, PACK_FORMAT};
 pub use seal::{diff_packs, Derivation, PackSealRecord, Rules, SealOutcome};
+pub use sealed::{anchor_text, SealedPack};
 
 /// The rule set that turned events into the pack's figures. Never reorder
 /// or remove a variant: seals name it, and `verify` re-derives under it.

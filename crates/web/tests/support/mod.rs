@@ -342,6 +342,17 @@ pub async fn council() -> Council {
 
 /// The imported sample council (data/sample-council), projected.
 pub async fn sample_council() -> (tempfile::TempDir, Arc<ReadModel>) {
+    let (dir, _, rm, _) = sample_council_log().await;
+    (dir, rm)
+}
+
+/// [`sample_council`] with its log and import plan (seals not yet made).
+async fn sample_council_log() -> (
+    tempfile::TempDir,
+    Arc<EmbeddedLog>,
+    Arc<ReadModel>,
+    perfledger_import::ImportPlan,
+) {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample-council");
     let mut opts = perfledger_import::ImportOptions::new(
         t("Performance Officer"),
@@ -360,5 +371,75 @@ pub async fn sample_council() -> (tempfile::TempDir, Arc<ReadModel>) {
         .catch_up(&*log, &mut |_| {})
         .await
         .unwrap();
-    (dir, Arc::new(rm))
+    (dir, log, Arc::new(rm), plan)
+}
+
+/// The sample council with the seals.csv row `seal_id` recorded as the
+/// CLI's import records it: a pack seal (the pack at the seal's position,
+/// its canonical bytes and the chain root there).
+pub async fn sample_council_pack_sealed(seal_id: &str) -> (tempfile::TempDir, Arc<ReadModel>) {
+    use perfledger_domain::event::{CommitteeSeal, PackPin, Seal};
+    use perfledger_readmodel::pack::{Rules, RulesVersion};
+    use perfledger_readmodel::AsOf;
+    let (dir, log, rm, plan) = sample_council_log().await;
+    let req = plan
+        .seals
+        .iter()
+        .find(|s| s.seal_id == seal_id)
+        .unwrap_or_else(|| panic!("seals.csv has no {seal_id}"));
+    let unit = req.unit.as_ref().map(|u| u.as_str());
+    let view = rm
+        .dashboard(unit, req.period, AsOf::Time(req.sealed_at.0))
+        .unwrap();
+    let id = RulesVersion::CURRENT.id();
+    let record = rm
+        .pack_seal_record(
+            &Rules::builtin(),
+            id,
+            unit,
+            req.period,
+            AsOf::Seq(view.as_of),
+        )
+        .unwrap()
+        .expect("the current rules derive");
+    let pack = PackPin {
+        chain_root: perfledger_log::integrity::chain_root_at(&*log, view.as_of)
+            .await
+            .unwrap(),
+        format: record.format,
+        rules: record.rules,
+        digest: record.digest,
+        bytes: record.bytes,
+    };
+    let seal = CommitteeSeal {
+        seal_id: t(&req.seal_id),
+        title: req.title.clone(),
+        sealed_at: req.sealed_at,
+        seal: Seal {
+            unit: req.unit.clone(),
+            period: req.period,
+            committee: req.committee.clone(),
+            meeting_date: req.meeting_date,
+            seq: view.as_of,
+            digest: perfledger_domain::dashboard::digest(&view.dashboard),
+        },
+    };
+    let env = CommandEnvelope {
+        command_id: req.command_id,
+        tenant: plan.tenant.clone(),
+        actor: req.actor.clone(),
+        source: req.source.clone(),
+        correlation_id: req.command_id,
+        causation_id: None,
+        command: Command::SealCommitteePack { seal, pack },
+    };
+    Ledger::new(log.clone(), "pl")
+        .execute(Submitted::at(env, Timestamp::parse("2026-01-01").unwrap()))
+        .await
+        .unwrap();
+    Projector::new(&rm)
+        .catch_up(&*log, &mut |_| {})
+        .await
+        .unwrap();
+    (dir, rm)
 }
