@@ -78,7 +78,7 @@ impl Context {
 
     /// True when `period` lies within a closed period.
     pub fn is_closed(&self, period: Period) -> bool {
-        self.closed_periods.iter().any(|c| c.contains(period))
+        crate::command::period_is_closed(&self.closed_periods, period)
     }
 }
 
@@ -1148,12 +1148,10 @@ pub fn handle(
         events.extend(state.handle_command(command, ctx)?);
         return Ok(events);
     }
-    if let Some(period) = cmd.period() {
-        if ctx.is_closed(period) {
-            return Err(DomainError::PeriodClosed {
-                period: period.to_string(),
-            });
-        }
+    if let Some(period) = cmd.closed_period(&ctx.closed_periods) {
+        return Err(DomainError::PeriodClosed {
+            period: period.to_string(),
+        });
     }
     state.handle_command(cmd, ctx)
 }

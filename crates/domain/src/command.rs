@@ -6,6 +6,8 @@
 //! Serde: externally tagged with the variant names below
 //! (`{"RecordResult": {...}}` in JSON). Never reorder variants or fields.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -13,8 +15,9 @@ use crate::action::{ActionSpec, ActionStatus};
 use crate::amount::Fixed;
 use crate::budget::LineSpec;
 use crate::event::{CommitteeSeal, PackPin, ResultEntry, Seal};
-use crate::ids::{composite_key, entity_id, EntityKind, Tenant};
+use crate::ids::{entity_id, EntityKind, Tenant};
 use crate::indicator::{IndicatorSpec, Target};
+use crate::keys;
 use crate::organisation::OrgSpec;
 use crate::period::{FinancialYear, Period};
 use crate::rag::ToleranceScheme;
@@ -22,12 +25,7 @@ use crate::risk::{Assessment, RiskSpec};
 use crate::saving::SavingSpec;
 use crate::text::Text;
 
-/// Natural key of the tenant's single tolerance-scheme entity.
-pub const SCHEME_KEY: &str = "rag";
-/// Natural key of the tenant's single calendar entity.
-pub const CALENDAR_KEY: &str = "calendar";
-/// Seal scope name used for the council-wide dashboard.
-pub const COUNCIL_SCOPE: &str = "council";
+pub use crate::keys::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
 
 /// A command. Never reorder variants or fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,7 +342,47 @@ impl CommandEnvelope {
     }
 }
 
+/// True when `period` lies within one of the `closed` periods (a period
+/// inside a closed one is closed too).
+pub fn period_is_closed(closed: &BTreeSet<Period>, period: Period) -> bool {
+    closed.iter().any(|c| c.contains(period))
+}
+
 impl Command {
+    /// Every variant's name, in wire (postcard variant index) order; the
+    /// tests check it against the codec's variant count and [`Command::name`].
+    pub const NAMES: [&'static str; 29] = [
+        "DefineIndicator",
+        "AmendIndicator",
+        "RetireIndicator",
+        "SetTarget",
+        "ReviseTarget",
+        "RecordResult",
+        "RestateResult",
+        "DefineAction",
+        "ReportActionStatus",
+        "RegisterRisk",
+        "AssessRisk",
+        "CloseRisk",
+        "DefineRevenueLine",
+        "SetBudget",
+        "ReviseBudget",
+        "SubmitRevenueForecast",
+        "DefineCapitalLine",
+        "SetCapitalBudget",
+        "SubmitCapitalForecast",
+        "ProposeSaving",
+        "ReportSavingDelivery",
+        "AdoptToleranceScheme",
+        "ClosePeriod",
+        "DefineUnit",
+        "DefineCommittee",
+        "SealDashboard",
+        "PostCloseRestatement",
+        "SealCommitteeDashboard",
+        "SealCommitteePack",
+    ];
+
     /// Variant name (`RecordResult`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -380,7 +418,7 @@ impl Command {
         }
     }
 
-    /// The entity kind and natural key the command targets.
+    /// The entity kind and natural key the command targets ([`crate::keys`]).
     pub fn natural_key(&self) -> (EntityKind, String) {
         use EntityKind as K;
         match self {
@@ -391,51 +429,42 @@ impl Command {
             | Command::ReviseTarget { indicator, .. }
             | Command::RecordResult { indicator, .. }
             | Command::RestateResult { indicator, .. } => (K::Indicator, indicator.to_string()),
-            Command::DefineAction { spec } => (
-                K::Action,
-                composite_key(&[spec.unit.as_str(), spec.reference.as_str()]),
-            ),
+            Command::DefineAction { spec } => {
+                (K::Action, keys::action(&spec.unit, &spec.reference))
+            }
             Command::ReportActionStatus {
                 unit, reference, ..
-            } => (
-                K::Action,
-                composite_key(&[unit.as_str(), reference.as_str()]),
-            ),
+            } => (K::Action, keys::action(unit, reference)),
             Command::RegisterRisk { spec } => (K::Risk, spec.risk_id.to_string()),
             Command::AssessRisk { risk_id, .. } | Command::CloseRisk { risk_id, .. } => {
                 (K::Risk, risk_id.to_string())
             }
-            Command::DefineRevenueLine { spec } => (
-                K::RevenueLine,
-                composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
-            ),
+            Command::DefineRevenueLine { spec } => {
+                (K::RevenueLine, keys::line(&spec.unit, &spec.name))
+            }
             Command::SetBudget { unit, line, .. }
             | Command::ReviseBudget { unit, line, .. }
-            | Command::SubmitRevenueForecast { unit, line, .. } => (
-                K::RevenueLine,
-                composite_key(&[unit.as_str(), line.as_str()]),
-            ),
-            Command::DefineCapitalLine { spec } => (
-                K::CapitalLine,
-                composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
-            ),
+            | Command::SubmitRevenueForecast { unit, line, .. } => {
+                (K::RevenueLine, keys::line(unit, line))
+            }
+            Command::DefineCapitalLine { spec } => {
+                (K::CapitalLine, keys::line(&spec.unit, &spec.name))
+            }
             Command::SetCapitalBudget { unit, line, .. }
-            | Command::SubmitCapitalForecast { unit, line, .. } => (
-                K::CapitalLine,
-                composite_key(&[unit.as_str(), line.as_str()]),
-            ),
+            | Command::SubmitCapitalForecast { unit, line, .. } => {
+                (K::CapitalLine, keys::line(unit, line))
+            }
             Command::ProposeSaving { spec } => (K::Saving, spec.reference.to_string()),
             Command::ReportSavingDelivery { reference, .. } => (K::Saving, reference.to_string()),
             Command::AdoptToleranceScheme { .. } => (K::Scheme, SCHEME_KEY.to_string()),
             Command::ClosePeriod { .. } => (K::Calendar, CALENDAR_KEY.to_string()),
-            Command::DefineUnit { spec } | Command::DefineCommittee { spec } => (
-                K::Unit,
-                composite_key(&[spec.kind.token(), spec.name.as_str()]),
-            ),
-            Command::SealDashboard { seal } => {
-                let scope = seal.unit.as_ref().map_or(COUNCIL_SCOPE, |u| u.as_str());
-                (K::Seal, composite_key(&[scope, &seal.period.to_string()]))
+            Command::DefineUnit { spec } | Command::DefineCommittee { spec } => {
+                (K::Unit, keys::org(spec.kind.token(), &spec.name))
             }
+            Command::SealDashboard { seal } => (
+                K::Seal,
+                keys::dashboard_seal(seal.unit.as_ref(), seal.period),
+            ),
             Command::PostCloseRestatement { command, .. } => command.natural_key(),
             Command::SealCommitteeDashboard { seal } | Command::SealCommitteePack { seal, .. } => {
                 (K::Seal, seal.seal_id.to_string())
@@ -450,6 +479,8 @@ impl Command {
     }
 
     /// The period the command changes, if any (budget commands: the year).
+    /// Every variant is listed: a new command must decide here whether it
+    /// changes a period, or it would skip the closed-period check.
     pub fn period(&self) -> Option<Period> {
         match self {
             Command::SetTarget { period, .. }
@@ -465,7 +496,47 @@ impl Command {
             | Command::ReviseBudget { year, .. }
             | Command::SetCapitalBudget { year, .. } => Some(Period::Year(*year)),
             Command::PostCloseRestatement { command, .. } => command.period(),
-            _ => None,
+            // Definitions, closures and seals change no period's figures:
+            // closing a period, adopting a scheme (the scheme aggregate
+            // checks closed years itself) and sealing are not changes to it.
+            Command::DefineIndicator { .. }
+            | Command::AmendIndicator { .. }
+            | Command::RetireIndicator { .. }
+            | Command::DefineAction { .. }
+            | Command::RegisterRisk { .. }
+            | Command::CloseRisk { .. }
+            | Command::DefineRevenueLine { .. }
+            | Command::DefineCapitalLine { .. }
+            | Command::ProposeSaving { .. }
+            | Command::AdoptToleranceScheme { .. }
+            | Command::ClosePeriod { .. }
+            | Command::DefineUnit { .. }
+            | Command::DefineCommittee { .. }
+            | Command::SealDashboard { .. }
+            | Command::SealCommitteeDashboard { .. }
+            | Command::SealCommitteePack { .. } => None,
+        }
+    }
+
+    /// THE closed-period rule for writers: the period this command changes
+    /// when it lies within one of the `closed` periods (a period inside a
+    /// closed one is closed too); such a command is refused unless wrapped
+    /// by [`Command::after_close`] with a reason. None for a command already
+    /// wrapped (the wrapper is the decision) and for one that changes no
+    /// period.
+    pub fn closed_period(&self, closed: &BTreeSet<Period>) -> Option<Period> {
+        if matches!(self, Command::PostCloseRestatement { .. }) {
+            return None;
+        }
+        self.period().filter(|p| period_is_closed(closed, *p))
+    }
+
+    /// Wrap this command as a post-close restatement carrying `reason`
+    /// (what a change to a closed period must be).
+    pub fn after_close(self, reason: Text) -> Command {
+        Command::PostCloseRestatement {
+            reason,
+            command: Box::new(self),
         }
     }
 
@@ -479,7 +550,28 @@ impl Command {
             | Command::CloseRisk { reason, .. }
             | Command::ReviseBudget { reason, .. }
             | Command::PostCloseRestatement { reason, .. } => Some(reason),
-            _ => None,
+            Command::DefineIndicator { .. }
+            | Command::SetTarget { .. }
+            | Command::RecordResult { .. }
+            | Command::DefineAction { .. }
+            | Command::ReportActionStatus { .. }
+            | Command::RegisterRisk { .. }
+            | Command::AssessRisk { .. }
+            | Command::DefineRevenueLine { .. }
+            | Command::SetBudget { .. }
+            | Command::SubmitRevenueForecast { .. }
+            | Command::DefineCapitalLine { .. }
+            | Command::SetCapitalBudget { .. }
+            | Command::SubmitCapitalForecast { .. }
+            | Command::ProposeSaving { .. }
+            | Command::ReportSavingDelivery { .. }
+            | Command::AdoptToleranceScheme { .. }
+            | Command::ClosePeriod { .. }
+            | Command::DefineUnit { .. }
+            | Command::DefineCommittee { .. }
+            | Command::SealDashboard { .. }
+            | Command::SealCommitteeDashboard { .. }
+            | Command::SealCommitteePack { .. } => None,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::command::CommandEnvelope;
 use crate::error::DomainError;
 use crate::ids::{EntityKind, Tenant};
 use crate::indicator::{Benchmark, IndicatorSpec, InterventionLevel, ResultValue, Target};
+use crate::keys;
 use crate::organisation::OrgSpec;
 use crate::period::{FinancialYear, Period};
 use crate::rag::ToleranceScheme;
@@ -324,6 +325,40 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// Every variant's name, in wire (postcard variant index) order; the
+    /// tests check it against the codec's variant count and [`EventBody::name`].
+    pub const NAMES: [&'static str; 29] = [
+        "IndicatorDefined",
+        "IndicatorAmended",
+        "IndicatorRetired",
+        "TargetSet",
+        "TargetRevised",
+        "ResultRecorded",
+        "ResultRestated",
+        "ActionDefined",
+        "ActionStatusReported",
+        "RiskRegistered",
+        "RiskAssessed",
+        "RiskClosed",
+        "RevenueLineDefined",
+        "BudgetSet",
+        "BudgetRevised",
+        "RevenueForecastSubmitted",
+        "CapitalLineDefined",
+        "CapitalBudgetSet",
+        "CapitalForecastSubmitted",
+        "SavingProposed",
+        "SavingDeliveryReported",
+        "ToleranceSchemeAdopted",
+        "PeriodClosed",
+        "UnitDefined",
+        "CommitteeDefined",
+        "DashboardSealed",
+        "PostCloseRestatement",
+        "CommitteeDashboardSealed",
+        "CommitteePackSealed",
+    ];
+
     /// Variant name (`ResultRecorded`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -360,7 +395,8 @@ impl EventBody {
     }
 
     /// The period the event is effective for, if it has one (budget events:
-    /// the financial year).
+    /// the financial year). Every variant is listed: a new event must decide
+    /// here which period it belongs to.
     pub fn period(&self) -> Option<Period> {
         match self {
             EventBody::TargetSet { period, .. }
@@ -383,7 +419,17 @@ impl EventBody {
             EventBody::ToleranceSchemeAdopted { effective_from, .. } => {
                 Some(Period::Year(*effective_from))
             }
-            _ => None,
+            EventBody::IndicatorDefined { .. }
+            | EventBody::IndicatorAmended { .. }
+            | EventBody::IndicatorRetired { .. }
+            | EventBody::ActionDefined { .. }
+            | EventBody::RiskRegistered { .. }
+            | EventBody::RiskClosed { .. }
+            | EventBody::RevenueLineDefined { .. }
+            | EventBody::CapitalLineDefined { .. }
+            | EventBody::SavingProposed { .. }
+            | EventBody::UnitDefined { .. }
+            | EventBody::CommitteeDefined { .. } => None,
         }
     }
 
@@ -397,8 +443,109 @@ impl EventBody {
             | EventBody::RiskClosed { reason }
             | EventBody::BudgetRevised { reason, .. }
             | EventBody::PostCloseRestatement { reason, .. } => Some(reason),
-            _ => None,
+            EventBody::IndicatorDefined { .. }
+            | EventBody::TargetSet { .. }
+            | EventBody::ResultRecorded { .. }
+            | EventBody::ActionDefined { .. }
+            | EventBody::ActionStatusReported { .. }
+            | EventBody::RiskRegistered { .. }
+            | EventBody::RiskAssessed { .. }
+            | EventBody::RevenueLineDefined { .. }
+            | EventBody::BudgetSet { .. }
+            | EventBody::RevenueForecastSubmitted { .. }
+            | EventBody::CapitalLineDefined { .. }
+            | EventBody::CapitalBudgetSet { .. }
+            | EventBody::CapitalForecastSubmitted { .. }
+            | EventBody::SavingProposed { .. }
+            | EventBody::SavingDeliveryReported { .. }
+            | EventBody::ToleranceSchemeAdopted { .. }
+            | EventBody::PeriodClosed { .. }
+            | EventBody::UnitDefined { .. }
+            | EventBody::CommitteeDefined { .. }
+            | EventBody::DashboardSealed { .. }
+            | EventBody::CommitteeDashboardSealed { .. }
+            | EventBody::CommitteePackSealed { .. } => None,
         }
+    }
+
+    /// THE entity kind an event belongs to. None for a post-close
+    /// restatement marker: it travels in the commit of the entity it
+    /// changes, whatever its kind (the envelope's kind is the entity's).
+    pub fn entity_kind(&self) -> Option<EntityKind> {
+        use EntityKind as K;
+        Some(match self {
+            EventBody::IndicatorDefined { .. }
+            | EventBody::IndicatorAmended { .. }
+            | EventBody::IndicatorRetired { .. }
+            | EventBody::TargetSet { .. }
+            | EventBody::TargetRevised { .. }
+            | EventBody::ResultRecorded { .. }
+            | EventBody::ResultRestated { .. } => K::Indicator,
+            EventBody::ActionDefined { .. } | EventBody::ActionStatusReported { .. } => K::Action,
+            EventBody::RiskRegistered { .. }
+            | EventBody::RiskAssessed { .. }
+            | EventBody::RiskClosed { .. } => K::Risk,
+            EventBody::RevenueLineDefined { .. }
+            | EventBody::BudgetSet { .. }
+            | EventBody::BudgetRevised { .. }
+            | EventBody::RevenueForecastSubmitted { .. } => K::RevenueLine,
+            EventBody::CapitalLineDefined { .. }
+            | EventBody::CapitalBudgetSet { .. }
+            | EventBody::CapitalForecastSubmitted { .. } => K::CapitalLine,
+            EventBody::SavingProposed { .. } | EventBody::SavingDeliveryReported { .. } => {
+                K::Saving
+            }
+            EventBody::ToleranceSchemeAdopted { .. } => K::Scheme,
+            EventBody::PeriodClosed { .. } => K::Calendar,
+            EventBody::UnitDefined { .. } | EventBody::CommitteeDefined { .. } => K::Unit,
+            EventBody::DashboardSealed { .. }
+            | EventBody::CommitteeDashboardSealed { .. }
+            | EventBody::CommitteePackSealed { .. } => K::Seal,
+            EventBody::PostCloseRestatement { .. } => return None,
+        })
+    }
+
+    /// The natural key of the entity, for events that carry its identity
+    /// (definitions, amendments, the scheme, the calendar, seals), named as
+    /// the command that made it names it ([`crate::keys`]); None for events
+    /// that only change an entity named elsewhere.
+    pub fn natural_key(&self) -> Option<String> {
+        Some(match self {
+            EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. } => {
+                spec.natural_key().to_string()
+            }
+            EventBody::ActionDefined { spec } => keys::action(&spec.unit, &spec.reference),
+            EventBody::RiskRegistered { spec } => spec.risk_id.to_string(),
+            EventBody::RevenueLineDefined { spec } | EventBody::CapitalLineDefined { spec } => {
+                keys::line(&spec.unit, &spec.name)
+            }
+            EventBody::SavingProposed { spec } => spec.reference.to_string(),
+            EventBody::UnitDefined { spec } | EventBody::CommitteeDefined { spec } => {
+                keys::org(spec.kind.token(), &spec.name)
+            }
+            EventBody::ToleranceSchemeAdopted { .. } => keys::SCHEME_KEY.to_string(),
+            EventBody::PeriodClosed { .. } => keys::CALENDAR_KEY.to_string(),
+            EventBody::DashboardSealed { seal } => {
+                keys::dashboard_seal(seal.unit.as_ref(), seal.period)
+            }
+            EventBody::CommitteeDashboardSealed { seal }
+            | EventBody::CommitteePackSealed { seal, .. } => seal.seal_id.to_string(),
+            EventBody::IndicatorRetired { .. }
+            | EventBody::TargetSet { .. }
+            | EventBody::TargetRevised { .. }
+            | EventBody::ResultRecorded { .. }
+            | EventBody::ResultRestated { .. }
+            | EventBody::ActionStatusReported { .. }
+            | EventBody::RiskAssessed { .. }
+            | EventBody::RiskClosed { .. }
+            | EventBody::BudgetSet { .. }
+            | EventBody::BudgetRevised { .. }
+            | EventBody::RevenueForecastSubmitted { .. }
+            | EventBody::CapitalBudgetSet { .. }
+            | EventBody::CapitalForecastSubmitted { .. }
+            | EventBody::SavingDeliveryReported { .. }
+            | EventBody::PostCloseRestatement { .. } => return None,
+        })
     }
 }
 

@@ -33,6 +33,7 @@
 pub mod action;
 pub mod aggregate;
 pub mod amount;
+pub mod asof;
 pub mod budget;
 pub mod codec;
 pub mod command;
@@ -42,9 +43,11 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod indicator;
+pub mod keys;
 pub mod organisation;
 pub mod parse;
 pub mod period;
+pub mod printed;
 pub mod rag;
 pub mod risk;
 pub mod rounding;
@@ -54,6 +57,7 @@ pub mod time;
 
 pub use aggregate::{apply, handle, new_state, AggregateState, Context};
 pub use amount::Fixed;
+pub use asof::AsOf;
 pub use codec::{
     command_digest, decode_command, decode_commit, encode_command, encode_commit, CodecError,
 };

@@ -225,7 +225,7 @@ fn split_trailing_group(s: &str) -> (String, Option<String>) {
 }
 
 /// A printed result: a value, optionally with a source RAG `(A)` and/or its
-/// own period label `(Spring 2016)`; or `Due Q3 19/20`, `Not available`,
+/// own period label `(Spring 2016)`; or `Due Q3 19/20`, `Not yet due`, `Not available`,
 /// `Not Applicable`, `Q not included in Autumn 2015`, `New (2016/17)`,
 /// `New for 2016/17`. Footnote markers (`^[2]`) are ignored.
 pub fn parse_result(value: &str) -> Result<ResultValue, DomainError> {
@@ -234,6 +234,10 @@ pub fn parse_result(value: &str) -> Result<ResultValue, DomainError> {
     let text = |s: &str| Text::new("result", s);
     if v.is_empty() {
         return Err(invalid("result", value, "empty"));
+    }
+    // `Not yet due` is how a result without a due period prints.
+    if lower == "not yet due" {
+        return Ok(ResultValue::NotYetDue { due: None });
     }
     if let Some(rest) = lower.strip_prefix("due") {
         let rest = rest.trim();

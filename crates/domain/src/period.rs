@@ -5,9 +5,20 @@
 //! Accepted on input as well: `Q1 2016/17`, `Q2 19/20`, `2021-22`, `21/22`,
 //! `H2 2016/17`, `December 2015`, `Sept 2015`, `2015-12`.
 //!
+//! THE calendar: [`Period::months`] is the one function that says which
+//! months a period covers (as [`MonthIndex`]es, `year × 12 + month − 1`);
+//! containment, dates, ordering and the read model's period keys all derive
+//! from it. [`FinancialYear::first_month`] is the month a financial year
+//! starts (April).
+//!
+//! Order: periods are ordered by time — first month, then last month (so a
+//! quarter sorts before the year that starts with it, and both after the
+//! previous year's Q4); ties between distinct values (only possible for
+//! out-of-range values built by hand) fall back to the variant and fields.
+//!
 //! Serialisation: a label string in human-readable formats (JSON), the
 //! compact enum (`Year(i32)`, `Half(i32,u8)`, `Quarter(i32,u8)`,
-//! `Month(i32,u8)`, in that variant order) in postcard.
+//! `Month(i32,u8)`, in that variant order) in postcard. Decoding validates.
 
 use std::fmt;
 
@@ -40,6 +51,11 @@ impl FinancialYear {
                 max: i64::from(MAX_FY),
             })
         }
+    }
+
+    /// The first month of the financial year (April of its start year).
+    pub fn first_month(self) -> MonthIndex {
+        MonthIndex(i64::from(self.0) * 12 + 3)
     }
 
     /// The financial year containing a date.
@@ -92,8 +108,36 @@ impl fmt::Display for FinancialYear {
     }
 }
 
-/// A reporting period.
+/// An absolute calendar month: `year × 12 + (month − 1)` (`Apr 2016` =
+/// 2016 × 12 + 3). Consecutive months have consecutive indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MonthIndex(pub i64);
+
+impl MonthIndex {
+    /// The month of a date.
+    pub fn of(date: Date) -> Self {
+        MonthIndex(i64::from(date.year) * 12 + i64::from(date.month) - 1)
+    }
+
+    /// Calendar year and month (1–12) of this index.
+    pub fn year_month(self) -> Option<(i32, u8)> {
+        let y = i32::try_from(self.0.div_euclid(12)).ok()?;
+        let m = u8::try_from(self.0.rem_euclid(12) + 1).ok()?;
+        Some((y, m))
+    }
+}
+
+/// The months a period covers: `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Months {
+    /// First month.
+    pub first: MonthIndex,
+    /// Last month (inclusive).
+    pub last: MonthIndex,
+}
+
+/// A reporting period. Ordered by time (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Period {
     /// A whole financial year.
     Year(FinancialYear),
@@ -151,10 +195,44 @@ pub fn month_from_name(name: &str) -> Option<u8> {
         .and_then(|i| u8::try_from(i + 1).ok())
 }
 
+impl Ord for Period {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.months()
+            .cmp(&other.months())
+            .then_with(|| self.fields().cmp(&other.fields()))
+    }
+}
+
+impl PartialOrd for Period {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Period {
+    /// A validated financial year.
+    pub fn year(fy: i32) -> Result<Self, DomainError> {
+        Period::Year(FinancialYear::new(fy)?).validated()
+    }
+
+    /// A validated half year (1 = Apr–Sep, 2 = Oct–Mar).
+    pub fn half(fy: i32, h: u8) -> Result<Self, DomainError> {
+        Period::Half(FinancialYear::new(fy)?, h).validated()
+    }
+
     /// A validated quarter.
     pub fn quarter(fy: i32, q: u8) -> Result<Self, DomainError> {
         Period::Quarter(FinancialYear::new(fy)?, q).validated()
+    }
+
+    /// The variant and its fields, as a tie-break of the time order.
+    fn fields(self) -> (u8, i32, u8) {
+        match self {
+            Period::Year(fy) => (0, fy.0, 0),
+            Period::Half(fy, h) => (1, fy.0, h),
+            Period::Quarter(fy, q) => (2, fy.0, q),
+            Period::Month(y, m) => (3, y, m),
+        }
     }
 
     /// A validated calendar month.
@@ -221,53 +299,45 @@ impl Period {
         }
     }
 
-    /// Inclusive range of absolute month numbers (`year*12 + month-1`).
-    fn month_range(self) -> (i64, i64) {
-        let fy_start = |fy: FinancialYear| i64::from(fy.0) * 12 + 3;
+    /// THE calendar: the months this period covers. A financial year is
+    /// April–March, H1 Apr–Sep, Q1 Apr–Jun ... Q4 Jan–Mar.
+    pub fn months(self) -> Months {
+        let span = |first: MonthIndex, len: i64| Months {
+            first,
+            last: MonthIndex(first.0 + len - 1),
+        };
         match self {
-            Period::Year(fy) => (fy_start(fy), fy_start(fy) + 11),
-            Period::Half(fy, h) => {
-                let s = fy_start(fy) + (i64::from(h) - 1) * 6;
-                (s, s + 5)
-            }
+            Period::Year(fy) => span(fy.first_month(), 12),
+            Period::Half(fy, h) => span(MonthIndex(fy.first_month().0 + (i64::from(h) - 1) * 6), 6),
             Period::Quarter(fy, q) => {
-                let s = fy_start(fy) + (i64::from(q) - 1) * 3;
-                (s, s + 2)
+                span(MonthIndex(fy.first_month().0 + (i64::from(q) - 1) * 3), 3)
             }
-            Period::Month(y, m) => {
-                let s = i64::from(y) * 12 + i64::from(m) - 1;
-                (s, s)
-            }
+            Period::Month(y, m) => span(MonthIndex(i64::from(y) * 12 + i64::from(m) - 1), 1),
         }
     }
 
     /// Chronological sort key: (first month, last month) as absolute month
-    /// numbers. (`Ord` on `Period` is by variant first; use this to order
-    /// periods in time.)
+    /// numbers ([`Period::months`]); the same order as `Ord`.
     pub fn sort_key(self) -> (i64, i64) {
-        self.month_range()
+        let m = self.months();
+        (m.first.0, m.last.0)
     }
 
     /// True when `other` lies entirely within this period (a period contains itself).
     pub fn contains(self, other: Period) -> bool {
-        let (a, b) = self.month_range();
-        let (c, d) = other.month_range();
-        a <= c && d <= b
+        let (a, b) = (self.months(), other.months());
+        a.first <= b.first && b.last <= a.last
     }
 
     /// First day of the period.
     pub fn start_date(self) -> Option<Date> {
-        let (s, _) = self.month_range();
-        let y = i32::try_from(s.div_euclid(12)).ok()?;
-        let m = u8::try_from(s.rem_euclid(12) + 1).ok()?;
+        let (y, m) = self.months().first.year_month()?;
         Date::new(y, m, 1).ok()
     }
 
     /// Last day of the period.
     pub fn end_date(self) -> Option<Date> {
-        let (_, e) = self.month_range();
-        let y = i32::try_from(e.div_euclid(12)).ok()?;
-        let m = u8::try_from(e.rem_euclid(12) + 1).ok()?;
+        let (y, m) = self.months().last.year_month()?;
         Date::new(y, m, crate::time::days_in_month(y, m)).ok()
     }
 
@@ -278,7 +348,10 @@ impl Period {
         match granularity {
             Granularity::Year => Period::Year(fy),
             Granularity::Half => Period::Half(fy, if idx < 6 { 1 } else { 2 }),
-            Granularity::Quarter => Period::Quarter(fy, u8::try_from(idx / 3 + 1).unwrap_or(1)),
+            Granularity::Quarter => Period::Quarter(
+                fy,
+                u8::try_from(idx / 3 + 1).expect("idx is 0..=11, so the quarter is 1..=4"),
+            ),
             Granularity::Month => Period::Month(date.year, date.month),
         }
     }
@@ -443,5 +516,77 @@ impl<'de> Deserialize<'de> for Period {
             PeriodRepr::Month(y, m) => Period::Month(y, m),
         };
         p.validated().map_err(crate::codec::de_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Period {
+        Period::parse(s).expect("test label")
+    }
+
+    #[test]
+    fn months_of_each_granularity() {
+        let apr16 = MonthIndex(2016 * 12 + 3);
+        assert_eq!(p("2016/17").months().first, apr16);
+        assert_eq!(p("2016/17").months().last, MonthIndex(apr16.0 + 11));
+        assert_eq!(p("2016/17 H2").months().first, MonthIndex(apr16.0 + 6));
+        assert_eq!(p("2016/17 Q4").months().first, MonthIndex(2017 * 12));
+        assert_eq!(p("2016/17 Q4").months().last, MonthIndex(2017 * 12 + 2));
+        assert_eq!(p("Dec 2015").months().first, MonthIndex(2015 * 12 + 11));
+        assert_eq!(FinancialYear(2016).first_month(), apr16);
+        assert_eq!(MonthIndex::of(Date::new(2016, 4, 30).unwrap()), apr16);
+        assert_eq!(apr16.year_month(), Some((2016, 4)));
+    }
+
+    #[test]
+    fn ordered_by_time_not_variant() {
+        let mut v = vec![
+            p("Jun 2016"),
+            p("2016/17"),
+            p("2016/17 Q2"),
+            p("2015/16 Q4"),
+            p("2016/17 H1"),
+            p("2016/17 Q1"),
+            p("Apr 2016"),
+            p("2015/16"),
+        ];
+        v.sort();
+        let labels: Vec<String> = v.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            labels,
+            [
+                "2015/16",
+                "2015/16 Q4",
+                "Apr 2016",
+                "2016/17 Q1",
+                "2016/17 H1",
+                "2016/17",
+                "Jun 2016",
+                "2016/17 Q2"
+            ]
+        );
+        for w in v.windows(2) {
+            assert!(w[0].sort_key() <= w[1].sort_key());
+        }
+        // distinct out-of-range values with the same months still differ
+        let (a, b) = (Period::Quarter(FinancialYear(2016), 5), p("2017/18 Q1"));
+        assert_eq!(a.months(), b.months());
+        assert_ne!(a.cmp(&b), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn validated_constructors() {
+        assert_eq!(Period::year(2016).unwrap(), p("2016/17"));
+        assert_eq!(Period::half(2016, 2).unwrap(), p("2016/17 H2"));
+        assert_eq!(Period::quarter(2016, 1).unwrap(), p("2016/17 Q1"));
+        assert_eq!(Period::month(2015, 12).unwrap(), p("Dec 2015"));
+        assert!(Period::half(2016, 3).is_err());
+        assert!(Period::quarter(2016, 0).is_err());
+        assert!(Period::month(2016, 13).is_err());
+        assert!(Period::year(MAX_FY + 1).is_err());
+        assert!(FinancialYear::new(MIN_FY - 1).is_err());
     }
 }

@@ -649,3 +649,162 @@ fn golden_v1_commits_decode_and_upcast() {
         assert_eq!(&decode_command(g).unwrap(), c, "{}", c.command.name());
     }
 }
+
+/// The variant names the codec knows, in order: serde's own list, from the
+/// error it gives for an unknown variant.
+fn codec_variants<T: for<'de> serde::Deserialize<'de> + std::fmt::Debug>() -> Vec<String> {
+    let err = serde_json::from_str::<T>(r#"{"NoSuchVariant": null}"#)
+        .expect_err("an unknown variant is refused")
+        .to_string();
+    let list = err
+        .split_once("expected one of ")
+        .expect("serde lists the variants")
+        .1;
+    list.split(", ")
+        .map(|v| v.split('`').nth(1).expect("a quoted variant").to_string())
+        .collect()
+}
+
+/// Whether each event has a period. A new variant must be added here (and
+/// to `EventBody::NAMES`, `all_event_bodies`): this test fails until its
+/// period is decided.
+const EVENT_HAS_PERIOD: [(&str, bool); 29] = [
+    ("IndicatorDefined", false),
+    ("IndicatorAmended", false),
+    ("IndicatorRetired", false),
+    ("TargetSet", true),
+    ("TargetRevised", true),
+    ("ResultRecorded", true),
+    ("ResultRestated", true),
+    ("ActionDefined", false),
+    ("ActionStatusReported", true),
+    ("RiskRegistered", false),
+    ("RiskAssessed", true),
+    ("RiskClosed", false),
+    ("RevenueLineDefined", false),
+    ("BudgetSet", true),
+    ("BudgetRevised", true),
+    ("RevenueForecastSubmitted", true),
+    ("CapitalLineDefined", false),
+    ("CapitalBudgetSet", true),
+    ("CapitalForecastSubmitted", true),
+    ("SavingProposed", false),
+    ("SavingDeliveryReported", true),
+    ("ToleranceSchemeAdopted", true),
+    ("PeriodClosed", true),
+    ("UnitDefined", false),
+    ("CommitteeDefined", false),
+    ("DashboardSealed", true),
+    ("PostCloseRestatement", true),
+    ("CommitteeDashboardSealed", true),
+    ("CommitteePackSealed", true),
+];
+
+/// Whether each command changes a period (and so passes the closed-period
+/// check). `PostCloseRestatement` has its inner command's period.
+const COMMAND_HAS_PERIOD: [(&str, bool); 29] = [
+    ("DefineIndicator", false),
+    ("AmendIndicator", false),
+    ("RetireIndicator", false),
+    ("SetTarget", true),
+    ("ReviseTarget", true),
+    ("RecordResult", true),
+    ("RestateResult", true),
+    ("DefineAction", false),
+    ("ReportActionStatus", true),
+    ("RegisterRisk", false),
+    ("AssessRisk", true),
+    ("CloseRisk", false),
+    ("DefineRevenueLine", false),
+    ("SetBudget", true),
+    ("ReviseBudget", true),
+    ("SubmitRevenueForecast", true),
+    ("DefineCapitalLine", false),
+    ("SetCapitalBudget", true),
+    ("SubmitCapitalForecast", true),
+    ("ProposeSaving", false),
+    ("ReportSavingDelivery", true),
+    ("AdoptToleranceScheme", false),
+    ("ClosePeriod", false),
+    ("DefineUnit", false),
+    ("DefineCommittee", false),
+    ("SealDashboard", false),
+    ("PostCloseRestatement", true),
+    ("SealCommitteeDashboard", false),
+    ("SealCommitteePack", false),
+];
+
+#[test]
+fn every_variant_has_a_decided_period() {
+    assert_eq!(codec_variants::<EventBody>(), EventBody::NAMES);
+    assert_eq!(codec_variants::<Command>(), Command::NAMES);
+    assert_eq!(
+        EVENT_HAS_PERIOD.map(|(n, _)| n),
+        EventBody::NAMES,
+        "decide the period of every event"
+    );
+    assert_eq!(
+        COMMAND_HAS_PERIOD.map(|(n, _)| n),
+        Command::NAMES,
+        "decide the period of every command"
+    );
+    // The golden sample holds the variants up to schema version 2 (the
+    // committee seals have their own vectors); each is checked here.
+    let bodies = all_event_bodies();
+    assert!(bodies.len() <= EventBody::NAMES.len());
+    for (i, body) in bodies.iter().enumerate() {
+        assert_eq!(postcard::to_allocvec(body).unwrap()[0] as usize, i);
+        assert_eq!(body.name(), EventBody::NAMES[i]);
+        assert_eq!(
+            body.period().is_some(),
+            EVENT_HAS_PERIOD[i].1,
+            "{}",
+            body.name()
+        );
+        // every event but the post-close marker belongs to one entity kind
+        assert_eq!(
+            body.entity_kind().is_none(),
+            matches!(body, EventBody::PostCloseRestatement { .. }),
+            "{}",
+            body.name()
+        );
+    }
+    let commands = all_commands();
+    assert!(commands.len() <= Command::NAMES.len());
+    for (i, c) in commands.iter().enumerate() {
+        assert_eq!(postcard::to_allocvec(c).unwrap()[0] as usize, i);
+        assert_eq!(c.name(), Command::NAMES[i]);
+        assert_eq!(
+            c.period().is_some(),
+            COMMAND_HAS_PERIOD[i].1,
+            "{}",
+            c.name()
+        );
+    }
+}
+
+#[test]
+fn events_and_commands_name_entities_alike() {
+    // A defining event's natural key is the one its command targets.
+    let tenant = common::tenant();
+    for c in all_commands() {
+        let (kind, key) = c.natural_key();
+        let Ok(bodies) = perfledger_domain::handle(
+            &perfledger_domain::new_state(kind),
+            &cmd(c.clone()),
+            &perfledger_domain::Context::default(),
+        ) else {
+            continue;
+        };
+        for body in bodies {
+            if let Some(body_key) = body.natural_key() {
+                assert_eq!(body_key, key, "{}", body.name());
+                assert_eq!(body.entity_kind(), Some(kind), "{}", body.name());
+                assert_eq!(
+                    perfledger_domain::entity_id(&tenant, kind, &body_key),
+                    c.entity(&tenant).1
+                );
+            }
+        }
+    }
+}
