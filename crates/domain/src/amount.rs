@@ -189,7 +189,7 @@ impl<'de> Deserialize<'de> for Fixed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
-            Fixed::parse_full(&s).map_err(crate::codec::de_error)
+            Fixed::parse_full(&s).map_err(crate::error::de_error)
         } else {
             i64::deserialize(d).map(Fixed)
         }

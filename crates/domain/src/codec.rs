@@ -20,9 +20,6 @@
 //! checked by re-encoding) are refused. A postcard failure is explained in
 //! words with the field path and the byte where decoding stopped.
 
-use std::cell::RefCell;
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -146,21 +143,8 @@ pub enum CodecError {
     },
 }
 
-thread_local! {
-    /// The message of the last [`de_error`] on this thread: postcard keeps
-    /// only "Serde Deserialization Error" of a custom error, so the codec
-    /// reads the message from here when it explains a failure.
-    static LAST_CUSTOM: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// A serde error for the domain's own `Deserialize` impls (a text too long,
-/// a bad tenant, a period label that does not parse...), whose message the
-/// codec can still report when the format (postcard) drops it.
-pub fn de_error<E: serde::de::Error>(msg: impl fmt::Display) -> E {
-    let msg = msg.to_string();
-    LAST_CUSTOM.with(|l| *l.borrow_mut() = Some(msg.clone()));
-    E::custom(msg)
-}
+pub use crate::error::de_error;
+use crate::error::take_last_custom;
 
 /// Words for postcard's error kinds.
 fn postcard_words(e: &postcard::Error) -> String {
@@ -176,12 +160,10 @@ fn postcard_words(e: &postcard::Error) -> String {
         P::DeserializeBadOption => "an Option tag that is neither 0 (None) nor 1 (Some)".into(),
         P::DeserializeBadEnum => "an enum variant index over u32".into(),
         P::DeserializeBadEncoding => "bytes that are not a valid encoding".into(),
-        P::SerdeDeCustom => LAST_CUSTOM
-            .with(|l| l.borrow_mut().take())
-            .unwrap_or_else(|| {
-                "a value its type refuses (an unknown enum variant index, or a value out of range)"
-                    .into()
-            }),
+        P::SerdeDeCustom => take_last_custom().unwrap_or_else(|| {
+            "a value its type refuses (an unknown enum variant index, or a value out of range)"
+                .into()
+        }),
         other => other.to_string(),
     }
 }
@@ -253,7 +235,7 @@ fn name_path(shape: Shape, path: &str) -> String {
 /// refused value; version byte = 0). Run only after a
 /// failed decode, so the fast path pays nothing for it.
 fn explain<'a, T: Deserialize<'a>>(shape: Shape, body: &'a [u8]) -> String {
-    LAST_CUSTOM.with(|l| l.borrow_mut().take());
+    take_last_custom();
     let mut de = postcard::Deserializer::from_bytes(body);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let remaining = de.finalize().map(|r| r.len()).unwrap_or(0);

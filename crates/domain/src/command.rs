@@ -14,11 +14,11 @@ use uuid::Uuid;
 use crate::action::{ActionSpec, ActionStatus};
 use crate::amount::Fixed;
 use crate::budget::LineSpec;
-use crate::event::{CommitteeSeal, PackPin, ResultEntry, Seal};
 use crate::ids::{entity_id, EntityKind, Tenant};
 use crate::indicator::{IndicatorSpec, Target};
 use crate::keys;
 use crate::organisation::OrgSpec;
+use crate::payload::{CommitteeSeal, PackPin, ResultEntry, Seal};
 use crate::period::{FinancialYear, Period};
 use crate::rag::ToleranceScheme;
 use crate::risk::{Assessment, RiskSpec};
@@ -308,7 +308,7 @@ fn deserialize_inner<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Comma
     });
     let _guard = NestingGuard;
     if depth > 1 {
-        return Err(crate::codec::de_error(
+        return Err(crate::error::de_error(
             "post-close restatements cannot be nested",
         ));
     }

@@ -1,5 +1,8 @@
 //! Typed domain errors. Every error names the field and the offending value.
 
+use std::cell::RefCell;
+use std::fmt;
+
 use thiserror::Error;
 
 /// Anything a command, a parser or a constructor can reject.
@@ -121,4 +124,26 @@ pub enum DomainError {
         /// Entity kind token of the state given.
         kind: &'static str,
     },
+}
+
+thread_local! {
+    /// The message of the last [`de_error`] on this thread: postcard keeps
+    /// only "Serde Deserialization Error" of a custom error, so the codec
+    /// reads the message from here when it explains a failure.
+    static LAST_CUSTOM: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A serde error for the domain's own `Deserialize` impls (a text too long,
+/// a bad tenant, a period label that does not parse...), whose message the
+/// codec can still report when the format (postcard) drops it.
+pub fn de_error<E: serde::de::Error>(msg: impl fmt::Display) -> E {
+    let msg = msg.to_string();
+    LAST_CUSTOM.with(|l| *l.borrow_mut() = Some(msg.clone()));
+    E::custom(msg)
+}
+
+/// Take the message of the last [`de_error`] on this thread (the codec,
+/// explaining a postcard failure).
+pub(crate) fn take_last_custom() -> Option<String> {
+    LAST_CUSTOM.with(|l| l.borrow_mut().take())
 }

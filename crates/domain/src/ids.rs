@@ -62,7 +62,7 @@ impl Serialize for Tenant {
 impl<'de> Deserialize<'de> for Tenant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Tenant::new(&s).map_err(crate::codec::de_error)
+        Tenant::new(&s).map_err(crate::error::de_error)
     }
 }
 

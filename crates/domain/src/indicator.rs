@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Fixed;
 use crate::error::DomainError;
+pub use crate::period::Frequency;
 use crate::period::{FinancialYear, Period};
-use crate::rag::Rag;
+use crate::rating::Rag;
 use crate::rounding;
 use crate::text::Text;
 
@@ -46,34 +47,6 @@ pub enum Polarity {
     BiggerIsBetter,
     /// "Smaller is Better".
     SmallerIsBetter,
-}
-
-/// How often an indicator reports. Never reorder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Frequency {
-    /// Quarterly `(q)`.
-    Quarterly,
-    /// Rolling 12 months `(r)`.
-    Rolling12Months,
-    /// Annual.
-    Annual,
-    /// Biannual survey (Residents' Perception Survey, spring/autumn).
-    BiannualSurvey,
-    /// Monthly.
-    Monthly,
-}
-
-impl Frequency {
-    /// Name used in errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Frequency::Quarterly => "quarterly",
-            Frequency::Rolling12Months => "rolling 12 months",
-            Frequency::Annual => "annual",
-            Frequency::BiannualSurvey => "biannual survey",
-            Frequency::Monthly => "monthly",
-        }
-    }
 }
 
 /// Which earlier period the long/short-term direction of travel compares

@@ -8,7 +8,7 @@
 //! | indicator | its reference, or its title without one ([`crate::indicator::IndicatorSpec::natural_key`]) |
 //! | action | unit + reference ([`action`]) |
 //! | risk | risk id |
-//! | revenue / capital line | unit + line name ([`line`]) |
+//! | revenue / capital line | unit + line name ([`line()`]) |
 //! | saving | reference |
 //! | tolerance scheme | [`SCHEME_KEY`] (one per tenant) |
 //! | calendar | [`CALENDAR_KEY`] (one per tenant) |

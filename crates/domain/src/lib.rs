@@ -9,9 +9,14 @@
 //! Rules that hold in this crate: no I/O, no async, no clock, no randomness,
 //! no floating point, no `HashMap` in outputs, nothing panics on input.
 //! One rule lives in one module: rounding ([`rounding`]), the calendar
-//! ([`period`]), RAG ([`rag`]), direction of travel ([`direction`]), risk
-//! score and band ([`risk`]), finance arithmetic ([`budget`]), dashboard
-//! percentages ([`dashboard`]).
+//! ([`Period::months`] in [`period`]), RAG ([`rag`]; the rating itself in
+//! [`rating`]), direction of travel ([`direction`]), risk score and band
+//! ([`risk`]), finance arithmetic ([`budget`]), dashboard percentages
+//! ([`dashboard`]), printed forms ([`printed`], read back by [`parse`]),
+//! as-of positions ([`asof`]), natural keys ([`keys`]), the closed-period
+//! rule ([`Command::closed_period`]), the entity kind of an event
+//! ([`EventBody::entity_kind`]). Each entity kind's aggregate has its own
+//! file under [`aggregate`].
 //!
 //! # API map (for the ledger, read model, import, gateway)
 //!
@@ -26,7 +31,9 @@
 //! * Wire: [`encode_command`]/[`decode_command`] (postcard),
 //!   [`codec::encode_command_json`]/[`codec::decode_command_json`];
 //!   subjects in `proto/subjects.md`, [`CommandEnvelope::subject`].
-//! * Input: [`parse`] for printed forms, [`Period::parse`], [`Timestamp::parse`].
+//! * Input: [`parse`] for printed forms, [`Period::parse`], [`Timestamp::parse`],
+//!   [`AsOf::parse`].
+//! * Output: [`printed`] for every printed figure.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -46,9 +53,11 @@ pub mod indicator;
 pub mod keys;
 pub mod organisation;
 pub mod parse;
+pub mod payload;
 pub mod period;
 pub mod printed;
 pub mod rag;
+pub mod rating;
 pub mod risk;
 pub mod rounding;
 pub mod saving;

@@ -25,7 +25,6 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::DomainError;
-use crate::indicator::Frequency;
 use crate::time::Date;
 
 /// Earliest financial year accepted.
@@ -147,6 +146,34 @@ pub enum Period {
     Quarter(FinancialYear, u8),
     /// A calendar month (year, month 1–12).
     Month(i32, u8),
+}
+
+/// How often an indicator reports. Never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Frequency {
+    /// Quarterly `(q)`.
+    Quarterly,
+    /// Rolling 12 months `(r)`.
+    Rolling12Months,
+    /// Annual.
+    Annual,
+    /// Biannual survey (Residents' Perception Survey, spring/autumn).
+    BiannualSurvey,
+    /// Monthly.
+    Monthly,
+}
+
+impl Frequency {
+    /// Name used in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Frequency::Quarterly => "quarterly",
+            Frequency::Rolling12Months => "rolling 12 months",
+            Frequency::Annual => "annual",
+            Frequency::BiannualSurvey => "biannual survey",
+            Frequency::Monthly => "monthly",
+        }
+    }
 }
 
 /// The granularity of a period.
@@ -507,7 +534,7 @@ impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
-            return Period::parse(&s).map_err(crate::codec::de_error);
+            return Period::parse(&s).map_err(crate::error::de_error);
         }
         let p = match PeriodRepr::deserialize(d)? {
             PeriodRepr::Year(y) => Period::Year(FinancialYear(y)),
@@ -515,7 +542,7 @@ impl<'de> Deserialize<'de> for Period {
             PeriodRepr::Quarter(y, q) => Period::Quarter(FinancialYear(y), q),
             PeriodRepr::Month(y, m) => Period::Month(y, m),
         };
-        p.validated().map_err(crate::codec::de_error)
+        p.validated().map_err(crate::error::de_error)
     }
 }
 
@@ -543,7 +570,7 @@ mod tests {
 
     #[test]
     fn ordered_by_time_not_variant() {
-        let mut v = vec![
+        let mut v = [
             p("Jun 2016"),
             p("2016/17"),
             p("2016/17 Q2"),

@@ -41,8 +41,8 @@
 use crate::action::ActionStatus;
 use crate::amount::Fixed;
 use crate::direction::Direction;
-use crate::event::ResultEntry;
 use crate::indicator::{Comparator, MoneyUnit, ResultValue, Target, Value};
+use crate::payload::ResultEntry;
 use crate::rag::Rag;
 use crate::rounding;
 
@@ -62,7 +62,7 @@ fn group_thousands(digits: &str) -> String {
     let n = digits.len();
     let mut out = String::with_capacity(n + n / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (n - i) % 3 == 0 {
+        if i > 0 && (n - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

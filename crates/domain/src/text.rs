@@ -68,6 +68,6 @@ impl Serialize for Text {
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Text::new("text", &s).map_err(crate::codec::de_error)
+        Text::new("text", &s).map_err(crate::error::de_error)
     }
 }
