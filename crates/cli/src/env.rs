@@ -13,7 +13,6 @@ use perfledger_ledger::{Ledger, Submitted};
 use perfledger_log::{integrity, AnyLog, LogConfig};
 use perfledger_readmodel::{ReadModel, ReadModelError};
 use perfledger_service::Service;
-use uuid::Uuid;
 
 use crate::args::{Format, Global};
 use crate::error::{CliError, Res};
@@ -128,12 +127,13 @@ impl Env {
             }
         }
         let name = command.name();
+        let ids = self.ledger.ids();
         let env = CommandEnvelope {
-            command_id: Uuid::now_v7(),
+            command_id: ids.next_id(),
             tenant,
             actor,
             source: Text::new("source", "perfledger-cli")?,
-            correlation_id: Uuid::now_v7(),
+            correlation_id: ids.next_id(),
             causation_id: None,
             command,
         };

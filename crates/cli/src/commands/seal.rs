@@ -10,7 +10,6 @@ use perfledger_domain::{Date, Text};
 use perfledger_log::integrity;
 use perfledger_readmodel::AsOf;
 use perfledger_service::seal::{seal_position, SealCommand};
-use uuid::Uuid;
 
 use crate::args::{as_of, period, SealArgs, SealsArgs};
 use crate::env::{Env, PREFIX};
@@ -56,7 +55,7 @@ pub async fn seal(env: &Env, a: SealArgs) -> Res<()> {
         tenant: env.tenant()?,
         actor: env.actor()?,
         source: Text::new("source", "perfledger-cli")?,
-        command_id: Uuid::now_v7(),
+        command_id: env.ledger.ids().next_id(),
         at: None,
     };
     let (seq, seal) = env.service().append_seal(&rm, cmd).await?;
