@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::pages::{hex32, kind_param, seal_verdict, Res, M};
+use crate::pages::{hex32, kind_param, Res, M};
 use crate::params::{self, ctx};
 use crate::{json, App, AppError};
 
@@ -124,7 +124,7 @@ pub(crate) fn seals(app: &App, m: &M) -> Res {
     let c = ctx(app.rm(), m)?;
     let mut out = Vec::new();
     for rec in app.rm().seals(c.at())? {
-        let v = seal_verdict(app.rm(), &rec)?;
+        let v = app.seal_verdict(&rec)?;
         out.push(SealOut {
             seq: rec.seq,
             index: rec.index,
@@ -135,9 +135,9 @@ pub(crate) fn seals(app: &App, m: &M) -> Res {
             sealed_at: rec.sealed_at.map(|t| t.to_string()),
             verdict: SealVerdictOut {
                 matches: v.matches,
-                expected_digest: v.expected_digest,
-                actual_digest: v.actual_digest,
-                changed_since: v.changed_since,
+                expected_digest: v.expected_digest.clone(),
+                actual_digest: v.actual_digest.clone(),
+                changed_since: v.changed_since.clone(),
             },
         });
     }

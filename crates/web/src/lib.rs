@@ -17,26 +17,40 @@
 //! blocking pool.
 #![forbid(unsafe_code)]
 
+// The tests' shared fixtures (tests/support) name this crate by its name.
+#[cfg(test)]
+extern crate self as perfledger_web;
+
 mod api;
 mod changes_page;
 pub mod html;
+mod http_cache;
 pub mod pack_html;
 mod pack_page;
 mod pages;
 mod params;
 mod svg;
+mod verdicts;
+
+/// The integration tests' fixtures (a small council, the sample council),
+/// reused by unit tests rather than copied.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use perfledger_domain::period::Period;
 use perfledger_readmodel::{ReadModel, ReadModelError};
+
+use http_cache::Pin;
 
 pub use params::{parse_as_of, parse_period};
 
@@ -74,9 +88,18 @@ type PeriodCache = Arc<Mutex<Option<(u64, Vec<Period>)>>>;
 pub(crate) struct App {
     pub(crate) web: WebState,
     periods: PeriodCache,
+    verdicts: Arc<verdicts::VerdictCache>,
 }
 
 impl App {
+    pub(crate) fn new(web: WebState) -> Self {
+        App {
+            web,
+            periods: Arc::new(Mutex::new(None)),
+            verdicts: Arc::default(),
+        }
+    }
+
     pub(crate) fn rm(&self) -> &ReadModel {
         &self.web.readmodel
     }
@@ -97,6 +120,15 @@ impl App {
             *guard = Some((cp, ps.clone()));
         }
         Ok(ps)
+    }
+
+    /// The verdict of a seal at the current checkpoint (cached per seal and
+    /// checkpoint: see [`verdicts`]).
+    pub(crate) fn seal_verdict(
+        &self,
+        rec: &perfledger_readmodel::SealRecord,
+    ) -> Result<Arc<perfledger_readmodel::SealVerdict>, AppError> {
+        Ok(self.verdicts.verdict(self.rm(), rec)?)
     }
 }
 
@@ -248,22 +280,37 @@ enum Fmt {
     Json,
 }
 
+/// How a request is answered: the format of its errors, whether its route
+/// can be pinned to a sequence ([`http_cache`]), and the request's headers
+/// (for `If-None-Match`).
+struct Answer {
+    fmt: Fmt,
+    pin: Pin,
+    headers: HeaderMap,
+}
+
 /// Run a page or API function on the blocking pool and turn its outcome
-/// into a response (errors in the page's format).
-async fn run<F>(app: App, fmt: Fmt, q: Q, f: F) -> Response
+/// into a response (errors in the page's format; a success tagged and, when
+/// pinned, marked immutable by [`http_cache::finish`]).
+async fn run<F>(app: App, a: Answer, q: Q, f: F) -> Response
 where
     F: FnOnce(&App, &BTreeMap<String, String>) -> Result<Response, AppError> + Send + 'static,
 {
     let title = app.web.title.clone();
+    let fmt = a.fmt;
+    let mut pinned = false;
     let outcome = match query_map(q) {
         Err(e) => Err(e),
-        Ok(map) => match tokio::task::spawn_blocking(move || f(&app, &map)).await {
-            Ok(r) => r,
-            Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
-        },
+        Ok(map) => {
+            pinned = a.pin.pinned(&map);
+            match tokio::task::spawn_blocking(move || f(&app, &map)).await {
+                Ok(r) => r,
+                Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
+            }
+        }
     };
     match outcome {
-        Ok(r) => r,
+        Ok(r) => http_cache::finish(r, pinned, &a.headers).await,
         Err(e) => {
             if matches!(e, AppError::Internal(_)) {
                 tracing::error!(error = %e.message(), "request failed");
@@ -293,9 +340,14 @@ pub(crate) fn page(body: String) -> Result<Response, AppError> {
 }
 
 macro_rules! handler {
-    ($name:ident, $fmt:expr, $f:path) => {
-        async fn $name(State(app): State<App>, q: Q) -> Response {
-            run(app, $fmt, q, |app, m| $f(app, m)).await
+    ($name:ident, $fmt:expr, $pin:expr, $f:path) => {
+        async fn $name(State(app): State<App>, headers: HeaderMap, q: Q) -> Response {
+            let a = Answer {
+                fmt: $fmt,
+                pin: $pin,
+                headers,
+            };
+            run(app, a, q, |app, m| $f(app, m)).await
         }
     };
 }
@@ -314,68 +366,81 @@ fn reject(app: &App, fmt: Fmt, e: AppError) -> Response {
 }
 
 macro_rules! keyed_handler {
-    ($name:ident, $fmt:expr, $f:path) => {
+    ($name:ident, $fmt:expr, $pin:expr, $f:path) => {
         async fn $name(
             State(app): State<App>,
+            headers: HeaderMap,
             key: Result<Path<String>, PathRejection>,
             q: Q,
         ) -> Response {
+            let a = Answer {
+                fmt: $fmt,
+                pin: $pin,
+                headers,
+            };
             match path_param(key, "key") {
-                Ok(key) => run(app, $fmt, q, move |app, m| $f(app, &key, m)).await,
+                Ok(key) => run(app, a, q, move |app, m| $f(app, &key, m)).await,
                 Err(e) => reject(&app, $fmt, e),
             }
         }
     };
 }
 
-handler!(home, Fmt::Html, pages::home);
-handler!(dashboard, Fmt::Html, pages::dashboard);
-handler!(indicator_list, Fmt::Html, pages::indicators);
-keyed_handler!(indicator_page, Fmt::Html, pages::indicator);
-handler!(risks_page, Fmt::Html, pages::risks);
-handler!(finance_page, Fmt::Html, pages::finance);
-handler!(api_units, Fmt::Json, api::units);
-handler!(api_periods, Fmt::Json, api::periods);
-handler!(api_dashboard, Fmt::Json, api::dashboard);
-handler!(api_indicators, Fmt::Json, api::indicators);
-keyed_handler!(api_indicator, Fmt::Json, api::indicator);
-handler!(api_risks, Fmt::Json, api::risks);
-handler!(api_heatmap, Fmt::Json, api::heatmap);
-handler!(api_finance, Fmt::Json, api::finance);
-handler!(api_seals, Fmt::Json, api::seals);
-handler!(pack_page, Fmt::Html, pack_page::pack_page);
-handler!(api_pack, Fmt::Json, pack_page::api_pack);
-handler!(changes, Fmt::Html, changes_page::changes_page);
-handler!(api_changes, Fmt::Json, changes_page::api_changes);
+handler!(home, Fmt::Html, Pin::Never, pages::home);
+handler!(dashboard, Fmt::Html, Pin::Never, pages::dashboard);
+handler!(indicator_list, Fmt::Html, Pin::Never, pages::indicators);
+keyed_handler!(indicator_page, Fmt::Html, Pin::Never, pages::indicator);
+handler!(risks_page, Fmt::Html, Pin::Never, pages::risks);
+handler!(finance_page, Fmt::Html, Pin::Never, pages::finance);
+handler!(api_units, Fmt::Json, Pin::Seq, api::units);
+handler!(api_periods, Fmt::Json, Pin::Never, api::periods);
+handler!(api_dashboard, Fmt::Json, Pin::SeqAndPeriod, api::dashboard);
+handler!(api_indicators, Fmt::Json, Pin::Seq, api::indicators);
+keyed_handler!(api_indicator, Fmt::Json, Pin::Seq, api::indicator);
+handler!(api_risks, Fmt::Json, Pin::Seq, api::risks);
+handler!(api_heatmap, Fmt::Json, Pin::Seq, api::heatmap);
+handler!(api_finance, Fmt::Json, Pin::SeqAndPeriod, api::finance);
+handler!(api_seals, Fmt::Json, Pin::Never, api::seals);
+handler!(pack_page, Fmt::Html, Pin::Never, pack_page::pack_page);
+handler!(api_pack, Fmt::Json, Pin::Never, pack_page::api_pack);
+handler!(changes, Fmt::Html, Pin::Never, changes_page::changes_page);
+handler!(
+    api_changes,
+    Fmt::Json,
+    Pin::Never,
+    changes_page::api_changes
+);
 
 async fn audit_page(
     State(app): State<App>,
+    headers: HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
 ) -> Response {
+    let a = Answer {
+        fmt: Fmt::Html,
+        pin: Pin::Never,
+        headers,
+    };
     match path_param(p, "key") {
-        Ok((kind, key)) => {
-            run(app, Fmt::Html, q, move |app, m| {
-                pages::audit(app, &kind, &key, m)
-            })
-            .await
-        }
+        Ok((kind, key)) => run(app, a, q, move |app, m| pages::audit(app, &kind, &key, m)).await,
         Err(e) => reject(&app, Fmt::Html, e),
     }
 }
 
 async fn api_audit(
     State(app): State<App>,
+    headers: HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
 ) -> Response {
+    let a = Answer {
+        fmt: Fmt::Json,
+        pin: Pin::Seq,
+        headers,
+    };
     match path_param(p, "key") {
-        Ok((kind, key)) => {
-            run(app, Fmt::Json, q, move |app, m| {
-                api::audit(app, &kind, &key, m)
-            })
-            .await
-        }
+        Ok((kind, key)) => run(app, a, q, move |app, m| api::audit(app, &kind, &key, m)).await,
         Err(e) => reject(&app, Fmt::Json, e),
     }
 }
@@ -406,10 +471,7 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 ///
 /// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
 pub fn router(state: WebState) -> Router {
-    let app = App {
-        web: state,
-        periods: Arc::new(Mutex::new(None)),
-    };
+    let app = App::new(state);
     Router::new()
         .route("/", get(home))
         .route("/dashboard", get(dashboard))

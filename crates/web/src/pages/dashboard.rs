@@ -135,7 +135,7 @@ pub(crate) fn dashboard(app: &App, m: &M) -> Res {
     for rec in rm.seals(c.at())? {
         let su = rec.seal.unit.as_ref().map(|u| normalise_key(u.as_str()));
         if su == want_unit && rec.seal.period == period {
-            b.push_str(&seal_box(rm, &rec, Some(&view.digest))?);
+            b.push_str(&seal_box(app, &rec, Some(&view.digest))?);
         }
     }
 

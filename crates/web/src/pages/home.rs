@@ -63,7 +63,7 @@ pub(crate) fn home(app: &App, m: &M) -> Res {
         b.push_str("<p>No dashboards sealed yet.</p>");
     } else {
         for rec in seals.iter().rev().take(10) {
-            b.push_str(&seal_box(rm, rec, None)?);
+            b.push_str(&seal_box(app, rec, None)?);
         }
     }
     let recorded = recorded_at(rm, c.seq)?;

@@ -47,7 +47,7 @@ pub(crate) use home::home;
 pub(crate) use indicator::indicator;
 pub(crate) use indicators::indicators;
 pub(crate) use risks::risks;
-pub(crate) use seals::{hex32, seal_verdict};
+pub(crate) use seals::hex32;
 
 /// A request's query parameters.
 pub(crate) type M = BTreeMap<String, String>;

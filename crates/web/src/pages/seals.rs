@@ -6,27 +6,23 @@
 
 use std::fmt::Write;
 
-use perfledger_readmodel::{ReadModel, SealRecord, SealVerdict};
+use perfledger_readmodel::SealRecord;
 
 use super::frame::scope_name;
 use crate::html::{esc, query};
-use crate::AppError;
-
-pub(crate) fn seal_verdict(rm: &ReadModel, rec: &SealRecord) -> Result<SealVerdict, AppError> {
-    Ok(rm.verify_seal(&rec.seal)?)
-}
+use crate::{App, AppError};
 
 pub(crate) fn hex32(d: &[u8; 32]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn seal_box(
-    rm: &ReadModel,
+    app: &App,
     rec: &SealRecord,
     shown_digest: Option<&str>,
 ) -> Result<String, AppError> {
     let seal = &rec.seal;
-    let v = seal_verdict(rm, rec)?;
+    let v = app.seal_verdict(rec)?;
     let digest = hex32(&seal.digest);
     let (class, verdict) = match shown_digest {
         Some(d) if d == digest => ("ok", "matches this view".to_string()),
