@@ -170,31 +170,8 @@ fn finish(
     }
 }
 
-/// An amount in the reports' printed form: `30,837`, `(4,331)`.
+/// An amount in the reports' printed form: `30,837`, `(4,331)`. Kept for
+/// the callers of this path; the rule is [`perfledger_domain::printed::amount`].
 pub fn printed_amount(v: Fixed) -> String {
-    let s = v.to_string();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r.to_string()),
-        None => (false, s),
-    };
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s, None),
-    };
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(f) = frac {
-        out.push('.');
-        out.push_str(&f);
-    }
-    if neg {
-        format!("({out})")
-    } else {
-        out
-    }
+    perfledger_domain::printed::amount(v)
 }

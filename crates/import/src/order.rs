@@ -181,10 +181,7 @@ pub(crate) fn sequence(
     for item in defs.into_iter().chain(facts) {
         let command = match after_close(&item, &mut closed, opts) {
             AfterClose::Keep => item.command,
-            AfterClose::Restate(reason) => Command::PostCloseRestatement {
-                reason,
-                command: Box::new(item.command),
-            },
+            AfterClose::Restate(reason) => item.command.after_close(reason),
             AfterClose::Refuse(p) => {
                 errs.at(
                     &item.file,
@@ -252,19 +249,18 @@ fn after_close(item: &Item, closed: &mut BTreeSet<Period>, opts: &ImportOptions)
         closed.insert(*period);
         return AfterClose::Keep;
     }
-    let Some(p) = item.command.period() else {
-        return AfterClose::Keep;
-    };
-    let in_ledger = opts.closed_periods.iter().any(|c| c.contains(p));
-    let in_files = closed.iter().any(|c| c.contains(p));
-    match (&item.reason, in_files) {
-        (Some(reason), true) => AfterClose::Restate(reason.clone()),
-        (None, true) => AfterClose::Refuse(p),
+    // The domain's closed-period rule, against the periods these files
+    // have closed so far and those the ledger had closed before.
+    let in_files = item.command.closed_period(closed);
+    let in_ledger = item.command.closed_period(&opts.closed_periods);
+    match (&item.reason, in_files, in_ledger) {
+        (Some(reason), Some(_), _) => AfterClose::Restate(reason.clone()),
+        (None, Some(p), _) => AfterClose::Refuse(p),
         // Closed before this import: a row with a reason is a post-close
         // change; one without is left for the ledger to judge (a
         // re-imported row is a duplicate, a new one is refused and mapped
         // back to its line).
-        (Some(reason), false) if in_ledger => AfterClose::Restate(reason.clone()),
+        (Some(reason), None, Some(_)) => AfterClose::Restate(reason.clone()),
         _ => AfterClose::Keep,
     }
 }
