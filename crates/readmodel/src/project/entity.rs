@@ -1,0 +1,153 @@
+//! What an event is about, decided per event variant with no wildcard
+//! where a new variant must be placed: the entity kind it belongs to, the
+//! unit its entity sits in, the names it can be found by, and the slot
+//! (field, period) its figure is kept in.
+
+use perfledger_domain::command::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
+use perfledger_domain::event::{EventBody, Seal};
+use perfledger_domain::ids::{composite_key, normalise_key};
+use perfledger_domain::EntityKind;
+
+use crate::keys::field;
+
+pub(super) fn body_kind(body: &EventBody) -> EntityKind {
+    use EntityKind as K;
+    match body {
+        EventBody::IndicatorDefined { .. }
+        | EventBody::IndicatorAmended { .. }
+        | EventBody::IndicatorRetired { .. }
+        | EventBody::TargetSet { .. }
+        | EventBody::TargetRevised { .. }
+        | EventBody::ResultRecorded { .. }
+        | EventBody::ResultRestated { .. } => K::Indicator,
+        EventBody::ActionDefined { .. } | EventBody::ActionStatusReported { .. } => K::Action,
+        EventBody::RiskRegistered { .. }
+        | EventBody::RiskAssessed { .. }
+        | EventBody::RiskClosed { .. } => K::Risk,
+        EventBody::RevenueLineDefined { .. }
+        | EventBody::BudgetSet { .. }
+        | EventBody::BudgetRevised { .. }
+        | EventBody::RevenueForecastSubmitted { .. } => K::RevenueLine,
+        EventBody::CapitalLineDefined { .. }
+        | EventBody::CapitalBudgetSet { .. }
+        | EventBody::CapitalForecastSubmitted { .. } => K::CapitalLine,
+        EventBody::SavingProposed { .. } | EventBody::SavingDeliveryReported { .. } => K::Saving,
+        EventBody::ToleranceSchemeAdopted { .. } => K::Scheme,
+        EventBody::PeriodClosed { .. } => K::Calendar,
+        EventBody::UnitDefined { .. } | EventBody::CommitteeDefined { .. } => K::Unit,
+        EventBody::DashboardSealed { .. }
+        | EventBody::CommitteeDashboardSealed { .. }
+        | EventBody::CommitteePackSealed { .. } => K::Seal,
+        // A post-close marker travels in the commit of the entity it changes.
+        EventBody::PostCloseRestatement { .. } => K::Seal,
+    }
+}
+
+/// The unit an entity belongs to, from its defining event.
+pub(crate) fn body_unit(body: &EventBody) -> Option<&str> {
+    match body {
+        EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. } => {
+            Some(spec.unit.as_str())
+        }
+        EventBody::ActionDefined { spec } => Some(spec.unit.as_str()),
+        EventBody::RiskRegistered { spec } => Some(spec.unit.as_str()),
+        EventBody::RevenueLineDefined { spec } | EventBody::CapitalLineDefined { spec } => {
+            Some(spec.unit.as_str())
+        }
+        EventBody::SavingProposed { spec } => Some(spec.unit.as_str()),
+        _ => None,
+    }
+}
+
+/// Natural key and further names an entity can be found by.
+pub(super) fn body_names(body: &EventBody) -> Option<(String, Vec<String>)> {
+    let n = |s: &str| normalise_key(s);
+    Some(match body {
+        EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. } => {
+            let mut aliases = vec![n(spec.title.as_str())];
+            if let Some(r) = &spec.reference {
+                aliases.push(n(r.as_str()));
+            }
+            (spec.natural_key().to_string(), aliases)
+        }
+        EventBody::ActionDefined { spec } => (
+            composite_key(&[spec.unit.as_str(), spec.reference.as_str()]),
+            vec![n(spec.reference.as_str())],
+        ),
+        EventBody::RiskRegistered { spec } => (
+            spec.risk_id.to_string(),
+            vec![n(spec.risk_id.as_str()), n(spec.title.as_str())],
+        ),
+        EventBody::RevenueLineDefined { spec } | EventBody::CapitalLineDefined { spec } => (
+            composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
+            vec![n(spec.name.as_str())],
+        ),
+        EventBody::SavingProposed { spec } => {
+            (spec.reference.to_string(), vec![n(spec.reference.as_str())])
+        }
+        EventBody::UnitDefined { spec } | EventBody::CommitteeDefined { spec } => (
+            composite_key(&[spec.kind.token(), spec.name.as_str()]),
+            vec![n(spec.name.as_str())],
+        ),
+        EventBody::ToleranceSchemeAdopted { .. } => (SCHEME_KEY.to_string(), vec![]),
+        EventBody::PeriodClosed { .. } => (CALENDAR_KEY.to_string(), vec![]),
+        EventBody::DashboardSealed { seal } => (seal_key_name(seal), vec![]),
+        EventBody::CommitteeDashboardSealed { seal }
+        | EventBody::CommitteePackSealed { seal, .. } => {
+            (seal.seal_id.to_string(), vec![n(seal.seal_id.as_str())])
+        }
+        _ => return None,
+    })
+}
+
+fn seal_key_name(seal: &Seal) -> String {
+    let scope = seal.unit.as_ref().map_or(COUNCIL_SCOPE, |u| u.as_str());
+    composite_key(&[scope, &seal.period.to_string()])
+}
+
+/// Where an event's figure is kept: (field, period, tenant-wide copy?).
+pub(super) fn fact_slot(body: &EventBody) -> Option<(u8, Option<perfledger_domain::Period>, bool)> {
+    use perfledger_domain::Period;
+    Some(match body {
+        EventBody::IndicatorDefined { .. }
+        | EventBody::IndicatorAmended { .. }
+        | EventBody::ActionDefined { .. }
+        | EventBody::RiskRegistered { .. }
+        | EventBody::RevenueLineDefined { .. }
+        | EventBody::CapitalLineDefined { .. }
+        | EventBody::SavingProposed { .. }
+        | EventBody::UnitDefined { .. }
+        | EventBody::CommitteeDefined { .. } => (field::SPEC, None, false),
+        EventBody::IndicatorRetired { .. } | EventBody::RiskClosed { .. } => {
+            (field::STATUS, None, false)
+        }
+        EventBody::TargetSet { period, .. } | EventBody::TargetRevised { period, .. } => {
+            (field::TARGET, Some(*period), false)
+        }
+        EventBody::ResultRecorded { period, .. } | EventBody::ResultRestated { period, .. } => {
+            (field::RESULT, Some(*period), false)
+        }
+        EventBody::ActionStatusReported { period, .. } => {
+            (field::ACTION_STATUS, Some(*period), false)
+        }
+        EventBody::RiskAssessed { period, .. } => (field::ASSESSMENT, Some(*period), false),
+        EventBody::BudgetSet { year, .. }
+        | EventBody::BudgetRevised { year, .. }
+        | EventBody::CapitalBudgetSet { year, .. } => {
+            (field::BUDGET, Some(Period::Year(*year)), false)
+        }
+        EventBody::RevenueForecastSubmitted { period, .. }
+        | EventBody::CapitalForecastSubmitted { period, .. } => {
+            (field::FORECAST, Some(*period), false)
+        }
+        EventBody::SavingDeliveryReported { period, .. } => (field::DELIVERY, Some(*period), false),
+        EventBody::ToleranceSchemeAdopted { effective_from, .. } => {
+            (field::SCHEME, Some(Period::Year(*effective_from)), true)
+        }
+        EventBody::PeriodClosed { period } => (field::CLOSED, Some(*period), true),
+        EventBody::DashboardSealed { .. }
+        | EventBody::CommitteeDashboardSealed { .. }
+        | EventBody::CommitteePackSealed { .. }
+        | EventBody::PostCloseRestatement { .. } => (field::EVENT, None, false),
+    })
+}

@@ -1,0 +1,320 @@
+//! The projector: log records → read-model writes, committed in batches
+//! together with the checkpoint.
+//!
+//! Commit protocol: a batch (at most [`BATCH_RECORDS`] records) stages its
+//! writes in memory: whole fact-version slots ([`crate::versions`]) and the
+//! other keys. A batch small enough for one `apply_batch` (at most
+//! [`WRITE_CHUNK`] keys) commits in one, checkpoint included. A larger one
+//! (catch-up, rebuild) is applied in chunks of at most [`WRITE_CHUNK`] keys
+//! and the checkpoint goes in the last chunk. That is still atomic as seen
+//! through the checkpoint: every write is a pure function of the log prefix
+//! (a slot is rewritten as a superset; other keys carry the sequence that
+//! made them), every query reads only versions at or below the checkpoint,
+//! and after a crash the projector drops versions above the checkpoint as it
+//! reloads a slot and re-applies the same records to the same keys. Small
+//! chunks keep sled's memory bounded; one key per slot per batch (not one
+//! per event) is what makes a rebuild fast.
+//!
+//! Tenancy: the read model belongs to one tenant; records on other tenants'
+//! subjects are skipped without being decoded, but still advance the
+//! checkpoint and the time index (both are positions in the whole log), so
+//! checkpoints, as-of positions and digests are exact and another tenant's
+//! writes change nothing this tenant sees. A record on this tenant's subject
+//! whose envelope names another tenant is not something the ledger writes:
+//! it stops the projector with an error naming the sequence.
+//!
+//! Chain check: catch-up, rebuild and `follow` check the log's hash chain
+//! ([`integrity::ChainCheck`]) as they read, one SHA-256 per record on the
+//! read they already do. A record is applied once a checkpoint record in
+//! the log vouches for it (records are held until then, at most
+//! [`HOLD_RECORDS`]; the tail after the last checkpoint, which nothing
+//! vouches for yet, is applied when the read reaches the head). A record
+//! that fails the chain is not applied: the records before it are
+//! committed and the projector stops with [`ProjectError::Chain`] naming
+//! it. The chain root at the checkpoint is stored with it, so a resumed
+//! catch-up goes on checking from there.
+//!
+//! Flush policy: sled makes nothing durable until it flushes. The projector
+//! flushes after every catch-up batch, at the end of a catch-up, and in
+//! `follow` whenever it has caught up with the log; sled's own background
+//! flush (every second) bounds the loss on a crash to about a second of
+//! work, which is re-projected on restart.
+//!
+//! Where each part lives: [`batch`] stages and commits a batch with the
+//! checkpoint and the time index; [`entity`] says what an event is about
+//! (entity kind, unit, names, slot); [`apply`] turns one record into staged
+//! writes; [`gate`] holds records until the chain vouches for them;
+//! [`read_ahead`] overlaps reading the log with applying it.
+
+mod apply;
+mod batch;
+mod entity;
+mod gate;
+mod read_ahead;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use futures::{FutureExt, StreamExt};
+use perfledger_log::integrity::{self, ChainCheck};
+use perfledger_log::{EventLog, LogRecord, Seq, Until};
+use uuid::Uuid;
+
+use crate::{ProjectError, ReadModel, ReadModelError};
+use apply::apply_record;
+use batch::{Batcher, RecordStage};
+use gate::{CatchUpSink, FollowSink, Gate};
+use read_ahead::read_ahead;
+
+pub(crate) use entity::body_unit;
+
+/// Records per batch (one checkpoint each) in catch-up and follow.
+pub const BATCH_RECORDS: usize = 65_536;
+/// Records between explicit flushes during catch-up.
+pub const FLUSH_EVERY: u64 = 65_536;
+/// Records between progress reports within a catch-up batch.
+const PROGRESS_EVERY: usize = 4_096;
+/// Most keys in one sled `apply_batch` (bounds sled's memory).
+pub const WRITE_CHUNK: usize = 1_024;
+/// Most records held back waiting for a checkpoint to vouch for them;
+/// beyond it the oldest are applied unvouched (a log with longer runs
+/// between checkpoints, such as a bulk load, is then checked when its
+/// checkpoint is read, after those records were applied).
+pub const HOLD_RECORDS: usize = 131_072;
+
+/// Progress of a catch-up: records applied so far (this run) out of the
+/// records to apply, and the checkpoint reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Records applied in this run.
+    pub applied: u64,
+    /// Records this run set out to apply.
+    pub total: u64,
+    /// Checkpoint (last applied sequence) after the last committed batch.
+    pub checkpoint: Seq,
+}
+
+/// Consumes the log into a [`ReadModel`].
+#[derive(Clone)]
+pub struct Projector {
+    rm: ReadModel,
+    batch_records: usize,
+    flush_every: u64,
+}
+
+impl Projector {
+    /// A projector writing into `rm` (applying only its tenant's records).
+    pub fn new(rm: &ReadModel) -> Self {
+        Projector {
+            rm: rm.clone(),
+            batch_records: BATCH_RECORDS,
+            flush_every: FLUSH_EVERY,
+        }
+    }
+
+    /// Records per atomic batch (tests use small batches to exercise
+    /// batch boundaries).
+    pub fn with_batch_records(mut self, n: usize) -> Self {
+        self.batch_records = n.max(1);
+        self
+    }
+
+    /// Records between explicit flushes during catch-up.
+    pub fn with_flush_every(mut self, n: u64) -> Self {
+        self.flush_every = n.max(1);
+        self
+    }
+
+    fn batcher(&self) -> Result<Batcher, ReadModelError> {
+        let checkpoint = self.rm.checkpoint()?;
+        Ok(Batcher {
+            tree: self.rm.tree.clone(),
+            committed: checkpoint,
+            checkpoint,
+            maxrec: self.rm.max_recorded_at()?,
+            records_in_batch: 0,
+            time_block: self.rm.time_block_at(checkpoint)?,
+            slots: BTreeMap::new(),
+            recent: BTreeMap::new(),
+            puts: BTreeMap::new(),
+            record: RecordStage::default(),
+            entities: HashSet::new(),
+            tenant: self.rm.tenant().as_str().to_string(),
+            chain: self.rm.chain_root()?,
+        })
+    }
+
+    /// The chain check continuing after the read model's checkpoint (the
+    /// stored root, else recomputed from the log once).
+    async fn chain_check<L: EventLog>(
+        &self,
+        log: &L,
+        b: &mut Batcher,
+    ) -> Result<ChainCheck, ProjectError> {
+        let root = match b.chain {
+            Some(root) => root,
+            None => integrity::chain_root_at(log, b.checkpoint).await?,
+        };
+        b.chain = Some(root);
+        Ok(ChainCheck::resume(b.checkpoint, root))
+    }
+
+    /// Apply records already read (in order); commits in batches. Returns
+    /// the checkpoint. Used by `catch_up`, `follow` and tests.
+    pub fn apply_records<'a, I: IntoIterator<Item = &'a LogRecord>>(
+        &self,
+        records: I,
+    ) -> Result<Seq, ProjectError> {
+        let mut b = self.batcher()?;
+        // Not checked against the chain: the stored root no longer applies.
+        b.chain = None;
+        for rec in records {
+            if let Err(e) = apply_record(&mut b, rec) {
+                b.commit_batch()?;
+                return Err(e);
+            }
+            if b.records_in_batch >= self.batch_records {
+                b.commit_batch()?;
+            }
+        }
+        b.commit_batch()?;
+        Ok(b.checkpoint)
+    }
+
+    /// Catch up with the log: read from the checkpoint to the head as it is
+    /// now, committing batches and calling `progress` after each; flushes at
+    /// the end. Returns the checkpoint reached.
+    pub async fn catch_up<L: EventLog>(
+        &self,
+        log: &L,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Seq, ProjectError> {
+        let mut b = self.batcher()?;
+        let head = log.head().await?;
+        let start = b.checkpoint;
+        let total = head.saturating_sub(start);
+        progress(Progress {
+            applied: 0,
+            total,
+            checkpoint: start,
+        });
+        if head <= start {
+            return Ok(start);
+        }
+        let mut gate = Gate {
+            chain: self.chain_check(log, &mut b).await?,
+            held: VecDeque::new(),
+        };
+        let mut records = read_ahead(log.read(start + 1, Until::Seq(head)));
+        let mut sink = CatchUpSink {
+            projector: self,
+            b,
+            start,
+            total,
+            since_flush: 0,
+            progress,
+        };
+        while let Some(item) = records.next().await {
+            let rec = item?;
+            if let Err(e) = gate.push(rec, &mut sink) {
+                sink.b.commit_batch()?;
+                self.rm.flush()?;
+                return Err(e);
+            }
+        }
+        if let Err(e) = gate.drain(&mut sink) {
+            sink.b.commit_batch()?;
+            self.rm.flush()?;
+            return Err(e);
+        }
+        let CatchUpSink {
+            mut b, progress, ..
+        } = sink;
+        b.commit_batch()?;
+        self.rm.flush()?;
+        if b.checkpoint < head {
+            return Err(ProjectError::Gap {
+                expected: b.checkpoint + 1,
+                got: 0,
+            });
+        }
+        progress(Progress {
+            applied: b.checkpoint - start,
+            total,
+            checkpoint: b.checkpoint,
+        });
+        Ok(b.checkpoint)
+    }
+
+    /// Follow the log from the checkpoint: catch up, then apply new records
+    /// as they arrive, committing whenever no record is immediately ready
+    /// (and flushing then), and calling `progress` after each commit
+    /// (`total` = 0: open-ended). Returns only on an error or when the
+    /// stream ends.
+    pub async fn follow<L: EventLog>(
+        &self,
+        log: &L,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Seq, ProjectError> {
+        let mut b = self.batcher()?;
+        let start = b.checkpoint;
+        let mut gate = Gate {
+            chain: self.chain_check(log, &mut b).await?,
+            held: VecDeque::new(),
+        };
+        let mut stream = log.tail(b.checkpoint + 1);
+        let report = |b: &Batcher| Progress {
+            applied: b.checkpoint - start,
+            total: 0,
+            checkpoint: b.checkpoint,
+        };
+        let mut sink = FollowSink {
+            b,
+            batch_records: self.batch_records,
+            progress,
+            start,
+        };
+        let stop = |sink: &mut FollowSink<'_>, e: ProjectError| -> Result<Seq, ProjectError> {
+            sink.b.commit_batch()?;
+            self.rm.flush()?;
+            Err(e)
+        };
+        loop {
+            let item = match stream.next().now_or_never() {
+                Some(item) => item,
+                None => {
+                    // Nothing more to read for now: what is held is the
+                    // tail no checkpoint vouches for yet.
+                    if let Err(e) = gate.drain(&mut sink) {
+                        return stop(&mut sink, e);
+                    }
+                    if sink.b.records_in_batch > 0 {
+                        sink.b.commit_batch()?;
+                        self.rm.flush_async().await?;
+                        (sink.progress)(report(&sink.b));
+                    }
+                    stream.next().await
+                }
+            };
+            let Some(item) = item else {
+                if let Err(e) = gate.drain(&mut sink) {
+                    return stop(&mut sink, e);
+                }
+                sink.b.commit_batch()?;
+                self.rm.flush()?;
+                (sink.progress)(report(&sink.b));
+                return Ok(sink.b.checkpoint);
+            };
+            let rec = item?;
+            if let Err(e) = gate.push(rec, &mut sink) {
+                return stop(&mut sink, e);
+            }
+        }
+    }
+}
+
+/// Used by queries: entity ids are uuids.
+pub(crate) fn uuid_from(bytes: &[u8]) -> Option<Uuid> {
+    Uuid::from_slice(bytes).ok()
+}

@@ -1,0 +1,67 @@
+//! Reading the log ahead of the projector, in a task of its own and at
+//! most [`READ_AHEAD_RECORDS`] records ahead, so reading overlaps applying.
+
+use futures::{FutureExt, StreamExt};
+use perfledger_log::LogRecord;
+
+const READ_AHEAD_RECORDS: usize = 16_384;
+
+/// The records of `stream`, read by a task of their own up to
+/// [`READ_AHEAD_RECORDS`] ahead, so that on a multi-threaded runtime
+/// reading (JetStream delivery, decoding) overlaps applying and committing.
+/// Dropping the result stops the reader.
+pub(super) fn read_ahead(stream: perfledger_log::RecordStream) -> ReadAhead {
+    const CHUNK: usize = 1_024;
+    // Fused: `now_or_never` below may see the end, and the outer loop then
+    // polls once more.
+    let mut stream = stream.fuse();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Result<LogRecord, perfledger_log::LogError>>>(
+        READ_AHEAD_RECORDS / CHUNK,
+    );
+    let reader = tokio::spawn(async move {
+        while let Some(first) = stream.next().await {
+            let mut failed = first.is_err();
+            let mut chunk = vec![first];
+            while !failed && chunk.len() < CHUNK {
+                match stream.next().now_or_never() {
+                    Some(Some(item)) => {
+                        failed = item.is_err();
+                        chunk.push(item);
+                    }
+                    _ => break,
+                }
+            }
+            if tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    ReadAhead {
+        rx,
+        chunk: Vec::new().into_iter(),
+        reader,
+    }
+}
+
+pub(super) struct ReadAhead {
+    rx: tokio::sync::mpsc::Receiver<Vec<Result<LogRecord, perfledger_log::LogError>>>,
+    chunk: std::vec::IntoIter<Result<LogRecord, perfledger_log::LogError>>,
+    pub(super) reader: tokio::task::JoinHandle<()>,
+}
+
+impl ReadAhead {
+    pub(super) async fn next(&mut self) -> Option<Result<LogRecord, perfledger_log::LogError>> {
+        loop {
+            if let Some(item) = self.chunk.next() {
+                return Some(item);
+            }
+            self.chunk = self.rx.recv().await?.into_iter();
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}

@@ -1,0 +1,229 @@
+//! Projector tests: interrupted batches, batch sizes, tenancy.
+
+use super::*;
+use crate::keys;
+use crate::testgen::{to_commit, Generator, Shape, TENANT};
+use perfledger_domain::{Envelope, Tenant};
+
+fn tenant() -> Tenant {
+    Tenant::new(TENANT).unwrap()
+}
+
+fn temporary() -> ReadModel {
+    ReadModel::open_temporary(&tenant()).unwrap()
+}
+
+fn generated() -> Vec<Vec<Envelope>> {
+    Generator::new(Shape::small(), 7).collect()
+}
+
+/// The commits numbered from 1.
+fn sequenced(commits: &[Vec<Envelope>]) -> Vec<LogRecord> {
+    commits
+        .iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let c = to_commit(events).expect("generated commit encodes");
+            LogRecord {
+                seq: i as u64 + 1,
+                subject: c.subject,
+                msg_id: c.msg_id,
+                recorded_at: c.recorded_at,
+                payload: c.payload,
+            }
+        })
+        .collect()
+}
+
+fn records() -> Vec<LogRecord> {
+    sequenced(&generated())
+}
+
+/// A batch applied in chunks can be interrupted after any chunk: the
+/// worst case leaves every later write in the tree above the checkpoint.
+/// Resuming from the checkpoint must give exactly a clean build.
+#[test]
+fn writes_left_above_the_checkpoint_are_ignored_and_rewritten() {
+    let recs = records();
+    assert!(recs.len() > 100, "{} records", recs.len());
+    let clean = temporary();
+    Projector::new(&clean).apply_records(&recs).unwrap();
+
+    for cut in [1, recs.len() / 3, recs.len() - 1] {
+        let rm = temporary();
+        Projector::new(&rm).apply_records(&recs[..cut]).unwrap();
+        assert_eq!(rm.checkpoint().unwrap(), cut as u64);
+        // Simulate the interrupted batch: every key of the finished
+        // read model except the checkpoint, time index and max time.
+        for r in clean.tree.iter() {
+            let (k, v) = r.unwrap();
+            if k.first() == Some(&b'm') || k.first() == Some(&keys::TIME) {
+                continue;
+            }
+            rm.tree.insert(k, v).unwrap();
+        }
+        assert_ne!(
+            rm.content_digest().unwrap(),
+            clean.content_digest().unwrap()
+        );
+        Projector::new(&rm)
+            .with_batch_records(17)
+            .apply_records(&recs[cut..])
+            .unwrap();
+        assert_eq!(
+            rm.content_digest().unwrap(),
+            clean.content_digest().unwrap(),
+            "resumed at {cut}"
+        );
+    }
+}
+
+/// Read-ahead hands over every record once, in order, whatever the
+/// chunking, and ends cleanly (the end may be seen mid-chunk).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_ahead_delivers_every_record_in_order() {
+    let recs = records();
+    for n in [0, 1, 1_023, 1_024, 1_025, recs.len()] {
+        let items = recs.iter().take(n).cloned().map(Ok).collect::<Vec<_>>();
+        // `unfold` panics if polled after its end, like the logs' streams.
+        let stream = futures::stream::unfold(items.into_iter(), |mut it| async move {
+            it.next().map(|x| (x, it))
+        });
+        let mut ahead = read_ahead(Box::pin(stream));
+        let mut seqs = Vec::new();
+        while let Some(item) = ahead.next().await {
+            seqs.push(item.unwrap().seq);
+        }
+        let want: Vec<u64> = (1..=n.min(recs.len()) as u64).collect();
+        assert_eq!(seqs, want, "n = {n}");
+        (&mut ahead.reader)
+            .await
+            .expect("the reader ends without panicking");
+    }
+}
+
+#[test]
+fn batch_size_does_not_change_the_bytes() {
+    let recs = records();
+    let digest = |batch: usize| {
+        let rm = temporary();
+        Projector::new(&rm)
+            .with_batch_records(batch)
+            .apply_records(&recs)
+            .unwrap();
+        rm.content_digest().unwrap()
+    };
+    let one = digest(1);
+    assert_eq!(one, digest(7));
+    assert_eq!(one, digest(BATCH_RECORDS));
+}
+
+/// Another tenant writing the same references (same units, periods and
+/// keys) interleaved with this tenant's commits changes nothing in this
+/// tenant's read model: it is byte for byte the read model of the same
+/// log with those records replaced by records that carry nothing (the
+/// checkpoint and time index still count every record of the log).
+#[test]
+fn records_of_other_tenants_change_nothing_but_the_position() {
+    let evil = Tenant::new("evil").unwrap();
+    let mut mixed = Vec::new();
+    for events in generated() {
+        let mut copy = events.clone();
+        for env in &mut copy {
+            env.tenant = evil.clone();
+        }
+        mixed.push(events);
+        mixed.push(copy);
+    }
+    let mixed = sequenced(&mixed);
+    assert!(mixed[1].subject.as_str().starts_with("pl.ev.evil."));
+    let neutral: Vec<LogRecord> = mixed
+        .iter()
+        .map(|r| {
+            if r.subject.as_str().starts_with("pl.ev.evil.") {
+                LogRecord {
+                    subject: perfledger_log::Subject::checkpoint("pl").unwrap(),
+                    payload: Default::default(),
+                    ..r.clone()
+                }
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    let rm = temporary();
+    let cp = Projector::new(&rm)
+        .with_batch_records(5)
+        .apply_records(&mixed)
+        .unwrap();
+    assert_eq!(cp, mixed.len() as u64);
+    let clean = temporary();
+    Projector::new(&clean).apply_records(&neutral).unwrap();
+    assert_eq!(
+        rm.content_digest().unwrap(),
+        clean.content_digest().unwrap()
+    );
+    assert!(!rm.indicators(None, crate::AsOf::Head).unwrap().is_empty());
+}
+
+/// A record on this tenant's subject whose events name another tenant
+/// stops the projector naming the sequence; nothing of it is applied.
+#[test]
+fn an_event_of_another_tenant_on_our_subject_is_refused() {
+    let mut recs = records();
+    let mut events = generated()[0].clone();
+    events[0].tenant = Tenant::new("evil").unwrap();
+    recs[0].payload = perfledger_domain::encode_commit(&events).unwrap().into();
+    let rm = temporary();
+    let err = Projector::new(&rm).apply_records(&recs).unwrap_err();
+    assert!(matches!(err, ProjectError::Apply { seq: 1, .. }), "{err}");
+    assert_eq!(rm.checkpoint().unwrap(), 0);
+}
+
+/// The tenant is recorded when the read model is created: opening it
+/// for another tenant is refused, and clearing keeps the tenant. (Each
+/// test reopens a path once: sled releases its lock asynchronously
+/// after a refused open.)
+#[test]
+fn a_read_model_opens_only_for_its_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm");
+    {
+        let rm = ReadModel::open(&path, &tenant()).unwrap();
+        assert_eq!(rm.tenant(), &tenant());
+        Projector::new(&rm).apply_records(&records()[..3]).unwrap();
+        rm.clear().unwrap();
+        rm.flush().unwrap();
+    }
+    let err = ReadModel::open(&path, &Tenant::new("evil").unwrap()).unwrap_err();
+    match err {
+        ReadModelError::WrongTenant {
+            recorded,
+            requested,
+        } => assert_eq!((recorded.as_str(), requested.as_str()), (TENANT, "evil")),
+        other => panic!("{other}"),
+    }
+}
+
+/// A read model made before tenants were recorded may hold any
+/// tenant's records: opening it starts it again (it is a cache of the
+/// log) for the tenant asked, instead of serving what it holds.
+#[test]
+fn a_read_model_without_a_recorded_tenant_is_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm");
+    {
+        let rm = ReadModel::open(&path, &tenant()).unwrap();
+        Projector::new(&rm).apply_records(&records()[..3]).unwrap();
+        rm.tree.remove(keys::META_TENANT).unwrap();
+        rm.flush().unwrap();
+    }
+    let evil = Tenant::new("evil").unwrap();
+    let rm = ReadModel::open(&path, &evil).unwrap();
+    assert_eq!(rm.checkpoint().unwrap(), 0);
+    assert!(rm.is_empty());
+    assert_eq!(
+        rm.tree.get(keys::META_TENANT).unwrap().as_deref(),
+        Some(&b"evil"[..])
+    );
+}
