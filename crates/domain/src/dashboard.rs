@@ -24,7 +24,7 @@ use crate::direction;
 use crate::direction::Direction;
 use crate::error::DomainError;
 use crate::indicator::IndicatorType;
-use crate::indicator::{ResultValue, Target};
+use crate::indicator::{IndicatorSpec, ResultValue, Target};
 use crate::period::FinancialYear;
 use crate::period::Period;
 use crate::rag::Rag;
@@ -103,10 +103,9 @@ pub struct HrFigures {
 }
 
 /// One indicator's dashboard line for a period, from its aggregate state and
-/// the tenant's tolerance schemes: RAG by the scheme in force for the
-/// period's financial year (target for the period, else for its year);
-/// long-term DoT against the same period last year. None when the indicator
-/// is undefined or has no result for the period.
+/// the tenant's tolerance schemes: [`line_of`] with the target chosen by
+/// [`target_periods`] and the result of [`direction::long_term_period`].
+/// None when the indicator is undefined or has no result for the period.
 pub fn indicator_line(
     state: &IndicatorState,
     schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
@@ -114,13 +113,34 @@ pub fn indicator_line(
 ) -> Option<IndicatorLine> {
     let spec = state.spec.as_ref()?;
     let result = &state.results.get(&period)?.result;
-    let target = state
-        .targets
-        .get(&period)
-        .or_else(|| state.targets.get(&Period::Year(period.financial_year())));
+    let target = target_periods(period)
+        .iter()
+        .find_map(|p| state.targets.get(p));
     let previous = direction::long_term_period(period)
         .and_then(|p| state.results.get(&p))
         .map(|e| &e.result);
+    Some(line_of(spec, schemes, period, target, result, previous))
+}
+
+/// Where the target in force for `period` is looked for, first found wins:
+/// the period's own target, else its financial year's.
+pub fn target_periods(period: Period) -> [Period; 2] {
+    [period, Period::Year(period.financial_year())]
+}
+
+/// The indicator line rule, over the facts it needs (the one place it is
+/// written; the aggregate replay and the read model both call it): RAG by
+/// the scheme in force for the period's financial year against the target
+/// in force, else the RAG the source printed; long-term DoT against
+/// `previous`, the result of the same period last year.
+pub fn line_of(
+    spec: &IndicatorSpec,
+    schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+    period: Period,
+    target: Option<&Target>,
+    result: &ResultValue,
+    previous: Option<&ResultValue>,
+) -> IndicatorLine {
     let rag = match (target, scheme_in_force(schemes, period.financial_year())) {
         (Some(t), Some(scheme)) => rate(
             scheme,
@@ -135,12 +155,12 @@ pub fn indicator_line(
             _ => None,
         },
     };
-    Some(IndicatorLine {
+    IndicatorLine {
         indicator_type: spec.indicator_type,
         rag,
         monitor: matches!(target, Some(Target::Monitor)),
         direction: direction::direction_of_results(spec.polarity, result, previous),
-    })
+    }
 }
 
 /// Everything the dashboard is computed from.

@@ -1,0 +1,307 @@
+//! Revenue, capital and savings of a period: the year's budget and the
+//! latest forecast (or delivery report) of the period's financial year up
+//! to the period, carried forward when the period has none, as of S.
+
+use std::collections::BTreeMap;
+
+use perfledger_domain::budget::{CapitalFigures, RevenueFigures};
+use perfledger_domain::dashboard::SavingLine;
+use perfledger_domain::event::EventBody;
+use perfledger_domain::period::Period;
+use perfledger_domain::{EntityKind, Fixed};
+use perfledger_log::Seq;
+use serde::{Deserialize, Serialize};
+
+use super::{fy_start_month, R};
+use crate::keys::field;
+use crate::store::FactRecord;
+use crate::{AsOf, ReadModel};
+
+/// A revenue line for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevenueRow {
+    /// Line.
+    pub line: String,
+    /// Unit.
+    pub unit: String,
+    /// Figures.
+    pub figures: RevenueFigures,
+    /// Variation.
+    pub variation: Fixed,
+    /// % of revised budget, 1dp.
+    pub variation_percent_1dp: Option<Fixed>,
+    /// The period of the forecast shown: the requested period, or an
+    /// earlier one of the same financial year carried forward (label it
+    /// "forecast as at …"); None when no forecast was submitted (the
+    /// revised budget stands in for it).
+    pub forecast_period: Option<Period>,
+}
+
+/// A capital line for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapitalRow {
+    /// Line.
+    pub line: String,
+    /// Unit.
+    pub unit: String,
+    /// Figures.
+    pub figures: CapitalFigures,
+    /// Proposed = approved + additions + slippage.
+    pub proposed: Fixed,
+    /// Variance from approved.
+    pub variance: Fixed,
+    /// % slippage, whole.
+    pub slippage_percent: Option<Fixed>,
+    /// The period of the forecast shown (as for [`RevenueRow::forecast_period`]).
+    pub forecast_period: Option<Period>,
+}
+
+/// A saving for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavingRow {
+    /// Reference.
+    pub reference: String,
+    /// Unit.
+    pub unit: String,
+    /// Description.
+    pub description: String,
+    /// Target and achieved.
+    pub line: SavingLine,
+    /// Achieved % of target, 1dp.
+    pub achieved_percent_1dp: Option<Fixed>,
+    /// The period of the delivery report shown (earlier than the requested
+    /// period when carried forward); None when none was reported.
+    pub reported_period: Option<Period>,
+}
+
+/// Revenue, capital and savings with totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinanceView {
+    /// Sequence.
+    pub as_of: Seq,
+    /// Unit (None = council).
+    pub unit: Option<String>,
+    /// Period.
+    pub period: Period,
+    /// Revenue lines.
+    pub revenue: Vec<RevenueRow>,
+    /// Revenue total.
+    pub revenue_total: RevenueFigures,
+    /// Capital lines.
+    pub capital: Vec<CapitalRow>,
+    /// Capital total.
+    pub capital_total: CapitalFigures,
+    /// Savings.
+    pub savings: Vec<SavingRow>,
+    /// Savings total target.
+    pub savings_target: Fixed,
+    /// Savings total achieved.
+    pub savings_achieved: Fixed,
+}
+
+impl FinanceView {
+    /// No revenue, capital or savings line has anything for the period's
+    /// financial year (the totals are zeros of nothing, not zero figures).
+    pub fn is_empty(&self) -> bool {
+        self.revenue.is_empty() && self.capital.is_empty() && self.savings.is_empty()
+    }
+
+    /// Earlier periods whose forecasts or delivery reports are shown for
+    /// this one (carried forward), chronologically.
+    pub fn carried_forward(&self) -> Vec<Period> {
+        let mut out: BTreeMap<(i64, i64), Period> = BTreeMap::new();
+        let rows = self
+            .revenue
+            .iter()
+            .map(|r| r.forecast_period)
+            .chain(self.capital.iter().map(|r| r.forecast_period))
+            .chain(self.savings.iter().map(|r| r.reported_period));
+        for p in rows.flatten().filter(|p| *p != self.period) {
+            out.insert(p.sort_key(), p);
+        }
+        out.into_values().collect()
+    }
+}
+
+impl ReadModel {
+    pub(super) fn finance_at(&self, unit: Option<&str>, period: Period, s: Seq) -> R<FinanceView> {
+        let revenue = self.revenue_rows(unit, period, s)?;
+        let capital = self.capital_rows(unit, period, s)?;
+        let savings = self.saving_rows(unit, period, s)?;
+        let revenue_total = RevenueFigures::total(revenue.iter().map(|r| &r.figures))?;
+        let capital_total = CapitalFigures::total(capital.iter().map(|r| &r.figures))?;
+        let savings_target = Fixed::sum(savings.iter().map(|r| r.line.target))?;
+        let savings_achieved = Fixed::sum(savings.iter().map(|r| r.line.achieved))?;
+        Ok(FinanceView {
+            as_of: s,
+            unit: match unit {
+                Some(u) => Some(self.unit_name(u, s)?),
+                None => None,
+            },
+            period,
+            revenue,
+            revenue_total,
+            capital,
+            capital_total,
+            savings,
+            savings_target,
+            savings_achieved,
+        })
+    }
+
+    /// Revenue lines with a budget for the year or a forecast in it, by unit and line.
+    fn revenue_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<RevenueRow>> {
+        let fy = period.financial_year();
+        let ms = Some(fy_start_month(fy));
+        let year = Some(Period::Year(fy));
+        let mut revenue = Vec::new();
+        for id in self.members(unit, EntityKind::RevenueLine, s)? {
+            let Some(EventBody::RevenueLineDefined { spec }) = self.spec_at(id, s)? else {
+                continue;
+            };
+            let budget = match self.fact_at(id, field::BUDGET, year, s)? {
+                Some(FactRecord {
+                    body:
+                        EventBody::BudgetSet {
+                            original, revised, ..
+                        }
+                        | EventBody::BudgetRevised {
+                            original, revised, ..
+                        },
+                    ..
+                }) => Some((original, revised)),
+                _ => None,
+            };
+            let (forecast, forecast_period) =
+                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body: EventBody::RevenueForecastSubmitted { forecast, .. },
+                        period: fp,
+                        ..
+                    }) => (Some(forecast), fp),
+                    _ => (None, None),
+                };
+            if budget.is_none() && forecast.is_none() {
+                continue;
+            }
+            let (original, revised) = budget.unwrap_or((Fixed::ZERO, Fixed::ZERO));
+            let figures = RevenueFigures {
+                original,
+                revised,
+                forecast: forecast.unwrap_or(revised),
+            };
+            revenue.push(RevenueRow {
+                line: spec.name.to_string(),
+                unit: spec.unit.to_string(),
+                variation: figures.variation()?,
+                variation_percent_1dp: figures.variation_percent_1dp()?,
+                figures,
+                forecast_period,
+            });
+        }
+        revenue.sort_by(|a, b| (&a.unit, &a.line).cmp(&(&b.unit, &b.line)));
+        Ok(revenue)
+    }
+
+    /// Capital lines with an approved budget for the year or a forecast in it, by unit and line.
+    fn capital_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<CapitalRow>> {
+        let fy = period.financial_year();
+        let ms = Some(fy_start_month(fy));
+        let year = Some(Period::Year(fy));
+        let mut capital = Vec::new();
+        for id in self.members(unit, EntityKind::CapitalLine, s)? {
+            let Some(EventBody::CapitalLineDefined { spec }) = self.spec_at(id, s)? else {
+                continue;
+            };
+            let approved = match self.fact_at(id, field::BUDGET, year, s)? {
+                Some(FactRecord {
+                    body: EventBody::CapitalBudgetSet { approved, .. },
+                    ..
+                }) => Some(approved),
+                _ => None,
+            };
+            let (fc, forecast_period) =
+                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body:
+                            EventBody::CapitalForecastSubmitted {
+                                additions,
+                                slippage,
+                                forecast,
+                                ..
+                            },
+                        period: fp,
+                        ..
+                    }) => (Some((additions, slippage, forecast)), fp),
+                    _ => (None, None),
+                };
+            if approved.is_none() && fc.is_none() {
+                continue;
+            }
+            let approved = approved.unwrap_or(Fixed::ZERO);
+            let (additions, slippage, forecast) =
+                fc.unwrap_or((Fixed::ZERO, Fixed::ZERO, approved));
+            let figures = CapitalFigures {
+                approved,
+                additions,
+                slippage,
+                forecast,
+            };
+            capital.push(CapitalRow {
+                line: spec.name.to_string(),
+                unit: spec.unit.to_string(),
+                proposed: figures.proposed()?,
+                variance: figures.variance()?,
+                slippage_percent: figures.slippage_percent_whole(),
+                figures,
+                forecast_period,
+            });
+        }
+        capital.sort_by(|a, b| (&a.unit, &a.line).cmp(&(&b.unit, &b.line)));
+        Ok(capital)
+    }
+
+    /// Savings with a target for the year, by unit and reference.
+    fn saving_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<SavingRow>> {
+        let fy = period.financial_year();
+        let ms = Some(fy_start_month(fy));
+        let mut savings = Vec::new();
+        for id in self.members(unit, EntityKind::Saving, s)? {
+            let Some(EventBody::SavingProposed { spec }) = self.spec_at(id, s)? else {
+                continue;
+            };
+            let Some(target) = spec.target_for(fy) else {
+                continue;
+            };
+            let (achieved, reported_period) =
+                match self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)? {
+                    Some(FactRecord {
+                        body: EventBody::SavingDeliveryReported { achieved, .. },
+                        period: rp,
+                        ..
+                    }) => (achieved, rp),
+                    _ => (Fixed::ZERO, None),
+                };
+            savings.push(SavingRow {
+                reference: spec.reference.to_string(),
+                unit: spec.unit.to_string(),
+                description: spec.description.to_string(),
+                line: SavingLine { target, achieved },
+                achieved_percent_1dp: perfledger_domain::saving::achieved_percent_1dp(
+                    achieved, target,
+                ),
+                reported_period,
+            });
+        }
+        savings.sort_by(|a, b| (&a.unit, &a.reference).cmp(&(&b.unit, &b.reference)));
+        Ok(savings)
+    }
+
+    /// Revenue, capital and savings per line with totals for a period (the
+    /// latest forecast of the period's financial year up to the period).
+    pub fn finance(&self, unit: Option<&str>, period: Period, at: AsOf) -> R<FinanceView> {
+        let s = self.resolve(at)?;
+        self.check_unit(unit, s)?;
+        self.finance_at(unit, period, s)
+    }
+}
