@@ -436,7 +436,10 @@ pub fn compute(inputs: &DashboardInputs) -> Result<Dashboard, DomainError> {
 
 /// Canonical bytes of a dashboard (postcard).
 pub fn canonical_bytes(dashboard: &Dashboard) -> Vec<u8> {
-    postcard::to_allocvec(dashboard).unwrap_or_default()
+    // Postcard fails only on a type it cannot encode or a failing writer;
+    // `Dashboard` has neither, and empty bytes would let a seal pin the
+    // digest of nothing.
+    postcard::to_allocvec(dashboard).expect("a dashboard always encodes with postcard")
 }
 
 /// SHA-256 of the canonical bytes.

@@ -451,7 +451,7 @@ impl ReadModel {
             });
         }
         Ok(v.chunks_exact(8)
-            .map(|c| i64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
+            .map(|c| i64::from_be_bytes(c.try_into().expect("chunks_exact(8) yields 8 bytes")))
             .collect())
     }
 

@@ -14,9 +14,11 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 pub const FORMAT_VERSION: u32 = 3;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    // Serialising plain data into a Vec cannot fail for these types; an
-    // empty value would be reported as corrupt on read, never silently used.
-    postcard::to_extend(v, vec![VALUE_VERSION]).unwrap_or_default()
+    // Postcard fails only on a type it cannot encode or a writer that
+    // fails; stored values are plain data written into a Vec. An empty
+    // value instead would be committed and only found corrupt on read.
+    postcard::to_extend(v, vec![VALUE_VERSION])
+        .expect("a read-model value is plain data that postcard always encodes")
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadModelError> {
