@@ -6,8 +6,8 @@ use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::EntityKind;
 use perfledger_log::jetstream::JetStreamOptions;
 use perfledger_log::{EmbeddedLog, EventLog, JetStreamLog};
-use perfledger_readmodel::testgen::{indicator_ref, to_commit, unit_name, Generator, Shape};
 use perfledger_readmodel::{AsOf, ReadModel};
+use perfledger_testkit::council::{indicator_ref, to_commit, unit_name, Generator, Shape};
 use perfledger_testkit::NatsServer;
 
 #[tokio::test]
@@ -36,12 +36,12 @@ async fn embedded_and_jetstream_give_the_same_digests() {
     assert_eq!(js.head().await.unwrap(), commits.len() as u64);
 
     let a = ReadModel::open_temporary(
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .unwrap();
     a.rebuild(&embedded, &mut |_| {}).await.unwrap();
     let b = ReadModel::open_temporary(
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .unwrap();
     b.rebuild(&js, &mut |_| {}).await.unwrap();

@@ -39,7 +39,6 @@ mod project;
 mod query;
 pub mod render;
 mod store;
-pub mod testgen;
 mod versions;
 
 use std::path::Path;

@@ -16,13 +16,13 @@ use perfledger_domain::dashboard::indicator_line;
 use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::{EntityKind, Envelope};
 use perfledger_log::LogRecord;
-use perfledger_readmodel::testgen::{indicator_ref, risk_id, unit_name, Shape};
 use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError};
+use perfledger_testkit::council::{indicator_ref, risk_id, unit_name, Shape};
 use proptest::prelude::*;
 
 fn build(records: &[LogRecord], batch: usize) -> ReadModel {
     let rm = ReadModel::open_temporary(
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .expect("temporary read model");
     Projector::new(&rm)
@@ -234,7 +234,7 @@ fn undecodable_record_stops_with_its_sequence_after_committing_the_prefix() {
     let (mut records, _) = support::records(Shape::small(), 9, 0);
     records[41].payload = bytes::Bytes::from_static(b"\x01garbage");
     let rm = ReadModel::open_temporary(
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .unwrap();
     let err = Projector::new(&rm)

@@ -7,11 +7,11 @@ use std::path::Path;
 use perfledger_log::embedded::{read_raw, write_raw};
 use perfledger_log::integrity::{self, Problem};
 use perfledger_log::{EmbeddedLog, EventLog, LogRecord};
-use perfledger_readmodel::testgen::{to_commit, Generator, Shape};
 use perfledger_readmodel::{ProjectError, Projector, ReadModel};
+use perfledger_testkit::council::{to_commit, Generator, Shape};
 
 fn tenant() -> perfledger_domain::Tenant {
-    perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap()
+    perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap()
 }
 
 fn commits() -> Vec<perfledger_log::Commit> {

@@ -1,21 +1,67 @@
-//! Crash test: SIGKILL the projector process (`perfledger-project`) at
-//! pseudo-random points (fixed seed) during catch-up of a 100k+ event
-//! embedded log, at least 20 times; after each restart it resumes from its
-//! checkpoint, and at the end the read model is byte-identical (content
-//! digest over every key and value) to a clean rebuild, and so are the
-//! dashboards' digests.
+//! Crash test: SIGKILL the projector process at pseudo-random points (fixed
+//! seed) during catch-up of a 100k+ event embedded log, at least 20 times;
+//! after each restart it resumes from its checkpoint, and at the end the
+//! read model is byte-identical (content digest over every key and value)
+//! to a clean rebuild, and so are the dashboards' digests.
+//!
+//! The projector process is this test binary run again with only the
+//! [`projector_process`] test selected and its arguments in [`CHILD_ARGS`]
+//! (test-only code stays out of the production crate; no binary is built
+//! for it). It prints `progress <checkpoint> <applied> <total>` after every
+//! committed batch and `done <checkpoint> <content digest>` at the end, one
+//! flushed line each; the harness's own lines are ignored.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_log::{EmbeddedLog, EventLog};
-use perfledger_readmodel::testgen::{to_commit, unit_name, Generator, Rng, Shape};
-use perfledger_readmodel::{AsOf, ReadModel};
+use perfledger_readmodel::{AsOf, Projector, ReadModel};
+use perfledger_testkit::council::{to_commit, unit_name, Generator, Rng, Shape, TENANT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_perfledger-project");
+/// Environment variable carrying the projector process's arguments,
+/// tab-separated: log dir, read-model dir, batch records, `rebuild` or not.
+const CHILD_ARGS: &str = "PERFLEDGER_CRASH_PROJECTOR";
 const BATCH: &str = "3000";
+
+/// The projector process (a no-op unless started by [`spawn`]): catch up
+/// the read model with the embedded log, reporting progress on stdout.
+#[test]
+fn projector_process() {
+    let Ok(args) = std::env::var(CHILD_ARGS) else {
+        return;
+    };
+    let args: Vec<&str> = args.split('\t').collect();
+    let [log_dir, rm_dir, batch, rebuild] = args[..] else {
+        panic!("{CHILD_ARGS}: expected 4 tab-separated fields, got {args:?}");
+    };
+    let batch: usize = batch.parse().expect("batch records");
+    let tenant = perfledger_domain::Tenant::new(TENANT).expect("tenant");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let log = EmbeddedLog::open(log_dir).await.expect("open log");
+        let rm = ReadModel::open(rm_dir, &tenant).expect("open read model");
+        let mut out = std::io::stdout();
+        let mut progress = |p: perfledger_readmodel::Progress| {
+            let _ = writeln!(out, "progress {} {} {}", p.checkpoint, p.applied, p.total);
+            let _ = out.flush();
+        };
+        if rebuild == "rebuild" {
+            rm.clear().expect("clear");
+        }
+        let cp = Projector::new(&rm)
+            .with_batch_records(batch)
+            .catch_up(&log, &mut progress)
+            .await
+            .expect("catch up");
+        let digest = rm.content_digest().expect("content digest");
+        println!("done {cp} {digest}");
+    });
+}
 
 fn shape() -> Shape {
     Shape {
@@ -52,16 +98,24 @@ async fn write_log(dir: &Path) -> (u64, u64) {
     (log.head().await.expect("head"), gen.events_produced())
 }
 
-fn spawn(log: &Path, rm: &Path, extra: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg(log)
-        .arg(rm)
-        .args(["--batch", BATCH])
-        .args(extra)
+/// Start the projector process (see the module docs); `rebuild` clears the
+/// read model first.
+fn spawn(log: &Path, rm: &Path, rebuild: bool) -> Child {
+    let args = [
+        log.to_str().expect("utf-8 path"),
+        rm.to_str().expect("utf-8 path"),
+        BATCH,
+        if rebuild { "rebuild" } else { "resume" },
+    ]
+    .join("\t");
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["projector_process", "--exact", "--nocapture", "-q"])
+        .args(["--test-threads", "1"])
+        .env(CHILD_ARGS, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("spawn perfledger-project")
+        .expect("spawn the projector process")
 }
 
 /// Parse `progress <checkpoint> <applied> <total>`.
@@ -74,8 +128,8 @@ fn progress(line: &str) -> Option<(u64, u64, u64)> {
     ))
 }
 
-fn run_to_end(log: &Path, rm: &Path, extra: &[&str]) -> (u64, String) {
-    let mut child = spawn(log, rm, extra);
+fn run_to_end(log: &Path, rm: &Path, rebuild: bool) -> (u64, String) {
+    let mut child = spawn(log, rm, rebuild);
     let out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut done = None;
     for line in out.lines() {
@@ -106,7 +160,7 @@ fn sigkill_during_catch_up_then_resume_equals_clean_rebuild() {
     while kills < 24 {
         runs += 1;
         assert!(runs < 400, "projector never got through");
-        let mut child = spawn(&log_dir, &rm_dir, &[]);
+        let mut child = spawn(&log_dir, &rm_dir, false);
         let out = BufReader::new(child.stdout.take().expect("stdout"));
         // Kill after a pseudo-random number of committed batches (0 = at the
         // first progress report, before any batch of this run).
@@ -147,25 +201,19 @@ fn sigkill_during_catch_up_then_resume_equals_clean_rebuild() {
     );
     assert!(resumed_from_nonzero > 0, "no run resumed from a checkpoint");
 
-    let (cp, digest) = run_to_end(&log_dir, &rm_dir, &[]);
+    let (cp, digest) = run_to_end(&log_dir, &rm_dir, false);
     assert_eq!(cp, head);
-    let (clean_cp, clean_digest) = run_to_end(&log_dir, &clean_dir, &["--rebuild"]);
+    let (clean_cp, clean_digest) = run_to_end(&log_dir, &clean_dir, true);
     assert_eq!(clean_cp, head);
     assert_eq!(
         digest, clean_digest,
         "resumed read model differs from a clean rebuild"
     );
 
-    let a = ReadModel::open(
-        &rm_dir,
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
-    )
-    .expect("open resumed");
-    let b = ReadModel::open(
-        &clean_dir,
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
-    )
-    .expect("open clean");
+    let a = ReadModel::open(&rm_dir, &perfledger_domain::Tenant::new(TENANT).unwrap())
+        .expect("open resumed");
+    let b = ReadModel::open(&clean_dir, &perfledger_domain::Tenant::new(TENANT).unwrap())
+        .expect("open clean");
     for q in 1..=4 {
         let p = Period::Quarter(FinancialYear(2018), q);
         for unit in [None, Some(unit_name(0)), Some(unit_name(7))] {

@@ -18,8 +18,8 @@
 
 use perfledger_domain::Tenant;
 use perfledger_log::{EventLog, LogError, LogRecord, MemoryLog, Seq, Until};
-use perfledger_readmodel::testgen::{to_commit, Generator, Shape, TENANT};
 use perfledger_readmodel::{ProjectError, Projector, ReadModel};
+use perfledger_testkit::council::{to_commit, Generator, Shape, TENANT};
 use perfledger_testkit::fault_log::{FaultLog, FaultPlan};
 
 use futures::StreamExt;

@@ -3,8 +3,8 @@
 //! clean rebuild.
 
 use perfledger_log::{EmbeddedLog, EventLog};
-use perfledger_readmodel::testgen::{to_commit, Generator, Shape};
 use perfledger_readmodel::{Projector, ReadModel};
+use perfledger_testkit::council::{to_commit, Generator, Shape};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_projects_records_appended_while_running() {
@@ -18,7 +18,7 @@ async fn follow_projects_records_appended_while_running() {
 
     let rm = ReadModel::open(
         dir.path().join("rm"),
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .unwrap();
     let (tx, mut rx) = tokio::sync::watch::channel(0u64);
@@ -40,7 +40,7 @@ async fn follow_projects_records_appended_while_running() {
     follower.abort();
 
     let clean = ReadModel::open_temporary(
-        &perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT).unwrap(),
+        &perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT).unwrap(),
     )
     .unwrap();
     clean.rebuild(&log, &mut |_| {}).await.unwrap();

@@ -16,7 +16,11 @@
 //!
 //! [`ids::SequentialIds`] is a deterministic id source for the ledger
 //! (`Ledger::with_ids`), so tests can pin event ids.
+//!
+//! [`council::Generator`] generates a synthetic council's event log from a
+//! seed (tests and benchmarks; its output is pinned byte for byte).
 
+pub mod council;
 pub mod fault_log;
 pub mod ids;
 

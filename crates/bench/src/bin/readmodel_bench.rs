@@ -20,8 +20,8 @@ use perfledger_domain::period::{FinancialYear, Period};
 use perfledger_domain::{decode_commit, EntityKind};
 use perfledger_log::jetstream::JetStreamOptions;
 use perfledger_log::{EmbeddedLog, EventLog, JetStreamLog, Until};
-use perfledger_readmodel::testgen::{to_commit, unit_name, Generator, Rng, Shape};
 use perfledger_readmodel::{AsOf, ReadModel};
+use perfledger_testkit::council::{to_commit, unit_name, Generator, Rng, Shape};
 use perfledger_testkit::NatsServer;
 
 fn arg(name: &str) -> Option<String> {
@@ -431,6 +431,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The generator's tenant: the read models here project its records.
 fn bench_tenant() -> perfledger_domain::Tenant {
-    perfledger_domain::Tenant::new(perfledger_readmodel::testgen::TENANT)
+    perfledger_domain::Tenant::new(perfledger_testkit::council::TENANT)
         .expect("the generator's tenant is a valid token")
 }

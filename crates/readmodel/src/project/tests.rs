@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::keys;
-use crate::testgen::{to_commit, Generator, Shape, TENANT};
 use perfledger_domain::{Envelope, Tenant};
+use perfledger_testkit::council::{to_commit, Generator, Shape, TENANT};
 
 fn tenant() -> Tenant {
     Tenant::new(TENANT).unwrap()

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use perfledger_domain::Envelope;
 use perfledger_log::{LogRecord, Subject};
-use perfledger_readmodel::testgen::{to_commit, Generator, Shape};
+use perfledger_testkit::council::{to_commit, Generator, Shape};
 use uuid::Uuid;
 
 /// Log records (seq 1..) of a generated council, with an integrity
