@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use perfledger_readmodel::AsOf;
 use sha2::{Digest, Sha256};
 
+use crate::answers::Stored;
 use crate::params::parse_as_of;
 
 /// `Cache-Control` of a pinned answer: a year (the longest RFC 9111
@@ -82,40 +83,55 @@ pub(crate) fn none_match(headers: &HeaderMap, tag: &str) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
 }
 
-/// Tag a `200 OK` answer, mark it immutable when `pinned`, and answer 304
-/// when the request already holds it. Other answers pass unchanged.
-pub(crate) async fn finish(resp: Response, pinned: bool, request: &HeaderMap) -> Response {
+/// Read a `200 OK` answer into memory with its `ETag`; any other answer is
+/// given back unchanged (errors are neither tagged nor stored).
+pub(crate) async fn store(resp: Response) -> Result<Stored, Response> {
     if resp.status() != StatusCode::OK {
-        return resp;
+        return Err(resp);
     }
-    let (mut parts, body) = resp.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    let (parts, body) = resp.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         // Our bodies are in memory; a failure here is a bug, not input.
         Err(e) => {
             tracing::error!(error = %e, "cannot read an answer's body");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
         }
     };
-    let tag = etag(&bytes);
-    let tag_value = HeaderValue::from_str(&tag).expect("a quoted hex digest is a header value");
-    parts.headers.insert(header::ETAG, tag_value.clone());
+    let etag = HeaderValue::from_str(&etag(&body)).expect("a quoted hex digest is a header value");
+    Ok(Stored {
+        headers: parts.headers,
+        body,
+        etag,
+    })
+}
+
+/// The response for a stored answer: tagged, marked immutable when
+/// `pinned`, and `304 Not Modified` when the request already holds it.
+pub(crate) fn finish(answer: &Stored, pinned: bool, request: &HeaderMap) -> Response {
+    let mut headers = answer.headers.clone();
+    headers.insert(header::ETAG, answer.etag.clone());
     if pinned {
-        parts
-            .headers
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
     }
-    if none_match(request, &tag) {
-        let mut not_modified = Response::new(Body::empty());
-        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+    let tag = answer.etag.to_str().expect("an ETag we made is ASCII");
+    let (status, body) = if none_match(request, tag) {
+        // A 304 carries the validators, not the body's description.
+        let mut kept = HeaderMap::new();
         for name in [header::ETAG, header::CACHE_CONTROL] {
-            if let Some(v) = parts.headers.get(&name) {
-                not_modified.headers_mut().insert(name, v.clone());
+            if let Some(v) = headers.get(&name) {
+                kept.insert(name, v.clone());
             }
         }
-        return not_modified;
-    }
-    Response::from_parts(parts, Body::from(bytes))
+        headers = kept;
+        (StatusCode::NOT_MODIFIED, Body::empty())
+    } else {
+        (StatusCode::OK, Body::from(answer.body.clone()))
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 #[cfg(test)]
 extern crate self as perfledger_web;
 
+mod answers;
 mod api;
 mod changes_page;
 pub mod html;
@@ -43,7 +44,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -89,6 +90,7 @@ pub(crate) struct App {
     pub(crate) web: WebState,
     periods: PeriodCache,
     verdicts: Arc<verdicts::VerdictCache>,
+    answers: Arc<answers::AnswerCache>,
 }
 
 impl App {
@@ -97,6 +99,7 @@ impl App {
             web,
             periods: Arc::new(Mutex::new(None)),
             verdicts: Arc::default(),
+            answers: Arc::default(),
         }
     }
 
@@ -287,6 +290,16 @@ struct Answer {
     fmt: Fmt,
     pin: Pin,
     headers: HeaderMap,
+    /// The request's URI as sent: with the head, the key of its stored
+    /// answer ([`answers`]).
+    uri: Uri,
+}
+
+/// What the blocking pool gives back: a stored answer, or a fresh response
+/// with the key and head to store it under.
+enum Rendered {
+    Stored(Arc<answers::Stored>),
+    Fresh(Response, answers::Key, u64),
 }
 
 /// Run a page or API function on the blocking pool and turn its outcome
@@ -299,18 +312,44 @@ where
     let title = app.web.title.clone();
     let fmt = a.fmt;
     let mut pinned = false;
+    let cache = app.answers.clone();
+    let rm = app.web.readmodel.clone();
     let outcome = match query_map(q) {
         Err(e) => Err(e),
         Ok(map) => {
             pinned = a.pin.pinned(&map);
-            match tokio::task::spawn_blocking(move || f(&app, &map)).await {
+            let uri = a.uri.to_string();
+            let render = move || -> Result<Rendered, AppError> {
+                let head = app.rm().checkpoint()?;
+                let key = (uri, (!pinned).then_some(head));
+                if let Some(hit) = app.answers.get(&key) {
+                    return Ok(Rendered::Stored(hit));
+                }
+                Ok(Rendered::Fresh(f(&app, &map)?, key, head))
+            };
+            match tokio::task::spawn_blocking(render).await {
                 Ok(r) => r,
                 Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
             }
         }
     };
+    let outcome = match outcome {
+        Ok(Rendered::Stored(s)) => Ok(s),
+        Ok(Rendered::Fresh(r, key, head)) => match http_cache::store(r).await {
+            Ok(s) => {
+                let s = Arc::new(s);
+                // Filed only if nothing moved while it was rendered.
+                if rm.checkpoint().ok() == Some(head) {
+                    cache.put(key, s.clone());
+                }
+                Ok(s)
+            }
+            Err(other) => return other,
+        },
+        Err(e) => Err(e),
+    };
     match outcome {
-        Ok(r) => http_cache::finish(r, pinned, &a.headers).await,
+        Ok(s) => http_cache::finish(&s, pinned, &a.headers),
         Err(e) => {
             if matches!(e, AppError::Internal(_)) {
                 tracing::error!(error = %e.message(), "request failed");
@@ -341,11 +380,12 @@ pub(crate) fn page(body: String) -> Result<Response, AppError> {
 
 macro_rules! handler {
     ($name:ident, $fmt:expr, $pin:expr, $f:path) => {
-        async fn $name(State(app): State<App>, headers: HeaderMap, q: Q) -> Response {
+        async fn $name(State(app): State<App>, uri: Uri, headers: HeaderMap, q: Q) -> Response {
             let a = Answer {
                 fmt: $fmt,
                 pin: $pin,
                 headers,
+                uri,
             };
             run(app, a, q, |app, m| $f(app, m)).await
         }
@@ -369,6 +409,7 @@ macro_rules! keyed_handler {
     ($name:ident, $fmt:expr, $pin:expr, $f:path) => {
         async fn $name(
             State(app): State<App>,
+            uri: Uri,
             headers: HeaderMap,
             key: Result<Path<String>, PathRejection>,
             q: Q,
@@ -377,6 +418,7 @@ macro_rules! keyed_handler {
                 fmt: $fmt,
                 pin: $pin,
                 headers,
+                uri,
             };
             match path_param(key, "key") {
                 Ok(key) => run(app, a, q, move |app, m| $f(app, &key, m)).await,
@@ -413,6 +455,7 @@ handler!(
 
 async fn audit_page(
     State(app): State<App>,
+    uri: Uri,
     headers: HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
@@ -421,6 +464,7 @@ async fn audit_page(
         fmt: Fmt::Html,
         pin: Pin::Never,
         headers,
+        uri,
     };
     match path_param(p, "key") {
         Ok((kind, key)) => run(app, a, q, move |app, m| pages::audit(app, &kind, &key, m)).await,
@@ -430,6 +474,7 @@ async fn audit_page(
 
 async fn api_audit(
     State(app): State<App>,
+    uri: Uri,
     headers: HeaderMap,
     p: Result<Path<(String, String)>, PathRejection>,
     q: Q,
@@ -438,6 +483,7 @@ async fn api_audit(
         fmt: Fmt::Json,
         pin: Pin::Seq,
         headers,
+        uri,
     };
     match path_param(p, "key") {
         Ok((kind, key)) => run(app, a, q, move |app, m| api::audit(app, &kind, &key, m)).await,
@@ -471,7 +517,11 @@ async fn not_found(State(app): State<App>, uri: axum::http::Uri) -> Response {
 ///
 /// Keys may contain `/` (`CG/S24`), written plainly or as `%2F`.
 pub fn router(state: WebState) -> Router {
-    let app = App::new(state);
+    routes(App::new(state))
+}
+
+/// [`router`] over an [`App`] (tests keep a handle on its caches).
+fn routes(app: App) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/dashboard", get(dashboard))
