@@ -1,0 +1,131 @@
+//! perfledger's two command paths on a real nats-server.
+//!
+//! One [`Side`] = one nats-server (the modern binary, temp storage, loopback)
+//! with JetStream either fsyncing every write (`sync_interval: always`, the
+//! durable setting of deploy/README.md) or on its timer (the default), one
+//! `Ledger` over its JetStream log as the gateway binary builds it, and a
+//! `CommandGateway` serving it in-process like `gateway --example load`.
+//! The ledger path calls `Ledger::execute`; the gateway path sends each
+//! command from its writer's own NATS connection with `perfledger-client`
+//! (request/reply → gateway → ledger → JetStream). Every command must be
+//! accepted: a refusal is a panic naming it, never a silently short cell.
+
+use std::sync::Arc;
+
+use perfledger_client::{Publisher, PublisherConfig};
+use perfledger_domain::Tenant;
+use perfledger_gateway::{CommandGateway, GatewayConfig};
+use perfledger_ledger::{Ledger, Submitted};
+use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
+use perfledger_log::AnyLog;
+use perfledger_testkit::NatsServer;
+
+use crate::workload::{drive, Timed, TENANT};
+
+/// nats-server config of each durability setting (JetStream and its store
+/// dir come from testkit's command line). nats-server 2.15 limits a stream
+/// to 1,000 consumers unless told otherwise (`default_max_consumers`), and
+/// the ledger opens an ephemeral ordered consumer per command (to catch its
+/// command-id index up, and to load an entity) that lingers until the
+/// server reaps it: at a few hundred commands a second the default limit
+/// refuses commands within seconds. The bench lifts it so the command path
+/// can be measured at all (see the README's Performance section).
+fn config(durable: bool) -> &'static str {
+    if durable {
+        "jetstream {\n  sync_interval: always\n  limits { default_max_consumers: 1000000 }\n}\n"
+    } else {
+        // No sync_interval: the file store fsyncs on its timer (2 min).
+        "jetstream {\n  limits { default_max_consumers: 1000000 }\n}\n"
+    }
+}
+
+/// A nats-server with a ledger and a gateway on it.
+pub struct Side {
+    server: NatsServer,
+    ledger: Ledger<AnyLog>,
+    stop: tokio::sync::watch::Sender<bool>,
+    serving: tokio::task::JoinHandle<Result<(), perfledger_gateway::GatewayError>>,
+}
+
+impl Side {
+    /// Start the server (`$NATS_SERVER`, set by main to the modern binary),
+    /// the log, the ledger and the gateway.
+    pub async fn start(durable: bool) -> Self {
+        let server = NatsServer::start_with_config_text(config(durable));
+        let url = server.url();
+        let client = async_nats::connect(&url)
+            .await
+            .expect("connect to the bench nats-server");
+        let log = JetStreamLog::with_client(client, JetStreamOptions::default())
+            .await
+            .expect("open the JetStream log");
+        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl");
+        let gw = Arc::new(CommandGateway::new(
+            ledger.clone(),
+            GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
+        ));
+        let gw_client = async_nats::connect(&url)
+            .await
+            .expect("connect the gateway");
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(async move {
+            let mut rx = rx;
+            gw.serve(gw_client, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        Side {
+            server,
+            ledger,
+            stop,
+            serving,
+        }
+    }
+
+    /// The ledger path: `Ledger::execute` in this process.
+    pub async fn run_ledger(&self, tag: &str, writers: usize, per_writer: usize) -> Timed {
+        let ledger = self.ledger.clone();
+        drive(tag, writers, per_writer, move |_, cmd| {
+            let ledger = ledger.clone();
+            async move {
+                let name = cmd.command.name();
+                if let Err(e) = ledger.execute(Submitted::new(cmd)).await {
+                    panic!("ledger path: {name} failed: {e}");
+                }
+            }
+        })
+        .await
+    }
+
+    /// The gateway path: one NATS connection and publisher per writer.
+    pub async fn run_gateway(&self, tag: &str, writers: usize, per_writer: usize) -> Timed {
+        let mut pubs = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let c = async_nats::connect(self.server.url())
+                .await
+                .expect("connect a publisher");
+            pubs.push(Publisher::new(c, PublisherConfig::default()));
+        }
+        let pubs = Arc::new(pubs);
+        drive(tag, writers, per_writer, move |w, cmd| {
+            let pubs = pubs.clone();
+            async move {
+                if let Err(e) = pubs[w].send(&cmd).await {
+                    panic!("gateway path: {} failed: {e}", cmd.command.name());
+                }
+            }
+        })
+        .await
+    }
+
+    /// Stop the gateway (waiting for requests in flight) and the server.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.serving
+            .await
+            .expect("the gateway task panicked")
+            .expect("the gateway stopped with an error");
+        drop(self.server);
+    }
+}

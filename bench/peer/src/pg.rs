@@ -1,0 +1,154 @@
+//! A throwaway PostgreSQL 15 server (Debian's packages) for the peer.
+//!
+//! Invariant: the cluster lives in a temp directory, listens on 127.0.0.1
+//! only (a free port, no Unix socket outside the temp dir), trusts local
+//! connections, and is stopped (`pg_ctl stop -m immediate`) and removed when
+//! the [`Postgres`] value is dropped. fsync stays on (the default): the
+//! durability settings compared are per connection (`synchronous_commit`).
+//! PostgreSQL refuses to run as root, so as root every server command runs
+//! as the `postgres` user (`runuser`), which owns the temp directory.
+//! A missing installation is a loud panic naming the fix, never a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Where Debian's PostgreSQL 15 server binaries live.
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The role and database the bench connects as.
+pub const USER: &str = "bench";
+pub const DATABASE: &str = "postgres";
+
+/// One running PostgreSQL cluster.
+pub struct Postgres {
+    port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    run_as: Option<&'static str>,
+    _tmp: tempfile::TempDir,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Postgres {
+    /// initdb a cluster in a temp dir and start it on a free loopback port.
+    pub fn start() -> Self {
+        let initdb = Path::new(PG_BIN).join("initdb");
+        assert!(
+            initdb.is_file(),
+            "{} not found: install PostgreSQL 15 (`apt-get install -y postgresql`; \
+             scripts/bench-peer does this)",
+            initdb.display()
+        );
+        let tmp = tempfile::Builder::new()
+            .prefix("peer-pg-")
+            .tempdir()
+            .expect("create temp dir for PostgreSQL");
+        let run_as = is_root().then_some("postgres");
+        if let Some(user) = run_as {
+            let status = Command::new("chown")
+                .args(["-R", user])
+                .arg(tmp.path())
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown the PostgreSQL temp dir to {user}");
+        }
+        let data = tmp.path().join("data");
+        let log = tmp.path().join("server.log");
+        let pg = Postgres {
+            port: perfledger_testkit::free_port(),
+            data,
+            log,
+            run_as,
+            _tmp: tmp,
+        };
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                pg.data.to_str().expect("utf-8 temp path"),
+                "-U",
+                USER,
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
+            pg.port,
+            pg.data.display()
+        );
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                pg.data.to_str().expect("utf-8 temp path"),
+                "-l",
+                pg.log.to_str().expect("utf-8 temp path"),
+                "-o",
+                &opts,
+                "-w",
+                "start",
+            ],
+        );
+        pg
+    }
+
+    /// One of the server binaries, to run as `postgres` when we are root.
+    fn command(&self, bin: &str) -> Command {
+        let path = Path::new(PG_BIN).join(bin);
+        match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&path);
+                c
+            }
+            None => Command::new(&path),
+        }
+    }
+
+    /// Run one of the server binaries, panicking with its output on failure.
+    fn run(&self, bin: &str, args: &[&str]) {
+        let out = self
+            .command(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {bin}: {e}"));
+        assert!(
+            out.status.success(),
+            "{bin} {args:?} failed ({}):\n{}\n{}\nserver log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A libpq/sqlx URL for [`USER`] on [`DATABASE`].
+    pub fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{DATABASE}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.data.to_str().expect("utf-8 temp path").to_string();
+        // Best effort: the temp dir goes away after this either way.
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
