@@ -12,7 +12,7 @@ use perfledger_domain::{decode_commit, Envelope};
 use perfledger_log::{LogRecord, Seq};
 
 use super::batch::Batcher;
-use super::entity::{body_kind, body_names, body_unit, fact_slot};
+use super::entity::{body_names, body_unit, fact_slot};
 use crate::keys::{self, field};
 use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
 use crate::versions::{self, Version};
@@ -61,16 +61,17 @@ fn check_envelope(b: &Batcher, seq: Seq, index: u16, env: &Envelope) -> Result<(
         )));
     }
     let kind = env.entity.kind;
-    let bk = body_kind(&env.body);
-    if bk != kind && !matches!(env.body, EventBody::PostCloseRestatement { .. }) {
-        return Err(apply_err(format!(
+    // A post-close marker has no kind of its own: it travels with the
+    // entity it changes.
+    match env.body.entity_kind() {
+        Some(bk) if bk != kind => Err(apply_err(format!(
             "event {} belongs to a {} but the envelope names a {}",
             env.body.name(),
             bk.token(),
             kind.token()
-        )));
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The entity's registry entry (first event wins) and the names it can be

@@ -1,47 +1,14 @@
-//! What an event is about, decided per event variant with no wildcard
-//! where a new variant must be placed: the entity kind it belongs to, the
-//! unit its entity sits in, the names it can be found by, and the slot
-//! (field, period) its figure is kept in.
+//! What an event is about, as the read model keeps it: the unit its
+//! entity sits in, the names it can be found by, and the slot (field,
+//! period) its figure is kept in (every variant decided there). The
+//! entity kind an event belongs to is the domain's
+//! (`EventBody::entity_kind`).
 
 use perfledger_domain::command::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
 use perfledger_domain::event::{EventBody, Seal};
 use perfledger_domain::ids::{composite_key, normalise_key};
-use perfledger_domain::EntityKind;
 
 use crate::keys::field;
-
-pub(super) fn body_kind(body: &EventBody) -> EntityKind {
-    use EntityKind as K;
-    match body {
-        EventBody::IndicatorDefined { .. }
-        | EventBody::IndicatorAmended { .. }
-        | EventBody::IndicatorRetired { .. }
-        | EventBody::TargetSet { .. }
-        | EventBody::TargetRevised { .. }
-        | EventBody::ResultRecorded { .. }
-        | EventBody::ResultRestated { .. } => K::Indicator,
-        EventBody::ActionDefined { .. } | EventBody::ActionStatusReported { .. } => K::Action,
-        EventBody::RiskRegistered { .. }
-        | EventBody::RiskAssessed { .. }
-        | EventBody::RiskClosed { .. } => K::Risk,
-        EventBody::RevenueLineDefined { .. }
-        | EventBody::BudgetSet { .. }
-        | EventBody::BudgetRevised { .. }
-        | EventBody::RevenueForecastSubmitted { .. } => K::RevenueLine,
-        EventBody::CapitalLineDefined { .. }
-        | EventBody::CapitalBudgetSet { .. }
-        | EventBody::CapitalForecastSubmitted { .. } => K::CapitalLine,
-        EventBody::SavingProposed { .. } | EventBody::SavingDeliveryReported { .. } => K::Saving,
-        EventBody::ToleranceSchemeAdopted { .. } => K::Scheme,
-        EventBody::PeriodClosed { .. } => K::Calendar,
-        EventBody::UnitDefined { .. } | EventBody::CommitteeDefined { .. } => K::Unit,
-        EventBody::DashboardSealed { .. }
-        | EventBody::CommitteeDashboardSealed { .. }
-        | EventBody::CommitteePackSealed { .. } => K::Seal,
-        // A post-close marker travels in the commit of the entity it changes.
-        EventBody::PostCloseRestatement { .. } => K::Seal,
-    }
-}
 
 /// The unit an entity belongs to, from its defining event.
 pub(crate) fn body_unit(body: &EventBody) -> Option<&str> {
