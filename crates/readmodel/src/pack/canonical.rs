@@ -27,9 +27,11 @@ pub enum PackDecodeError {
 
 /// Canonical bytes of a pack.
 pub fn canonical_bytes(pack: &Pack) -> Vec<u8> {
-    // Serialising plain data into a Vec cannot fail for these types; an
-    // empty body would not decode, so it could never pass as a pack.
-    postcard::to_extend(pack, vec![PACK_FORMAT]).unwrap_or_default()
+    // Serialising plain data (no maps with non-string keys, no untagged
+    // enums) into a growable Vec cannot fail. Were it ever to, the digest of
+    // empty bytes would be sealed as if it were this pack: stop instead.
+    postcard::to_extend(pack, vec![PACK_FORMAT])
+        .expect("a pack is plain data and always serialises into a Vec")
 }
 
 /// SHA-256 hex of [`canonical_bytes`].
