@@ -1,2 +1,71 @@
 //! perfledger-bench: benchmark binaries live in `src/bin/`.
 //! Run e.g. `cargo run --release -p perfledger-bench --bin log_bench -- --n 200000`.
+//!
+//! This library holds what several benchmarks share: argument look-up,
+//! percentiles and their printed form, the load average printed beside
+//! figures on a shared machine, and the generated council log.
+
+use std::time::Duration;
+
+use perfledger_log::{EmbeddedLog, EventLog, LogError};
+use perfledger_testkit::council::{to_commit, Generator, Shape};
+
+/// The value after `name` on the command line, if given.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The `p`th percentile of sorted durations (nearest rank, rounding down;
+/// zero for none).
+pub fn pct(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
+    sorted[i]
+}
+
+/// `12.345 ms`.
+pub fn ms(d: Duration) -> String {
+    format!("{}.{:03} ms", d.as_millis(), d.as_micros() % 1000)
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), printed beside
+/// figures measured on a shared machine.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Append the council generated from `shape` and `seed` to an empty `log`
+/// (deterministic; streamed in batches of 10,000 commits). A log that
+/// already holds records is left as it is. Returns the events generated
+/// (0 when the log was kept).
+pub async fn generate_embedded(
+    log: &EmbeddedLog,
+    shape: Shape,
+    seed: u64,
+) -> Result<u64, LogError> {
+    if log.head().await? != 0 {
+        return Ok(0);
+    }
+    let mut gen = Generator::new(shape, seed);
+    let mut chunk = Vec::with_capacity(10_000);
+    for ev in gen.by_ref() {
+        if let Some(c) = to_commit(&ev) {
+            chunk.push(c);
+        }
+        if chunk.len() == 10_000 {
+            log.append_batch(std::mem::take(&mut chunk)).await?;
+        }
+    }
+    if !chunk.is_empty() {
+        log.append_batch(chunk).await?;
+    }
+    Ok(gen.events_produced())
+}

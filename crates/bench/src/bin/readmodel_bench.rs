@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use perfledger_bench::{arg, generate_embedded, ms, pct};
 use perfledger_domain::aggregate::{IndicatorState, SchemeState};
 use perfledger_domain::dashboard::indicator_line;
 use perfledger_domain::period::{FinancialYear, Period};
@@ -24,13 +25,6 @@ use perfledger_readmodel::{AsOf, ReadModel};
 use perfledger_testkit::council::{to_commit, unit_name, Generator, Rng, Shape};
 use perfledger_testkit::NatsServer;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn vm_hwm() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -40,18 +34,6 @@ fn vm_hwm() -> String {
                 .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-fn pct(sorted: &[Duration], p: usize) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
-    sorted[i]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{}.{:03} ms", d.as_millis(), d.as_micros() % 1000)
 }
 
 /// Full replay to `seq` through the domain aggregates: read, decode, apply,
@@ -273,23 +255,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Generate the log (streaming, deterministic).
     let t = Instant::now();
     let log = EmbeddedLog::open(&log_dir).await?;
-    let mut events = 0u64;
-    if log.head().await? == 0 {
-        let mut gen = Generator::new(shape.clone(), seed);
-        let mut chunk = Vec::with_capacity(10_000);
-        for ev in gen.by_ref() {
-            if let Some(c) = to_commit(&ev) {
-                chunk.push(c);
-            }
-            if chunk.len() == 10_000 {
-                log.append_batch(std::mem::take(&mut chunk)).await?;
-            }
-        }
-        if !chunk.is_empty() {
-            log.append_batch(chunk).await?;
-        }
-        events = gen.events_produced();
-    }
+    let mut events = generate_embedded(&log, shape.clone(), seed).await?;
     let head = log.head().await?;
     println!(
         "generated: {head} records ({events} events) in {:.1?}",

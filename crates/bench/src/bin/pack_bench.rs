@@ -1,0 +1,310 @@
+//! Committee-pack benchmark (release mode; issues #13 and #12): the
+//! generated large council `readmodel_bench` uses (≥ 1M events,
+//! deterministic from a seed) on the embedded log.
+//!
+//! Prints, each figure beside a baseline measured in the same run:
+//!
+//! 1. pack build time p50/p99 for one unit and council-wide, for a few
+//!    periods, as of the head, beside the as-of dashboard of the same scope
+//!    and position (the pack contains it, so the pack can never be faster);
+//!    and the council-wide pack's public parts timed alone (dashboard,
+//!    finance, key actions, risks), to show where the time goes;
+//! 2. seals: packs sealed through the service's seal path
+//!    ([`Service::append_seal`], which pins the pack with `pack_pin`), then
+//!    verification per seal as `perfledger verify` does it
+//!    ([`ReadModel::verify_pack_seal`]: re-derive under the rules the seal
+//!    names and compare bit for bit), beside the chain root at the seal's
+//!    position that `verify` also computes per pack seal.
+//!
+//! Every pack's digest is printed: a change that must not move pack bytes
+//! is checked at scale by comparing two runs. The load average is printed
+//! beside the figures (the machine is shared).
+//!
+//! `cargo run --release -p perfledger-bench --bin pack_bench -- [--seed N] [--dir PATH] [--reps N]`
+//!
+//! `--dir` keeps the log and read model between runs (generation and the
+//! rebuild are skipped when present; seals already there are reused).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use perfledger_bench::{arg, generate_embedded, load_average, ms, pct};
+use perfledger_domain::event::CommitteeSeal;
+use perfledger_domain::period::{FinancialYear, Period};
+use perfledger_domain::{EntityKind, Text, Timestamp};
+use perfledger_ledger::Ledger;
+use perfledger_log::{integrity, EmbeddedLog, EventLog};
+use perfledger_readmodel::pack::{
+    canonical_bytes, digest_hex, PackSealRecord, Rules, RulesVersion,
+};
+use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError, SealRecord};
+use perfledger_service::seal::SealCommand;
+use perfledger_service::Service;
+use perfledger_testkit::council::{unit_name, Shape, TENANT};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The unit whose packs are timed (one of the generator's 24).
+const UNIT: usize = 7;
+
+/// The periods timed: early, middle and the last year of the ten.
+fn periods(shape: &Shape) -> Vec<Period> {
+    let fy = |i: i32| FinancialYear(shape.first_year + i);
+    vec![
+        Period::Quarter(fy(2), 2),
+        Period::Quarter(fy(5), 4),
+        Period::Quarter(fy(shape.years - 1), 3),
+    ]
+}
+
+fn tenant() -> perfledger_domain::Tenant {
+    perfledger_domain::Tenant::new(TENANT).expect("the generator's tenant is a valid token")
+}
+
+/// Time `f` `reps` times after one untimed warm-up; sorted.
+fn timed<T>(reps: usize, mut f: impl FnMut() -> Res<T>) -> Res<(Vec<Duration>, T)> {
+    let mut last = f()?;
+    let mut out = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        last = f()?;
+        out.push(t.elapsed());
+    }
+    out.sort();
+    Ok((out, last))
+}
+
+fn row(label: &str, period: Period, pack: &[Duration], base: &[Duration], digest: &str) {
+    let ratio = pct(pack, 50).as_secs_f64() / pct(base, 50).as_secs_f64().max(1e-9);
+    println!(
+        "| {label} | {period} | {} | {} / {} | {} / {} | {ratio:.1}x | {} |",
+        pack.len(),
+        ms(pct(pack, 50)),
+        ms(pct(pack, 99)),
+        ms(pct(base, 50)),
+        ms(pct(base, 99)),
+        &digest[..16]
+    );
+}
+
+/// 1. Pack build time beside the as-of dashboard of the same scope.
+fn packs(rm: &ReadModel, shape: &Shape, reps: usize) -> Res<()> {
+    let s = rm.checkpoint()?;
+    let unit = unit_name(UNIT);
+    println!();
+    println!(
+        "packs as of the head (sequence {s}); load average {}",
+        load_average()
+    );
+    println!();
+    println!("| scope | period | n | pack p50 / p99 | as-of dashboard p50 / p99 (baseline) | pack / dashboard (p50) | pack digest |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut council_all = Vec::new();
+    for p in periods(shape) {
+        for scope in [Some(unit.as_str()), None] {
+            let n = if scope.is_some() { reps * 2 } else { reps };
+            let at = AsOf::Seq(s);
+            let (pack, built) = timed(n, || Ok(rm.pack(scope, p, at, RulesVersion::CURRENT)?))?;
+            let (base, view) = timed(n, || Ok(rm.dashboard(scope, p, at)?))?;
+            let again = rm.pack(scope, p, at, RulesVersion::CURRENT)?;
+            assert_eq!(
+                canonical_bytes(&built),
+                canonical_bytes(&again),
+                "the same pack twice is the same bytes"
+            );
+            assert_eq!(
+                built.dashboard.digest, view.digest,
+                "the pack holds the dashboard of its scope"
+            );
+            row(
+                scope.unwrap_or("council-wide"),
+                p,
+                &pack,
+                &base,
+                &digest_hex(&built),
+            );
+            if scope.is_none() {
+                council_all.extend(pack);
+            }
+        }
+    }
+    council_all.sort();
+    println!(
+        "council-wide pack over all periods: p50 {} p99 {} (issue #13 target: p99 < 100 ms); load average {}",
+        ms(pct(&council_all, 50)),
+        ms(pct(&council_all, 99)),
+        load_average()
+    );
+    sections(rm, shape, reps, s)
+}
+
+/// The council-wide pack's public parts, timed alone (p50).
+fn sections(rm: &ReadModel, shape: &Shape, reps: usize, s: u64) -> Res<()> {
+    println!();
+    println!("| council-wide, p50 | period | pack | dashboard | finance | key actions | risks |");
+    println!("|---|---|---|---|---|---|---|");
+    let n = (reps / 2).max(3);
+    let at = AsOf::Seq(s);
+    for p in periods(shape) {
+        let (pack, _) = timed(n, || Ok(rm.pack(None, p, at, RulesVersion::CURRENT)?))?;
+        let (dash, _) = timed(n, || Ok(rm.dashboard(None, p, at)?))?;
+        let (fin, _) = timed(n, || Ok(rm.finance(None, p, at)?))?;
+        let (act, _) = timed(n, || Ok(rm.actions(None, p, at)?))?;
+        let (risk, _) = timed(n, || Ok(rm.risks(None, at)?))?;
+        println!(
+            "| | {p} | {} | {} | {} | {} | {} |",
+            ms(pct(&pack, 50)),
+            ms(pct(&dash, 50)),
+            ms(pct(&fin, 50)),
+            ms(pct(&act, 50)),
+            ms(pct(&risk, 50))
+        );
+    }
+    Ok(())
+}
+
+/// 2a. Seal the pack of each timed scope and period at the head, through
+/// the service (as the CLI's `seal` and the import's seals.csv do).
+/// Seals already in the log (a `--dir` rerun) are kept.
+async fn seal_packs(
+    service: &Service<EmbeddedLog>,
+    rm: &ReadModel,
+    shape: &Shape,
+    seed: u64,
+) -> Res<Duration> {
+    let unit = unit_name(UNIT);
+    let mut sealing = Duration::ZERO;
+    for (i, p) in periods(shape).into_iter().enumerate() {
+        for (j, scope) in [Some(unit.as_str()), None].into_iter().enumerate() {
+            let id = format!("BENCH-{seed}-{p}-{}", scope.unwrap_or("COUNCIL"));
+            match rm.find_entity(EntityKind::Seal, &id, AsOf::Head) {
+                Ok(_) => continue,
+                Err(ReadModelError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let meeting = p.end_date().ok_or("a quarter has an end date")?;
+            let seal = rm.seal_for(scope, p, "Bench Committee", meeting)?;
+            let at = service.head_time().await?.ok_or("the log is not empty")?;
+            let cmd = SealCommand {
+                seal: CommitteeSeal {
+                    seal_id: Text::new("seal id", &id)?,
+                    title: None,
+                    sealed_at: Timestamp(at.0),
+                    seal,
+                },
+                tenant: tenant(),
+                actor: Text::new("actor", "pack_bench")?,
+                source: Text::new("source", "pack_bench")?,
+                command_id: uuid::Uuid::from_u128(
+                    (u128::from(seed) << 64) | ((i as u128) << 8) | j as u128,
+                ),
+                at: Some(at),
+            };
+            let t = Instant::now();
+            service.append_seal(rm, cmd).await?;
+            sealing += t.elapsed();
+            // The next seal's position sees this one.
+            Projector::new(rm)
+                .catch_up(service.log(), &mut |_| {})
+                .await?;
+        }
+    }
+    Ok(sealing)
+}
+
+/// 2b. Verify every bench pack seal `reps` times (re-derive, compare bit
+/// for bit), beside the chain root at the seals' position.
+async fn verify_seals(log: &EmbeddedLog, rm: &ReadModel, seed: u64, reps: usize) -> Res<()> {
+    let rules = Rules::builtin();
+    let prefix = format!("BENCH-{seed}-");
+    let mut mine: Vec<(SealRecord, PackSealRecord)> = Vec::new();
+    for s in rm.seals(AsOf::Head)? {
+        let ours = s.seal_id.as_ref().is_some_and(|i| i.starts_with(&prefix));
+        if let (true, Some(pin)) = (ours, rm.seal_pack(s.seq, s.index)?) {
+            let rec = PackSealRecord::of(&s.seal, &pin);
+            mine.push((s, rec));
+        }
+    }
+    let (mut unit_t, mut council_t) = (Vec::new(), Vec::new());
+    for (s, rec) in &mine {
+        let (times, outcome) = timed(reps, || Ok(rm.verify_pack_seal(rec, &rules)?))?;
+        assert_eq!(
+            outcome.name(),
+            "matches",
+            "seal {:?} re-derives bit for bit",
+            s.seal_id
+        );
+        match rec.unit {
+            Some(_) => unit_t.extend(times),
+            None => council_t.extend(times),
+        }
+    }
+    unit_t.sort();
+    council_t.sort();
+    let at = mine.first().map_or(0, |(_, r)| r.as_of);
+    let t = Instant::now();
+    integrity::chain_root_at(log, at).await?;
+    let root = t.elapsed();
+    println!();
+    println!(
+        "{} pack seals verified (every one matches); load average {}",
+        mine.len(),
+        load_average()
+    );
+    println!();
+    println!("| seal verification (re-derive + compare bit for bit) | n | p50 | p99 |");
+    println!("|---|---|---|---|");
+    for (label, v) in [
+        ("unit pack seal", &unit_t),
+        ("council-wide pack seal", &council_t),
+    ] {
+        println!(
+            "| {label} | {} | {} | {} |",
+            v.len(),
+            ms(pct(v, 50)),
+            ms(pct(v, 99))
+        );
+    }
+    println!(
+        "| chain root at the seals' position {at} (`verify` computes it per pack seal) | 1 | {} | |",
+        ms(root)
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    let seed: u64 = arg("--seed").and_then(|s| s.parse().ok()).unwrap_or(42);
+    let reps: usize = arg("--reps").and_then(|s| s.parse().ok()).unwrap_or(20);
+    let tmp = tempfile::tempdir()?;
+    let base = arg("--dir")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let shape = Shape::large();
+    println!(
+        "pack_bench: seed {seed}, shape {shape:?}; load average {}",
+        load_average()
+    );
+
+    let t = Instant::now();
+    let log = Arc::new(EmbeddedLog::open(base.join("log")).await?);
+    let events = generate_embedded(&log, shape.clone(), seed).await?;
+    let head = log.head().await?;
+    println!(
+        "generated: {head} records ({events} events) in {:.1?}",
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    let rm = ReadModel::open(base.join("readmodel"), &tenant())?;
+    Projector::new(&rm).catch_up(&*log, &mut |_| {}).await?;
+    println!("read model built in {:.1?}", t.elapsed());
+
+    packs(&rm, &shape, reps)?;
+
+    let service = Service::new(Ledger::new(log.clone(), "pl"));
+    let sealing = seal_packs(&service, &rm, &shape, seed).await?;
+    println!();
+    println!("sealing (pack built, chain root, seal appended, per seal): {sealing:.1?} in all");
+    verify_seals(&log, &rm, seed, (reps / 4).max(3)).await
+}
