@@ -14,6 +14,12 @@
 //! [`LEAF_PREFIX_BYTES`] bytes of every leaf in `(prev_upto, upto]`, so
 //! [`verify`] names the exact first altered, removed, reordered or inserted
 //! record. Checkpoints are records too: the next checkpoint covers them.
+//!
+//! A checkpoint's msg id (hashed into its leaf like any record's) is a
+//! function of what it states ([`checkpoint_msg_id`]): the same log
+//! checkpointed twice stores the same bytes. Logs whose checkpoints carry
+//! random ids (written before this rule) verify unchanged: the chain hashes
+//! a stored id as data and never re-derives it.
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -141,6 +147,24 @@ pub fn decode_checkpoint(r: &LogRecord) -> Result<CheckpointPayload, String> {
     postcard::from_bytes(&r.payload).map_err(|e| format!("undecodable checkpoint payload: {e}"))
 }
 
+/// The namespace of checkpoint msg ids (UUID v5).
+const CHECKPOINT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a0c_52f1_8d3e_4b7a_9c21_5e0f_d4a8_b913);
+
+/// The msg id of the checkpoint on `{prefix}.chk` after the one at `last`
+/// (0 = none), covering up to `upto` with chain root `root`: a UUID v5 of
+/// those, so a checkpoint never brings randomness into the chain. Two
+/// checkpointers racing on the same head write the same commit, so the
+/// second is a dedupe of the first (the checkpoint it wanted exists).
+pub fn checkpoint_msg_id(prefix: &str, last: Seq, upto: Seq, root: &Hash) -> Uuid {
+    let mut name = Vec::with_capacity(prefix.len() + 1 + 8 + 8 + 32);
+    name.extend_from_slice(prefix.as_bytes());
+    name.push(0);
+    name.extend_from_slice(&last.to_be_bytes());
+    name.extend_from_slice(&upto.to_be_bytes());
+    name.extend_from_slice(root);
+    Uuid::new_v5(&CHECKPOINT_ID_NAMESPACE, &name)
+}
+
 async fn read_one<L: EventLog>(log: &L, seq: Seq) -> Result<LogRecord, LogError> {
     let mut s = log.read(seq, Until::Seq(seq));
     match s.next().await {
@@ -176,7 +200,8 @@ pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogEr
 
 /// Append a checkpoint covering everything up to the current head. `None` when
 /// nothing new since the last checkpoint. A concurrent checkpointer makes this
-/// fail with [`LogError::Conflict`].
+/// fail with [`LogError::Conflict`] (or, when it covered the same head, answer
+/// with its checkpoint: the commit is the same, see [`checkpoint_msg_id`]).
 pub async fn checkpoint<L: EventLog>(
     log: &L,
     prefix: &str,
@@ -241,7 +266,7 @@ pub async fn checkpoint<L: EventLog>(
             } else {
                 Expected::At(last)
             },
-            msg_id: Uuid::new_v4(),
+            msg_id: checkpoint_msg_id(prefix, last, head, &root),
             recorded_at,
             payload: payload.into(),
         })
@@ -545,6 +570,41 @@ mod tests {
         let mut r = rec(1, b"a");
         r.msg_id = Uuid::from_u128(99);
         assert_ne!(base, leaf_hash(&r));
+    }
+
+    #[test]
+    fn checkpoint_msg_id_is_a_function_of_what_it_states() {
+        let id = checkpoint_msg_id("pl", 10, 20, &[7; 32]);
+        assert_eq!(id, checkpoint_msg_id("pl", 10, 20, &[7; 32]));
+        assert_eq!(id.get_version_num(), 5);
+        assert_ne!(id, checkpoint_msg_id("pm", 10, 20, &[7; 32]));
+        assert_ne!(id, checkpoint_msg_id("pl", 11, 20, &[7; 32]));
+        assert_ne!(id, checkpoint_msg_id("pl", 10, 21, &[7; 32]));
+        assert_ne!(id, checkpoint_msg_id("pl", 10, 20, &[8; 32]));
+    }
+
+    #[tokio::test]
+    async fn checkpointing_the_same_log_twice_stores_the_same_bytes() {
+        async fn log_with_checkpoint() -> Vec<LogRecord> {
+            let log = crate::MemoryLog::new();
+            for i in 0..3u128 {
+                log.append(Commit {
+                    subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
+                    expected: Expected::Any,
+                    msg_id: Uuid::from_u128(100 + i),
+                    recorded_at: 5,
+                    payload: Bytes::from_static(b"x"),
+                })
+                .await
+                .unwrap();
+            }
+            checkpoint(&log, "pl").await.unwrap().expect("new records");
+            log.read(1, Until::Head)
+                .map(|r| r.unwrap())
+                .collect::<Vec<_>>()
+                .await
+        }
+        assert_eq!(log_with_checkpoint().await, log_with_checkpoint().await);
     }
 
     #[test]
