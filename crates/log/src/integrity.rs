@@ -114,15 +114,32 @@ impl VerifyReport {
 
 /// The leaf hash of one record.
 pub fn leaf_hash(r: &LogRecord) -> Hash {
-    let mut h = Sha256::new();
-    h.update(b"pl-leaf-v1");
-    h.update(r.seq.to_be_bytes());
+    // The fields before the payload go to SHA-256 in one update from a
+    // stack buffer (the same bytes as one update per field, without a call
+    // per field: this runs once per record verified).
+    const TAG: &[u8] = b"pl-leaf-v1";
     let s = r.subject.as_str().as_bytes();
-    h.update((s.len() as u32).to_be_bytes());
-    h.update(s);
-    h.update(r.msg_id.as_bytes());
-    h.update(r.recorded_at.to_be_bytes());
-    h.update((r.payload.len() as u64).to_be_bytes());
+    let mut head = [0u8; 256];
+    let n = TAG.len() + 8 + 4 + s.len() + 16 + 8 + 8;
+    assert!(
+        n <= head.len(),
+        "a subject is at most 135 bytes (three 32-byte tokens, a 32-hex id, dots)"
+    );
+    let mut at = 0;
+    for part in [
+        TAG,
+        &r.seq.to_be_bytes(),
+        &(s.len() as u32).to_be_bytes(),
+        s,
+        r.msg_id.as_bytes(),
+        &r.recorded_at.to_be_bytes(),
+        &(r.payload.len() as u64).to_be_bytes(),
+    ] {
+        head[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    let mut h = Sha256::new();
+    h.update(&head[..n]);
     h.update(&r.payload);
     h.finalize().into()
 }
@@ -556,6 +573,24 @@ mod tests {
             recorded_at: 5,
             payload: Bytes::from_static(payload),
         }
+    }
+
+    #[test]
+    fn leaf_is_the_documented_concatenation() {
+        let r = LogRecord {
+            subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(9)).unwrap(),
+            ..rec(7, b"payload")
+        };
+        let mut want = Vec::new();
+        want.extend_from_slice(b"pl-leaf-v1");
+        want.extend_from_slice(&7u64.to_be_bytes());
+        want.extend_from_slice(&(r.subject.as_str().len() as u32).to_be_bytes());
+        want.extend_from_slice(r.subject.as_str().as_bytes());
+        want.extend_from_slice(r.msg_id.as_bytes());
+        want.extend_from_slice(&5i64.to_be_bytes());
+        want.extend_from_slice(&7u64.to_be_bytes());
+        want.extend_from_slice(b"payload");
+        assert_eq!(leaf_hash(&r), <[u8; 32]>::from(Sha256::digest(&want)));
     }
 
     #[test]

@@ -76,6 +76,17 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Decode one record starting at `b[0]` (its rec_len field). Returns the
 /// record and its total length. `expected` is the sequence it must carry.
 pub(super) fn decode_record(b: &[u8], expected: Seq) -> Result<(LogRecord, usize), LogError> {
+    decode_record_with(b, expected, Bytes::copy_from_slice)
+}
+
+/// [`decode_record`] with the payload taken by `payload` from the checked
+/// record bytes: a reader holding the whole chunk as [`Bytes`] slices it
+/// (`Bytes::slice_ref`) instead of copying every payload.
+pub(super) fn decode_record_with(
+    b: &[u8],
+    expected: Seq,
+    payload: impl FnOnce(&[u8]) -> Bytes,
+) -> Result<(LogRecord, usize), LogError> {
     let corrupt = |detail: String| LogError::Corrupt {
         seq: expected,
         detail,
@@ -108,7 +119,7 @@ pub(super) fn decode_record(b: &[u8], expected: Seq) -> Result<(LogRecord, usize
     let subj = std::str::from_utf8(&rec[REC_FIXED..REC_FIXED + slen])
         .map_err(|_| corrupt("subject is not UTF-8".into()))?;
     let subject = Subject::parse(subj).map_err(|e| corrupt(e.to_string()))?;
-    let payload = Bytes::copy_from_slice(&rec[REC_FIXED + slen..]);
+    let payload = payload(&rec[REC_FIXED + slen..]);
     Ok((
         LogRecord {
             seq,

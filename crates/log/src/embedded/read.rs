@@ -10,7 +10,9 @@ use std::os::unix::fs::FileExt;
 use futures::StreamExt;
 use tokio::sync::watch;
 
-use super::format::decode_record;
+use bytes::Bytes;
+
+use super::format::decode_record_with;
 use super::{io_err, poisoned, EmbeddedLog, Inner, READ_CHUNK};
 use crate::{LogError, LogRecord, RecordStream, Seq, Subject, Until};
 
@@ -47,10 +49,15 @@ impl EmbeddedLog {
             .reader
             .read_exact_at(&mut buf, base)
             .map_err(|e| io_err(&inner.data_path, e))?;
+        // Payloads are slices of the chunk, not copies (one allocation per
+        // chunk rather than per record).
+        let buf = Bytes::from(buf);
         let mut out = Vec::with_capacity(offsets.len());
         for (i, (&off, &len)) in offsets.iter().zip(lens.iter()).enumerate() {
             let at = (off - base) as usize;
-            let (rec, _) = decode_record(&buf[at..at + len as usize], from + i as u64)?;
+            let (rec, _) = decode_record_with(&buf[at..at + len as usize], from + i as u64, |p| {
+                buf.slice_ref(p)
+            })?;
             out.push(rec);
         }
         Ok(out)
