@@ -4,7 +4,8 @@
 //! writes to the log.
 //!
 //! Views (parameters are a JSON object; `as_of` is optional everywhere:
-//! `"Head"`, `{"Seq": n}` or `{"Time": ms}`; `min_seq` makes the service wait,
+//! `"Head"`, `{"Seq": n}`, `{"Time": ms}` or a string in the as-of grammar
+//! of [`perfledger_domain::asof`] (`"541"`, `"2016-09-06T10:00:00Z"`); `min_seq` makes the service wait,
 //! bounded, until the read model has projected that sequence, so a publisher
 //! can read its own write):
 //!

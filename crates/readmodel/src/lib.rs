@@ -182,17 +182,10 @@ impl From<sled::Error> for ProjectError {
     }
 }
 
-/// A position to query at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AsOf {
-    /// The checkpoint (everything projected).
-    Head,
-    /// After applying records 1..=seq.
-    Seq(Seq),
-    /// The longest prefix whose records all have recorded_at ≤ t (ms since
-    /// the Unix epoch).
-    Time(i64),
-}
+/// A position to query at: the domain's one as-of type and grammar
+/// ([`perfledger_domain::asof`]), shared by the CLI, the web and the NATS
+/// query service.
+pub use perfledger_domain::AsOf;
 
 /// One event in an entity's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
