@@ -65,15 +65,14 @@ pub(crate) mod field {
 
 pub(crate) const NO_PERIOD: [u8; 8] = [0; 8];
 
-fn month_index(d: perfledger_domain::Date) -> u32 {
-    let m = i64::from(d.year) * 12 + i64::from(d.month) - 1;
-    u32::try_from(m).unwrap_or(0)
-}
-
-/// Chronological period bytes: end month, then start month.
+/// Chronological period bytes: end month, then start month, as the
+/// domain's calendar gives them ([`Period::months`]).
 pub(crate) fn period_bytes(p: Period) -> [u8; 8] {
-    let end = p.end_date().map(month_index).unwrap_or(0);
-    let start = p.start_date().map(month_index).unwrap_or(0);
+    let index = |m: perfledger_domain::period::MonthIndex| {
+        u32::try_from(m.0).expect("a period is validated to years 1900-9999, after month 0")
+    };
+    let months = p.months();
+    let (end, start) = (index(months.last), index(months.first));
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&end.to_be_bytes());
     out[4..].copy_from_slice(&start.to_be_bytes());

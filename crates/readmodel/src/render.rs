@@ -1,113 +1,44 @@
 //! Printed forms of stored values for audit trails (`82%`, `£1.2m`,
-//! `Remain at or above 85%`, `4×4 = 16`). Pure string building, no floats.
+//! `Remain at or above 85%`, `4×4 = 16`). Pure string building, no floats;
+//! every figure's form is the domain's ([`perfledger_domain::printed`]).
+//! Finance figures in the audit trail keep their stored plain form
+//! (`-4331`): the trail shows what was recorded, and grouping them would
+//! change every stored `before` text.
 
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::event::{EventBody, ResultEntry};
-use perfledger_domain::indicator::{Comparator, MoneyUnit, ResultValue, Target, Value};
+use perfledger_domain::indicator::{ResultValue, Target, Value};
+use perfledger_domain::printed;
 use perfledger_domain::rag::Rag;
 use perfledger_domain::risk::Assessment;
 
 /// Short printed RAG (`G`, `GA`, `A`, `RA`, `R`).
 pub fn rag_label(r: Rag) -> &'static str {
-    match r {
-        Rag::Green => "G",
-        Rag::GreenAmber => "GA",
-        Rag::Amber => "A",
-        Rag::RedAmber => "RA",
-        Rag::Red => "R",
-    }
+    printed::rag_label(r)
 }
 
 /// Printed action status.
 pub fn status_label(s: ActionStatus) -> &'static str {
-    match s {
-        ActionStatus::Green => "Green",
-        ActionStatus::GreenAmber => "Green Amber",
-        ActionStatus::RedAmber => "Red Amber",
-        ActionStatus::Red => "Red",
-        ActionStatus::NotRated => "Not Rated",
-    }
+    printed::action_status(s)
 }
 
 /// A value as printed.
 pub fn value(v: &Value) -> String {
-    match v {
-        Value::Percent(p) => format!("{p}%"),
-        Value::Money { amount, unit } => match unit {
-            MoneyUnit::Pounds => format!("£{amount}"),
-            MoneyUnit::Thousands => format!("£{amount}k"),
-            MoneyUnit::Millions => format!("£{amount}m"),
-        },
-        Value::Count(c) => c.to_string(),
-        Value::Days(d) => format!("{d} days"),
-        Value::Ratio(r) => r.to_string(),
-        Value::Fraction {
-            numerator,
-            denominator,
-        } => format!("{numerator}/{denominator}"),
-        Value::PercentReduction(p) => format!("{p}% reduction"),
-    }
+    printed::value(v)
 }
 
 /// A target as printed.
 pub fn target(t: &Target) -> String {
-    match t {
-        Target::Numeric {
-            comparator,
-            value: v,
-            note,
-        } => {
-            let c = match comparator {
-                Comparator::Plain => "",
-                Comparator::LessThan => "<",
-                Comparator::GreaterThan => ">",
-                Comparator::AtMost => "≤",
-                Comparator::AtLeast => "≥",
-            };
-            match note {
-                Some(n) => format!("{c}{} ({n})", value(v)),
-                None => format!("{c}{}", value(v)),
-            }
-        }
-        Target::Monitor => "Monitor".to_string(),
-        Target::Tbc => "TBC".to_string(),
-        Target::Increase => "Increase".to_string(),
-        Target::Decrease => "Decrease".to_string(),
-        Target::RemainAtOrAbove(v) => format!("Remain at or above {}", value(v)),
-        Target::RemainAtOrBelow(v) => format!("Remain at or below {}", value(v)),
-        Target::Reduction(p) => format!("{p}% reduction"),
-        Target::NewFor(y) => format!("New for {y}"),
-        Target::NotApplicable => "N/A".to_string(),
-    }
+    printed::target(t)
 }
 
 /// A result as printed (`82% (A)`, `Due 2019/20 Q3`, `Not available`).
 pub fn result(r: &ResultValue) -> String {
-    match r {
-        ResultValue::Measured {
-            value: v,
-            source_rag,
-            label,
-        } => {
-            let mut s = value(v);
-            if let Some(rag) = source_rag {
-                s.push_str(&format!(" ({})", rag_label(*rag)));
-            }
-            if let Some(l) = label {
-                s.push_str(&format!(" [{l}]"));
-            }
-            s
-        }
-        ResultValue::NotYetDue { due: Some(p) } => format!("Due {p}"),
-        ResultValue::NotYetDue { due: None } => "Not yet due".to_string(),
-        ResultValue::NotAvailable { note } => note.to_string(),
-        ResultValue::New { year: Some(y) } => format!("New ({y})"),
-        ResultValue::New { year: None } => "New".to_string(),
-    }
+    printed::result(r)
 }
 
 fn entry(e: &ResultEntry) -> String {
-    result(&e.result)
+    printed::entry(e)
 }
 
 fn assessment(a: &Assessment) -> String {
