@@ -9,8 +9,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use perfledger_domain::{Period, Timestamp};
-use perfledger_log::Seq;
+use perfledger_domain::Period;
 use perfledger_readmodel::AsOf;
 
 use crate::error::{CliError, Res};
@@ -501,22 +500,15 @@ pub fn period(v: &str) -> Res<Period> {
     Ok(Period::parse(v)?)
 }
 
-/// An `--as-of` argument: absent = the head; a whole number = a log
-/// sequence; otherwise a time.
+/// An `--as-of` argument: absent = the head; otherwise the as-of grammar
+/// ([`AsOf::parse`]: a log sequence, `head`, a date or an RFC 3339 time).
 pub fn as_of(v: Option<&str>) -> Res<AsOf> {
     match v {
         None => Ok(AsOf::Head),
-        Some(s) => {
-            if let Ok(n) = s.trim().parse::<Seq>() {
-                return Ok(AsOf::Seq(n));
-            }
-            Timestamp::parse(s.trim())
-                .map(|t| AsOf::Time(t.0))
-                .map_err(|_| {
-                    CliError::Usage(format!(
-                        "--as-of {s:?}: expected a log sequence (e.g. 120) or a time (2016-08-26 or 2016-08-26T12:00:00Z)"
-                    ))
-                })
-        }
+        Some(s) => AsOf::parse(s).map_err(|_| {
+            CliError::Usage(format!(
+                "--as-of {s:?}: expected a log sequence (e.g. 120) or a time (2016-08-26 or 2016-08-26T12:00:00Z)"
+            ))
+        }),
     }
 }

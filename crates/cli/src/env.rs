@@ -112,18 +112,15 @@ impl Env {
         let tenant = self.tenant()?;
         let actor = self.actor()?;
         let mut command = command;
-        if let Some(p) = command.period() {
+        if command.period().is_some() {
             let closed = self.service().closed_periods(&tenant).await?;
-            if closed.iter().any(|c| c.contains(p)) {
+            if let Some(p) = command.closed_period(&closed) {
                 let reason = reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
                     CliError::Usage(format!(
                         "{p} is closed: a change needs --reason (it is recorded as a post-close restatement)"
                     ))
                 })?;
-                command = Command::PostCloseRestatement {
-                    reason: Text::new("reason", reason)?,
-                    command: Box::new(command),
-                };
+                command = command.after_close(Text::new("reason", reason)?);
             }
         }
         let name = command.name();

@@ -4,9 +4,10 @@
 //!
 //! Amounts are printed as the reports print them (`30,837`, `(4,331)`),
 //! percentages with the reports' precision (`-50.7%`, `58%`); "no value" is
-//! `-`. A table cell is cut at 60 characters; CSV is never cut.
+//! `-` (all from [`perfledger_domain::printed`]; the CLI's ASCII glyph). A table cell is cut at 60 characters; CSV is never cut.
 
 use perfledger_domain::direction::Direction;
+use perfledger_domain::printed::{self, NO_VALUE_ASCII};
 use perfledger_domain::{Fixed, Timestamp};
 use serde_json::Value;
 
@@ -26,48 +27,31 @@ pub use import::import_summary;
 pub use risks::risks;
 pub use seals::{seal, seals};
 
-/// `30837` → `30,837`; `-4331` → `(4,331)` (the importer's printed form).
+/// `30837` → `30,837`; `-4331` → `(4,331)` ([`printed::amount`]).
 pub fn amount(v: Fixed) -> String {
-    perfledger_import::printed_amount(v)
+    printed::amount(v)
 }
 
 /// One-decimal percentage: `-50.7%`, `0.0%` (never `-0.0%`).
 pub fn pct1(v: Option<Fixed>) -> String {
-    let Some(v) = v else { return "-".into() };
-    let s = v.to_string();
-    let (int, frac) = s.split_once('.').unwrap_or((&s, "0"));
-    let d = frac.chars().next().unwrap_or('0');
-    let out = format!("{int}.{d}%");
-    if out == "-0.0%" {
-        "0.0%".into()
-    } else {
-        out
-    }
+    printed::percent_1dp_or(v, NO_VALUE_ASCII)
 }
 
-/// Whole percentage, negative in brackets: `(12%)`.
+/// Capital slippage, negative in brackets: `(12%)`.
 pub fn pct_whole(v: Option<Fixed>) -> String {
-    match v {
-        None => "-".into(),
-        Some(v) if v.is_negative() => format!("({}%)", v.abs()),
-        Some(v) => format!("{v}%"),
-    }
+    printed::slippage_percent_or(v, NO_VALUE_ASCII)
 }
 
 pub(super) fn pct_int(v: Option<i64>) -> String {
-    v.map_or("-".into(), |p| format!("{p}%"))
+    printed::percent_or(v, NO_VALUE_ASCII)
 }
 
 pub(super) fn rag_name(r: perfledger_domain::rag::Rag) -> &'static str {
-    r.name()
+    printed::rag_name(r)
 }
 
 pub(super) fn dir_name(d: Option<Direction>) -> Option<&'static str> {
-    d.map(|d| match d {
-        Direction::Improving => "Improving",
-        Direction::Same => "Same",
-        Direction::Worsening => "Worsening",
-    })
+    d.map(printed::direction)
 }
 
 /// RFC 3339 of ms since the epoch.
