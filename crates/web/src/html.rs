@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use perfledger_domain::printed::{self, NO_VALUE};
 use perfledger_domain::rag::Rag;
 use perfledger_domain::Fixed;
 use perfledger_readmodel::render;
@@ -57,70 +58,27 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     }
 }
 
-fn group_thousands(digits: &str) -> String {
-    let n = digits.len();
-    let first = match n % 3 {
-        0 => 3,
-        r => r,
-    }
-    .min(n);
-    let mut out = String::with_capacity(n + n / 3);
-    out.push_str(&digits[..first]);
-    for chunk in digits.as_bytes()[first..].chunks(3) {
-        out.push(',');
-        out.push_str(&String::from_utf8_lossy(chunk));
-    }
-    out
-}
-
 /// An amount as councils print it: thousands separators, negatives in
-/// brackets (`(4,331)`, `1,909`, `12.5`).
+/// brackets (`(4,331)`, `1,909`, `12.5`) ([`printed::amount`]).
 pub fn money(f: Fixed) -> String {
-    let s = f.abs().to_string();
-    let (whole, frac) = match s.split_once('.') {
-        Some((w, fr)) => (w.to_string(), Some(fr.to_string())),
-        None => (s, None),
-    };
-    let mut body = group_thousands(&whole);
-    if let Some(fr) = frac {
-        body.push('.');
-        body.push_str(&fr);
-    }
-    if f.is_negative() {
-        format!("({body})")
-    } else {
-        body
-    }
+    printed::amount(f)
 }
 
 /// A percentage to one decimal place (`4.0%`, `-12.5%`), from a value
 /// already rounded to 1dp; "–" when absent.
 pub fn pct_1dp(p: Option<Fixed>) -> String {
-    match p {
-        None => "–".to_string(),
-        Some(f) => {
-            let tenths = f.raw() / (Fixed::SCALE / 10);
-            let sign = if tenths < 0 { "-" } else { "" };
-            let a = tenths.unsigned_abs();
-            format!("{sign}{}.{}%", a / 10, a % 10)
-        }
-    }
+    printed::percent_1dp_or(p, NO_VALUE)
 }
 
 /// A whole percentage (`96%`), "–" when absent.
 pub fn pct(p: Option<i64>) -> String {
-    match p {
-        Some(v) => format!("{v}%"),
-        None => "–".to_string(),
-    }
+    printed::percent_or(p, NO_VALUE)
 }
 
-/// A whole percentage held in a `Fixed` (`12%`), "–" when absent.
-pub fn pct_fixed(p: Option<Fixed>) -> String {
-    match p {
-        Some(v) => format!("{v}%"),
-        None => "–".to_string(),
-    }
+/// Capital slippage as a whole percentage, negatives in brackets like
+/// every negative figure (`(12%)`, `3%`), "–" when absent.
+pub fn slippage_pct(p: Option<Fixed>) -> String {
+    printed::slippage_percent_or(p, NO_VALUE)
 }
 
 /// Full name of a RAG colour.

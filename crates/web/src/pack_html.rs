@@ -31,12 +31,13 @@ use std::fmt::Write;
 
 use perfledger_domain::dashboard::{RagBreakdown, RAGS};
 use perfledger_domain::direction::Direction;
+use perfledger_domain::printed;
 use perfledger_readmodel::pack::{
     IndicatorLine, Num, Pack, ResultCell, RiskSection, SealedPack, TargetCell,
 };
 use perfledger_readmodel::render;
 
-use crate::html::{esc, money, pct, pct_1dp, pct_fixed, rag_badge, rag_class, rag_name};
+use crate::html::{esc, money, pct, pct_1dp, rag_badge, rag_class, rag_name, slippage_pct};
 use crate::pages::heat_map_table;
 
 /// The JSON form of a pack (`perfledger pack --out x.json`, `/api/pack`):
@@ -322,7 +323,7 @@ fn dashboard(pack: &Pack, title: &str) -> String {
         num(d.revenue_variance),
         pct_1dp(d.revenue_variance_percent_1dp.map(|n| n.0)),
         num(d.capital_variance),
-        pct_fixed(d.capital_slippage_percent.map(|n| n.0)),
+        slippage_pct(d.capital_slippage_percent.map(|n| n.0)),
         num(d.savings_achieved),
         pct_1dp(d.savings_achieved_percent_1dp.map(|n| n.0)),
     );
@@ -447,7 +448,7 @@ fn capital(pack: &Pack) -> String {
             num(l.proposed),
             num(l.forecast),
             num(l.variance),
-            pct_fixed(l.slippage_percent.map(|n| n.0)),
+            slippage_pct(l.slippage_percent.map(|n| n.0)),
             opt(&l.comment),
             sources(&l.sources)
         );
@@ -464,7 +465,7 @@ fn capital(pack: &Pack) -> String {
         num(c.proposed),
         num(c.forecast),
         num(c.variance),
-        pct_fixed(c.slippage_percent.map(|n| n.0)),
+        slippage_pct(c.slippage_percent.map(|n| n.0)),
     );
     b
 }
@@ -542,12 +543,7 @@ fn result(c: &Option<ResultCell>) -> String {
 }
 
 fn dot(d: Option<Direction>) -> &'static str {
-    match d {
-        Some(Direction::Improving) => "Improving",
-        Some(Direction::Same) => "Same",
-        Some(Direction::Worsening) => "Worsening",
-        None => "–",
-    }
+    d.map_or(printed::NO_VALUE, printed::direction)
 }
 
 fn indicator_row(r: &IndicatorLine) -> String {

@@ -4,84 +4,22 @@ use std::collections::BTreeMap;
 
 use perfledger_domain::ids::normalise_key;
 use perfledger_domain::period::Period;
-use perfledger_domain::Timestamp;
 use perfledger_readmodel::{AsOf, ReadModel};
 
 use crate::AppError;
 
-/// Parse an `as_of` parameter: empty or `head` = the checkpoint; digits = a
-/// log sequence; otherwise a date or date-time in UTC (`2016-09-06`,
-/// `2016-09-06T10:00`, RFC 3339 `2016-09-06T10:00:00Z` or with an offset
-/// `+01:00`, fractions of a second to milliseconds). The error names the
+/// Parse an `as_of` parameter: empty = the checkpoint; otherwise the
+/// as-of grammar ([`AsOf::parse`]: `head`, a log sequence, a date or a
+/// date-time, UTC unless an RFC 3339 offset is given). The error names the
 /// reason.
 pub fn parse_as_of(value: &str) -> Result<AsOf, String> {
-    let v = value.trim();
-    if v.is_empty() || v.eq_ignore_ascii_case("head") {
+    if value.trim().is_empty() {
         return Ok(AsOf::Head);
     }
-    if v.bytes().all(|b| b.is_ascii_digit()) {
-        return v
-            .parse::<u64>()
-            .map(AsOf::Seq)
-            .map_err(|_| "log sequence too large".to_string());
-    }
-    parse_time(v).map(AsOf::Time)
-}
-
-fn parse_time(v: &str) -> Result<i64, String> {
-    const EXPECTED: &str = "expected a log sequence number or a date/time such as 2016-09-06, \
-         2016-09-06T10:00 or 2016-09-06T10:00:00Z (RFC 3339)";
-    if !v.is_ascii() || v.len() < 10 {
-        return Err(EXPECTED.to_string());
-    }
-    // Date only.
-    if v.len() == 10 {
-        return Timestamp::parse(v)
-            .map(|t| t.0)
-            .map_err(|_| EXPECTED.to_string());
-    }
-    let (date, rest) = v.split_at(10);
-    let rest = rest
-        .strip_prefix('T')
-        .or_else(|| rest.strip_prefix('t'))
-        .or_else(|| rest.strip_prefix(' '))
-        .ok_or_else(|| EXPECTED.to_string())?;
-    // Offset: Z, ±HH:MM, or none (UTC).
-    let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0i64)
-    } else if rest.len() > 6 && matches!(rest.as_bytes()[rest.len() - 6], b'+' | b'-') {
-        let (c, off) = rest.split_at(rest.len() - 6);
-        let ob = off.as_bytes();
-        if ob[3] != b':' {
-            return Err(EXPECTED.to_string());
-        }
-        let hh: i64 = off[1..3].parse().map_err(|_| EXPECTED.to_string())?;
-        let mm: i64 = off[4..6].parse().map_err(|_| EXPECTED.to_string())?;
-        if hh > 23 || mm > 59 {
-            return Err(EXPECTED.to_string());
-        }
-        let ms = (hh * 60 + mm) * 60_000;
-        (c, if ob[0] == b'-' { -ms } else { ms })
-    } else {
-        (rest, 0)
-    };
-    // Fractions: keep milliseconds (truncate or pad to 3 digits).
-    let clock = match clock.split_once('.') {
-        Some((hms, frac)) => {
-            if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(EXPECTED.to_string());
-            }
-            let mut f: String = frac.chars().take(3).collect();
-            while f.len() < 3 {
-                f.push('0');
-            }
-            format!("{hms}.{f}")
-        }
-        None => clock.to_string(),
-    };
-    let t = Timestamp::parse(&format!("{date}T{clock}Z")).map_err(|_| EXPECTED.to_string())?;
-    t.0.checked_sub(offset_ms)
-        .ok_or_else(|| EXPECTED.to_string())
+    AsOf::parse(value).map_err(|e| match e {
+        perfledger_domain::DomainError::Invalid { reason, .. } => reason.to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// Parse a `period` parameter (`2016/17 Q1`, `Q1 2016/17`, `2016/17`,
@@ -198,6 +136,7 @@ pub(crate) fn recorded_at(rm: &ReadModel, seq: u64) -> Result<Option<i64>, AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use perfledger_domain::Timestamp;
 
     #[test]
     fn as_of_forms() {

@@ -20,7 +20,7 @@ use super::heat_map::heat_map_table;
 use super::labels::{band_class, status_class, type_name};
 use super::seals::seal_box;
 use super::{Res, M};
-use crate::html::{self, esc, money, pct, pct_1dp, pct_fixed, query};
+use crate::html::{self, esc, money, pct, pct_1dp, query, slippage_pct};
 use crate::params::{self, ctx, recorded_at};
 use crate::{page, App};
 
@@ -176,13 +176,13 @@ fn finance_summary(d: &Dashboard, unit_q: &str, ps: &str, as_of_raw: &str) -> St
         b,
         "<table id=\"finance-summary\"><caption>Finance summary, £000 (negative figures in brackets)</caption>\
          <thead><tr><th scope=\"col\">Revenue budget variance</th><th scope=\"col\">Capital variance (slippage %)</th><th scope=\"col\">Savings achieved</th></tr></thead>\
-         <tbody><tr><td class=\"num figure\">{} ({})</td><td class=\"num figure\">{} ({})</td><td class=\"num figure\">{} ({})</td></tr>\
+         <tbody><tr><td class=\"num figure\">{} ({})</td><td class=\"num figure\">{} {}</td><td class=\"num figure\">{} ({})</td></tr>\
          <tr class=\"muted\"><td class=\"num\">forecast {} against budget {}</td><td class=\"num\">forecast {} against approved {}</td><td class=\"num\">of {} target</td></tr></tbody></table>\
          <p class=\"noprint\"><a href=\"/finance{}\">Revenue, capital and savings lines</a></p>",
         money(d.revenue.variance),
         pct_1dp(d.revenue.variance_percent_1dp),
         money(d.capital.variance),
-        pct_fixed(d.capital.slippage_percent.map(|p| p.abs())),
+        slippage_pct(d.capital.slippage_percent),
         money(d.savings.achieved),
         pct_1dp(d.savings.achieved_percent_1dp),
         money(d.revenue.forecast),

@@ -12,7 +12,7 @@ use perfledger_readmodel::FinanceView;
 
 use super::frame::{bar, footer, period_select, scope_name, unit_select};
 use super::{Res, M};
-use crate::html::{self, esc, money, pct_1dp, pct_fixed};
+use crate::html::{self, esc, money, pct_1dp, slippage_pct};
 use crate::params::{self, ctx, recorded_at};
 use crate::{page, App};
 
@@ -135,7 +135,7 @@ fn capital_table(f: &FinanceView, period: Period) -> String {
             money(r.proposed),
             money(r.figures.forecast) + &as_at(r.forecast_period, period, "forecast"),
             money(r.variance),
-            pct_fixed(r.slippage_percent)
+            slippage_pct(r.slippage_percent)
         );
     }
     let t = &f.capital_total;
@@ -148,7 +148,7 @@ fn capital_table(f: &FinanceView, period: Period) -> String {
         t.proposed().map(money).unwrap_or_else(|_| "–".into()),
         money(t.forecast),
         t.variance().map(money).unwrap_or_else(|_| "–".into()),
-        pct_fixed(t.slippage_percent_whole())
+        slippage_pct(t.slippage_percent_whole())
     );
     b
 }

@@ -6,15 +6,11 @@
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::direction::Direction;
 use perfledger_domain::indicator::{IndicatorType, Polarity};
+use perfledger_domain::printed;
 use perfledger_domain::risk::{Assessment, Band};
 
 pub(crate) fn dir_name(d: Option<Direction>) -> &'static str {
-    match d {
-        Some(Direction::Improving) => "Improving",
-        Some(Direction::Same) => "Same",
-        Some(Direction::Worsening) => "Worsening",
-        None => "–",
-    }
+    d.map_or(printed::NO_VALUE, printed::direction)
 }
 
 pub(crate) fn polarity_name(p: Polarity) -> String {
