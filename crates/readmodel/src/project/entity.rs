@@ -1,12 +1,11 @@
 //! What an event is about, as the read model keeps it: the unit its
 //! entity sits in, the names it can be found by, and the slot (field,
 //! period) its figure is kept in (every variant decided there). The
-//! entity kind an event belongs to is the domain's
-//! (`EventBody::entity_kind`).
+//! entity kind an event belongs to and its natural key are the domain's
+//! (`EventBody::entity_kind`, `EventBody::natural_key`).
 
-use perfledger_domain::command::{CALENDAR_KEY, COUNCIL_SCOPE, SCHEME_KEY};
-use perfledger_domain::event::{EventBody, Seal};
-use perfledger_domain::ids::{composite_key, normalise_key};
+use perfledger_domain::event::EventBody;
+use perfledger_domain::ids::normalise_key;
 
 use crate::keys::field;
 
@@ -26,50 +25,53 @@ pub(crate) fn body_unit(body: &EventBody) -> Option<&str> {
     }
 }
 
-/// Natural key and further names an entity can be found by.
+/// Natural key ([`EventBody::natural_key`], the domain's one naming rule)
+/// and further names an entity can be found by.
 pub(super) fn body_names(body: &EventBody) -> Option<(String, Vec<String>)> {
+    let key = body.natural_key()?;
     let n = |s: &str| normalise_key(s);
-    Some(match body {
+    let aliases = match body {
         EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. } => {
             let mut aliases = vec![n(spec.title.as_str())];
             if let Some(r) = &spec.reference {
                 aliases.push(n(r.as_str()));
             }
-            (spec.natural_key().to_string(), aliases)
+            aliases
         }
-        EventBody::ActionDefined { spec } => (
-            composite_key(&[spec.unit.as_str(), spec.reference.as_str()]),
-            vec![n(spec.reference.as_str())],
-        ),
-        EventBody::RiskRegistered { spec } => (
-            spec.risk_id.to_string(),
-            vec![n(spec.risk_id.as_str()), n(spec.title.as_str())],
-        ),
-        EventBody::RevenueLineDefined { spec } | EventBody::CapitalLineDefined { spec } => (
-            composite_key(&[spec.unit.as_str(), spec.name.as_str()]),
-            vec![n(spec.name.as_str())],
-        ),
-        EventBody::SavingProposed { spec } => {
-            (spec.reference.to_string(), vec![n(spec.reference.as_str())])
+        EventBody::ActionDefined { spec } => vec![n(spec.reference.as_str())],
+        EventBody::RiskRegistered { spec } => {
+            vec![n(spec.risk_id.as_str()), n(spec.title.as_str())]
         }
-        EventBody::UnitDefined { spec } | EventBody::CommitteeDefined { spec } => (
-            composite_key(&[spec.kind.token(), spec.name.as_str()]),
-            vec![n(spec.name.as_str())],
-        ),
-        EventBody::ToleranceSchemeAdopted { .. } => (SCHEME_KEY.to_string(), vec![]),
-        EventBody::PeriodClosed { .. } => (CALENDAR_KEY.to_string(), vec![]),
-        EventBody::DashboardSealed { seal } => (seal_key_name(seal), vec![]),
+        EventBody::RevenueLineDefined { spec } | EventBody::CapitalLineDefined { spec } => {
+            vec![n(spec.name.as_str())]
+        }
+        EventBody::SavingProposed { spec } => vec![n(spec.reference.as_str())],
+        EventBody::UnitDefined { spec } | EventBody::CommitteeDefined { spec } => {
+            vec![n(spec.name.as_str())]
+        }
         EventBody::CommitteeDashboardSealed { seal }
-        | EventBody::CommitteePackSealed { seal, .. } => {
-            (seal.seal_id.to_string(), vec![n(seal.seal_id.as_str())])
-        }
-        _ => return None,
-    })
-}
-
-fn seal_key_name(seal: &Seal) -> String {
-    let scope = seal.unit.as_ref().map_or(COUNCIL_SCOPE, |u| u.as_str());
-    composite_key(&[scope, &seal.period.to_string()])
+        | EventBody::CommitteePackSealed { seal, .. } => vec![n(seal.seal_id.as_str())],
+        EventBody::ToleranceSchemeAdopted { .. }
+        | EventBody::PeriodClosed { .. }
+        | EventBody::DashboardSealed { .. } => vec![],
+        // No natural key: returned above.
+        EventBody::IndicatorRetired { .. }
+        | EventBody::TargetSet { .. }
+        | EventBody::TargetRevised { .. }
+        | EventBody::ResultRecorded { .. }
+        | EventBody::ResultRestated { .. }
+        | EventBody::ActionStatusReported { .. }
+        | EventBody::RiskAssessed { .. }
+        | EventBody::RiskClosed { .. }
+        | EventBody::BudgetSet { .. }
+        | EventBody::BudgetRevised { .. }
+        | EventBody::RevenueForecastSubmitted { .. }
+        | EventBody::CapitalBudgetSet { .. }
+        | EventBody::CapitalForecastSubmitted { .. }
+        | EventBody::SavingDeliveryReported { .. }
+        | EventBody::PostCloseRestatement { .. } => vec![],
+    };
+    Some((key, aliases))
 }
 
 /// Where an event's figure is kept: (field, period, tenant-wide copy?).

@@ -20,8 +20,10 @@ use crate::store::{self, EntityInfo, FactRecord, Membership};
 use crate::versions::{self, VersionRef};
 use crate::{ReadModel, ReadModelError};
 
+/// The first month of a financial year as the period keys count months
+/// ([`FinancialYear::first_month`], the domain's calendar).
 pub(crate) fn fy_start_month(fy: FinancialYear) -> u32 {
-    u32::try_from(i64::from(fy.0) * 12 + 3).unwrap_or(0)
+    u32::try_from(fy.first_month().0).expect("a financial year is validated to 1900-9998")
 }
 
 impl ReadModel {
