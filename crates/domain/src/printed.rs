@@ -20,7 +20,10 @@
 //!   slippage: the 2016/17 council report (seed 004, table 2.2) prints
 //!   `(12%)`, and the reports' rule is "brackets mean negative". (An older
 //!   report, seed 003 of 2013/14, printed `-73%`; [`crate::parse::parse_value`]
-//!   reads both.)
+//!   reads both.) One surface keeps the minus form, [`percent_signed`]
+//!   (`-12%`): the committee pack. A sealed pack must render to the same
+//!   bytes in every version (the golden history, `tests/golden/history-v1`,
+//!   pins its HTML), so its printed forms cannot move.
 //! * [`direction`]: `Improving`, `Same`, `Worsening`.
 //! * [`rag_label`] (`G`, `GA`, `A`, `RA`, `R`) and [`rag_name`]
 //!   (`Green Amber`): ratings, read back by [`Rag::parse`].
@@ -124,6 +127,17 @@ pub fn slippage_percent(v: Fixed) -> String {
 /// [`slippage_percent`], or `none` for no value.
 pub fn slippage_percent_or(v: Option<Fixed>, none: &str) -> String {
     v.map_or_else(|| none.to_string(), slippage_percent)
+}
+
+/// A whole percentage with a minus for negatives (`-12%`, `3%`): the
+/// committee pack's slippage, kept for sealed packs (see the module docs).
+pub fn percent_signed(v: Fixed) -> String {
+    format!("{v}%")
+}
+
+/// [`percent_signed`], or `none` for no value.
+pub fn percent_signed_or(v: Option<Fixed>, none: &str) -> String {
+    v.map_or_else(|| none.to_string(), percent_signed)
 }
 
 /// A direction of travel: `Improving`, `Same`, `Worsening`.

@@ -220,3 +220,11 @@ fn results_that_are_not_measured_round_trip() {
     }
     let _ = Period::parse("2019/20 Q3").unwrap();
 }
+
+#[test]
+fn the_pack_keeps_its_sealed_slippage_form() {
+    // Committee packs print slippage with a minus; sealed packs pin it.
+    assert_eq!(printed::percent_signed(f("-12")), "-12%");
+    assert_eq!(parse_value("-12%").unwrap(), Value::Percent(f("-12")));
+    assert_eq!(printed::percent_signed_or(None, NO_VALUE), NO_VALUE);
+}

@@ -75,6 +75,13 @@ pub fn pct(p: Option<i64>) -> String {
     printed::percent_or(p, NO_VALUE)
 }
 
+/// A whole percentage held in a `Fixed`, minus for negatives (`-12%`), "–"
+/// when absent: the committee pack's slippage, whose printed form sealed
+/// packs pin ([`printed::percent_signed`]).
+pub fn pct_fixed(p: Option<Fixed>) -> String {
+    printed::percent_signed_or(p, NO_VALUE)
+}
+
 /// Capital slippage as a whole percentage, negatives in brackets like
 /// every negative figure (`(12%)`, `3%`), "–" when absent.
 pub fn slippage_pct(p: Option<Fixed>) -> String {

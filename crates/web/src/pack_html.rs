@@ -37,7 +37,7 @@ use perfledger_readmodel::pack::{
 };
 use perfledger_readmodel::render;
 
-use crate::html::{esc, money, pct, pct_1dp, rag_badge, rag_class, rag_name, slippage_pct};
+use crate::html::{esc, money, pct, pct_1dp, pct_fixed, rag_badge, rag_class, rag_name};
 use crate::pages::heat_map_table;
 
 /// The JSON form of a pack (`perfledger pack --out x.json`, `/api/pack`):
@@ -323,7 +323,7 @@ fn dashboard(pack: &Pack, title: &str) -> String {
         num(d.revenue_variance),
         pct_1dp(d.revenue_variance_percent_1dp.map(|n| n.0)),
         num(d.capital_variance),
-        slippage_pct(d.capital_slippage_percent.map(|n| n.0)),
+        pct_fixed(d.capital_slippage_percent.map(|n| n.0)),
         num(d.savings_achieved),
         pct_1dp(d.savings_achieved_percent_1dp.map(|n| n.0)),
     );
@@ -448,7 +448,7 @@ fn capital(pack: &Pack) -> String {
             num(l.proposed),
             num(l.forecast),
             num(l.variance),
-            slippage_pct(l.slippage_percent.map(|n| n.0)),
+            pct_fixed(l.slippage_percent.map(|n| n.0)),
             opt(&l.comment),
             sources(&l.sources)
         );
@@ -465,7 +465,7 @@ fn capital(pack: &Pack) -> String {
         num(c.proposed),
         num(c.forecast),
         num(c.variance),
-        slippage_pct(c.slippage_percent.map(|n| n.0)),
+        pct_fixed(c.slippage_percent.map(|n| n.0)),
     );
     b
 }
