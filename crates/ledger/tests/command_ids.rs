@@ -10,81 +10,24 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use perfledger_domain::command::{Command, CommandEnvelope};
-use perfledger_domain::event::{build_envelopes, EventBody, ResultEntry};
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
-use perfledger_domain::parse::parse_result;
-use perfledger_domain::{encode_commit, Period, Tenant, Text, Timestamp};
+use perfledger_domain::event::{build_envelopes, EventBody};
+use perfledger_domain::{encode_commit, Period, Timestamp};
 use perfledger_ledger::{
     reused_command_ids, subject_for, FixedClock, Ledger, LedgerError, ReusedCommandId, Submitted,
 };
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{Commit, EventLog, Expected};
+use perfledger_testkit::fixtures::{self, define, envelope, text as t};
 use perfledger_testkit::NatsServer;
 use uuid::Uuid;
-
-fn t(s: &str) -> Text {
-    Text::new("test", s).unwrap()
-}
-
-fn tenant() -> Tenant {
-    Tenant::new("barnet").unwrap()
-}
-
-fn envelope(id: u128, command: Command) -> CommandEnvelope {
-    CommandEnvelope {
-        command_id: Uuid::from_u128(0xC0DE_0000 + id),
-        tenant: tenant(),
-        actor: t("Head of Performance"),
-        source: t("test"),
-        correlation_id: Uuid::from_u128(7),
-        causation_id: None,
-        command,
-    }
-}
-
-fn define(id: u128, reference: &str) -> CommandEnvelope {
-    envelope(
-        id,
-        Command::DefineIndicator {
-            spec: IndicatorSpec {
-                reference: Some(t(reference)),
-                title: t("Overall satisfaction with customer services"),
-                unit: t("Commissioning Group"),
-                lead_officer: None,
-                indicator_type: IndicatorType::Spi,
-                polarity: Polarity::BiggerIsBetter,
-                frequency: Frequency::Quarterly,
-                data_type: DataType::Percentage,
-                comparison: ComparisonBasis::Sequential,
-                theme: None,
-                objective: None,
-                committee: None,
-            },
-        },
-    )
-}
 
 fn q1() -> Period {
     Period::parse("2016/17 Q1").unwrap()
 }
 
 fn record(id: u128, reference: &str, value: &str) -> CommandEnvelope {
-    envelope(
-        id,
-        Command::RecordResult {
-            indicator: t(reference),
-            period: q1(),
-            entry: ResultEntry {
-                result: parse_result(value).unwrap(),
-                commentary: None,
-                intervention: None,
-                benchmarks: Vec::new(),
-            },
-        },
-    )
+    fixtures::record(id, reference, q1(), value)
 }
 
 fn clock() -> Arc<FixedClock> {

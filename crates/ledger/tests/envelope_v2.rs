@@ -5,48 +5,13 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use perfledger_domain::command::{Command, CommandEnvelope};
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
-use perfledger_domain::{command_digest, decode_commit, Tenant, Text, Timestamp};
+use perfledger_domain::{command_digest, decode_commit, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, Submitted};
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::{EventLog, Until};
-use uuid::Uuid;
+use perfledger_testkit::fixtures::define;
 
 const NOW: Timestamp = Timestamp(1_770_000_000_000);
-
-fn t(s: &str) -> Text {
-    Text::new("test", s).unwrap()
-}
-
-fn define(n: u128, reference: &str) -> CommandEnvelope {
-    CommandEnvelope {
-        command_id: Uuid::from_u128(0xC0DE_0000 + n),
-        tenant: Tenant::new("barnet").unwrap(),
-        actor: t("Head of Performance"),
-        source: t("test"),
-        correlation_id: Uuid::from_u128(7),
-        causation_id: None,
-        command: Command::DefineIndicator {
-            spec: IndicatorSpec {
-                reference: Some(t(reference)),
-                title: t("Overall satisfaction with customer services"),
-                unit: t("Commissioning Group"),
-                lead_officer: None,
-                indicator_type: IndicatorType::Spi,
-                polarity: Polarity::BiggerIsBetter,
-                frequency: Frequency::Quarterly,
-                data_type: DataType::Percentage,
-                comparison: ComparisonBasis::Sequential,
-                theme: None,
-                objective: None,
-                committee: None,
-            },
-        },
-    }
-}
 
 #[tokio::test]
 async fn live_writes_carry_the_digest_and_backdated_writes_their_migration_time() {

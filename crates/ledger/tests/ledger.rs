@@ -5,87 +5,24 @@ use std::sync::Arc;
 
 use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::{EventBody, ResultEntry};
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
-use perfledger_domain::parse::{parse_result, parse_target};
-use perfledger_domain::{AggregateState, DomainError, Period, Tenant, Text, Timestamp};
+use perfledger_domain::parse::parse_result;
+use perfledger_domain::{AggregateState, DomainError, Period, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::EventLog;
+use perfledger_testkit::fixtures::{self, define, envelope, tenant, text as t};
 use uuid::Uuid;
-
-fn t(s: &str) -> Text {
-    Text::new("test", s).unwrap()
-}
-
-fn tenant() -> Tenant {
-    Tenant::new("barnet").unwrap()
-}
-
-fn envelope(n: u128, command: Command) -> CommandEnvelope {
-    CommandEnvelope {
-        command_id: Uuid::from_u128(0xC0DE_0000 + n),
-        tenant: tenant(),
-        actor: t("Head of Performance"),
-        source: t("test"),
-        correlation_id: Uuid::from_u128(7),
-        causation_id: None,
-        command,
-    }
-}
-
-fn define(n: u128, reference: &str) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::DefineIndicator {
-            spec: IndicatorSpec {
-                reference: Some(t(reference)),
-                title: t("Overall satisfaction with customer services"),
-                unit: t("Commissioning Group"),
-                lead_officer: None,
-                indicator_type: IndicatorType::Spi,
-                polarity: Polarity::BiggerIsBetter,
-                frequency: Frequency::Quarterly,
-                data_type: DataType::Percentage,
-                comparison: ComparisonBasis::Sequential,
-                theme: None,
-                objective: None,
-                committee: None,
-            },
-        },
-    )
-}
 
 fn q1() -> Period {
     Period::parse("2016/17 Q1").unwrap()
 }
 
 fn record(n: u128, reference: &str, value: &str) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::RecordResult {
-            indicator: t(reference),
-            period: q1(),
-            entry: ResultEntry {
-                result: parse_result(value).unwrap(),
-                commentary: None,
-                intervention: None,
-                benchmarks: Vec::new(),
-            },
-        },
-    )
+    fixtures::record(n, reference, q1(), value)
 }
 
 fn set_target(n: u128, reference: &str, value: &str) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::SetTarget {
-            indicator: t(reference),
-            period: q1(),
-            target: parse_target(value).unwrap(),
-        },
-    )
+    fixtures::set_target(n, reference, q1(), value)
 }
 
 async fn ledger(dir: &tempfile::TempDir) -> Ledger<EmbeddedLog> {

@@ -6,20 +6,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use perfledger_domain::command::{Command, CommandEnvelope};
-use perfledger_domain::event::ResultEntry;
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
-use perfledger_domain::parse::{parse_result, parse_target};
-use perfledger_domain::{Period, Tenant, Text, Timestamp};
+use perfledger_domain::command::CommandEnvelope;
+use perfledger_domain::{Period, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::{
     Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord, RecordStream,
     Seq, Subject, Until,
 };
-use uuid::Uuid;
+use perfledger_testkit::fixtures;
 
 /// The embedded log, counting whole-subject reads (entity loads).
 struct Counting {
@@ -58,69 +53,20 @@ impl EventLog for Counting {
     }
 }
 
-fn t(s: &str) -> Text {
-    Text::new("test", s).unwrap()
-}
-
-fn envelope(n: u128, command: Command) -> CommandEnvelope {
-    CommandEnvelope {
-        command_id: Uuid::from_u128(0xC0DE_0000 + n),
-        tenant: Tenant::new("barnet").unwrap(),
-        actor: t("Head of Performance"),
-        source: t("test"),
-        correlation_id: Uuid::from_u128(7),
-        causation_id: None,
-        command,
-    }
+fn q(quarter: u8) -> Period {
+    Period::Quarter(perfledger_domain::FinancialYear(2016), quarter)
 }
 
 fn define(n: u128) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::DefineIndicator {
-            spec: IndicatorSpec {
-                reference: Some(t("CG/S24")),
-                title: t("Overall satisfaction with customer services"),
-                unit: t("Commissioning Group"),
-                lead_officer: None,
-                indicator_type: IndicatorType::Spi,
-                polarity: Polarity::BiggerIsBetter,
-                frequency: Frequency::Quarterly,
-                data_type: DataType::Percentage,
-                comparison: ComparisonBasis::Sequential,
-                theme: None,
-                objective: None,
-                committee: None,
-            },
-        },
-    )
+    fixtures::define(n, "CG/S24")
 }
 
 fn target(n: u128, quarter: u8) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::SetTarget {
-            indicator: t("CG/S24"),
-            period: Period::Quarter(perfledger_domain::FinancialYear(2016), quarter),
-            target: parse_target("80%").unwrap(),
-        },
-    )
+    fixtures::set_target(n, "CG/S24", q(quarter), "80%")
 }
 
 fn record(n: u128, value: &str) -> CommandEnvelope {
-    envelope(
-        n,
-        Command::RecordResult {
-            indicator: t("CG/S24"),
-            period: Period::Quarter(perfledger_domain::FinancialYear(2016), 1),
-            entry: ResultEntry {
-                result: parse_result(value).unwrap(),
-                commentary: None,
-                intervention: None,
-                benchmarks: Vec::new(),
-            },
-        },
-    )
+    fixtures::record(n, "CG/S24", q(1), value)
 }
 
 async fn counting(dir: &tempfile::TempDir) -> Arc<Counting> {

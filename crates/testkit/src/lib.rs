@@ -17,11 +17,15 @@
 //! [`ids::SequentialIds`] is a deterministic id source for the ledger
 //! (`Ledger::with_ids`), so tests can pin event ids.
 //!
+//! [`fixtures`] builds the command envelopes and the indicator spec the
+//! suites share (one copy, issue #11).
+//!
 //! [`council::Generator`] generates a synthetic council's event log from a
 //! seed (tests and benchmarks; its output is pinned byte for byte).
 
 pub mod council;
 pub mod fault_log;
+pub mod fixtures;
 pub mod ids;
 
 use std::io::Read;
