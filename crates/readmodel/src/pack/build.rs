@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use perfledger_domain::dashboard::Dashboard;
+use perfledger_domain::dashboard::{breakdown, Dashboard, IndicatorLine as DashboardLine};
 use perfledger_domain::direction::{long_term_period, short_term_period};
 use perfledger_domain::event::EventBody;
+use perfledger_domain::ids::normalise_key;
 use perfledger_domain::indicator::{Benchmark, ResultValue, Target};
 use perfledger_domain::period::Period;
 use perfledger_domain::rag::Rag;
@@ -26,6 +27,7 @@ use super::{
     PACK_FORMAT,
 };
 use crate::keys::{self, field};
+use crate::query::{view_of, Counted};
 use crate::store::{self, EntityInfo, FactRecord};
 use crate::{render, AsOf, ReadModel, ReadModelError};
 
@@ -57,18 +59,28 @@ impl ReadModel {
     /// Rules v1. Frozen once a seal names v1: a change of rules is a new
     /// [`RulesVersion`] with its own function beside this one.
     fn pack_v1(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Pack> {
-        let view = self.dashboard(unit, period, AsOf::Seq(s))?;
+        // `finance` refuses an unknown unit (NotFound), as the dashboard does.
+        let fin = self.finance(unit, period, AsOf::Seq(s))?;
         let placed = self.pack_indicator_rows(unit, period, s)?;
-        let finance = self.pack_finance(unit, period, s)?;
+        let finance = self.pack_finance(&fin, period, s)?;
         let actions = self.pack_actions(unit, period, s)?;
         let risks = self.pack_risks(unit, period, s)?;
+        // The dashboard counts exactly these rows (module header of
+        // `query::dashboard`): the same lines, statuses, assessments and
+        // finance view, assembled instead of read again.
+        let counted = Counted {
+            indicators: placed.iter().map(|p| dashboard_line(&p.line)).collect(),
+            actions: actions.iter().filter_map(|a| a.status).collect(),
+            risks: risks.rows.iter().filter_map(|r| r.current).collect(),
+        };
+        let view = view_of(&self.assemble_inputs(unit, period, s, counted, &fin)?, s)?;
         let measures = match unit {
             Some(u) => self.pack_measures(u, period, s)?,
             None => Vec::new(),
         };
         let units = match unit {
             Some(_) => Vec::new(),
-            None => self.pack_unit_overview(period, s)?,
+            None => self.pack_unit_overview(s, &placed)?,
         };
         let lines: Vec<&IndicatorLine> = placed.iter().map(|p| &p.line).collect();
         let overview = overview_by_type(&view.dashboard, &lines);
@@ -246,8 +258,12 @@ impl ReadModel {
     }
 
     /// Council-wide: each unit's indicator breakdown (units reporting
-    /// indicators this period, in name order).
-    fn pack_unit_overview(&self, period: Period, s: Seq) -> R<Vec<UnitOverview>> {
+    /// indicators this period, in name order). `rows` are the council-wide
+    /// rows: a unit's rows are those of its members (an indicator's row
+    /// does not depend on the scope asked for), and its breakdown is the
+    /// domain's over their dashboard lines, as the unit's own dashboard
+    /// counts them (one row per indicator it reports).
+    fn pack_unit_overview(&self, s: Seq, rows: &[Placed]) -> R<Vec<UnitOverview>> {
         let mut names: Vec<String> = self
             .units(AsOf::Seq(s))?
             .into_iter()
@@ -255,20 +271,38 @@ impl ReadModel {
             .collect();
         names.sort();
         names.dedup();
+        let by_unit = self.members_by_unit(EntityKind::Indicator, s)?;
+        let by_id: BTreeMap<Uuid, &Placed> = rows.iter().map(|p| (p.order.1, p)).collect();
         let mut out = Vec::new();
         for name in names {
-            let d = self.dashboard(Some(&name), period, AsOf::Seq(s))?;
-            if d.dashboard.indicators.reported == 0 {
+            let key = normalise_key(&name).into_bytes();
+            let mine: Vec<&Placed> = by_unit
+                .get(&key)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| by_id.get(id).copied())
+                .collect();
+            if mine.is_empty() {
                 continue;
             }
-            let rows = self.pack_indicator_rows(Some(&name), period, s)?;
+            let lines: Vec<DashboardLine> = mine.iter().map(|p| dashboard_line(&p.line)).collect();
             out.push(UnitOverview {
                 unit: name,
-                breakdown: d.dashboard.indicators,
-                sources: union(rows.iter().map(|p| &p.line.sources)),
+                breakdown: breakdown(&lines),
+                sources: union(mine.iter().map(|p| &p.line.sources)),
             });
         }
         Ok(out)
+    }
+}
+
+/// The dashboard's line of a pack row (what the dashboard counts).
+fn dashboard_line(l: &IndicatorLine) -> DashboardLine {
+    DashboardLine {
+        indicator_type: l.indicator_type,
+        rag: l.rag,
+        monitor: l.monitor,
+        direction: l.direction_long,
     }
 }
 

@@ -17,7 +17,7 @@ use super::{
     SavingLine, SavingsTotal,
 };
 use crate::keys::field;
-use crate::query::fy_start_month;
+use crate::query::{fy_start_month, FinanceView};
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel, ReadModelError};
 
@@ -83,8 +83,8 @@ impl ReadModel {
         Ok((src, latest))
     }
 
-    pub(super) fn pack_finance(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Finance> {
-        let f = self.finance(unit, period, AsOf::Seq(s))?;
+    /// The pack's finance lines of `f` (the scope's finance view at s).
+    pub(super) fn pack_finance(&self, f: &FinanceView, period: Period, s: Seq) -> R<Finance> {
         let mut revenue = Vec::new();
         for r in &f.revenue {
             let key = composite_key(&[&r.unit, &r.line]);

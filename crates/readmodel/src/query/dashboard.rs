@@ -1,16 +1,25 @@
 //! The dashboard: gathered as of S in ONE place ([`ReadModel::dashboard_inputs`]
 //! is used by the current view, as-of views, seals and verification alike)
 //! and computed by the domain's [`perfledger_domain::dashboard::compute`].
+//!
+//! The committee pack reads every fact the dashboard counts for its own
+//! rows (the same indicator lines, action statuses, risk assessments and
+//! finance view); it assembles the dashboard from those
+//! ([`ReadModel::assemble_inputs`], [`view_of`]) rather than reading them
+//! twice, so both paths meet here and a pack's dashboard digest is the
+//! dashboard's by construction.
 
-use perfledger_domain::dashboard::{self, compute, Dashboard, DashboardInputs};
+use perfledger_domain::action::ActionStatus;
+use perfledger_domain::dashboard::{self, compute, Dashboard, DashboardInputs, IndicatorLine};
 use perfledger_domain::event::EventBody;
 use perfledger_domain::period::Period;
+use perfledger_domain::risk::Assessment;
 use perfledger_domain::{EntityKind, Text};
 use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
 
 use super::indicators::result_entry;
-use super::R;
+use super::{FinanceView, R};
 use crate::keys::field;
 use crate::{AsOf, ReadModel, ReadModelError};
 
@@ -87,6 +96,30 @@ impl ReadModel {
             .filter_map(|r| r.current)
             .collect();
         let fin = self.finance_at(unit, period, s)?;
+        self.assemble_inputs(
+            unit,
+            period,
+            s,
+            Counted {
+                indicators,
+                actions,
+                risks,
+            },
+            &fin,
+        )
+    }
+
+    /// The inputs of a dashboard from what it counts: the lines, statuses
+    /// and assessments gathered as [`ReadModel::dashboard_inputs`] gathers
+    /// them, and the scope's finance view.
+    pub(crate) fn assemble_inputs(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+        counted: Counted,
+        fin: &FinanceView,
+    ) -> R<DashboardInputs> {
         Ok(DashboardInputs {
             unit: match unit {
                 Some(u) => Some(
@@ -98,9 +131,9 @@ impl ReadModel {
             revenue: fin.revenue.iter().map(|r| r.figures).collect(),
             capital: fin.capital.iter().map(|r| r.figures).collect(),
             savings: fin.savings.iter().map(|r| r.line).collect(),
-            indicators,
-            actions,
-            risks,
+            indicators: counted.indicators,
+            actions: counted.actions,
+            risks: counted.risks,
             // No event carries HR or customer-experience figures yet.
             hr: None,
             customer: Vec::new(),
@@ -122,20 +155,7 @@ impl ReadModel {
         s: Seq,
     ) -> R<DashboardView> {
         let inputs = self.dashboard_inputs(unit, period, s)?;
-        let d = compute(&inputs)?;
-        let no_data = inputs.revenue.is_empty()
-            && inputs.capital.is_empty()
-            && inputs.savings.is_empty()
-            && inputs.indicators.is_empty()
-            && inputs.actions.is_empty()
-            && inputs.hr.is_none()
-            && inputs.customer.is_empty();
-        Ok(DashboardView {
-            as_of: s,
-            digest: dashboard::digest_hex(&d),
-            dashboard: d,
-            no_data,
-        })
+        view_of(&inputs, s)
     }
 
     /// The inputs the dashboard is computed from (for inspection and tests).
@@ -149,4 +169,33 @@ impl ReadModel {
         self.check_unit(unit, s)?;
         self.dashboard_inputs(unit, period, s)
     }
+}
+
+/// What a dashboard counts besides finance: its indicator lines, key-action
+/// statuses and open risks' current assessments.
+pub(crate) struct Counted {
+    /// One line per indicator reporting for the period.
+    pub indicators: Vec<IndicatorLine>,
+    /// Statuses reported for the period.
+    pub actions: Vec<ActionStatus>,
+    /// Current assessments of open risks.
+    pub risks: Vec<Assessment>,
+}
+
+/// The dashboard computed from its inputs, as of s.
+pub(crate) fn view_of(inputs: &DashboardInputs, s: Seq) -> R<DashboardView> {
+    let d = compute(inputs)?;
+    let no_data = inputs.revenue.is_empty()
+        && inputs.capital.is_empty()
+        && inputs.savings.is_empty()
+        && inputs.indicators.is_empty()
+        && inputs.actions.is_empty()
+        && inputs.hr.is_none()
+        && inputs.customer.is_empty();
+    Ok(DashboardView {
+        as_of: s,
+        digest: dashboard::digest_hex(&d),
+        dashboard: d,
+        no_data,
+    })
 }

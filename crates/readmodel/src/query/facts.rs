@@ -159,10 +159,43 @@ impl ReadModel {
             }
             None => vec![keys::MEMBER],
         };
+        let set: BTreeSet<Uuid> = self
+            .memberships(&prefix, kind, s)?
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(|((_, id), _)| id)
+            .collect();
+        Ok(set.into_iter().collect())
+    }
+
+    /// Entities of `kind` as of s by unit (normalised unit key → ids in id
+    /// order): one scan for what [`ReadModel::members`] of each unit would
+    /// find, for views that split council-wide rows by unit.
+    pub(crate) fn members_by_unit(
+        &self,
+        kind: EntityKind,
+        s: Seq,
+    ) -> R<BTreeMap<Vec<u8>, Vec<Uuid>>> {
+        let mut out: BTreeMap<Vec<u8>, Vec<Uuid>> = BTreeMap::new();
+        for ((unit, id), present) in self.memberships(&[keys::MEMBER], kind, s)? {
+            if present {
+                out.entry(unit).or_default().push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest membership of each (unit key, entity) of `kind` under
+    /// `prefix` as of s: present, or moved away.
+    fn memberships(
+        &self,
+        prefix: &[u8],
+        kind: EntityKind,
+        s: Seq,
+    ) -> R<BTreeMap<(Vec<u8>, Uuid), bool>> {
         let kb = keys::kind_byte(kind);
-        // (unit bytes, entity) → present at s
         let mut last: BTreeMap<(Vec<u8>, Uuid), bool> = BTreeMap::new();
-        for r in self.tree.scan_prefix(&prefix) {
+        for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r?;
             // u ++ unit ++ 0 ++ kind ++ uuid(16) ++ seq(8)
             if k.len() < 1 + 1 + 1 + 16 + 8 {
@@ -181,12 +214,7 @@ impl ReadModel {
             let m: Membership = store::decode(&k, &v)?;
             last.insert((k[1..n - 26].to_vec(), id), m.present);
         }
-        let set: BTreeSet<Uuid> = last
-            .into_iter()
-            .filter(|(_, present)| *present)
-            .map(|((_, id), _)| id)
-            .collect();
-        Ok(set.into_iter().collect())
+        Ok(last)
     }
 
     pub(crate) fn spec_at(&self, entity: Uuid, s: Seq) -> R<Option<EventBody>> {

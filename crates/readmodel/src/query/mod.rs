@@ -19,6 +19,7 @@ use crate::ReadModelError;
 pub use actions::ActionRow;
 pub use audit::AuditTrail;
 pub use dashboard::DashboardView;
+pub(crate) use dashboard::{view_of, Counted};
 pub use entities::UnitRow;
 pub(crate) use facts::fy_start_month;
 pub use finance::{CapitalRow, FinanceView, RevenueRow, SavingRow};
