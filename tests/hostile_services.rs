@@ -162,7 +162,7 @@ mod item1_cross_tenant_writes {
             m.remove("as_of");
         }
         BarnetView {
-            cg_indicators: list.as_array().map_or(0, |a| a.len()),
+            cg_indicators: list["indicators"].as_array().map_or(0, |a| a.len()),
             cg_s24,
             dashboard_digest: dash["digest"].as_str().unwrap_or_default().to_string(),
             http_status,

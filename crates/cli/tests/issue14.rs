@@ -286,7 +286,10 @@ fn seals_refuse_unknown_names_and_seal_as_of_the_meeting() {
         .expect("the imported PCMC seal is listed");
     assert_eq!(sealed["dashboard_as_of"], pcmc["dashboard_as_of"]);
     assert_eq!(sealed["digest"], pcmc["digest"]);
-    assert!(list.iter().all(|s| s["matches"] == true), "{seals:#}");
+    assert!(
+        list.iter().all(|s| s["verdict"]["matches"] == true),
+        "{seals:#}"
+    );
 }
 
 /// Item 4: imported seals keep their id, report title and own time; they

@@ -9,16 +9,21 @@
 //! bounded, until the read model has projected that sequence, so a publisher
 //! can read its own write):
 //!
-//! | view | parameters | answer |
+//! | view | parameters | answer (`perfledger_readmodel::views`, docs/json.md) |
 //! |---|---|---|
-//! | `dashboard` | `period`, `unit`? | `DashboardView` (with digest) |
-//! | `indicator` | `indicator` | `IndicatorView` |
-//! | `history` | `indicator` | `AuditTrail` of the indicator |
-//! | `indicators` | `unit`? | `[IndicatorSummary]` |
-//! | `audit` | `kind`, `key` | `AuditTrail` (with digest) |
-//! | `risks` | `unit`? | `RiskRegister` |
-//! | `finance` | `period`, `unit`? | `FinanceView` |
+//! | `dashboard` | `period`, `unit`? | `DashboardJson` (with digest) |
+//! | `indicator` | `indicator` | `HistoryJson` (the CLI's `history`) |
+//! | `history` | `indicator` | `AuditJson` of the indicator |
+//! | `indicators` | `unit`? | `IndicatorsJson` |
+//! | `audit` | `kind`, `key` | `AuditJson` (with digest) |
+//! | `risks` | `unit`? | `RisksJson` |
+//! | `finance` | `period`, `unit`? | `FinanceJson` |
+//! | `seals` | — | `SealsJson` (each seal re-derived) |
 //! | `status` | — | `{"checkpoint": n}` |
+//!
+//! An answer is the view's JSON text as the CLI and the web print it: the
+//! wire reply is `{"Answer":<view>}` written around those bytes, so its
+//! numbers are the exact decimals (no float on the way).
 //!
 //! Tenancy: the service answers only `{prefix}.q.{tenant}.*` of its read
 //! model's tenant (the read model records it and projects only that
@@ -50,16 +55,18 @@ use perfledger_client::query::QueryReply;
 use perfledger_client::wire::{Encoding, ServiceError};
 use perfledger_domain::{EntityKind, Period};
 use perfledger_log::{EventLog, LogError, Seq};
+use perfledger_readmodel::views::{
+    self, AuditJson, DashboardJson, FinanceJson, HistoryJson, IndicatorsJson, RisksJson, SealsJson,
+};
 use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError};
 use serde::Deserialize;
-use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::GatewayError;
 use crate::serve::{serve_requests, Reply};
 
 /// Views served, in the order of the table above.
-pub const VIEWS: [&str; 8] = [
+pub const VIEWS: [&str; 9] = [
     "dashboard",
     "indicator",
     "history",
@@ -67,6 +74,7 @@ pub const VIEWS: [&str; 8] = [
     "audit",
     "risks",
     "finance",
+    "seals",
     "status",
 ];
 
@@ -215,7 +223,9 @@ impl QueryService {
     }
 
     /// Answer one query from `client` (see the module docs for what
-    /// identifies a client).
+    /// identifies a client), parsed into a [`QueryReply`] (its
+    /// `serde_json::Value` holds decimals as floats; the wire reply,
+    /// [`QueryService::reply_bytes`], is exact).
     pub async fn handle_from(
         &self,
         client: Option<&str>,
@@ -223,17 +233,46 @@ impl QueryService {
         body: &[u8],
     ) -> QueryReply {
         match self.answer(client, subject, body).await {
-            Ok(v) => QueryReply::Answer(v),
+            Ok(text) => QueryReply::Answer(
+                serde_json::from_str(&text).expect("a view's JSON text parses back"),
+            ),
             Err(e) => QueryReply::Refused(e),
         }
     }
 
+    /// The reply as sent on the wire, `{"Answer":<view>}` around the
+    /// view's JSON text or `{"Refused":<error>}`, with its status.
+    pub async fn reply_bytes(
+        &self,
+        client: Option<&str>,
+        subject: &str,
+        body: &[u8],
+    ) -> (Vec<u8>, &'static str) {
+        match self.answer(client, subject, body).await {
+            Ok(text) => {
+                let mut out = Vec::with_capacity(text.len() + 12);
+                out.extend_from_slice(b"{\"Answer\":");
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'}');
+                (out, "ok")
+            }
+            Err(e) => {
+                let code = e.code();
+                let body = serde_json::to_vec(&QueryReply::Refused(e)).unwrap_or_else(|_| {
+                    br#"{"Refused":{"Internal":{"detail":"encode"}}}"#.to_vec()
+                });
+                (body, code)
+            }
+        }
+    }
+
+    /// The view's JSON text, or the refusal.
     async fn answer(
         &self,
         client: Option<&str>,
         subject: &str,
         body: &[u8],
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<String, ServiceError> {
         let tenant = self.rm.tenant().as_str();
         let mut t = subject.split('.');
         let view = match (t.next(), t.next(), t.next(), t.next(), t.next()) {
@@ -379,16 +418,9 @@ impl QueryService {
                     .reply
                     .as_ref()
                     .map(|r| r.as_str().rsplit_once('.').map_or(r.as_str(), |(p, _)| p));
-                let reply = svc
-                    .handle_from(from, msg.subject.as_str(), &msg.payload)
+                let (body, status) = svc
+                    .reply_bytes(from, msg.subject.as_str(), &msg.payload)
                     .await;
-                let status = match &reply {
-                    QueryReply::Answer(_) => "ok",
-                    QueryReply::Refused(e) => e.code(),
-                };
-                let body = serde_json::to_vec(&reply).unwrap_or_else(|_| {
-                    br#"{"Refused":{"Internal":{"detail":"encode"}}}"#.to_vec()
-                });
                 Reply {
                     encoding: Encoding::Json,
                     status,
@@ -411,8 +443,8 @@ impl From<ReadModelError> for Fail {
     }
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<Value, Fail> {
-    serde_json::to_value(v).map_err(|e| Fail::Bad(format!("cannot render answer: {e}")))
+fn json<T: serde::Serialize>(v: &T) -> Result<String, Fail> {
+    Ok(views::to_json(v, false))
 }
 
 fn need<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, Fail> {
@@ -425,27 +457,51 @@ fn period(v: &Option<String>) -> Result<Period, Fail> {
     Period::parse(p).map_err(|e| Fail::Bad(format!("parameter `period`: {e}")))
 }
 
-fn run_view(rm: &ReadModel, view: &str, p: Params) -> Result<Value, Fail> {
+fn run_view(rm: &ReadModel, view: &str, p: Params) -> Result<String, Fail> {
     let at = p.as_of.unwrap_or(AsOf::Head);
     let unit = p.unit.as_deref();
     match view {
-        "dashboard" => json(&rm.dashboard(unit, period(&p.period)?, at)?),
-        "indicator" => json(&rm.indicator(need(&p.indicator, "indicator")?, at)?),
-        "history" => json(&rm.history(need(&p.indicator, "indicator")?, at)?),
-        "indicators" => json(&rm.indicators(unit, at)?),
+        "dashboard" => json(&DashboardJson::from(&rm.dashboard(
+            unit,
+            period(&p.period)?,
+            at,
+        )?)),
+        "indicator" => json(&HistoryJson::from(
+            &rm.indicator(need(&p.indicator, "indicator")?, at)?,
+        )),
+        "history" => json(&AuditJson::from(
+            &rm.history(need(&p.indicator, "indicator")?, at)?,
+        )),
+        "indicators" => {
+            let seq = rm.resolve(at)?;
+            let list = rm.indicators(unit, AsOf::Seq(seq))?;
+            json(&IndicatorsJson::new(seq, unit, &list))
+        }
         "audit" => {
             let kind = EntityKind::from_token(need(&p.kind, "kind")?)
                 .map_err(|e| Fail::Bad(format!("parameter `kind`: {e}")))?;
-            let trail = rm.audit(kind, need(&p.key, "key")?, at)?;
-            let mut v = json(&trail)?;
-            if let Value::Object(m) = &mut v {
-                m.insert("digest".into(), Value::String(trail.digest_hex()));
-            }
-            Ok(v)
+            json(&AuditJson::from(&rm.audit(
+                kind,
+                need(&p.key, "key")?,
+                at,
+            )?))
         }
-        "risks" => json(&rm.risks(unit, at)?),
-        "finance" => json(&rm.finance(unit, period(&p.period)?, at)?),
-        "status" => Ok(serde_json::json!({ "checkpoint": rm.checkpoint()? })),
+        "risks" => json(&RisksJson::from(&rm.risks(unit, at)?)),
+        "finance" => json(&FinanceJson::from(&rm.finance(
+            unit,
+            period(&p.period)?,
+            at,
+        )?)),
+        "seals" => {
+            let seq = rm.resolve(at)?;
+            let mut rows = Vec::new();
+            for r in rm.seals(AsOf::Seq(seq))? {
+                let verdict = rm.verify_seal(&r.seal)?;
+                rows.push((r, verdict));
+            }
+            json(&SealsJson::new(seq, &rows))
+        }
+        "status" => json(&serde_json::json!({ "checkpoint": rm.checkpoint()? })),
         other => Err(Fail::Bad(format!("unknown view {other:?}"))),
     }
 }

@@ -40,6 +40,7 @@ mod query;
 pub mod render;
 mod store;
 mod versions;
+pub mod views;
 
 use std::path::Path;
 

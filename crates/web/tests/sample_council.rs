@@ -76,7 +76,7 @@ async fn every_page_of_the_sample_council_renders() {
     }
     let list: serde_json::Value = serde_json::from_str(&ok(&app, "/api/indicators").await).unwrap();
     for i in list["indicators"].as_array().unwrap() {
-        let key = i["natural_key"].as_str().unwrap();
+        let key = i["key"].as_str().unwrap();
         ok(&app, &format!("/indicators/{}", url_enc(key, true))).await;
     }
     let risks: serde_json::Value = serde_json::from_str(&ok(&app, "/api/risks").await).unwrap();

@@ -176,12 +176,12 @@ async fn indicator_page_restated_value_at_head_original_before() {
     // JSON.
     let (s, v) = get_json(&app, "/api/indicators/CG%2FS2").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["natural_key"], "CG/S2");
+    assert_eq!(v["key"], "CG/S2");
     let row = &v["rows"][0];
-    assert_eq!(row["result_text"], "70%");
+    assert_eq!(row["result"], "70%");
     assert_eq!(row["restatements"], 1);
     let (_, v) = get_json(&app, &format!("/api/indicators/CG%2FS2?as_of={before}")).await;
-    assert_eq!(v["rows"][0]["result_text"], "78%");
+    assert_eq!(v["rows"][0]["result"], "78%");
     assert_eq!(v["as_of"], before);
 }
 
@@ -232,8 +232,8 @@ async fn json_api() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["dashboard"]["indicators"]["counts"]["Red"], 2);
-    assert_eq!(v["dashboard"]["risks"]["heat_map"]["cells"][3][3], 1);
+    assert_eq!(v["indicators"]["counts"]["Red"]["count"], 2);
+    assert_eq!(v["risks"]["heat_map"]["4"][3], 1);
     assert!(v["digest"].as_str().unwrap().len() == 64);
     let (_, v) = get_json(&app, "/api/indicators?unit=Commissioning+Group").await;
     assert_eq!(v["indicators"].as_array().unwrap().len(), 4);
@@ -246,9 +246,9 @@ async fn json_api() {
     let (_, v) = get_json(&app, "/api/heatmap").await;
     assert_eq!(v["current"]["cells"][2][1], 1);
     let (_, v) = get_json(&app, "/api/finance?period=2016/17+Q1").await;
-    assert_eq!(v["revenue"][0]["variation"], "819");
+    assert_eq!(v["revenue"][0]["variation"], 819);
     let (_, v) = get_json(&app, "/api/seals").await;
-    assert_eq!(v["seals"][0]["seal"]["committee"], "Policy & Resources");
+    assert_eq!(v["seals"][0]["committee"], "Policy & Resources");
     assert_eq!(v["seals"][0]["verdict"]["matches"], true);
     assert!(!v["seals"][0]["verdict"]["changed_since"]
         .as_array()

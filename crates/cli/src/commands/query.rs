@@ -4,6 +4,7 @@
 //! prints the answer in the chosen format (`crate::format`).
 
 use perfledger_domain::ids::EntityKind;
+use perfledger_readmodel::AsOf;
 
 use crate::args::{
     as_of, period, AuditArgs, DashboardArgs, FinanceArgs, HistoryArgs, IndicatorsArgs, RisksArgs,
@@ -24,8 +25,9 @@ pub async fn dashboard(env: &Env, a: DashboardArgs) -> Res<()> {
 /// `indicators`.
 pub async fn indicators(env: &Env, a: IndicatorsArgs) -> Res<()> {
     let rm = env.caught_up().await?;
-    let list = rm.indicators(a.unit.as_deref(), as_of(a.as_of.as_deref())?)?;
-    format::indicators(env.g.format, &list)
+    let at = rm.resolve(as_of(a.as_of.as_deref())?)?;
+    let list = rm.indicators(a.unit.as_deref(), AsOf::Seq(at))?;
+    format::indicators(env.g.format, at, a.unit.as_deref(), &list)
 }
 
 /// `history`.

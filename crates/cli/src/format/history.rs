@@ -2,31 +2,12 @@
 //! with its audit trail, an entity's audit trail (who, when, why, before and
 //! after), and the list of indicators.
 
+use perfledger_readmodel::views::{self, AuditJson, HistoryJson, IndicatorsJson};
 use perfledger_readmodel::{AuditEntry, AuditTrail, IndicatorSummary, IndicatorView};
-use serde_json::{json, Value};
 
 use super::{csv_out, dir_name, rag_name, table, time};
 use crate::args::Format;
 use crate::error::Res;
-
-fn audit_json(e: &AuditEntry) -> Value {
-    json!({
-        "seq": e.seq,
-        "index": e.index,
-        "recorded_at": time(e.recorded_at),
-        "migrated_at": e.migrated_at.map(time),
-        "event": e.event,
-        "period": e.period.map(|p| p.to_string()),
-        "field": e.field,
-        "before": e.before,
-        "after": e.after,
-        "actor": e.actor,
-        "reason": e.reason,
-        "source": e.source,
-        "command_id": e.command_id,
-        "event_id": e.event_id,
-    })
-}
 
 fn audit_rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
     entries
@@ -63,37 +44,8 @@ const AUDIT_HEADER: [&str; 9] = [
 
 /// `history`.
 pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
-    let rows: Vec<Value> = v
-        .rows
-        .iter()
-        .map(|r| {
-            json!({
-                "period": r.period.to_string(),
-                "target": r.target_text,
-                "result": r.result_text,
-                "rag": r.rag.map(rag_name),
-                "direction_short": dir_name(r.direction_short),
-                "direction_long": dir_name(r.direction_long),
-                "restatements": r.restatements,
-                "commentary": r.commentary,
-            })
-        })
-        .collect();
     match f {
-        Format::Json => {
-            let j = json!({
-                "indicator": v.natural_key,
-                "entity": v.entity,
-                "as_of": v.as_of,
-                "title": v.spec.as_ref().map(|s| s.title.to_string()),
-                "unit": v.spec.as_ref().map(|s| s.unit.to_string()),
-                "type": v.spec.as_ref().map(|s| s.indicator_type.label()),
-                "retired": v.retired,
-                "rows": rows,
-                "audit": v.audit.iter().map(audit_json).collect::<Vec<_>>(),
-            });
-            out!("{j:#}");
-        }
+        Format::Json => out!("{}", views::to_json(&HistoryJson::from(v), true)),
         Format::Csv | Format::Table => {
             let header = [
                 "period",
@@ -139,17 +91,7 @@ pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
 /// `audit`.
 pub fn audit(f: Format, t: &AuditTrail) -> Res<()> {
     match f {
-        Format::Json => {
-            let j = json!({
-                "kind": t.kind,
-                "key": t.natural_key,
-                "entity": t.entity,
-                "as_of": t.as_of,
-                "digest": t.digest_hex(),
-                "entries": t.entries.iter().map(audit_json).collect::<Vec<_>>(),
-            });
-            out!("{j:#}");
-        }
+        Format::Json => out!("{}", views::to_json(&AuditJson::from(t), true)),
         Format::Csv => csv_out(&AUDIT_HEADER, audit_rows(&t.entries))?,
         Format::Table => {
             out!(
@@ -165,7 +107,7 @@ pub fn audit(f: Format, t: &AuditTrail) -> Res<()> {
 }
 
 /// `indicators`.
-pub fn indicators(f: Format, list: &[IndicatorSummary]) -> Res<()> {
+pub fn indicators(f: Format, as_of: u64, unit: Option<&str>, list: &[IndicatorSummary]) -> Res<()> {
     let header = ["key", "reference", "title", "unit", "type", "retired"];
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -181,17 +123,10 @@ pub fn indicators(f: Format, list: &[IndicatorSummary]) -> Res<()> {
         })
         .collect();
     match f {
-        Format::Json => {
-            let j: Vec<Value> = list
-                .iter()
-                .map(|i| {
-                    json!({"key": i.natural_key, "reference": i.reference, "title": i.title,
-                        "unit": i.unit, "type": i.indicator_type.label(), "retired": i.retired,
-                        "entity": i.entity})
-                })
-                .collect();
-            out!("{:#}", Value::Array(j));
-        }
+        Format::Json => out!(
+            "{}",
+            views::to_json(&IndicatorsJson::new(as_of, unit, list), true)
+        ),
         Format::Csv => csv_out(&header, rows)?,
         Format::Table => table(&header, &rows),
     }

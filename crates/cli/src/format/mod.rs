@@ -1,4 +1,4 @@
-//! Printing: human tables, JSON (field names documented in docs/cli.md)
+//! Printing: human tables, JSON (the views of docs/json.md)
 //! and CSV, one module per view. This file holds what every view shares:
 //! the printed forms of figures and the table and CSV writers.
 //!
@@ -80,6 +80,14 @@ pub(super) fn flat(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
         Value::Null => out.push((prefix.into(), String::new())),
         other => out.push((prefix.into(), other.to_string())),
     }
+}
+
+/// A view as a `serde_json::Value` for flattening into CSV rows, read back
+/// from its JSON text (a decimal becomes an `f64`: exact for the reports'
+/// figures, which have at most 15 significant digits).
+pub(super) fn reparsed<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::from_str(&perfledger_readmodel::views::to_json(v, false))
+        .expect("a view's JSON text parses back")
 }
 
 pub(super) fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> Res<()> {

@@ -2,23 +2,13 @@
 //! risk), with the 5x5 heat map on request.
 
 use perfledger_domain::risk::Assessment;
+use perfledger_readmodel::views::{self, RisksJson};
 use perfledger_readmodel::RiskRegister;
-use serde_json::{json, Value};
 
-use super::dashboard::{heat_rows, print_heat};
+use super::dashboard::print_heat;
 use super::{csv_out, table};
 use crate::args::Format;
 use crate::error::Res;
-
-fn assessment(a: &Option<Assessment>) -> Value {
-    match a {
-        None => Value::Null,
-        Some(a) => json!({
-            "impact": a.impact, "probability": a.probability, "score": a.score(),
-            "band": a.band().label(), "printed": format!("{} {}", a.band().label(), a.score()),
-        }),
-    }
-}
 
 /// `risks`.
 pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
@@ -27,22 +17,7 @@ pub fn risks(f: Format, r: &RiskRegister, heat: bool) -> Res<()> {
             .unwrap_or_default()
     };
     match f {
-        Format::Json => {
-            let j = json!({
-                "as_of": r.as_of,
-                "unit": r.unit,
-                "risks": r.risks.iter().map(|x| json!({
-                    "risk_id": x.risk_id, "unit": x.unit, "title": x.title, "owner": x.owner,
-                    "category": x.category, "period": x.period.map(|p| p.to_string()),
-                    "current": assessment(&x.current), "target": assessment(&x.target),
-                    "escalated": x.escalated, "closed": x.closed,
-                })).collect::<Vec<_>>(),
-                "heat_map": heat_rows(&r.heat_maps.current),
-                "target_heat_map": heat_rows(&r.heat_maps.target),
-                "escalated": r.escalated,
-            });
-            out!("{j:#}");
-        }
+        Format::Json => out!("{}", views::to_json(&RisksJson::from(r), true)),
         Format::Csv | Format::Table => {
             let header = [
                 "risk_id",

@@ -3,8 +3,9 @@
 
 use perfledger_domain::event::CommitteeSeal;
 use perfledger_log::Seq;
+use perfledger_readmodel::views::{self, SealsJson};
 use perfledger_readmodel::{SealRecord, SealVerdict};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{csv_out, table};
 use crate::args::Format;
@@ -40,25 +41,8 @@ pub fn seal(f: Format, c: &CommitteeSeal, seq: Seq, root: &[u8; 32]) -> Res<()> 
 
 /// `seals`: every seal in the log up to `at`, each re-derived.
 pub fn seals(f: Format, at: Seq, rows: &[(SealRecord, SealVerdict)]) -> Res<()> {
-    let item = |r: &SealRecord, v: &SealVerdict| {
-        json!({
-            "seq": r.seq,
-            "seal_id": r.seal_id,
-            "title": r.title,
-            "sealed_at": r.sealed_at.map(|t| t.to_string()),
-            "committee": r.seal.committee.to_string(),
-            "meeting_date": r.seal.meeting_date.to_string(),
-            "unit": r.seal.unit.as_ref().map(|u| u.to_string()),
-            "period": r.seal.period.to_string(),
-            "dashboard_as_of": r.seal.seq,
-            "digest": hex::encode(r.seal.digest),
-            "matches": v.matches,
-            "changed_since": v.changed_since.len(),
-        })
-    };
-    let list: Vec<Value> = rows.iter().map(|(r, v)| item(r, v)).collect();
     if f == Format::Json {
-        out!("{:#}", json!({"as_of": at, "seals": list}));
+        out!("{}", views::to_json(&SealsJson::new(at, rows), true));
         return Ok(());
     }
     let header = [
