@@ -145,7 +145,8 @@ pub(crate) fn read_table(
     })
 }
 
-/// The header's columns (`None` = unknown name) and whether it is valid.
+/// The header's columns (`None` = unknown name, reported) and whether the
+/// rows can be read (no duplicate, no required column missing).
 fn read_header(
     spec: &[(&'static str, bool)],
     rec: &csv::StringRecord,
@@ -177,8 +178,10 @@ fn read_header(
                         spec.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
                     ),
                 );
+                // Reported, and the rest of the file is still checked: the
+                // known columns read as they would without it, so one run
+                // reports every error (the import still refuses the file).
                 header.push(None);
-                ok = false;
             }
         }
     }
@@ -200,7 +203,10 @@ fn read_row(
     line: usize,
     errs: &mut Errs,
 ) -> Option<Row> {
-    if rec.len() != header.len() {
+    // Fewer fields than the header: the missing trailing cells are empty (a
+    // spreadsheet saving CSV drops trailing empty fields); required ones are
+    // then reported below as empty. More fields cannot be placed.
+    if rec.len() > header.len() {
         errs.at(
             file,
             line,
@@ -215,11 +221,11 @@ fn read_row(
         return None;
     }
     let mut cells = BTreeMap::new();
-    let mut raw = Vec::with_capacity(rec.len());
-    for (i, v) in rec.iter().enumerate() {
-        let v = v.trim();
+    let mut raw = Vec::with_capacity(header.len());
+    for (i, col) in header.iter().enumerate() {
+        let v = rec.get(i).unwrap_or("").trim();
         raw.push(v.to_string());
-        if let Some(Some(c)) = header.get(i) {
+        if let Some(c) = col {
             cells.insert(*c, v.to_string());
         }
     }

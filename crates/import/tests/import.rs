@@ -532,3 +532,53 @@ fn ledger_errors_are_located_at_their_row() {
     let elsewhere = perfledger_ledger::LedgerError::TooManyConflicts { attempts: 3 };
     assert_eq!(plan.locate(&elsewhere), None);
 }
+
+/// Issue #11 (from #14 item 12): an unknown column is reported and the
+/// rest of the file is still checked, so one run shows every error.
+#[test]
+fn unknown_column_does_not_hide_the_other_errors_of_its_file() {
+    let results = "indicator_ref,unit,period,result,kind,actor,recorded_at,reason,colour\n\
+X1,CG,2016/17 Q5,50%,record,Officer,2016-07-01,,blue\n\
+NOPE,CG,2016/17 Q1,50%,record,Officer,2016-07-01,,red\n";
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        ("indicators.csv", IND),
+        ("results.csv", results),
+    ]);
+    let joined = errs.join("\n");
+    assert!(
+        joined.contains("results.csv:1: column colour: unknown column"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("results.csv:2: column period: value \"2016/17 Q5\""),
+        "{joined}"
+    );
+    assert!(joined.contains("results.csv:3") && joined.contains("NOPE"), "{joined}");
+}
+
+/// A row whose trailing empty fields were dropped (as spreadsheets save
+/// CSV) reads as if they were there.
+#[test]
+fn a_row_missing_its_trailing_empty_fields_is_accepted() {
+    let results = "indicator_ref,unit,period,result,kind,actor,recorded_at,reason\n\
+X1,CG,2016/17 Q1,50%,record,Officer,2016-07-01\n";
+    let files: Vec<(&str, &[u8])> = vec![
+        ("council.csv", COUNCIL.as_bytes()),
+        ("indicators.csv", IND.as_bytes()),
+        ("results.csv", results.as_bytes()),
+    ];
+    if let Err(e) = load_bytes(&files, &opts()) {
+        let errs: Vec<String> = e.errors.iter().map(|e| e.to_string()).collect();
+        panic!("{errs:#?}");
+    }
+    // Too many fields still cannot be placed.
+    let extra = "indicator_ref,unit,period,result,kind,actor,recorded_at,reason\n\
+X1,CG,2016/17 Q1,50%,record,Officer,2016-07-01,,surplus\n";
+    let errs = err_strings(&[
+        ("council.csv", COUNCIL),
+        ("indicators.csv", IND),
+        ("results.csv", extra),
+    ]);
+    assert!(errs.iter().any(|e| e.contains("row has 9 fields")), "{errs:?}");
+}
