@@ -176,7 +176,7 @@ fn finance_says_no_data_and_labels_carried_forward_forecasts() {
         .iter()
         .find(|r| r["line"] == "Finance")
         .unwrap();
-    assert_eq!(fin["forecast"], "478");
+    assert_eq!(fin["forecast"], 478);
     assert_eq!(fin["forecast_as_at"], "2016/17 Q1");
     let table = site.ok(&["finance", "--unit", "CG", "--period", "2016/17 Q2"]);
     assert!(table.contains("forecast as at 2016/17 Q1"), "{table}");
