@@ -554,7 +554,10 @@ NOPE,CG,2016/17 Q1,50%,record,Officer,2016-07-01,,red\n";
         joined.contains("results.csv:2: column period: value \"2016/17 Q5\""),
         "{joined}"
     );
-    assert!(joined.contains("results.csv:3") && joined.contains("NOPE"), "{joined}");
+    assert!(
+        joined.contains("results.csv:3") && joined.contains("NOPE"),
+        "{joined}"
+    );
 }
 
 /// A row whose trailing empty fields were dropped (as spreadsheets save
@@ -580,5 +583,8 @@ X1,CG,2016/17 Q1,50%,record,Officer,2016-07-01,,surplus\n";
         ("indicators.csv", IND),
         ("results.csv", extra),
     ]);
-    assert!(errs.iter().any(|e| e.contains("row has 9 fields")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("row has 9 fields")),
+        "{errs:?}"
+    );
 }
