@@ -1,16 +1,24 @@
 //! Load test (not a test: run it by hand, in release mode):
 //!
 //! ```text
-//! cargo run --release -p perfledger-gateway --example load -- --publishers 8 --commands 250
+//! cargo run --release -p perfledger-gateway --example load -- --writers 8 --commands 250
+//! cargo run --release -p perfledger-gateway --example load -- --writers 32 \
+//!     --nats-server "$NATS_SERVER_ATOMIC"
 //! ```
 //!
-//! Starts a loopback nats-server (testkit, temp storage) unless `--nats-url`
-//! is given, then runs the same workload twice: N concurrent writers
-//! executing commands directly through `perfledger_ledger::Ledger`, and N
-//! concurrent publishers (one connection each) sending them through the
-//! command gateway (`perfledger-client` → NATS request/reply → gateway →
-//! ledger). Each writer owns one risk and sends `AssessRisk` commands to it.
-//! Reports throughput and p50/p99/max latency per mode. Bounded in count.
+//! Starts a loopback nats-server (testkit, temp storage; Debian's from PATH,
+//! or `--nats-server PATH`) unless `--nats-url` is given, then runs the same
+//! workload three times: N concurrent writers executing commands directly
+//! through `perfledger_ledger::Ledger`, N concurrent publishers (one
+//! connection each) sending them through the command gateway
+//! (`perfledger-client` → NATS request/reply → gateway → ledger), and, as the
+//! ceiling measured in the same run, N concurrent raw async-nats JetStream
+//! publishes (one message with msg id, expected last subject sequence and a
+//! recorded-at header, awaiting its ack) of a commit's size. Each writer owns
+//! one risk and sends `AssessRisk` commands to it. Reports throughput,
+//! p50/p99/max latency and the messages the ledger's NATS connection sent
+//! per command (requests: loads, version checks, appends, consumer
+//! creations and pulls) per mode. Bounded in count.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,14 +37,17 @@ use uuid::Uuid;
 #[derive(Parser)]
 struct Args {
     /// Concurrent writers / publishers.
-    #[arg(long, default_value_t = 8)]
-    publishers: usize,
+    #[arg(long, visible_alias = "publishers", default_value_t = 8)]
+    writers: usize,
     /// Commands per writer (after one RegisterRisk each).
     #[arg(long, default_value_t = 250)]
     commands: usize,
     /// Use this server instead of starting one.
     #[arg(long)]
     nats_url: Option<String>,
+    /// Start this nats-server binary (default: Debian's, from PATH).
+    #[arg(long)]
+    nats_server: Option<std::path::PathBuf>,
 }
 
 fn t(s: &str) -> Text {
@@ -89,6 +100,15 @@ struct Report {
     n: usize,
     elapsed: Duration,
     lat: Vec<Duration>,
+    /// Messages the ledger's connection sent during the timed part.
+    sent: u64,
+}
+
+/// Messages sent so far on a connection (publishes and API requests).
+fn sent(c: &async_nats::Client) -> u64 {
+    c.statistics()
+        .out_messages
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Report {
@@ -99,7 +119,7 @@ impl Report {
             self.lat[i].as_secs_f64() * 1e3
         };
         println!(
-            "{:<22} {:>6} cmds {:>8.2} s {:>9.1} cmd/s   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+            "{:<22} {:>6} cmds {:>8.2} s {:>9.1} cmd/s   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   {:>5.2} msgs/cmd",
             self.mode,
             self.n,
             self.elapsed.as_secs_f64(),
@@ -107,20 +127,27 @@ impl Report {
             pct(0.50),
             pct(0.99),
             pct(1.0),
+            self.sent as f64 / self.n as f64,
         );
     }
 }
 
-async fn direct(ledger: Ledger<AnyLog>, a: &Args, tag: &str) -> Report {
-    for i in 0..a.publishers {
+async fn direct(
+    ledger: Ledger<AnyLog>,
+    client: &async_nats::Client,
+    a: &Args,
+    tag: &str,
+) -> Report {
+    for i in 0..a.writers {
         ledger
             .execute(Submitted::new(register(&format!("{tag}{i}"))))
             .await
             .unwrap();
     }
+    let sent0 = sent(client);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..a.publishers {
+    for i in 0..a.writers {
         let l = ledger.clone();
         let (id, m) = (format!("{tag}{i}"), a.commands);
         tasks.spawn(async move {
@@ -137,22 +164,25 @@ async fn direct(ledger: Ledger<AnyLog>, a: &Args, tag: &str) -> Report {
     while let Some(r) = tasks.join_next().await {
         lat.extend(r.unwrap());
     }
+    let elapsed = start.elapsed();
     Report {
         mode: "direct (Ledger)",
         n: lat.len(),
-        elapsed: start.elapsed(),
+        elapsed,
         lat,
+        sent: sent(client) - sent0,
     }
 }
 
-async fn through_gateway(url: &str, a: &Args, tag: &str) -> Report {
+async fn through_gateway(url: &str, client: &async_nats::Client, a: &Args, tag: &str) -> Report {
     let mut pubs = Vec::new();
-    for i in 0..a.publishers {
+    for i in 0..a.writers {
         let c = async_nats::connect(url).await.unwrap();
         let p = Publisher::new(c, PublisherConfig::default());
         p.send(&register(&format!("{tag}{i}"))).await.unwrap();
         pubs.push(Arc::new(p));
     }
+    let sent0 = sent(client);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in pubs.into_iter().enumerate() {
@@ -171,11 +201,63 @@ async fn through_gateway(url: &str, a: &Args, tag: &str) -> Report {
     while let Some(r) = tasks.join_next().await {
         lat.extend(r.unwrap());
     }
+    let elapsed = start.elapsed();
     Report {
         mode: "gateway (NATS req/rep)",
         n: lat.len(),
-        elapsed: start.elapsed(),
+        elapsed,
         lat,
+        sent: sent(client) - sent0,
+    }
+}
+
+/// The server's own rate for one-at-a-time appends: each writer publishes a
+/// commit-sized message on its own subject with a msg id, the expected last
+/// subject sequence and a recorded-at header, and awaits the ack.
+async fn raw(url: &str, a: &Args, tag: &str) -> Report {
+    use async_nats::jetstream::message::PublishMessage;
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
+    let payload = bytes::Bytes::from(vec![7u8; 320]);
+    let sent0 = sent(&client);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..a.writers {
+        let (js, payload, m) = (js.clone(), payload.clone(), a.commands);
+        let subject = format!("pl.ev.loadtest.raw.{tag}{i}");
+        tasks.spawn(async move {
+            let mut lat = Vec::with_capacity(m);
+            let mut last = 0;
+            for _ in 0..m {
+                let t0 = Instant::now();
+                let msg = PublishMessage::build()
+                    .payload(payload.clone())
+                    .message_id(Uuid::now_v7().hyphenated().to_string())
+                    .header("Pl-Recorded-At", "1700000000000")
+                    .expected_last_subject_sequence(last);
+                let ack = js
+                    .send_publish(subject.clone(), msg)
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+                last = ack.sequence;
+                lat.push(t0.elapsed());
+            }
+            lat
+        });
+    }
+    let mut lat = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        lat.extend(r.unwrap());
+    }
+    let elapsed = start.elapsed();
+    Report {
+        mode: "raw JetStream publish",
+        n: lat.len(),
+        elapsed,
+        lat,
+        sent: sent(&client) - sent0,
     }
 }
 
@@ -186,7 +268,10 @@ async fn main() {
     let url = match &a.nats_url {
         Some(u) => u.clone(),
         None => {
-            _server = perfledger_testkit::NatsServer::start();
+            _server = match &a.nats_server {
+                Some(b) => perfledger_testkit::NatsServer::start_with_binary(b),
+                None => perfledger_testkit::NatsServer::start(),
+            };
             _server.url()
         }
     };
@@ -211,14 +296,22 @@ async fn main() {
         }
     });
     println!(
-        "perfledger load: {} writers x {} commands, JetStream R1 on loopback ({url})",
-        a.publishers, a.commands
+        "perfledger load: {} writers x {} commands, JetStream R1 on loopback ({url}), \
+         nats-server {}, load average {}",
+        a.writers,
+        a.commands,
+        client.server_info().version,
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "unknown".into()),
     );
     let run = Uuid::now_v7().simple().to_string();
-    let mut d = direct(ledger.clone(), &a, &format!("D{}-", &run[20..])).await;
+    let mut d = direct(ledger.clone(), &client, &a, &format!("D{}-", &run[20..])).await;
     d.print();
-    let mut g = through_gateway(&url, &a, &format!("G{}-", &run[20..])).await;
+    let mut g = through_gateway(&url, &client, &a, &format!("G{}-", &run[20..])).await;
     g.print();
+    let mut r = raw(&url, &a, &format!("R{}-", &run[20..])).await;
+    r.print();
     let _ = stop.send(true);
     let _ = serving.await;
 }
