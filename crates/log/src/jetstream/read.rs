@@ -4,9 +4,9 @@
 //! repeat. A read that would skip, repeat or reorder a record ends with
 //! [`LogError::Gap`] instead; a record whose subject or headers cannot be
 //! decoded is [`LogError::Corrupt`]. Ranges read through an ordered consumer;
-//! a subject read through an ephemeral consumer, or by stream-leader message
-//! gets while consumers cannot be created in time (see
-//! `read_subject_by_gets`).
+//! a subject's first few records by stream-leader message gets, the rest (a
+//! longer history) through an ephemeral consumer, or by gets too while
+//! consumers cannot be created in time (see `read_subject_by_gets`).
 
 use std::time::Duration;
 
@@ -25,14 +25,18 @@ use crate::{EventLog, LogError, LogRecord, RecordStream, Seq, Subject, Until};
 /// [`JetStreamLog::read_subject_by_gets`]). A creation normally takes a few
 /// milliseconds.
 const CONSUMER_CREATE_DEADLINE: Duration = Duration::from_secs(1);
+/// A subject read takes its first records by message gets, this many at
+/// most, before it creates a consumer for the rest.
+const GETS_BEFORE_CONSUMER: usize = 4;
 /// After a consumer creation failed or missed its deadline, `read_subject`
 /// reads by message gets only, for this long, then tries consumers again.
 const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
 
 impl JetStreamLog {
     /// Every record of the subject up to its version (the leader's answer
-    /// to `subject_version`), in order: through an ephemeral ordered consumer
-    /// filtered on the subject, or by stream-leader message gets when that
+    /// to `subject_version`), in order: the first [`GETS_BEFORE_CONSUMER`]
+    /// by stream-leader message gets, the rest through an ephemeral ordered
+    /// consumer filtered on the subject, or by message gets when that
     /// consumer is not created within 1 s (on a cluster with a dead peer,
     /// nats-server 2.9 can place it there, and then never answers); loads
     /// keep using gets for 30 s after such a miss.
@@ -44,17 +48,34 @@ impl JetStreamLog {
         if last == 0 {
             return Ok(Vec::new());
         }
+        // A short history costs fewer requests by gets than by a consumer
+        // (create, pull, delete): read the first records so, and only a
+        // longer history through a consumer, from where the gets stopped.
+        let mut head = self
+            .read_subject_by_gets(subject, last, Some(GETS_BEFORE_CONSUMER))
+            .await?;
+        let from = match head.last() {
+            Some(r) if r.seq < last => r.seq + 1,
+            _ => return Ok(head),
+        };
         if !self.consumers_paused() {
             let deadline = CONSUMER_CREATE_DEADLINE.min(self.s.opts.timeout);
-            match self.ordered_consumer(1, Some(subject), deadline).await {
-                Ok(Some(msgs)) => return Self::read_subject_from(msgs, last).await,
+            match self.ordered_consumer(from, Some(subject), deadline).await {
+                Ok(Some(msgs)) => {
+                    head.extend(Self::read_subject_from(msgs, last).await?);
+                    return Ok(head);
+                }
                 Ok(None) => {
                     self.pause_consumers(subject, &format!("not created within {deadline:?}"))
                 }
                 Err(e) => self.pause_consumers(subject, &e.to_string()),
             }
         }
-        self.read_subject_by_gets(subject, last).await
+        let rest = self
+            .read_subject_by_gets_from(subject, from, last, None)
+            .await?;
+        head.extend(rest);
+        Ok(head)
     }
 
     fn decode(msg: &async_nats::Message, seq: Seq) -> Result<LogRecord, LogError> {
@@ -227,10 +248,23 @@ impl JetStreamLog {
         &self,
         subject: &Subject,
         last: Seq,
+        at_most: Option<usize>,
+    ) -> Result<Vec<LogRecord>, LogError> {
+        self.read_subject_by_gets_from(subject, 1, last, at_most)
+            .await
+    }
+
+    /// [`JetStreamLog::read_subject_by_gets`] from sequence `next`, stopping
+    /// after `at_most` records if given.
+    async fn read_subject_by_gets_from(
+        &self,
+        subject: &Subject,
+        mut next: Seq,
+        last: Seq,
+        at_most: Option<usize>,
     ) -> Result<Vec<LogRecord>, LogError> {
         let mut out = Vec::new();
-        let mut next: Seq = 1;
-        while next <= last {
+        while next <= last && at_most.is_none_or(|n| out.len() < n) {
             let m = match self
                 .s
                 .stream
@@ -422,7 +456,7 @@ mod tests {
             let s = Subject::entity("pl", "t", "k", Uuid::from_u128(e)).unwrap();
             let by_consumer = log.read_subject(&s).await.unwrap();
             let last = log.subject_version(&s).await.unwrap();
-            let by_gets = log.read_subject_by_gets(&s, last).await.unwrap();
+            let by_gets = log.read_subject_by_gets(&s, last, None).await.unwrap();
             assert_eq!(by_gets, by_consumer, "{s}");
             assert_eq!(by_gets.len(), if e == 4 { 0 } else { 10 });
             assert!(by_gets.windows(2).all(|w| w[0].seq < w[1].seq));
