@@ -48,6 +48,16 @@ struct Args {
     /// Start this nats-server binary (default: Debian's, from PATH).
     #[arg(long)]
     nats_server: Option<std::path::PathBuf>,
+    /// Decide against a tenant calendar known current this recently without
+    /// asking the log again (`Ledger::with_calendar_staleness`; default 0:
+    /// asked for every command).
+    #[arg(long, default_value_t = 0)]
+    calendar_staleness_ms: u64,
+    /// Every command through the ledger's full path (`with_fast_path(false)`:
+    /// version check, command-id index caught up to the head, append), for
+    /// comparison.
+    #[arg(long)]
+    full_path: bool,
 }
 
 fn t(s: &str) -> Text {
@@ -279,7 +289,9 @@ async fn main() {
     let log = JetStreamLog::with_client(client.clone(), JetStreamOptions::default())
         .await
         .unwrap();
-    let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl");
+    let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl")
+        .with_calendar_staleness(Duration::from_millis(a.calendar_staleness_ms))
+        .with_fast_path(!a.full_path);
     let gw = Arc::new(CommandGateway::new(
         ledger.clone(),
         GatewayConfig::new([Tenant::new("loadtest").unwrap()]),
@@ -297,10 +309,12 @@ async fn main() {
     });
     println!(
         "perfledger load: {} writers x {} commands, JetStream R1 on loopback ({url}), \
-         nats-server {}, load average {}",
+         nats-server {}, calendar staleness {} ms, {} path, load average {}",
         a.writers,
         a.commands,
         client.server_info().version,
+        a.calendar_staleness_ms,
+        if a.full_path { "full" } else { "fast" },
         std::fs::read_to_string("/proc/loadavg")
             .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_else(|_| "unknown".into()),

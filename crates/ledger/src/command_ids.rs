@@ -9,6 +9,7 @@
 //! it skipped would let a reused id through.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use futures::StreamExt;
 use perfledger_domain::{decode_commit, CommandEnvelope, EntityRef, Envelope};
@@ -29,6 +30,9 @@ pub(crate) struct CommandIndex {
     base: Vec<(u64, Seq)>,
     /// Entries added since the last merge into `base`.
     recent: BTreeSet<(u64, Seq)>,
+    /// When the head the index last reached was asked for: every record
+    /// stored before this instant is in the index.
+    covers_until: Option<Instant>,
 }
 
 impl CommandIndex {
@@ -62,30 +66,66 @@ impl CommandIndex {
 }
 
 impl<L: EventLog> Ledger<L> {
-    /// Bring the command-id index up to `head` (reading only records it has
-    /// not seen) and return the sequences that may hold `id`.
-    async fn index_candidates(&self, id: &Uuid, head: Seq) -> Result<Vec<Seq>, LedgerError> {
-        let mut idx = self.index.lock().await;
-        if idx.indexed_to < head {
-            let mut records = self.log.read(idx.indexed_to + 1, Until::Seq(head));
+    /// Bring the command-id index up to `head`, asked for at `asked`,
+    /// reading only records it has not seen. The records are read without
+    /// holding the index (other commands look ids up meanwhile); two
+    /// catch-ups at once both read, and the second one's records are
+    /// already indexed.
+    pub(crate) async fn catch_up_index(
+        &self,
+        head: Seq,
+        asked: Instant,
+    ) -> Result<(), LedgerError> {
+        let from = self.index.lock().await.indexed_to + 1;
+        let mut read = Vec::new();
+        if from <= head {
+            let mut records = self.log.read(from, Until::Seq(head));
             while let Some(r) = records.next().await {
                 let r = r?;
-                // Delivered again: already indexed. Out of place or after a
-                // missing record: refuse, or that id would never be found.
-                if r.seq <= idx.indexed_to {
-                    continue;
-                }
-                if r.seq != idx.indexed_to + 1 {
-                    return Err(gap(idx.indexed_to + 1, r.seq));
-                }
-                idx.insert(&r.msg_id, r.seq);
-                idx.indexed_to = r.seq;
-            }
-            if idx.indexed_to < head {
-                return Err(gap(idx.indexed_to + 1, 0));
+                read.push((r.seq, r.msg_id));
             }
         }
-        Ok(idx.candidates(id))
+        let mut idx = self.index.lock().await;
+        for (seq, msg_id) in read {
+            // Delivered again, or indexed by another catch-up meanwhile:
+            // already there. Out of place or after a missing record: refuse,
+            // or that id would never be found.
+            if seq <= idx.indexed_to {
+                continue;
+            }
+            if seq != idx.indexed_to + 1 {
+                return Err(gap(idx.indexed_to + 1, seq));
+            }
+            idx.insert(&msg_id, seq);
+            idx.indexed_to = seq;
+        }
+        if idx.indexed_to < head {
+            return Err(gap(idx.indexed_to + 1, 0));
+        }
+        if idx.covers_until.is_none_or(|t| t < asked) {
+            idx.covers_until = Some(asked);
+        }
+        Ok(())
+    }
+
+    /// Bring the command-id index up to `head` (asked for at `asked`) and
+    /// return the sequences that may hold `id`.
+    async fn index_candidates(
+        &self,
+        id: &Uuid,
+        head: Seq,
+        asked: Instant,
+    ) -> Result<Vec<Seq>, LedgerError> {
+        self.catch_up_index(head, asked).await?;
+        Ok(self.index.lock().await.candidates(id))
+    }
+
+    /// The sequences that may hold `id` among the records indexed so far,
+    /// and the instant before which every stored record is indexed (`None`:
+    /// never caught up). No read.
+    pub(crate) async fn indexed_candidates(&self, id: &Uuid) -> (Vec<Seq>, Option<Instant>) {
+        let idx = self.index.lock().await;
+        (idx.candidates(id), idx.covers_until)
     }
 
     /// The stored commit at `seq`, if it exists and is a commit of `id`.
@@ -121,8 +161,12 @@ impl<L: EventLog> Ledger<L> {
         cmd: &CommandEnvelope,
         digest: &[u8; 32],
         head: Seq,
+        head_asked: Instant,
     ) -> Result<Option<Seq>, LedgerError> {
-        for seq in self.index_candidates(&cmd.command_id, head).await? {
+        for seq in self
+            .index_candidates(&cmd.command_id, head, head_asked)
+            .await?
+        {
             if let Some(stored) = self.stored_commit(seq, &cmd.command_id).await? {
                 let (kind, id) = cmd.command.entity(&cmd.tenant);
                 let same = stored.tenant == cmd.tenant

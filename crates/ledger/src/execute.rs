@@ -61,6 +61,13 @@ impl<L: EventLog> Ledger<L> {
                 });
             }
         }
+        if let [item] = items.as_slice() {
+            // One command: one append where the kept state allows.
+            if let Some(done) = self.execute_fast(item).await? {
+                progress(1, 1);
+                return Ok(vec![done]);
+            }
+        }
         if total > chunk {
             // Appended in several chunks: validate all of it before any chunk.
             self.plan(&items, 0, None).await?;
@@ -126,6 +133,7 @@ impl<L: EventLog> Ledger<L> {
                 Step::Done(_) => None,
             })
             .collect();
+        let sent = std::time::Instant::now();
         let appended = if commits.is_empty() {
             Vec::new()
         } else if self.log.capabilities().atomic_batch || commits.len() == 1 {
@@ -191,7 +199,7 @@ impl<L: EventLog> Ledger<L> {
             match (seq, states.remove(&key)) {
                 (Some(seq), Some(mut loaded)) => {
                     loaded.version = seq;
-                    cache.put(key, loaded);
+                    cache.put_at(key, loaded, sent);
                 }
                 _ => cache.remove(&key),
             }

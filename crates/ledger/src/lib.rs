@@ -25,8 +25,10 @@
 //!
 //! A command id is used once, forever. Before deciding, the ledger looks the
 //! id up in its **command-id index**, built by reading the log once and caught
-//! up to the head before every decision, so it does not depend on the log's
-//! own dedupe (JetStream forgets ids after its duplicate window). A stored
+//! up to the head before every full-path decision (on the one-round-trip
+//! path, at least every [`INDEX_REFRESH`] and always within half the log's
+//! dedupe window), so it does not depend on the log's own dedupe beyond
+//! that window (JetStream forgets ids after its duplicate window). A stored
 //! command with that id and the same digest
 //! ([`perfledger_domain::codec::command_digest`]) on the same entity is a
 //! duplicate: answered with the original sequence, nothing appended. Any
@@ -44,10 +46,16 @@
 //!
 //! Up to [`DEFAULT_STATE_CACHE`] entity states (least recently used out;
 //! [`Ledger::with_state_cache`]) are kept after each append, so a hot entity
-//! is not re-read and re-folded for every command. A cached state is used
-//! only while the log reports its version for the subject (one
-//! `subject_version` call); otherwise the entity is loaded again. The
-//! append's expected version covers the race after that check.
+//! is not re-read and re-folded for every command. A single command on a
+//! kept entity takes the one-round-trip path (`fast`): decided against the
+//! kept state and appended with its version as the expected version, the
+//! log's answer being the proof that the state was current; a conflict, a
+//! rejection, a command with no events or a known command id goes to the
+//! full path, which uses a kept state only while the log reports its version
+//! for the subject (one `subject_version` call), else loads the entity
+//! again. The command-id index is then caught up every [`INDEX_REFRESH`]
+//! instead of before every command, relying on the log's dedupe window for
+//! the records since (see `fast`'s header).
 //!
 //! # Where things are
 //!
@@ -55,13 +63,16 @@
 //! * `plan`: deciding the commands of a chunk into planned commits;
 //! * `execute`: validating a submission, appending its chunks, retrying
 //!   version races;
+//! * `fast`: one command in one append on a kept state, or handed back;
 //! * `command_ids`: the command-id index and the duplicate/reuse judgement;
 //! * `sources`: the injected clock and id source;
 //! * `error`: [`LedgerError`].
 
 #![forbid(unsafe_code)]
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::lock::Mutex;
 use perfledger_domain::{CommandEnvelope, EntityKind, Envelope, Tenant, Timestamp};
@@ -71,6 +82,7 @@ use uuid::Uuid;
 mod command_ids;
 mod error;
 mod execute;
+mod fast;
 mod plan;
 mod sources;
 mod state;
@@ -80,6 +92,7 @@ use state::StateCache;
 
 pub use command_ids::{reused_command_ids, ReusedCommandId};
 pub use error::LedgerError;
+pub use fast::INDEX_REFRESH;
 pub use sources::{Clock, FixedClock, IdSource, SystemClock, V7Ids};
 pub use state::{Loaded, DEFAULT_STATE_CACHE};
 
@@ -151,7 +164,12 @@ pub struct Ledger<L> {
     conflict_retries: u32,
     max_batch: usize,
     index: Arc<Mutex<CommandIndex>>,
+    /// A catch-up of the index to the head is under way (fast path).
+    index_refreshing: Arc<AtomicBool>,
     states: Arc<Mutex<StateCache>>,
+    states_capacity: usize,
+    calendar_staleness: Duration,
+    fast_path: bool,
 }
 
 impl<L> Clone for Ledger<L> {
@@ -164,7 +182,11 @@ impl<L> Clone for Ledger<L> {
             conflict_retries: self.conflict_retries,
             max_batch: self.max_batch,
             index: self.index.clone(),
+            index_refreshing: self.index_refreshing.clone(),
             states: self.states.clone(),
+            states_capacity: self.states_capacity,
+            calendar_staleness: self.calendar_staleness,
+            fast_path: self.fast_path,
         }
     }
 }
@@ -180,7 +202,11 @@ impl<L: EventLog> Ledger<L> {
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             max_batch: usize::MAX,
             index: Arc::new(Mutex::new(CommandIndex::default())),
+            index_refreshing: Arc::new(AtomicBool::new(false)),
             states: Arc::new(Mutex::new(StateCache::with_capacity(DEFAULT_STATE_CACHE))),
+            states_capacity: DEFAULT_STATE_CACHE,
+            calendar_staleness: Duration::ZERO,
+            fast_path: true,
         }
     }
 
@@ -189,8 +215,29 @@ impl<L: EventLog> Ledger<L> {
     pub fn with_state_cache(self, entities: usize) -> Self {
         Ledger {
             states: Arc::new(Mutex::new(StateCache::with_capacity(entities))),
+            states_capacity: entities,
             ..self
         }
+    }
+
+    /// Decide commands against a tenant calendar known current within
+    /// `staleness` without asking the log for its version again (default
+    /// zero: asked for every command, one request). A period another process
+    /// closed less than `staleness` ago may then still take results here;
+    /// the entity's own version is checked by every append regardless.
+    pub fn with_calendar_staleness(mut self, staleness: Duration) -> Self {
+        self.calendar_staleness = staleness;
+        self
+    }
+
+    /// Whether a single command on a kept entity may take the
+    /// one-round-trip path (default true). Off, every command takes the
+    /// full path: the entity's version asked for, the command-id index caught
+    /// up to the head, then the append (as before issue #12; the load
+    /// example compares the two).
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
     }
 
     /// Use another clock.

@@ -11,6 +11,7 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use futures::StreamExt;
 
@@ -51,6 +52,8 @@ pub(crate) enum Step {
 struct Planning {
     /// The log's head when planning began.
     head: Seq,
+    /// When it was asked for.
+    head_asked: Instant,
     /// The latest recorded time: the log's, then the chunk's so far.
     latest: Timestamp,
     /// The sequence the next planned commit will get.
@@ -69,6 +72,7 @@ impl<L: EventLog> Ledger<L> {
         end: Option<usize>,
     ) -> Result<Plan, LedgerError> {
         let end = end.unwrap_or(items.len());
+        let head_asked = Instant::now();
         let head = self.log.head().await?;
         let latest = if items[start..end].iter().any(|i| i.recorded_at.is_some()) {
             self.recorded_at_of(head).await?
@@ -77,6 +81,7 @@ impl<L: EventLog> Ledger<L> {
         };
         let mut p = Planning {
             head,
+            head_asked,
             latest,
             next_seq: head + 1,
             states: BTreeMap::new(),
@@ -108,7 +113,10 @@ impl<L: EventLog> Ledger<L> {
             command: name,
             source,
         })?;
-        if let Some(seq) = self.applied(index, cmd, &digest, p.head).await? {
+        if let Some(seq) = self
+            .applied(index, cmd, &digest, p.head, p.head_asked)
+            .await?
+        {
             return Ok(Step::Done(Executed {
                 seq,
                 duplicate: true,

@@ -9,6 +9,7 @@
 //! guards the race after that check.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use perfledger_domain::{apply, decode_commit, new_state, AggregateState, EntityKind, Tenant};
 use perfledger_log::{EventLog, LogError, Seq};
@@ -32,14 +33,25 @@ pub const DEFAULT_STATE_CACHE: usize = 4096;
 
 /// Entity states kept between commands (issue #14 item 9: a hot entity's
 /// history was re-read for every command). Bounded, least recently used out.
-/// An entry is used only when the log still reports its version for the
-/// subject (one `subject_version` call instead of reading the history), and
-/// the append's expected version guards the race after that check.
+/// Each entry remembers when it was last known current (loaded, checked
+/// against the log's version of its subject, or written by this ledger).
+/// The full path uses an entry only when the log still reports its version
+/// for the subject; the one-round-trip path (`fast`) decides on it directly
+/// and lets the append's expected version judge. A state never replaces a
+/// newer one (a slow writer finishing late must not bring back an old
+/// version).
 #[derive(Default)]
 pub(crate) struct StateCache {
     capacity: usize,
     tick: u64,
-    entries: BTreeMap<(EntityKind, Uuid), (Loaded, u64)>,
+    entries: BTreeMap<(EntityKind, Uuid), Cached>,
+}
+
+struct Cached {
+    loaded: Loaded,
+    used: u64,
+    /// When the state was last known to be the entity's current one.
+    current_at: Instant,
 }
 
 impl StateCache {
@@ -51,31 +63,62 @@ impl StateCache {
         }
     }
 
-    pub(crate) fn get(&mut self, key: &(EntityKind, Uuid)) -> Option<Loaded> {
+    /// A copy of the state, and when it was last known current.
+    pub(crate) fn get(&mut self, key: &(EntityKind, Uuid)) -> Option<(Loaded, Instant)> {
         self.tick += 1;
         let tick = self.tick;
-        self.entries.get_mut(key).map(|(l, t)| {
-            *t = tick;
-            l.clone()
+        self.entries.get_mut(key).map(|c| {
+            c.used = tick;
+            (c.loaded.clone(), c.current_at)
         })
     }
 
-    pub(crate) fn put(&mut self, key: (EntityKind, Uuid), loaded: Loaded) {
+    /// The state itself, out of the cache (no copy of its command ids); the
+    /// caller puts it back, or a newer one, or leaves it out.
+    pub(crate) fn take(&mut self, key: &(EntityKind, Uuid)) -> Option<(Loaded, Instant)> {
+        self.entries.remove(key).map(|c| (c.loaded, c.current_at))
+    }
+
+    /// Keep `loaded`, known current at `current_at`, unless a newer version
+    /// is kept already.
+    pub(crate) fn put_at(&mut self, key: (EntityKind, Uuid), loaded: Loaded, current_at: Instant) {
         if self.capacity == 0 {
             return;
+        }
+        if let Some(c) = self.entries.get(&key) {
+            if c.loaded.version > loaded.version {
+                return;
+            }
         }
         self.tick += 1;
         if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
             if let Some(oldest) = self
                 .entries
                 .iter()
-                .min_by_key(|(_, (_, t))| *t)
+                .min_by_key(|(_, c)| c.used)
                 .map(|(k, _)| *k)
             {
                 self.entries.remove(&oldest);
             }
         }
-        self.entries.insert(key, (loaded, self.tick));
+        let used = self.tick;
+        self.entries.insert(
+            key,
+            Cached {
+                loaded,
+                used,
+                current_at,
+            },
+        );
+    }
+
+    /// The log confirmed `version` as the entity's current one at `at`.
+    pub(crate) fn confirm(&mut self, key: &(EntityKind, Uuid), version: Seq, at: Instant) {
+        if let Some(c) = self.entries.get_mut(key) {
+            if c.loaded.version == version && c.current_at < at {
+                c.current_at = at;
+            }
+        }
     }
 
     pub(crate) fn remove(&mut self, key: &(EntityKind, Uuid)) {
@@ -93,14 +136,23 @@ impl<L: EventLog> Ledger<L> {
         id: Uuid,
     ) -> Result<Loaded, LedgerError> {
         let cached = self.states.lock().await.get(&(kind, id));
-        if let Some(c) = cached {
+        if let Some((c, _)) = cached {
             let subject = subject_for(&self.prefix, tenant, kind, id)?;
+            let asked = Instant::now();
             if self.log.subject_version(&subject).await? == c.version {
+                self.states
+                    .lock()
+                    .await
+                    .confirm(&(kind, id), c.version, asked);
                 return Ok(c);
             }
         }
+        let asked = Instant::now();
         let loaded = self.load(tenant, kind, id).await?;
-        self.states.lock().await.put((kind, id), loaded.clone());
+        self.states
+            .lock()
+            .await
+            .put_at((kind, id), loaded.clone(), asked);
         Ok(loaded)
     }
 

@@ -10,6 +10,7 @@ use perfledger_domain::command::CommandEnvelope;
 use perfledger_domain::{Period, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
 use perfledger_log::embedded::EmbeddedLog;
+use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::{
     Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord, RecordStream,
     Seq, Subject, Until,
@@ -100,9 +101,53 @@ async fn commands_to_a_hot_entity_do_not_reread_its_history() {
 async fn another_writer_makes_the_cached_state_stale_and_it_is_reloaded() {
     let dir = tempfile::tempdir().unwrap();
     let log = counting(&dir).await;
-    let a = ledger(&log);
-    let b = ledger(&log); // another process: its own caches
-                          // a caches "no such indicator"
+    // another process: its own caches
+    another_writer(ledger(&log), ledger(&log)).await;
+}
+
+/// The same on JetStream, where a single command on a kept entity is
+/// decided on the kept state and appended in one request (issue #12): the
+/// stale state's decision is refused by the expected version and decided
+/// again, and a period the other writer closed is closed here at once.
+#[tokio::test]
+async fn on_jetstream_a_stale_kept_state_never_decides() {
+    let server = perfledger_testkit::NatsServer::start();
+    let open = || async {
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..JetStreamOptions::default()
+        })
+        .await
+        .unwrap();
+        Ledger::new(Arc::new(log), "pl")
+            .with_clock(Arc::new(FixedClock(Timestamp(1_470_000_000_000))))
+    };
+    let (a, b) = (open().await, open().await);
+    another_writer(a.clone(), b.clone()).await;
+    // a keeps the calendar (open) and the indicator; b closes Q1
+    a.execute(Submitted::new(target(5, 3))).await.unwrap();
+    b.execute(Submitted::new(fixtures::envelope(
+        6,
+        perfledger_domain::command::Command::ClosePeriod { period: q(1) },
+    )))
+    .await
+    .unwrap();
+    // a Q1 target would be new: only the closed period refuses it
+    let mut closed = Submitted::new(target(7, 1));
+    let err = a.execute(closed.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Rejected { .. }),
+        "Q1 is closed: {err}"
+    );
+    // a re-sent command is the original, whichever writer stored it
+    closed.command = target(5, 3);
+    let dup = b.execute(closed).await.unwrap();
+    assert!(dup.duplicate);
+    assert_eq!(a.log().head().await.unwrap(), 5);
+}
+
+async fn another_writer<L: EventLog>(a: Ledger<L>, b: Ledger<L>) {
+    // a caches "no such indicator"
     let err = a
         .execute(Submitted::new(record(2, "77%")))
         .await

@@ -158,6 +158,11 @@ pub struct Capabilities {
     pub atomic_batch: bool,
     /// The most commits one `append_batch` accepts.
     pub max_batch: usize,
+    /// How long after a record is stored the log still answers a re-sent
+    /// msg id as a duplicate (JetStream's duplicate window). `ZERO` promises
+    /// nothing: the ledger then checks every command id against its own
+    /// index, caught up to the head, before appending.
+    pub dedupe_window: std::time::Duration,
 }
 
 /// Errors from the log. Each carries enough context to act on.

@@ -306,6 +306,9 @@ impl EventLog for MemoryLog {
         Capabilities {
             atomic_batch: true,
             max_batch: self.inner.opts.max_batch,
+            // Ids are remembered forever, but a wrapper may forget them
+            // (testkit's fault log): promise nothing.
+            dedupe_window: std::time::Duration::ZERO,
         }
     }
 

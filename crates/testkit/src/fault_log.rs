@@ -295,7 +295,12 @@ impl<L: EventLog + Clone> EventLog for FaultLog<L> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        let mut c = self.inner.capabilities();
+        if self.with(|s| s.plan.dedupe_expired > 0) {
+            // It forgets msg ids at once: no dedupe window to rely on.
+            c.dedupe_window = std::time::Duration::ZERO;
+        }
+        c
     }
 
     async fn head(&self) -> Result<Seq, LogError> {

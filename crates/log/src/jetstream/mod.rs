@@ -172,6 +172,8 @@ impl EventLog for JetStreamLog {
         Capabilities {
             atomic_batch: self.s.server_atomic,
             max_batch: self.max_batch(),
+            // The stream's own setting (read back when it was opened).
+            dedupe_window: self.s.stream.cached_info().config.duplicate_window,
         }
     }
 
