@@ -131,11 +131,12 @@ fn indicator_table(d: &Dashboard) {
             "RA",
             "R",
             "monitor",
-            "improved/same",
-            "worsened",
+            "improved/same (long term)",
+            "worsened (long term)",
         ],
         &rows,
     );
+    out!("improved/same and worsened: long-term direction of travel (against the same period a year earlier)");
 }
 
 /// Key actions by status, with the total.

@@ -40,6 +40,9 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                     return Ok(());
                 }
             }
+            if f == Format::Csv {
+                return csv_out(&CSV_HEADER, finance_csv_rows(v));
+            }
             let header = [
                 "table",
                 "line",
@@ -51,9 +54,6 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
                 "note",
             ];
             let rows = finance_rows(v);
-            if f == Format::Csv {
-                return csv_out(&header, rows);
-            }
             out!(
                 "Finance {} {} (as of sequence {}), £000",
                 v.unit.as_deref().unwrap_or("council-wide"),
@@ -75,8 +75,108 @@ pub fn finance(f: Format, v: &FinanceView) -> Res<()> {
     Ok(())
 }
 
-/// The table and CSV rows: revenue lines and total, capital lines and
-/// total, savings plans, printed as the reports print them.
+/// The CSV's columns: `kind` is `line` or `total` (a spreadsheet sums the
+/// `line` rows; the `total` rows come after every line); amounts are plain
+/// numbers (`-4331`), `percent` the number before `%` (`-50.7`, slippage
+/// `-12`, negative = under budget / slipped).
+const CSV_HEADER: [&str; 9] = [
+    "table",
+    "kind",
+    "line",
+    "unit",
+    "budget",
+    "forecast",
+    "variation",
+    "percent",
+    "note",
+];
+
+/// The CSV rows (see [`CSV_HEADER`]): numbers a spreadsheet can sum.
+fn finance_csv_rows(v: &FinanceView) -> Vec<Vec<String>> {
+    let n = |x: Fixed| x.to_string();
+    let o = |x: Option<Fixed>| x.map(|x| x.to_string()).unwrap_or_default();
+    let unit = v.unit.as_deref().unwrap_or("");
+    let mut lines = Vec::new();
+    for r in &v.revenue {
+        lines.push(vec![
+            "revenue".into(),
+            "line".into(),
+            r.line.clone(),
+            r.unit.clone(),
+            n(r.figures.revised),
+            n(r.figures.forecast),
+            n(r.variation),
+            o(r.variation_percent_1dp),
+            carried(v, r.forecast_period),
+        ]);
+    }
+    for r in &v.capital {
+        lines.push(vec![
+            "capital".into(),
+            "line".into(),
+            r.line.clone(),
+            r.unit.clone(),
+            n(r.figures.approved),
+            n(r.figures.forecast),
+            n(r.variance),
+            o(r.slippage_percent),
+            carried(v, r.forecast_period),
+        ]);
+    }
+    for s in &v.savings {
+        lines.push(vec![
+            "savings".into(),
+            "line".into(),
+            s.reference.clone(),
+            s.unit.clone(),
+            n(s.line.target),
+            n(s.line.achieved),
+            String::new(),
+            o(s.achieved_percent_1dp),
+            carried(v, s.reported_period).replace("forecast as at", "reported as at"),
+        ]);
+    }
+    let (rt, ct) = (&v.revenue_total, &v.capital_total);
+    let total = |table: &str, budget, forecast, variation, percent| {
+        let row: Vec<String> = vec![
+            table.into(),
+            "total".into(),
+            "Total".into(),
+            unit.into(),
+            budget,
+            forecast,
+            variation,
+            percent,
+            String::new(),
+        ];
+        row
+    };
+    lines.push(total(
+        "revenue",
+        n(rt.revised),
+        n(rt.forecast),
+        o(rt.variation().ok()),
+        o(rt.variation_percent_1dp().ok().flatten()),
+    ));
+    lines.push(total(
+        "capital",
+        n(ct.approved),
+        n(ct.forecast),
+        o(ct.variance().ok()),
+        o(ct.slippage_percent_whole()),
+    ));
+    lines.push(total(
+        "savings",
+        n(v.savings_target),
+        n(v.savings_achieved),
+        String::new(),
+        String::new(),
+    ));
+    lines
+}
+
+/// The table rows: revenue lines and total, capital lines and total,
+/// savings plans, printed as the reports print them.
 fn finance_rows(v: &FinanceView) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let unit = v.unit.as_deref().unwrap_or("");

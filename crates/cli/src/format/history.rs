@@ -22,6 +22,7 @@ fn audit_rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
                 e.after.clone().unwrap_or_default(),
                 e.actor.clone(),
                 e.reason.clone().unwrap_or_default(),
+                e.source.clone(),
                 e.migrated_at.map(time).unwrap_or_default(),
             ]
         })
@@ -30,7 +31,7 @@ fn audit_rows(entries: &[AuditEntry]) -> Vec<Vec<String>> {
 
 /// `recorded_at` is the claimed time of a migrated record; `migrated_at`
 /// when the ledger really appended it (empty for a live record).
-const AUDIT_HEADER: [&str; 9] = [
+const AUDIT_HEADER: [&str; 10] = [
     "seq",
     "recorded_at",
     "event",
@@ -39,6 +40,7 @@ const AUDIT_HEADER: [&str; 9] = [
     "after",
     "actor",
     "reason",
+    "source",
     "migrated_at",
 ];
 
@@ -72,6 +74,18 @@ pub fn history(f: Format, v: &IndicatorView) -> Res<()> {
                 })
                 .collect();
             if f == Format::Csv {
+                // The CSV also carries each period's commentary (too long
+                // for the table).
+                let mut header = header.to_vec();
+                header.push("commentary");
+                let rs = rs
+                    .into_iter()
+                    .zip(&v.rows)
+                    .map(|(mut r, row)| {
+                        r.push(row.commentary.clone().unwrap_or_default());
+                        r
+                    })
+                    .collect();
                 return csv_out(&header, rs);
             }
             out!(

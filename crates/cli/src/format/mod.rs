@@ -4,7 +4,7 @@
 //!
 //! Amounts are printed as the reports print them (`30,837`, `(4,331)`),
 //! percentages with the reports' precision (`-50.7%`, `58%`); "no value" is
-//! `-` (all from [`perfledger_domain::printed`]; the CLI's ASCII glyph). A table cell is cut at 60 characters; CSV is never cut.
+//! `-` (all from [`perfledger_domain::printed`]; the CLI's ASCII glyph). A table cell is never cut (titles that share their first 60 characters must stay apart); a wide column makes a wide table.
 
 use perfledger_domain::direction::Direction;
 use perfledger_domain::printed::{self, NO_VALUE_ASCII};
@@ -107,14 +107,13 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
     for r in rows {
         for (i, c) in r.iter().enumerate() {
             if i < widths.len() {
-                widths[i] = widths[i].max(c.chars().count().min(60));
+                widths[i] = widths[i].max(c.chars().count());
             }
         }
     }
     let line = |cells: Vec<String>| {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let c: String = c.chars().take(60).collect();
             let w = widths.get(i).copied().unwrap_or(0);
             s.push_str(&format!("{c:<w$}  "));
         }

@@ -210,7 +210,7 @@ fn headline_table(d: &Dashboard) -> String {
             html::rag_name(*r)
         );
     }
-    b.push_str("<th scope=\"col\">Improved / same</th><th scope=\"col\">Worsened</th></tr></thead><tbody><tr><th scope=\"row\">Indicators</th>");
+    b.push_str("<th scope=\"col\">Improved / same (long term)</th><th scope=\"col\">Worsened (long term)</th></tr></thead><tbody><tr><th scope=\"row\">Indicators</th>");
     for r in &cols {
         let n = d.indicators.counts.get(r).copied().unwrap_or(0);
         let p = d.indicators.percent_of_rated.get(r).copied().flatten();
