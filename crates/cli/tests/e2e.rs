@@ -1076,9 +1076,9 @@ fn write_commands_and_closed_periods() {
         "--period",
         "2016/17 Q3",
     ]);
-    assert!(csv.starts_with("table,line,unit,budget,forecast,variation,percent"));
+    assert!(csv.starts_with("table,kind,line,unit,budget,forecast,variation,percent"));
     assert!(
-        csv.contains("revenue,Finance,CG,969,(500),\"(1,469)\""),
+        csv.contains("revenue,line,Finance,CG,969,-500,-1469,"),
         "{csv}"
     );
 }
