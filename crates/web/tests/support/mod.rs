@@ -378,7 +378,7 @@ async fn sample_council_log() -> (
 /// CLI's import records it: a pack seal (the pack at the seal's position,
 /// its canonical bytes and the chain root there).
 pub async fn sample_council_pack_sealed(seal_id: &str) -> (tempfile::TempDir, Arc<ReadModel>) {
-    use perfledger_domain::event::{CommitteeSeal, PackPin, Seal};
+    use perfledger_domain::event::PackPin;
     use perfledger_readmodel::pack::{Rules, RulesVersion};
     use perfledger_readmodel::AsOf;
     let (dir, log, rm, plan) = sample_council_log().await;
@@ -411,7 +411,62 @@ pub async fn sample_council_pack_sealed(seal_id: &str) -> (tempfile::TempDir, Ar
         digest: record.digest,
         bytes: record.bytes,
     };
-    let seal = CommitteeSeal {
+    let seal = committee_seal(req, view.as_of, &view.dashboard);
+    record_seal(
+        &log,
+        &rm,
+        &plan,
+        req,
+        Command::SealCommitteePack { seal, pack },
+    )
+    .await;
+    (dir, rm)
+}
+
+/// The sample council with the seals.csv row `seal_id` recorded as a
+/// dashboard seal (the dashboard at the seal's own time and its digest).
+pub async fn sample_council_dashboard_sealed(seal_id: &str) -> (tempfile::TempDir, Arc<ReadModel>) {
+    use perfledger_readmodel::AsOf;
+    let (dir, log, rm, plan) = sample_council_log().await;
+    let req = seal_request(&plan, seal_id);
+    let view = rm
+        .dashboard(
+            req.unit.as_ref().map(|u| u.as_str()),
+            req.period,
+            AsOf::Time(req.sealed_at.0),
+        )
+        .unwrap();
+    let seal = committee_seal(req, view.as_of, &view.dashboard);
+    record_seal(
+        &log,
+        &rm,
+        &plan,
+        req,
+        Command::SealCommitteeDashboard { seal },
+    )
+    .await;
+    (dir, rm)
+}
+
+/// The seals.csv row `seal_id` of the import plan.
+fn seal_request<'a>(
+    plan: &'a perfledger_import::ImportPlan,
+    seal_id: &str,
+) -> &'a perfledger_import::SealRequest {
+    plan.seals
+        .iter()
+        .find(|s| s.seal_id == seal_id)
+        .unwrap_or_else(|| panic!("seals.csv has no {seal_id}"))
+}
+
+/// The committee seal a seals.csv row asks for, over the dashboard at `seq`.
+fn committee_seal(
+    req: &perfledger_import::SealRequest,
+    seq: u64,
+    dashboard: &perfledger_domain::dashboard::Dashboard,
+) -> perfledger_domain::event::CommitteeSeal {
+    use perfledger_domain::event::{CommitteeSeal, Seal};
+    CommitteeSeal {
         seal_id: t(&req.seal_id),
         title: req.title.clone(),
         sealed_at: req.sealed_at,
@@ -420,10 +475,21 @@ pub async fn sample_council_pack_sealed(seal_id: &str) -> (tempfile::TempDir, Ar
             period: req.period,
             committee: req.committee.clone(),
             meeting_date: req.meeting_date,
-            seq: view.as_of,
-            digest: perfledger_domain::dashboard::digest(&view.dashboard),
+            seq,
+            digest: perfledger_domain::dashboard::digest(dashboard),
         },
-    };
+    }
+}
+
+/// Records `command` (a seal) under the row's command id, as the CLI's
+/// import does, and projects it.
+async fn record_seal(
+    log: &Arc<EmbeddedLog>,
+    rm: &ReadModel,
+    plan: &perfledger_import::ImportPlan,
+    req: &perfledger_import::SealRequest,
+    command: Command,
+) {
     let env = CommandEnvelope {
         command_id: req.command_id,
         tenant: plan.tenant.clone(),
@@ -431,15 +497,32 @@ pub async fn sample_council_pack_sealed(seal_id: &str) -> (tempfile::TempDir, Ar
         source: req.source.clone(),
         correlation_id: req.command_id,
         causation_id: None,
-        command: Command::SealCommitteePack { seal, pack },
+        command,
     };
     Ledger::new(log.clone(), "pl")
         .execute(Submitted::at(env, Timestamp::parse("2026-01-01").unwrap()))
         .await
         .unwrap();
-    Projector::new(&rm)
-        .catch_up(&*log, &mut |_| {})
+    Projector::new(rm)
+        .catch_up(&**log, &mut |_| {})
         .await
         .unwrap();
-    (dir, rm)
+}
+
+/// GET `uri` from `app`: the status and the body as text.
+pub async fn get_text(app: axum::Router, uri: &str) -> (axum::http::StatusCode, String) {
+    use tower::ServiceExt;
+    let res = app
+        .oneshot(
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let b = axum::body::to_bytes(res.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(b.to_vec()).unwrap())
 }
