@@ -312,24 +312,32 @@ where
     let title = app.web.title.clone();
     let fmt = a.fmt;
     let mut pinned = false;
+    let mut flight = None;
     let cache = app.answers.clone();
     let rm = app.web.readmodel.clone();
     let outcome = match query_map(q) {
         Err(e) => Err(e),
         Ok(map) => {
             pinned = a.pin.pinned(&map);
-            let uri = a.uri.to_string();
-            let render = move || -> Result<Rendered, AppError> {
-                let head = app.rm().checkpoint()?;
-                let key = (uri, (!pinned).then_some(head));
-                if let Some(hit) = app.answers.get(&key) {
-                    return Ok(Rendered::Stored(hit));
+            match app.rm().checkpoint() {
+                Err(e) => Err(e.into()),
+                Ok(head) => {
+                    let key = (a.uri.to_string(), (!pinned).then_some(head));
+                    // One render per key at a time ([`answers`]): held until
+                    // the answer is filed below, so those queued behind it
+                    // find it in the cache.
+                    flight = Some(cache.flight(&key).lock_owned().await);
+                    let render = move || -> Result<Rendered, AppError> {
+                        if let Some(hit) = app.answers.get(&key) {
+                            return Ok(Rendered::Stored(hit));
+                        }
+                        Ok(Rendered::Fresh(f(&app, &map)?, key, head))
+                    };
+                    match tokio::task::spawn_blocking(render).await {
+                        Ok(r) => r,
+                        Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
+                    }
                 }
-                Ok(Rendered::Fresh(f(&app, &map)?, key, head))
-            };
-            match tokio::task::spawn_blocking(render).await {
-                Ok(r) => r,
-                Err(e) => Err(AppError::Internal(format!("request task failed: {e}"))),
             }
         }
     };
@@ -348,6 +356,7 @@ where
         },
         Err(e) => Err(e),
     };
+    drop(flight);
     match outcome {
         Ok(s) => http_cache::finish(&s, pinned, &a.headers),
         Err(e) => {
