@@ -17,14 +17,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::ResultEntry;
-use perfledger_domain::indicator::{
-    ComparisonBasis, DataType, Frequency, IndicatorSpec, IndicatorType, Polarity,
-};
+use perfledger_domain::indicator::IndicatorSpec;
 use perfledger_domain::parse::{parse_result, parse_target};
 use perfledger_domain::{decode_commit, EventBody, Period, Tenant, Text, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
 use perfledger_log::{EventLog, MemoryLog, Until};
 use perfledger_testkit::fault_log::{FaultLog, FaultPlan};
+use perfledger_testkit::fixtures;
 use uuid::Uuid;
 
 /// The ledger's clock: after every period the tests use.
@@ -60,18 +59,8 @@ fn reference(i: u64) -> Text {
 fn define(i: u64) -> Command {
     Command::DefineIndicator {
         spec: IndicatorSpec {
-            reference: Some(reference(i)),
             title: t(&format!("Indicator {i}")),
-            unit: t("Commissioning Group"),
-            lead_officer: None,
-            indicator_type: IndicatorType::Spi,
-            polarity: Polarity::BiggerIsBetter,
-            frequency: Frequency::Quarterly,
-            data_type: DataType::Percentage,
-            comparison: ComparisonBasis::Sequential,
-            theme: None,
-            objective: None,
-            committee: None,
+            ..fixtures::indicator_spec(reference(i).as_str())
         },
     }
 }
