@@ -78,15 +78,19 @@ pub enum DomainError {
         /// Frequency name.
         frequency: &'static str,
     },
-    /// A value of a type other than the indicator's data type.
-    #[error("{field} {value} is not of type {expected}")]
+    /// A value of a type other than the indicator's data type, in the
+    /// user's words: `result 965,000 is a count, but the indicator is
+    /// reported as a percentage`.
+    #[error("{field} {value} is {given}, but the indicator is reported as {expected}")]
     WrongValueType {
         /// Field name.
         field: &'static str,
-        /// The value given (debug form).
+        /// The value given, in its printed form.
         value: String,
-        /// The expected data type.
-        expected: String,
+        /// What the value given is, in words (`a count`).
+        given: &'static str,
+        /// What the indicator is reported as, in words (`a percentage`).
+        expected: &'static str,
     },
     /// A second record for a period that must instead be a restatement with a reason.
     #[error("{field} for {period} already recorded; use a restatement with a reason")]

@@ -99,6 +99,21 @@ pub enum DataType {
     NumeratorDenominator,
 }
 
+impl DataType {
+    /// What an indicator of this type is reported as, in words, for
+    /// messages (`a percentage`).
+    pub fn words(self) -> &'static str {
+        match self {
+            DataType::Percentage => "a percentage",
+            DataType::Money(_) => "an amount of money",
+            DataType::Count => "a count",
+            DataType::Days => "a number of days",
+            DataType::Ratio => "a ratio",
+            DataType::NumeratorDenominator => "a numerator/denominator (reported as a percentage)",
+        }
+    }
+}
+
 /// A measured or target value. Never reorder.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +142,21 @@ pub enum Value {
     },
     /// A percentage reduction (`17.5% reduction`); bigger means more reduction.
     PercentReduction(Fixed),
+}
+
+impl Value {
+    /// What this value is, in words, for messages (`a count`).
+    pub fn words(&self) -> &'static str {
+        match self {
+            Value::Percent(_) => "a percentage",
+            Value::Money { .. } => "an amount of money",
+            Value::Count(_) => "a count",
+            Value::Days(_) => "a number of days",
+            Value::Ratio(_) => "a ratio",
+            Value::Fraction { .. } => "a numerator/denominator",
+            Value::PercentReduction(_) => "a percentage reduction",
+        }
+    }
 }
 
 impl Value {
@@ -279,8 +309,9 @@ impl Target {
             if !v.fits(data_type) {
                 return Err(DomainError::WrongValueType {
                     field: "target",
-                    value: format!("{v:?}"),
-                    expected: format!("{data_type:?}"),
+                    value: crate::printed::value(v),
+                    given: v.words(),
+                    expected: data_type.words(),
                 });
             }
         }
@@ -291,8 +322,9 @@ impl Target {
             ) {
                 return Err(DomainError::WrongValueType {
                     field: "target",
-                    value: format!("{self:?}"),
-                    expected: format!("{data_type:?}"),
+                    value: crate::printed::target(self),
+                    given: "a reduction",
+                    expected: data_type.words(),
                 });
             }
         }
@@ -348,8 +380,9 @@ impl ResultValue {
             if !v.fits(data_type) {
                 return Err(DomainError::WrongValueType {
                     field: "result",
-                    value: format!("{v:?}"),
-                    expected: format!("{data_type:?}"),
+                    value: crate::printed::value(v),
+                    given: v.words(),
+                    expected: data_type.words(),
                 });
             }
         }

@@ -180,6 +180,13 @@ fn indicator_lifecycle_and_errors() {
         ),
         "{e:?}"
     );
+    // In the user's words: the printed value and both kinds, never the
+    // internal types (issue #14 item 12: was `result Money { amount:
+    // Fixed(7300), unit: Millions } is not of type Percentage`).
+    assert_eq!(
+        e.to_string(),
+        "result £7.3m is an amount of money, but the indicator is reported as a percentage"
+    );
     // restating a period with no result
     let e = run(
         &mut s,

@@ -11,10 +11,15 @@ use uuid::Uuid;
 /// Errors from executing commands. Indexes are positions in the submission.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("command #{index} ({command}) rejected: {source}")]
+    /// A command the domain refused, named in the user's words by what it
+    /// was about (`RecordResult for indicator CG/S26, 2016/17 Q1`), not by
+    /// its position alone.
+    #[error("{about} rejected: {source}")]
     Rejected {
         index: usize,
         command: &'static str,
+        /// What the command was about ([`about`]).
+        about: String,
         #[source]
         source: DomainError,
     },
@@ -66,4 +71,19 @@ pub enum LedgerError {
 /// A read that did not deliver the record expected at `expected`.
 pub(crate) fn gap(expected: Seq, got: Seq) -> LedgerError {
     LedgerError::Log(LogError::Gap { expected, got })
+}
+
+/// What a command is about, for messages: its name, the entity it names and
+/// its period (`RecordResult for indicator CG/S26, 2016/17 Q1`).
+pub fn about(command: &perfledger_domain::Command) -> String {
+    let (kind, key) = command.natural_key();
+    let mut about = format!(
+        "{} for {} {key}",
+        command.name(),
+        kind.token().replace('_', " ")
+    );
+    if let Some(period) = command.period() {
+        about.push_str(&format!(", {period}"));
+    }
+    about
 }

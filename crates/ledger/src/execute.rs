@@ -14,6 +14,7 @@ use perfledger_domain::{DomainError, EntityKind};
 use perfledger_log::{Commit, EventLog, Expected, LogError, Seq};
 use uuid::Uuid;
 
+use crate::error::about;
 use crate::plan::{Plan, Step};
 use crate::{Executed, Ledger, LedgerError, Submitted};
 
@@ -46,6 +47,7 @@ impl<L: EventLog> Ledger<L> {
                     return Err(LedgerError::Rejected {
                         index,
                         command: item.command.command.name(),
+                        about: about(&item.command.command),
                         source: DomainError::Invalid {
                             field,
                             value: id.to_string(),

@@ -24,6 +24,7 @@ use perfledger_domain::{
 use perfledger_log::{Commit, EventLog, Expected, LogError, Seq, Until};
 use uuid::Uuid;
 
+use crate::error::about;
 use crate::{subject_for, Executed, Ledger, LedgerError, Loaded, Submitted};
 
 /// The decided chunk.
@@ -146,6 +147,7 @@ impl<L: EventLog> Ledger<L> {
             LedgerError::Rejected {
                 index,
                 command: name,
+                about: about(&cmd.command),
                 source,
             }
         })?;
@@ -185,6 +187,7 @@ impl<L: EventLog> Ledger<L> {
             .map_err(|source| LedgerError::Rejected {
                 index,
                 command: name,
+                about: about(&cmd.command),
                 source,
             })?;
         let payload = encode_commit(&envelopes).map_err(|source| LedgerError::Encode {

@@ -57,11 +57,19 @@ async fn unknown_entity_is_rejected_and_nothing_is_appended() {
         .execute(Submitted::new(record(1, "CG/S99", "77%")))
         .await
         .unwrap_err();
+    // Named by what it was about, not `command #0 (RecordResult)` (issue #14
+    // item 12).
+    assert!(
+        err.to_string()
+            .starts_with("RecordResult for indicator CG/S99, 2016/17 Q1 rejected: "),
+        "{err}"
+    );
     match err {
         LedgerError::Rejected {
             index: 0,
             command: "RecordResult",
             source: DomainError::UnknownEntity { key, .. },
+            ..
         } => {
             assert_eq!(key, "CG/S99")
         }
