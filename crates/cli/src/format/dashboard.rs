@@ -9,7 +9,7 @@ use perfledger_readmodel::render;
 use perfledger_readmodel::views::{self, DashboardJson};
 use perfledger_readmodel::DashboardView;
 
-use super::{amount, csv_out, flat, pct1, pct_int, pct_whole, reparsed, table};
+use super::{amount, csv_out, flat, pct1, pct_int, pct_whole, table, view_json};
 use crate::args::Format;
 use crate::error::Res;
 
@@ -19,7 +19,7 @@ pub fn dashboard(f: Format, v: &DashboardView) -> Res<()> {
         Format::Json => out!("{}", views::to_json(&DashboardJson::from(v), true)),
         Format::Csv => {
             let mut rows = Vec::new();
-            flat("", &reparsed(&DashboardJson::from(v)), &mut rows);
+            flat("", &view_json(&DashboardJson::from(v)), &mut rows);
             csv_out(
                 &["figure", "value"],
                 rows.into_iter().map(|(a, b)| vec![a, b]).collect(),

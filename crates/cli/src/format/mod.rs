@@ -9,7 +9,9 @@
 use perfledger_domain::direction::Direction;
 use perfledger_domain::printed::{self, NO_VALUE_ASCII};
 use perfledger_domain::{Fixed, Timestamp};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 
 use crate::error::{CliError, Res};
 
@@ -59,35 +61,48 @@ pub fn time(ms: i64) -> String {
     Timestamp(ms).to_string()
 }
 
-pub(super) fn flat(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flat(&p, x, out);
+/// Flattens a view's JSON into `(path, cell)` pairs for CSV: object keys
+/// in sorted order, array items by index (`risks[0].score`). The JSON is
+/// walked as raw text, so a number's cell is its exact decimal as the view
+/// wrote it (never through an `f64`, which would round a figure of more
+/// than 15 significant digits).
+pub(super) fn flat(prefix: &str, raw: &RawValue, out: &mut Vec<(String, String)>) {
+    let text = raw.get();
+    let path = |key: &str| {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let members: BTreeMap<String, Box<RawValue>> =
+                serde_json::from_str(text).expect("a view's object parses back");
+            for (key, member) in &members {
+                flat(&path(key), member, out);
             }
         }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                flat(&format!("{prefix}[{i}]"), x, out);
+        Some(b'[') => {
+            let items: Vec<Box<RawValue>> =
+                serde_json::from_str(text).expect("a view's array parses back");
+            for (i, item) in items.iter().enumerate() {
+                flat(&format!("{prefix}[{i}]"), item, out);
             }
         }
-        Value::String(s) => out.push((prefix.into(), s.clone())),
-        Value::Null => out.push((prefix.into(), String::new())),
-        other => out.push((prefix.into(), other.to_string())),
+        Some(b'"') => out.push((
+            prefix.into(),
+            serde_json::from_str(text).expect("a view's string parses back"),
+        )),
+        Some(b'n') => out.push((prefix.into(), String::new())), // null
+        _ => out.push((prefix.into(), text.to_string())),       // number, bool
     }
 }
 
-/// A view as a `serde_json::Value` for flattening into CSV rows, read back
-/// from its JSON text (a decimal becomes an `f64`: exact for the reports'
-/// figures, which have at most 15 significant digits).
-pub(super) fn reparsed<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::from_str(&perfledger_readmodel::views::to_json(v, false))
-        .expect("a view's JSON text parses back")
+/// A view's compact JSON text, for [`flat`].
+pub(super) fn view_json<T: serde::Serialize>(v: &T) -> Box<RawValue> {
+    RawValue::from_string(perfledger_readmodel::views::to_json(v, false))
+        .expect("a view's JSON text is valid JSON")
 }
 
 pub(super) fn csv_out(header: &[&str], rows: Vec<Vec<String>>) -> Res<()> {
@@ -129,6 +144,28 @@ pub(super) fn table(header: &[&str], rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flattened_numbers_keep_their_exact_decimal() {
+        use perfledger_readmodel::views::Num;
+        #[derive(serde::Serialize)]
+        struct View {
+            b: Vec<Num>,
+            a: Option<Num>,
+        }
+        // 18 significant digits: an f64 would print 98765432109876.55.
+        let v = View {
+            b: vec![Num(fx("98765432109876.5432"))],
+            a: None,
+        };
+        let mut cells = Vec::new();
+        flat("", &view_json(&v), &mut cells);
+        let cell = |p: &str, v: &str| (p.to_string(), v.to_string());
+        assert_eq!(
+            cells,
+            vec![cell("a", ""), cell("b[0]", "98765432109876.5432")]
+        );
+    }
 
     fn fx(s: &str) -> Fixed {
         Fixed::parse_decimal(s).unwrap()
