@@ -225,6 +225,177 @@ async fn nats_mode(seed: u64, shape: Shape) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
+/// The raw-read baselines a rebuild is compared with: the whole log read
+/// once as bytes and once decoded into events.
+struct ReadBaselines {
+    /// Records read.
+    n: u64,
+    /// Payload bytes read.
+    bytes: usize,
+    /// Raw read of every record.
+    raw: Duration,
+    /// Raw read + decode of every commit.
+    raw_decode: Duration,
+    /// Events decoded (the generator's count when it has none).
+    decoded: u64,
+}
+
+/// Step 2, raw read of the log, and raw read + decode.
+async fn read_baselines(log: &EmbeddedLog) -> Result<ReadBaselines, Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let mut n = 0u64;
+    let mut bytes = 0usize;
+    let mut stream = log.read(1, Until::Head);
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        n += 1;
+        bytes += r.payload.len();
+    }
+    let raw = t.elapsed();
+    drop(stream);
+    let t = Instant::now();
+    let mut decoded = 0u64;
+    let mut stream = log.read(1, Until::Head);
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        if let Ok(ev) = decode_commit(&r.payload) {
+            decoded += ev.len() as u64;
+        }
+    }
+    let raw_decode = t.elapsed();
+    drop(stream);
+    Ok(ReadBaselines {
+        n,
+        bytes,
+        raw,
+        raw_decode,
+        decoded,
+    })
+}
+
+/// The rebuild table: raw read, raw read + decode and the full rebuild of
+/// `events` events, each against the raw read; then the read model's size.
+fn print_rebuild_table(
+    b: &ReadBaselines,
+    events: u64,
+    rebuild: Duration,
+    rm: &ReadModel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
+    println!();
+    println!("| | time | events/s | vs raw read |");
+    println!("|---|---|---|---|");
+    println!(
+        "| raw read ({} records, {} MB) | {:.2?} | {} | 1.00x |",
+        b.n,
+        b.bytes / 1_000_000,
+        b.raw,
+        per_sec(b.raw)
+    );
+    println!(
+        "| raw read + decode | {:.2?} | {} | {:.2}x |",
+        b.raw_decode,
+        per_sec(b.raw_decode),
+        b.raw.as_secs_f64() / b.raw_decode.as_secs_f64()
+    );
+    println!(
+        "| full rebuild (projector) | {:.2?} | {} | {:.2}x |",
+        rebuild,
+        per_sec(rebuild),
+        b.raw.as_secs_f64() / rebuild.as_secs_f64()
+    );
+    println!(
+        "read model: {} keys, {} MB on disk",
+        rm.len(),
+        rm.size_on_disk()? / 1_000_000
+    );
+    Ok(())
+}
+
+/// Sorted as-of dashboard latencies: unit and council-wide from the read
+/// model, and a full replay to the same point for a few unit samples.
+struct Latencies {
+    unit: Vec<Duration>,
+    council: Vec<Duration>,
+    replay: Vec<Duration>,
+}
+
+/// Step 4, as-of dashboard latency (random unit/council, quarter, position),
+/// and full replays of the first unit samples, checked against the read model.
+async fn as_of_latencies(
+    log: &EmbeddedLog,
+    rm: &ReadModel,
+    seed: u64,
+    shape: &Shape,
+    head: u64,
+    queries: usize,
+) -> Result<Latencies, Box<dyn std::error::Error>> {
+    let mut rng = Rng::new(seed ^ 0xDA5B);
+    let mut unit_lat = Vec::new();
+    let mut council_lat = Vec::new();
+    let mut samples = Vec::new();
+    for i in 0..queries {
+        let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
+        let q = 1 + u8::try_from(rng.below(4)).unwrap_or(0);
+        let p = Period::Quarter(FinancialYear(y), q);
+        let s = 1 + rng.below(head);
+        let council = i % 10 == 0;
+        let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
+        let t = Instant::now();
+        let d = rm.dashboard(if council { None } else { Some(&unit) }, p, AsOf::Seq(s))?;
+        let e = t.elapsed();
+        std::hint::black_box(&d);
+        if council {
+            council_lat.push(e);
+        } else {
+            unit_lat.push(e);
+            if samples.len() < 3 {
+                samples.push((unit, p, s, e, d.dashboard.indicators.reported));
+            }
+        }
+    }
+    unit_lat.sort();
+    council_lat.sort();
+    let mut replay = Vec::new();
+    for (unit, p, s, _, reported) in &samples {
+        let t = Instant::now();
+        let lines = replay_to(log, *s, unit, *p).await;
+        replay.push(t.elapsed());
+        assert_eq!(lines as u32, *reported, "replay and read model disagree");
+    }
+    replay.sort();
+    Ok(Latencies {
+        unit: unit_lat,
+        council: council_lat,
+        replay,
+    })
+}
+
+/// The as-of table: p50/p99 of each kind of query.
+fn print_latency_table(l: &Latencies) {
+    println!();
+    println!("| as-of dashboard | n | p50 | p99 |");
+    println!("|---|---|---|---|");
+    println!(
+        "| unit (read model) | {} | {} | {} |",
+        l.unit.len(),
+        ms(pct(&l.unit, 50)),
+        ms(pct(&l.unit, 99))
+    );
+    println!(
+        "| council-wide (read model) | {} | {} | {} |",
+        l.council.len(),
+        ms(pct(&l.council, 50)),
+        ms(pct(&l.council, 99))
+    );
+    println!(
+        "| unit, full replay to the same point (domain aggregates) | {} | {} | {} |",
+        l.replay.len(),
+        ms(pct(&l.replay, 50)),
+        ms(pct(&l.replay, 99))
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = arg("--rebuild-only") {
@@ -263,30 +434,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 2. Raw read of the same log, and raw read + decode.
-    let t = Instant::now();
-    let mut n = 0u64;
-    let mut bytes = 0usize;
-    let mut stream = log.read(1, Until::Head);
-    while let Some(r) = stream.next().await {
-        let r = r?;
-        n += 1;
-        bytes += r.payload.len();
-    }
-    let raw = t.elapsed();
-    drop(stream);
-    let t = Instant::now();
-    let mut decoded = 0u64;
-    let mut stream = log.read(1, Until::Head);
-    while let Some(r) = stream.next().await {
-        let r = r?;
-        if let Ok(ev) = decode_commit(&r.payload) {
-            decoded += ev.len() as u64;
-        }
-    }
-    let raw_decode = t.elapsed();
-    drop(stream);
+    let baselines = read_baselines(&log).await?;
     if events == 0 {
-        events = decoded;
+        events = baselines.decoded;
     }
 
     // 3. Full rebuild, in a child process (the log allows one opener; the
@@ -303,90 +453,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rm = ReadModel::open(&rm_dir, &bench_tenant())?;
     let cp = rm.checkpoint()?;
     assert_eq!(cp, head, "rebuild reached the head");
-    let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
-    println!();
-    println!("| | time | events/s | vs raw read |");
-    println!("|---|---|---|---|");
-    println!(
-        "| raw read ({n} records, {} MB) | {:.2?} | {} | 1.00x |",
-        bytes / 1_000_000,
-        raw,
-        per_sec(raw)
-    );
-    println!(
-        "| raw read + decode | {:.2?} | {} | {:.2}x |",
-        raw_decode,
-        per_sec(raw_decode),
-        raw.as_secs_f64() / raw_decode.as_secs_f64()
-    );
-    println!(
-        "| full rebuild (projector) | {:.2?} | {} | {:.2}x |",
-        rebuild,
-        per_sec(rebuild),
-        raw.as_secs_f64() / rebuild.as_secs_f64()
-    );
-    println!(
-        "read model: {} keys, {} MB on disk",
-        rm.len(),
-        rm.size_on_disk()? / 1_000_000
-    );
+    print_rebuild_table(&baselines, events, rebuild, &rm)?;
 
     // 4. As-of dashboard latency (random unit/council, quarter, position).
-    let mut rng = Rng::new(seed ^ 0xDA5B);
-    let mut unit_lat = Vec::new();
-    let mut council_lat = Vec::new();
-    let mut samples = Vec::new();
-    for i in 0..queries {
-        let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
-        let q = 1 + u8::try_from(rng.below(4)).unwrap_or(0);
-        let p = Period::Quarter(FinancialYear(y), q);
-        let s = 1 + rng.below(head);
-        let council = i % 10 == 0;
-        let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
-        let t = Instant::now();
-        let d = rm.dashboard(if council { None } else { Some(&unit) }, p, AsOf::Seq(s))?;
-        let e = t.elapsed();
-        std::hint::black_box(&d);
-        if council {
-            council_lat.push(e);
-        } else {
-            unit_lat.push(e);
-            if samples.len() < 3 {
-                samples.push((unit, p, s, e, d.dashboard.indicators.reported));
-            }
-        }
-    }
-    unit_lat.sort();
-    council_lat.sort();
-    let mut replay = Vec::new();
-    for (unit, p, s, _, reported) in &samples {
-        let t = Instant::now();
-        let lines = replay_to(&log, *s, unit, *p).await;
-        replay.push(t.elapsed());
-        assert_eq!(lines as u32, *reported, "replay and read model disagree");
-    }
-    replay.sort();
-    println!();
-    println!("| as-of dashboard | n | p50 | p99 |");
-    println!("|---|---|---|---|");
-    println!(
-        "| unit (read model) | {} | {} | {} |",
-        unit_lat.len(),
-        ms(pct(&unit_lat, 50)),
-        ms(pct(&unit_lat, 99))
-    );
-    println!(
-        "| council-wide (read model) | {} | {} | {} |",
-        council_lat.len(),
-        ms(pct(&council_lat, 50)),
-        ms(pct(&council_lat, 99))
-    );
-    println!(
-        "| unit, full replay to the same point (domain aggregates) | {} | {} | {} |",
-        replay.len(),
-        ms(pct(&replay, 50)),
-        ms(pct(&replay, 99))
-    );
+    let latencies = as_of_latencies(&log, &rm, seed, &shape, head, queries).await?;
+    print_latency_table(&latencies);
     println!();
     println!(
         "peak memory (VmHWM): rebuild process {child_hwm}; query/replay process {}",
