@@ -194,20 +194,14 @@ struct Round {
     pl_read_decode: Duration,
 }
 
-async fn js_round(
+/// Raw async-nats: `--n` headerless pipelined publishes to a fresh stream
+/// `RAW{r}`; returns the stream (read later) and the publish time.
+async fn raw_publish(
     a: &Args,
     r: usize,
-    server: &NatsServer,
-    client: &async_nats::Client,
+    js: &async_nats::jetstream::Context,
     payload: &Bytes,
-    commentary_len: usize,
-) -> Result<Round, Box<dyn std::error::Error>> {
-    let payload = payload.clone();
-    // ---- raw async-nats ----
-    let js = async_nats::jetstream::ContextBuilder::new()
-        .max_ack_inflight(a.window * 2)
-        .backpressure_on_inflight(true)
-        .build(client.clone());
+) -> Result<(async_nats::jetstream::stream::Stream, Duration), Box<dyn std::error::Error>> {
     let raw_stream = js
         .create_stream(async_nats::jetstream::stream::Config {
             name: format!("RAW{r}"),
@@ -235,11 +229,18 @@ async fn js_round(
     while let Some(f) = pending.pop_front() {
         f.await?;
     }
-    let raw_pub = t.elapsed();
+    Ok((raw_stream, t.elapsed()))
+}
 
-    // Same raw client, but with perfledger's headers (msg id, expected
-    // subject sequence, recorded-at): isolates the server's cost of dedupe and
-    // the concurrency check from perfledger's client-side overhead.
+/// Same raw client, but with perfledger's headers (msg id, expected
+/// subject sequence, recorded-at): isolates the server's cost of dedupe and
+/// the concurrency check from perfledger's client-side overhead.
+async fn raw_publish_with_headers(
+    a: &Args,
+    r: usize,
+    js: &async_nats::jetstream::Context,
+    payload: &Bytes,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let hdr_stream = js
         .create_stream(async_nats::jetstream::stream::Config {
             name: format!("RAWHDR{r}"),
@@ -251,6 +252,7 @@ async fn js_round(
     let hdr_subjects: Vec<String> = (0..a.entities)
         .map(|e| format!("rawh{r}.ev.bench.indicator.{:032x}", e + 1))
         .collect();
+    let mut pending = VecDeque::with_capacity(a.window);
     let t = Instant::now();
     for i in 0..a.n {
         if pending.len() >= a.window {
@@ -279,10 +281,27 @@ async fn js_round(
     }
     let raw_hdr_pub = t.elapsed();
     drop(hdr_stream);
+    Ok(raw_hdr_pub)
+}
 
-    let raw_read = raw_ordered_read(&raw_stream, a.n).await?;
+/// perfledger's side of a round: its timings, and the raw read of its stream.
+struct PerfledgerRound {
+    pl_pub: Duration,
+    raw_same_read: Duration,
+    pl_read: Duration,
+    pl_read_decode: Duration,
+}
 
-    // ---- perfledger JetStream log ----
+/// perfledger's JetStream log: `--n` pipelined commits to stream `PL{r}`,
+/// then a raw ordered-consumer read of that stream (the baseline), the
+/// log's read, and the log's read with every commit decoded.
+async fn perfledger_round(
+    a: &Args,
+    r: usize,
+    server: &NatsServer,
+    js: &async_nats::jetstream::Context,
+    commentary_len: usize,
+) -> Result<PerfledgerRound, Box<dyn std::error::Error>> {
     let log = JetStreamLog::connect(JetStreamOptions {
         url: server.url(),
         stream: format!("PL{r}"),
@@ -324,64 +343,62 @@ async fn js_round(
         std::hint::black_box(decode_commit(&r?.payload)?);
     }
     let pl_read_decode = t.elapsed();
-
-    Ok(Round {
-        raw_pub,
-        raw_hdr_pub,
+    Ok(PerfledgerRound {
         pl_pub,
-        raw_read,
         raw_same_read,
         pl_read,
         pl_read_decode,
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let a = Args::parse();
-    let payload = Bytes::from(vec![b'x'; a.size]);
-    let commentary_len = commentary_len_for(a.size)?;
-    let server = NatsServer::start();
-    println!(
-        "log_bench: n={} payload={}B entities={} window={} (nats-server at {})",
-        a.n,
-        a.size,
-        a.entities,
-        a.window,
-        server.url()
-    );
+async fn js_round(
+    a: &Args,
+    r: usize,
+    server: &NatsServer,
+    client: &async_nats::Client,
+    payload: &Bytes,
+    commentary_len: usize,
+) -> Result<Round, Box<dyn std::error::Error>> {
+    let payload = payload.clone();
+    // ---- raw async-nats ----
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .max_ack_inflight(a.window * 2)
+        .backpressure_on_inflight(true)
+        .build(client.clone());
+    let (raw_stream, raw_pub) = raw_publish(a, r, &js, &payload).await?;
+    let raw_hdr_pub = raw_publish_with_headers(a, r, &js, &payload).await?;
+    let raw_read = raw_ordered_read(&raw_stream, a.n).await?;
 
-    let client = async_nats::connect(server.url()).await?;
-    let mut rounds = Vec::new();
-    for r in 0..a.rounds {
-        let x = js_round(&a, r, &server, &client, &payload, commentary_len).await?;
-        println!(
-            "round {r}: append raw {:.0}/s, raw+headers {:.0}/s, perfledger {:.0}/s; read raw {:.0}/s, raw same stream {:.0}/s, perfledger {:.0}/s",
-            rate(a.n, x.raw_pub),
-            rate(a.n, x.raw_hdr_pub),
-            rate(a.n, x.pl_pub),
-            rate(a.n, x.raw_read),
-            rate(a.n, x.raw_same_read),
-            rate(a.n, x.pl_read)
-        );
-        rounds.push(x);
-    }
-    // Best of the rounds for each measurement (the machine is shared).
-    let best = |f: fn(&Round) -> Duration| rounds.iter().map(f).min().unwrap_or_default();
-    let raw_pub = best(|x| x.raw_pub);
-    let raw_hdr_pub = best(|x| x.raw_hdr_pub);
-    let pl_pub = best(|x| x.pl_pub);
-    let raw_read = best(|x| x.raw_read);
-    let raw_same_read = best(|x| x.raw_same_read);
-    let pl_read = best(|x| x.pl_read);
-    let pl_read_decode = best(|x| x.pl_read_decode);
+    // ---- perfledger JetStream log ----
+    let pl = perfledger_round(a, r, server, &js, commentary_len).await?;
+    Ok(Round {
+        raw_pub,
+        raw_hdr_pub,
+        pl_pub: pl.pl_pub,
+        raw_read,
+        raw_same_read: pl.raw_same_read,
+        pl_read: pl.pl_read,
+        pl_read_decode: pl.pl_read_decode,
+    })
+}
 
-    // The client-side share of the append path: envelopes and encoding alone.
-    let t = Instant::now();
-    std::hint::black_box(commits(&subjects("pl", a.entities), 0, a.n, commentary_len));
-    let encode = t.elapsed();
+/// The embedded log's timings, on a fresh log in a temporary directory.
+struct Embedded {
+    /// `--n` commits appended pipelined.
+    publish: Duration,
+    /// The `--n` records read back.
+    read: Duration,
+    /// `--single` fsync'ed appends, one at a time.
+    single: Duration,
+    /// Reopening the log (its index rebuilt).
+    reopen: Duration,
+    /// The reopened log's head.
+    head: u64,
+}
 
-    // ---- embedded ----
+/// The embedded log: `--n` pipelined commits, read back, `--single` single
+/// appends, then a reopen of the log.
+async fn embedded(a: &Args, commentary_len: usize) -> Result<Embedded, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let emb = EmbeddedLog::open(dir.path().join("log")).await?;
     let emb_subjects = subjects("pl", a.entities);
@@ -415,7 +432,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emb2 = EmbeddedLog::open(dir.path().join("log")).await?;
     let reopen = t.elapsed();
     let head = emb2.head().await?;
+    Ok(Embedded {
+        publish: emb_pub,
+        read: emb_read,
+        single: emb_single,
+        reopen,
+        head,
+    })
+}
 
+/// The JetStream table (best of the rounds, raw vs perfledger) and the
+/// client-side share of the append path (`encode`).
+fn print_jetstream_summary(a: &Args, rounds: &[Round], encode: Duration) {
+    // Best of the rounds for each measurement (the machine is shared).
+    let best = |f: fn(&Round) -> Duration| rounds.iter().map(f).min().unwrap_or_default();
+    let raw_pub = best(|x| x.raw_pub);
+    let raw_hdr_pub = best(|x| x.raw_hdr_pub);
+    let pl_pub = best(|x| x.pl_pub);
+    let raw_read = best(|x| x.raw_read);
+    let raw_same_read = best(|x| x.raw_same_read);
+    let pl_read = best(|x| x.pl_read);
+    let pl_read_decode = best(|x| x.pl_read_decode);
     println!();
     println!(
         "{:<44} {:>12} {:>12} {:>8}",
@@ -462,23 +499,69 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         encode.as_secs_f64() * 1e3,
         encode.as_secs_f64() * 1e6 / a.n as f64
     );
+}
+
+/// The embedded log's lines.
+fn print_embedded(a: &Args, e: &Embedded) {
     println!();
     println!(
         "embedded append_pipelined (10k-record frames, 1 fsync each): {:>10.0} rec/s",
-        rate(a.n, emb_pub)
+        rate(a.n, e.publish)
     );
     println!(
         "embedded read:                                              {:>10.0} rec/s",
-        rate(a.n, emb_read)
+        rate(a.n, e.read)
     );
     println!(
         "embedded single append (1 fsync each), {} appends:         {:>10.0} rec/s",
         a.single,
-        rate(a.single, emb_single)
+        rate(a.single, e.single)
     );
     println!(
-        "embedded reopen (index rebuild) of {head} records:        {:>10.1} ms",
-        reopen.as_secs_f64() * 1000.0
+        "embedded reopen (index rebuild) of {} records:        {:>10.1} ms",
+        e.head,
+        e.reopen.as_secs_f64() * 1000.0
     );
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let a = Args::parse();
+    let payload = Bytes::from(vec![b'x'; a.size]);
+    let commentary_len = commentary_len_for(a.size)?;
+    let server = NatsServer::start();
+    println!(
+        "log_bench: n={} payload={}B entities={} window={} (nats-server at {})",
+        a.n,
+        a.size,
+        a.entities,
+        a.window,
+        server.url()
+    );
+
+    let client = async_nats::connect(server.url()).await?;
+    let mut rounds = Vec::new();
+    for r in 0..a.rounds {
+        let x = js_round(&a, r, &server, &client, &payload, commentary_len).await?;
+        println!(
+            "round {r}: append raw {:.0}/s, raw+headers {:.0}/s, perfledger {:.0}/s; read raw {:.0}/s, raw same stream {:.0}/s, perfledger {:.0}/s",
+            rate(a.n, x.raw_pub),
+            rate(a.n, x.raw_hdr_pub),
+            rate(a.n, x.pl_pub),
+            rate(a.n, x.raw_read),
+            rate(a.n, x.raw_same_read),
+            rate(a.n, x.pl_read)
+        );
+        rounds.push(x);
+    }
+
+    // The client-side share of the append path: envelopes and encoding alone.
+    let t = Instant::now();
+    std::hint::black_box(commits(&subjects("pl", a.entities), 0, a.n, commentary_len));
+    let encode = t.elapsed();
+
+    let emb = embedded(&a, commentary_len).await?;
+    print_jetstream_summary(&a, &rounds, encode);
+    print_embedded(&a, &emb);
     Ok(())
 }
