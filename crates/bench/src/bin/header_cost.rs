@@ -92,6 +92,103 @@ fn msg_id(v: &Variant, i: usize) -> String {
     }
 }
 
+/// Message `i` of `name`'s run with `v`'s headers, and whether it ends its
+/// atomic batch (the last of `--batch` messages, or of the run).
+fn with_headers(
+    mut m: PublishMessage,
+    a: &Args,
+    v: &Variant,
+    name: &str,
+    i: usize,
+) -> (PublishMessage, bool) {
+    let batch_id = format!("{name}b{}", i / a.batch);
+    let batch_seq = i % a.batch + 1;
+    let batch_last = batch_seq == a.batch || i + 1 == a.n;
+    if v.batch {
+        m = m
+            .header("Nats-Batch-Id", batch_id.as_str())
+            .header("Nats-Batch-Sequence", batch_seq.to_string());
+        if batch_last {
+            m = m.header("Nats-Batch-Commit", "1");
+        }
+    }
+    if v.id || v.id32 {
+        m = m.message_id(msg_id(v, i));
+    }
+    if v.plid {
+        m = m.header("Pl-Msg-Id", msg_id(v, i));
+    }
+    if v.lastid && i > 0 {
+        m = m.header("Nats-Expected-Last-Msg-Id", msg_id(v, i - 1));
+    }
+    if v.rec {
+        m = m.header(
+            "Pl-Recorded-At",
+            (1_700_000_000_000i64 + i as i64).to_string(),
+        );
+    }
+    if v.seq {
+        m = m.expected_last_sequence(i as u64);
+    }
+    if v.subj || (v.subj1st && i < a.entities) {
+        let expected = if i < a.entities {
+            0
+        } else {
+            (i - a.entities + 1) as u64
+        };
+        m = m.expected_last_subject_sequence(expected);
+    }
+    (m, batch_last)
+}
+
+/// Publish the run's `--n` messages with `v`'s headers to the fresh stream
+/// `name`, `--window` acks in flight (one batch in flight for `batch`);
+/// returns the rate in msg/s.
+async fn publish_variant(
+    js: &jetstream::Context,
+    a: &Args,
+    v: &Variant,
+    name: &str,
+    payload: &Bytes,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let subjects: Vec<String> = (0..a.entities)
+        .map(|e| format!("{name}.ev.bench.indicator.{:032x}", e + 1))
+        .collect();
+    let mut pending = VecDeque::with_capacity(a.window);
+    let t = Instant::now();
+    for i in 0..a.n {
+        if pending.len() >= a.window {
+            let f: jetstream::context::PublishAckFuture = pending.pop_front().ok_or("pending")?;
+            f.await?;
+        }
+        let (m, batch_last) = with_headers(
+            PublishMessage::build().payload(payload.clone()),
+            a,
+            v,
+            name,
+            i,
+        );
+        let subject = subjects[i % a.entities].clone();
+        if v.batch && !batch_last {
+            let m = m.outbound_message(subject);
+            js.client()
+                .publish_with_headers(m.subject, m.headers.unwrap_or_default(), m.payload)
+                .await?;
+            continue;
+        }
+        let ack = js.send_publish(subject, m).await?;
+        if v.batch {
+            ack.await?;
+        } else {
+            pending.push_back(ack);
+        }
+    }
+    while let Some(f) = pending.pop_front() {
+        f.await?;
+    }
+    Ok(a.n as f64 / t.elapsed().as_secs_f64())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
@@ -123,74 +220,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Default::default()
             })
             .await?;
-            let subjects: Vec<String> = (0..a.entities)
-                .map(|e| format!("{name}.ev.bench.indicator.{:032x}", e + 1))
-                .collect();
-            let mut pending = VecDeque::with_capacity(a.window);
-            let t = Instant::now();
-            for i in 0..a.n {
-                if pending.len() >= a.window {
-                    let f: jetstream::context::PublishAckFuture =
-                        pending.pop_front().ok_or("pending")?;
-                    f.await?;
-                }
-                let mut m = PublishMessage::build().payload(payload.clone());
-                let batch_id = format!("{name}b{}", i / a.batch);
-                let batch_seq = i % a.batch + 1;
-                let batch_last = batch_seq == a.batch || i + 1 == a.n;
-                if v.batch {
-                    m = m
-                        .header("Nats-Batch-Id", batch_id.as_str())
-                        .header("Nats-Batch-Sequence", batch_seq.to_string());
-                    if batch_last {
-                        m = m.header("Nats-Batch-Commit", "1");
-                    }
-                }
-                if v.id || v.id32 {
-                    m = m.message_id(msg_id(v, i));
-                }
-                if v.plid {
-                    m = m.header("Pl-Msg-Id", msg_id(v, i));
-                }
-                if v.lastid && i > 0 {
-                    m = m.header("Nats-Expected-Last-Msg-Id", msg_id(v, i - 1));
-                }
-                if v.rec {
-                    m = m.header(
-                        "Pl-Recorded-At",
-                        (1_700_000_000_000i64 + i as i64).to_string(),
-                    );
-                }
-                if v.seq {
-                    m = m.expected_last_sequence(i as u64);
-                }
-                if v.subj || (v.subj1st && i < a.entities) {
-                    let expected = if i < a.entities {
-                        0
-                    } else {
-                        (i - a.entities + 1) as u64
-                    };
-                    m = m.expected_last_subject_sequence(expected);
-                }
-                let subject = subjects[i % a.entities].clone();
-                if v.batch && !batch_last {
-                    let m = m.outbound_message(subject);
-                    js.client()
-                        .publish_with_headers(m.subject, m.headers.unwrap_or_default(), m.payload)
-                        .await?;
-                    continue;
-                }
-                let ack = js.send_publish(subject, m).await?;
-                if v.batch {
-                    ack.await?;
-                } else {
-                    pending.push_back(ack);
-                }
-            }
-            while let Some(f) = pending.pop_front() {
-                f.await?;
-            }
-            let r = a.n as f64 / t.elapsed().as_secs_f64();
+            let r = publish_variant(&js, &a, v, &name, &payload).await?;
             best[k] = best[k].max(r);
             println!("round {round}: {label:<28} {r:>10.0} msg/s");
             js.delete_stream(&name).await?;
