@@ -301,35 +301,6 @@ impl Target {
             _ => None,
         }
     }
-
-    /// Validate the target against an indicator's data type.
-    pub fn validate_for(&self, data_type: DataType) -> Result<(), DomainError> {
-        if let Some(v) = self.value() {
-            v.validate()?;
-            if !v.fits(data_type) {
-                return Err(DomainError::WrongValueType {
-                    field: "target",
-                    value: crate::printed::value(v),
-                    given: v.words(),
-                    expected: data_type.words(),
-                });
-            }
-        }
-        if let Target::Reduction(_) = self {
-            if !matches!(
-                data_type,
-                DataType::Percentage | DataType::NumeratorDenominator
-            ) {
-                return Err(DomainError::WrongValueType {
-                    field: "target",
-                    value: crate::printed::target(self),
-                    given: "a reduction",
-                    expected: data_type.words(),
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A result for a period, in every printed form. Never reorder.
@@ -371,22 +342,6 @@ impl ResultValue {
             ResultValue::Measured { value, .. } => Some(value),
             _ => None,
         }
-    }
-
-    /// Validate against an indicator's data type.
-    pub fn validate_for(&self, data_type: DataType) -> Result<(), DomainError> {
-        if let Some(v) = self.value() {
-            v.validate()?;
-            if !v.fits(data_type) {
-                return Err(DomainError::WrongValueType {
-                    field: "result",
-                    value: crate::printed::value(v),
-                    given: v.words(),
-                    expected: data_type.words(),
-                });
-            }
-        }
-        Ok(())
     }
 }
 

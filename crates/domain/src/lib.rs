@@ -48,6 +48,7 @@ pub mod dashboard;
 pub mod direction;
 pub mod error;
 pub mod event;
+pub mod fit;
 pub mod ids;
 pub mod indicator;
 pub mod keys;

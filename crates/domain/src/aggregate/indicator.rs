@@ -16,7 +16,7 @@ use crate::text::Text;
 use super::{require_reason, unknown, wrong, Context};
 
 fn validate_entry(entry: &ResultEntry, spec: &IndicatorSpec) -> Result<(), DomainError> {
-    entry.result.validate_for(spec.data_type)?;
+    crate::fit::result_fits(&entry.result, spec.data_type)?;
     if entry.benchmarks.len() > MAX_BENCHMARKS {
         return Err(DomainError::TooLong {
             field: "benchmarks",
@@ -134,7 +134,7 @@ impl IndicatorState {
     ) -> Result<Vec<EventBody>, DomainError> {
         let spec = self.live(indicator)?;
         check_target_period(period, spec)?;
-        target.validate_for(spec.data_type)?;
+        crate::fit::target_fits(target, spec.data_type)?;
         if self.targets.contains_key(&period) {
             return Err(DomainError::AlreadyRecorded {
                 field: "target",
@@ -156,7 +156,7 @@ impl IndicatorState {
     ) -> Result<Vec<EventBody>, DomainError> {
         let spec = self.live(indicator)?;
         require_reason("ReviseTarget", reason)?;
-        target.validate_for(spec.data_type)?;
+        crate::fit::target_fits(target, spec.data_type)?;
         if !self.targets.contains_key(&period) {
             return Err(DomainError::NothingToRestate {
                 field: "target",

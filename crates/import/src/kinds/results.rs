@@ -312,7 +312,7 @@ fn read_row(cx: &mut Ctx, known: &Known, t: &Table, r: &Row) -> Option<ResultRow
     let intervention = intervention(cx, t, r);
     let commentary = cx.opt_text(t, r, "commentary");
     if let (Some(res), Some((_, Some(spec)))) = (&result, &ind) {
-        if let Err(e) = res.validate_for(spec.data_type) {
+        if let Err(e) = perfledger_domain::fit::result_fits(res, spec.data_type) {
             cx.err(
                 t,
                 r,

@@ -66,7 +66,7 @@ pub(crate) fn targets(cx: &mut Ctx, out: &mut Items, known: &Known, t: &Table) {
             }
         }
         if let (Some(tg), Some((_, Some(spec)))) = (&target, &ind) {
-            if let Err(e) = tg.validate_for(spec.data_type) {
+            if let Err(e) = perfledger_domain::fit::target_fits(tg, spec.data_type) {
                 cx.err(
                     t,
                     r,
