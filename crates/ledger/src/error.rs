@@ -18,7 +18,7 @@ pub enum LedgerError {
     Rejected {
         index: usize,
         command: &'static str,
-        /// What the command was about ([`about`]).
+        /// What the command was about, in words (see `about` in this module).
         about: String,
         #[source]
         source: DomainError,
