@@ -9,7 +9,7 @@
 //! | `T` | `T` ++ block(8) | time index: running max recorded_at (i64) of each of 256 records |
 //! | `f` | `f` ++ entity(16) ++ field(1) ++ bucket(4) | slot: every version (valid period × recorded seq) of one field for the periods ending in one calendar year, each with its stored record: body, who/when/why and the value it replaced (see the `versions` module); an entity's `f` range is its audit trail |
 //! | `g` | `g` ++ field(1) ++ bucket(4) | slot of tenant-wide facts (tolerance schemes, closed periods) |
-//! | `u` | `u` ++ unit ++ 0 ++ kind(1) ++ entity(16) ++ seq(8) | membership version (`true` = in unit) |
+//! | `u` | `u` ++ kind(1) ++ unit ++ 0 ++ entity(16) ++ seq(8) | membership version (`true` = in unit); kind first, so the council-wide members of one kind are one contiguous range |
 //! | `U` | `U` ++ unit ++ 0 | unit name and first sequence |
 //! | `n` | `n` ++ kind(1) ++ alias ++ 0 ++ entity(16) | first sequence (natural key / title aliases) |
 //! | `E` | `E` ++ entity(16) | entity kind, natural key, first sequence |
@@ -153,17 +153,21 @@ pub(crate) fn entity_slots_prefix(entity: Uuid) -> Vec<u8> {
     k
 }
 
-pub(crate) fn member_unit_prefix(unit_norm: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(unit_norm.len() + 2);
-    k.push(MEMBER);
+/// `u` ++ kind: every membership version of one kind, all units.
+pub(crate) fn member_kind_prefix(kind: EntityKind) -> Vec<u8> {
+    vec![MEMBER, kind_byte(kind)]
+}
+
+/// `u` ++ kind ++ unit ++ 0: the membership versions of one kind in one unit.
+pub(crate) fn member_unit_prefix(kind: EntityKind, unit_norm: &str) -> Vec<u8> {
+    let mut k = member_kind_prefix(kind);
     k.extend_from_slice(unit_norm.as_bytes());
     k.push(0);
     k
 }
 
 pub(crate) fn member_key(unit_norm: &str, kind: EntityKind, entity: Uuid, seq: u64) -> Vec<u8> {
-    let mut k = member_unit_prefix(unit_norm);
-    k.push(kind_byte(kind));
+    let mut k = member_unit_prefix(kind, unit_norm);
     k.extend_from_slice(entity.as_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
     k

@@ -82,8 +82,9 @@ pub enum ReadModelError {
         /// What is wrong.
         detail: String,
     },
-    /// The read model was written in another format; rebuild it.
-    #[error("read model format {found} is not {expected}: rebuild it")]
+    /// The read model was written by a newer release (a newer format);
+    /// this one cannot read it and does not clear it.
+    #[error("read model format {found} is newer than this release's {expected}: open it with the release that wrote it, or delete the read-model directory to rebuild it with this one")]
     Format {
         /// Stored format.
         found: u32,
@@ -293,16 +294,20 @@ impl ReadModel {
 
     fn from_db(db: sled::Db, tenant: &Tenant) -> Result<Self, ReadModelError> {
         let tree = db.open_tree(TREE)?;
+        let mut older_format = None;
         match tree.get(keys::META_FORMAT)? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found != FORMAT_VERSION {
+                if found > FORMAT_VERSION {
                     return Err(ReadModelError::Format {
                         found,
                         expected: FORMAT_VERSION,
                     });
+                }
+                if found != FORMAT_VERSION {
+                    older_format = Some(found);
                 }
             }
             None => {
@@ -330,6 +335,17 @@ impl ReadModel {
                 rm.tree
                     .insert(keys::META_TENANT, tenant.as_str().as_bytes())?;
             }
+        }
+        if let Some(found) = older_format {
+            // A cache in an older layout: nothing in it is a fact (the log
+            // is), so it is emptied and replayed rather than read with the
+            // wrong key grammar. The tenant check above still applies.
+            tracing::warn!(
+                found,
+                expected = FORMAT_VERSION,
+                "read model is in an older format: cleared, the projector rebuilds it from the log"
+            );
+            rm.clear()?;
         }
         Ok(rm)
     }

@@ -11,7 +11,7 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 
 /// Format of the whole read-model tree; a different stored format means the
 /// read model must be rebuilt.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Postcard fails only on a type it cannot encode or a writer that

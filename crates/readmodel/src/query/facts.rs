@@ -3,7 +3,7 @@
 //! returns only what was written at or below S (a version's seq, a
 //! membership's or alias's first sequence). Nothing here knows a view.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use perfledger_domain::event::EventBody;
 use perfledger_domain::ids::normalise_key;
@@ -152,20 +152,17 @@ impl ReadModel {
     /// Entities of `kind` in `unit` (None = all units) as of s, by id.
     pub(crate) fn members(&self, unit: Option<&str>, kind: EntityKind, s: Seq) -> R<Vec<Uuid>> {
         let prefix = match unit {
-            Some(u) => {
-                let mut p = keys::member_unit_prefix(&normalise_key(u));
-                p.push(keys::kind_byte(kind));
-                p
-            }
-            None => vec![keys::MEMBER],
+            Some(u) => keys::member_unit_prefix(kind, &normalise_key(u)),
+            None => keys::member_kind_prefix(kind),
         };
-        let set: BTreeSet<Uuid> = self
-            .memberships(&prefix, kind, s)?
-            .into_iter()
-            .filter(|(_, present)| *present)
-            .map(|((_, id), _)| id)
-            .collect();
-        Ok(set.into_iter().collect())
+        let mut ids = Vec::new();
+        self.memberships(&prefix, s, |_, id| ids.push(id))?;
+        // One unit's scan is in id order already; all units' is in (unit,
+        // id) order, and an entity present in two units at once would be a
+        // projector bug the dedup hides from nobody (it is counted once).
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Entities of `kind` as of s by unit (normalised unit key → ids in id
@@ -177,44 +174,59 @@ impl ReadModel {
         s: Seq,
     ) -> R<BTreeMap<Vec<u8>, Vec<Uuid>>> {
         let mut out: BTreeMap<Vec<u8>, Vec<Uuid>> = BTreeMap::new();
-        for ((unit, id), present) in self.memberships(&[keys::MEMBER], kind, s)? {
-            if present {
-                out.entry(unit).or_default().push(id);
+        self.memberships(&keys::member_kind_prefix(kind), s, |unit, id| {
+            match out.get_mut(unit) {
+                Some(ids) => ids.push(id),
+                None => {
+                    out.insert(unit.to_vec(), vec![id]);
+                }
             }
-        }
+        })?;
         Ok(out)
     }
 
-    /// The latest membership of each (unit key, entity) of `kind` under
-    /// `prefix` as of s: present, or moved away.
-    fn memberships(
-        &self,
-        prefix: &[u8],
-        kind: EntityKind,
-        s: Seq,
-    ) -> R<BTreeMap<(Vec<u8>, Uuid), bool>> {
-        let kb = keys::kind_byte(kind);
-        let mut last: BTreeMap<(Vec<u8>, Uuid), bool> = BTreeMap::new();
+    /// Calls `present(unit key, entity)` for each (unit, entity) under
+    /// `prefix` (one kind, [`keys::member_kind_prefix`] or
+    /// [`keys::member_unit_prefix`]) whose latest membership version at or
+    /// below s says it is in the unit, in (unit, entity) order.
+    ///
+    /// The versions of one (unit, entity) are adjacent and in sequence
+    /// order (`u` ++ kind ++ unit ++ 0 ++ entity(16) ++ seq(8)), so one
+    /// pass keeps only the group being read.
+    fn memberships(&self, prefix: &[u8], s: Seq, mut present: impl FnMut(&[u8], Uuid)) -> R<()> {
+        // (key of the group's latest version ≤ s, whether it is present)
+        let mut group: Option<(sled::IVec, bool)> = None;
+        let same_group =
+            |a: &[u8], b: &[u8]| a.len() == b.len() && a[..a.len() - 8] == b[..b.len() - 8];
+        let mut emit = |group: Option<(sled::IVec, bool)>| {
+            if let Some((k, true)) = group {
+                let n = k.len();
+                let id =
+                    uuid_from(&k[n - 24..n - 8]).expect("a member key holds a 16-byte entity id");
+                present(&k[2..n - 25], id);
+            }
+        };
         for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r?;
-            // u ++ unit ++ 0 ++ kind ++ uuid(16) ++ seq(8)
-            if k.len() < 1 + 1 + 1 + 16 + 8 {
+            if k.len() < 2 + 1 + 16 + 8 || k[k.len() - 25] != 0 {
+                return Err(ReadModelError::Corrupt {
+                    key: hex::encode(&k),
+                    detail: "a membership key is u ++ kind ++ unit ++ 0 ++ entity(16) ++ seq(8)"
+                        .to_string(),
+                });
+            }
+            if keys::trailing_seq(&k).is_some_and(|seq| seq > s) {
                 continue;
             }
-            let n = k.len();
-            if k[n - 25] != kb || k[n - 26] != 0 {
-                continue;
-            }
-            if keys::trailing_seq(&k).unwrap_or(u64::MAX) > s {
-                continue;
-            }
-            let Some(id) = uuid_from(&k[n - 24..n - 8]) else {
-                continue;
-            };
             let m: Membership = store::decode(&k, &v)?;
-            last.insert((k[1..n - 26].to_vec(), id), m.present);
+            match &group {
+                Some((g, _)) if same_group(g, &k) => {}
+                _ => emit(group.take()),
+            }
+            group = Some((k, m.present));
         }
-        Ok(last)
+        emit(group);
+        Ok(())
     }
 
     pub(crate) fn spec_at(&self, entity: Uuid, s: Seq) -> R<Option<EventBody>> {
