@@ -59,10 +59,11 @@ impl ReadModel {
     /// Rules v1. Frozen once a seal names v1: a change of rules is a new
     /// [`RulesVersion`] with its own function beside this one.
     fn pack_v1(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Pack> {
-        // `finance` refuses an unknown unit (NotFound), as the dashboard does.
-        let fin = self.finance(unit, period, AsOf::Seq(s))?;
+        // An unknown unit is refused (NotFound), as the dashboard does.
+        self.check_unit(unit, s)?;
+        let (fin, provenance) = self.finance_facts(unit, period, s)?;
         let placed = self.pack_indicator_rows(unit, period, s)?;
-        let finance = self.pack_finance(&fin, period, s)?;
+        let finance = self.pack_finance(&fin, &provenance)?;
         let actions = self.pack_actions(unit, period, s)?;
         let risks = self.pack_risks(unit, period, s)?;
         // The dashboard counts exactly these rows (module header of

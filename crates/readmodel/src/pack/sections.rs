@@ -4,12 +4,9 @@
 //! sequences of the fact versions behind it.
 
 use perfledger_domain::event::EventBody;
-use perfledger_domain::ids::composite_key;
 use perfledger_domain::period::Period;
 use perfledger_domain::risk::HeatMap;
-use perfledger_domain::EntityKind;
 use perfledger_log::Seq;
-use uuid::Uuid;
 
 use super::sources::Sources;
 use super::{
@@ -17,9 +14,9 @@ use super::{
     SavingLine, SavingsTotal,
 };
 use crate::keys::field;
-use crate::query::{fy_start_month, FinanceView};
+use crate::query::{FinanceProvenance, FinanceView, LineProvenance};
 use crate::store::FactRecord;
-use crate::{AsOf, ReadModel, ReadModelError};
+use crate::{ReadModel, ReadModelError};
 
 type R<T> = Result<T, ReadModelError>;
 
@@ -43,52 +40,26 @@ fn comment_of(f: Option<&FactRecord>) -> Option<String> {
     }
 }
 
+/// The sequences a finance row was read from (definition, the year's
+/// budget, the latest forecast or delivery report shown), with that latest
+/// record (its comment is printed).
+fn line_sources(p: &LineProvenance) -> (Sources, Option<&FactRecord>) {
+    let mut src = Sources::default();
+    src.seq(Some(p.spec)).seq(p.budget).fact(p.latest.as_ref());
+    (src, p.latest.as_ref())
+}
+
 impl ReadModel {
-    /// An entity by natural key as of s (None when it is not known then).
-    fn entity_at(&self, kind: EntityKind, key: &str, s: Seq) -> R<Option<Uuid>> {
-        match self.find_entity(kind, key, AsOf::Seq(s)) {
-            Ok(id) => Ok(Some(id)),
-            Err(ReadModelError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Definition, the year's budget and the latest forecast of the year up
-    /// to the period (the versions `finance` read), with the forecast.
-    fn line_facts(
+    /// The pack's finance lines of `f` (the scope's finance view at s),
+    /// each naming the sequences `provenance` says it was read from.
+    pub(super) fn pack_finance(
         &self,
-        kind: EntityKind,
-        key: &str,
-        period: Period,
-        s: Seq,
-    ) -> R<(Sources, Option<FactRecord>)> {
-        let mut src = Sources::default();
-        let Some(id) = self.entity_at(kind, key, s)? else {
-            return Ok((src, None));
-        };
-        let fy = period.financial_year();
-        let fld = match kind {
-            EntityKind::Saving => field::DELIVERY,
-            _ => field::FORECAST,
-        };
-        let latest = self.fact_latest_upto(id, fld, Some(fy_start_month(fy)), Some(period), s)?;
-        src.fact(self.spec_record(id, s)?.as_ref())
-            .fact(latest.as_ref());
-        if kind != EntityKind::Saving {
-            src.fact(
-                self.fact_at(id, field::BUDGET, Some(Period::Year(fy)), s)?
-                    .as_ref(),
-            );
-        }
-        Ok((src, latest))
-    }
-
-    /// The pack's finance lines of `f` (the scope's finance view at s).
-    pub(super) fn pack_finance(&self, f: &FinanceView, period: Period, s: Seq) -> R<Finance> {
+        f: &FinanceView,
+        provenance: &FinanceProvenance,
+    ) -> R<Finance> {
         let mut revenue = Vec::new();
-        for r in &f.revenue {
-            let key = composite_key(&[&r.unit, &r.line]);
-            let (src, fc) = self.line_facts(EntityKind::RevenueLine, &key, period, s)?;
+        for (r, p) in f.revenue.iter().zip(&provenance.revenue) {
+            let (src, fc) = line_sources(p);
             revenue.push(RevenueLine {
                 unit: r.unit.clone(),
                 line: r.line.clone(),
@@ -97,7 +68,7 @@ impl ReadModel {
                 forecast: Num(r.figures.forecast),
                 variation: Num(r.variation),
                 variation_percent_1dp: r.variation_percent_1dp.map(Num),
-                comment: comment_of(fc.as_ref()),
+                comment: comment_of(fc),
                 sources: src.list(),
             });
         }
@@ -110,9 +81,8 @@ impl ReadModel {
             variation_percent_1dp: t.variation_percent_1dp()?.map(Num),
         };
         let mut capital = Vec::new();
-        for r in &f.capital {
-            let key = composite_key(&[&r.unit, &r.line]);
-            let (src, fc) = self.line_facts(EntityKind::CapitalLine, &key, period, s)?;
+        for (r, p) in f.capital.iter().zip(&provenance.capital) {
+            let (src, fc) = line_sources(p);
             capital.push(CapitalLine {
                 unit: r.unit.clone(),
                 line: r.line.clone(),
@@ -123,7 +93,7 @@ impl ReadModel {
                 forecast: Num(r.figures.forecast),
                 variance: Num(r.variance),
                 slippage_percent: r.slippage_percent.map(Num),
-                comment: comment_of(fc.as_ref()),
+                comment: comment_of(fc),
                 sources: src.list(),
             });
         }
@@ -138,8 +108,8 @@ impl ReadModel {
             slippage_percent: c.slippage_percent_whole().map(Num),
         };
         let mut savings = Vec::new();
-        for r in &f.savings {
-            let (src, _) = self.line_facts(EntityKind::Saving, &r.reference, period, s)?;
+        for (r, p) in f.savings.iter().zip(&provenance.savings) {
+            let (src, _) = line_sources(p);
             savings.push(SavingLine {
                 unit: r.unit.clone(),
                 reference: r.reference.clone(),
@@ -172,18 +142,11 @@ impl ReadModel {
         let mut out = Vec::new();
         // The dashboard counts actions with a status for the period; an
         // action of another year (no status now) is not in this pack.
-        for a in self.actions(unit, period, AsOf::Seq(s))? {
-            if a.status.is_none() {
-                continue;
-            }
+        // (`pack_v1` has refused an unknown unit already, through `finance`.)
+        for a in self.action_facts(unit, period, s, true)? {
             let mut src = Sources::default();
-            let key = composite_key(&[&a.unit, &a.reference]);
-            if let Some(id) = self.entity_at(EntityKind::Action, &key, s)? {
-                src.fact(self.spec_record(id, s)?.as_ref()).fact(
-                    self.fact_at(id, field::ACTION_STATUS, Some(period), s)?
-                        .as_ref(),
-                );
-            }
+            src.seq(Some(a.spec_seq)).seq(a.status_seq);
+            let a = a.row;
             out.push(ActionLine {
                 unit: a.unit,
                 reference: a.reference,

@@ -29,6 +29,16 @@ pub struct ActionRow {
     pub comment: Option<String>,
 }
 
+/// An [`ActionRow`] with the log sequences it was read from: the action's
+/// definition in force and, when it has one, its status for the period (the
+/// committee pack's provenance of the row).
+#[derive(Debug, Clone)]
+pub(crate) struct ActionFacts {
+    pub row: ActionRow,
+    pub spec_seq: Seq,
+    pub status_seq: Option<Seq>,
+}
+
 impl ReadModel {
     pub(super) fn action_rows(
         &self,
@@ -36,31 +46,63 @@ impl ReadModel {
         period: Period,
         s: Seq,
     ) -> R<Vec<ActionRow>> {
+        Ok(self
+            .action_facts(unit, period, s, false)?
+            .into_iter()
+            .map(|a| a.row)
+            .collect())
+    }
+
+    /// The key actions of the scope as of s in (unit, reference) order,
+    /// each with its status for the period; with `reported_only`, only those
+    /// with a status (the ones the dashboard counts and the pack prints),
+    /// whose definitions are then the only ones read.
+    pub(crate) fn action_facts(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+        reported_only: bool,
+    ) -> R<Vec<ActionFacts>> {
         let mut out = Vec::new();
         for id in self.members(unit, EntityKind::Action, s)? {
-            let Some(EventBody::ActionDefined { spec }) = self.spec_at(id, s)? else {
+            let status = self.fact_at(id, field::ACTION_STATUS, Some(period), s)?;
+            if reported_only && status.is_none() {
+                continue;
+            }
+            let Some(FactRecord {
+                body: EventBody::ActionDefined { spec },
+                seq: spec_seq,
+                ..
+            }) = self.fact_at(id, field::SPEC, None, s)?
+            else {
                 continue;
             };
-            let (status, comment) = match self.fact_at(id, field::ACTION_STATUS, Some(period), s)? {
+            let (status, comment, status_seq) = match status {
                 Some(FactRecord {
                     body:
                         EventBody::ActionStatusReported {
                             status, comment, ..
                         },
+                    seq,
                     ..
-                }) => (Some(status), comment.map(|c| c.to_string())),
-                _ => (None, None),
+                }) => (Some(status), comment.map(|c| c.to_string()), Some(seq)),
+                _ => (None, None, None),
             };
-            out.push(ActionRow {
-                reference: spec.reference.to_string(),
-                unit: spec.unit.to_string(),
-                description: spec.description.to_string(),
-                due: spec.due.map(|d| d.to_string()),
-                status,
-                comment,
+            out.push(ActionFacts {
+                row: ActionRow {
+                    reference: spec.reference.to_string(),
+                    unit: spec.unit.to_string(),
+                    description: spec.description.to_string(),
+                    due: spec.due.map(|d| d.to_string()),
+                    status,
+                    comment,
+                },
+                spec_seq,
+                status_seq,
             });
         }
-        out.sort_by(|a, b| (&a.unit, &a.reference).cmp(&(&b.unit, &b.reference)));
+        out.sort_by(|a, b| (&a.row.unit, &a.row.reference).cmp(&(&b.row.unit, &b.row.reference)));
         Ok(out)
     }
 

@@ -85,9 +85,9 @@ impl ReadModel {
             )?);
         }
         let actions = self
-            .action_rows(unit, period, s)?
+            .action_facts(unit, period, s, true)?
             .into_iter()
-            .filter_map(|a| a.status)
+            .filter_map(|a| a.row.status)
             .collect();
         let risks = self
             .risk_rows(unit, Some(period), s)?

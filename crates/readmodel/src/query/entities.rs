@@ -94,7 +94,7 @@ impl ReadModel {
     }
 
     /// Refuse an unknown unit (None = council-wide, always known).
-    pub(super) fn check_unit(&self, unit: Option<&str>, s: Seq) -> R<()> {
+    pub(crate) fn check_unit(&self, unit: Option<&str>, s: Seq) -> R<()> {
         match unit {
             Some(u) => self.known_unit_at(u, s).map(drop),
             None => Ok(()),

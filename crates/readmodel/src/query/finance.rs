@@ -123,16 +123,60 @@ impl FinanceView {
     }
 }
 
+/// Where one finance row was read from: the definition in force, the
+/// year's budget (none for savings) and the latest forecast or delivery
+/// report shown (the record itself: the pack prints its comment).
+#[derive(Debug, Clone)]
+pub(crate) struct LineProvenance {
+    pub spec: Seq,
+    pub budget: Option<Seq>,
+    pub latest: Option<FactRecord>,
+}
+
+/// The provenance of each row of a [`FinanceView`], in the view's row order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FinanceProvenance {
+    pub revenue: Vec<LineProvenance>,
+    pub capital: Vec<LineProvenance>,
+    pub savings: Vec<LineProvenance>,
+}
+
+/// Sort rows and their provenance together (a stable sort by the row key,
+/// so the rows come out exactly as sorting them alone would give).
+fn sorted<T>(
+    mut rows: Vec<(T, LineProvenance)>,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> (Vec<T>, Vec<LineProvenance>) {
+    rows.sort_by(|a, b| order(&a.0, &b.0));
+    rows.into_iter().unzip()
+}
+
 impl ReadModel {
     pub(super) fn finance_at(&self, unit: Option<&str>, period: Period, s: Seq) -> R<FinanceView> {
-        let revenue = self.revenue_rows(unit, period, s)?;
-        let capital = self.capital_rows(unit, period, s)?;
-        let savings = self.saving_rows(unit, period, s)?;
+        Ok(self.finance_facts(unit, period, s)?.0)
+    }
+
+    /// The finance view as of s with each row's provenance.
+    pub(crate) fn finance_facts(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+    ) -> R<(FinanceView, FinanceProvenance)> {
+        let (revenue, revenue_prov) = sorted(self.revenue_rows(unit, period, s)?, |a, b| {
+            (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
+        });
+        let (capital, capital_prov) = sorted(self.capital_rows(unit, period, s)?, |a, b| {
+            (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
+        });
+        let (savings, savings_prov) = sorted(self.saving_rows(unit, period, s)?, |a, b| {
+            (&a.unit, &a.reference).cmp(&(&b.unit, &b.reference))
+        });
         let revenue_total = RevenueFigures::total(revenue.iter().map(|r| &r.figures))?;
         let capital_total = CapitalFigures::total(capital.iter().map(|r| &r.figures))?;
         let savings_target = Fixed::sum(savings.iter().map(|r| r.line.target))?;
         let savings_achieved = Fixed::sum(savings.iter().map(|r| r.line.achieved))?;
-        Ok(FinanceView {
+        let view = FinanceView {
             as_of: s,
             unit: match unit {
                 Some(u) => Some(self.unit_name(u, s)?),
@@ -146,20 +190,38 @@ impl ReadModel {
             savings,
             savings_target,
             savings_achieved,
-        })
+        };
+        let provenance = FinanceProvenance {
+            revenue: revenue_prov,
+            capital: capital_prov,
+            savings: savings_prov,
+        };
+        Ok((view, provenance))
     }
 
     /// Revenue lines with a budget for the year or a forecast in it, by unit and line.
-    fn revenue_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<RevenueRow>> {
+    fn revenue_rows(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+    ) -> R<Vec<(RevenueRow, LineProvenance)>> {
         let fy = period.financial_year();
         let ms = Some(fy_start_month(fy));
         let year = Some(Period::Year(fy));
         let mut revenue = Vec::new();
         for id in self.members(unit, EntityKind::RevenueLine, s)? {
-            let Some(EventBody::RevenueLineDefined { spec }) = self.spec_at(id, s)? else {
+            let Some(FactRecord {
+                body: EventBody::RevenueLineDefined { spec },
+                seq: spec_seq,
+                ..
+            }) = self.fact_at(id, field::SPEC, None, s)?
+            else {
                 continue;
             };
-            let budget = match self.fact_at(id, field::BUDGET, year, s)? {
+            let budget_record = self.fact_at(id, field::BUDGET, year, s)?;
+            let latest = self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)?;
+            let budget = match &budget_record {
                 Some(FactRecord {
                     body:
                         EventBody::BudgetSet {
@@ -169,18 +231,17 @@ impl ReadModel {
                             original, revised, ..
                         },
                     ..
-                }) => Some((original, revised)),
+                }) => Some((*original, *revised)),
                 _ => None,
             };
-            let (forecast, forecast_period) =
-                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
-                    Some(FactRecord {
-                        body: EventBody::RevenueForecastSubmitted { forecast, .. },
-                        period: fp,
-                        ..
-                    }) => (Some(forecast), fp),
-                    _ => (None, None),
-                };
+            let (forecast, forecast_period) = match &latest {
+                Some(FactRecord {
+                    body: EventBody::RevenueForecastSubmitted { forecast, .. },
+                    period: fp,
+                    ..
+                }) => (Some(*forecast), *fp),
+                _ => (None, None),
+            };
             if budget.is_none() && forecast.is_none() {
                 continue;
             }
@@ -190,51 +251,67 @@ impl ReadModel {
                 revised,
                 forecast: forecast.unwrap_or(revised),
             };
-            revenue.push(RevenueRow {
+            let row = RevenueRow {
                 line: spec.name.to_string(),
                 unit: spec.unit.to_string(),
                 variation: figures.variation()?,
                 variation_percent_1dp: figures.variation_percent_1dp()?,
                 figures,
                 forecast_period,
-            });
+            };
+            let provenance = LineProvenance {
+                spec: spec_seq,
+                budget: budget_record.map(|b| b.seq),
+                latest,
+            };
+            revenue.push((row, provenance));
         }
-        revenue.sort_by(|a, b| (&a.unit, &a.line).cmp(&(&b.unit, &b.line)));
         Ok(revenue)
     }
 
     /// Capital lines with an approved budget for the year or a forecast in it, by unit and line.
-    fn capital_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<CapitalRow>> {
+    fn capital_rows(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+    ) -> R<Vec<(CapitalRow, LineProvenance)>> {
         let fy = period.financial_year();
         let ms = Some(fy_start_month(fy));
         let year = Some(Period::Year(fy));
         let mut capital = Vec::new();
         for id in self.members(unit, EntityKind::CapitalLine, s)? {
-            let Some(EventBody::CapitalLineDefined { spec }) = self.spec_at(id, s)? else {
+            let Some(FactRecord {
+                body: EventBody::CapitalLineDefined { spec },
+                seq: spec_seq,
+                ..
+            }) = self.fact_at(id, field::SPEC, None, s)?
+            else {
                 continue;
             };
-            let approved = match self.fact_at(id, field::BUDGET, year, s)? {
+            let budget_record = self.fact_at(id, field::BUDGET, year, s)?;
+            let latest = self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)?;
+            let approved = match &budget_record {
                 Some(FactRecord {
                     body: EventBody::CapitalBudgetSet { approved, .. },
                     ..
-                }) => Some(approved),
+                }) => Some(*approved),
                 _ => None,
             };
-            let (fc, forecast_period) =
-                match self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)? {
-                    Some(FactRecord {
-                        body:
-                            EventBody::CapitalForecastSubmitted {
-                                additions,
-                                slippage,
-                                forecast,
-                                ..
-                            },
-                        period: fp,
-                        ..
-                    }) => (Some((additions, slippage, forecast)), fp),
-                    _ => (None, None),
-                };
+            let (fc, forecast_period) = match &latest {
+                Some(FactRecord {
+                    body:
+                        EventBody::CapitalForecastSubmitted {
+                            additions,
+                            slippage,
+                            forecast,
+                            ..
+                        },
+                    period: fp,
+                    ..
+                }) => (Some((*additions, *slippage, *forecast)), *fp),
+                _ => (None, None),
+            };
             if approved.is_none() && fc.is_none() {
                 continue;
             }
@@ -247,7 +324,7 @@ impl ReadModel {
                 slippage,
                 forecast,
             };
-            capital.push(CapitalRow {
+            let row = CapitalRow {
                 line: spec.name.to_string(),
                 unit: spec.unit.to_string(),
                 proposed: figures.proposed()?,
@@ -255,34 +332,49 @@ impl ReadModel {
                 slippage_percent: figures.slippage_percent_whole(),
                 figures,
                 forecast_period,
-            });
+            };
+            let provenance = LineProvenance {
+                spec: spec_seq,
+                budget: budget_record.map(|b| b.seq),
+                latest,
+            };
+            capital.push((row, provenance));
         }
-        capital.sort_by(|a, b| (&a.unit, &a.line).cmp(&(&b.unit, &b.line)));
         Ok(capital)
     }
 
     /// Savings with a target for the year, by unit and reference.
-    fn saving_rows(&self, unit: Option<&str>, period: Period, s: Seq) -> R<Vec<SavingRow>> {
+    fn saving_rows(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+    ) -> R<Vec<(SavingRow, LineProvenance)>> {
         let fy = period.financial_year();
         let ms = Some(fy_start_month(fy));
         let mut savings = Vec::new();
         for id in self.members(unit, EntityKind::Saving, s)? {
-            let Some(EventBody::SavingProposed { spec }) = self.spec_at(id, s)? else {
+            let Some(FactRecord {
+                body: EventBody::SavingProposed { spec },
+                seq: spec_seq,
+                ..
+            }) = self.fact_at(id, field::SPEC, None, s)?
+            else {
                 continue;
             };
             let Some(target) = spec.target_for(fy) else {
                 continue;
             };
-            let (achieved, reported_period) =
-                match self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)? {
-                    Some(FactRecord {
-                        body: EventBody::SavingDeliveryReported { achieved, .. },
-                        period: rp,
-                        ..
-                    }) => (achieved, rp),
-                    _ => (Fixed::ZERO, None),
-                };
-            savings.push(SavingRow {
+            let latest = self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)?;
+            let (achieved, reported_period) = match &latest {
+                Some(FactRecord {
+                    body: EventBody::SavingDeliveryReported { achieved, .. },
+                    period: rp,
+                    ..
+                }) => (*achieved, *rp),
+                _ => (Fixed::ZERO, None),
+            };
+            let row = SavingRow {
                 reference: spec.reference.to_string(),
                 unit: spec.unit.to_string(),
                 description: spec.description.to_string(),
@@ -291,9 +383,14 @@ impl ReadModel {
                     achieved, target,
                 ),
                 reported_period,
-            });
+            };
+            let provenance = LineProvenance {
+                spec: spec_seq,
+                budget: None,
+                latest,
+            };
+            savings.push((row, provenance));
         }
-        savings.sort_by(|a, b| (&a.unit, &a.reference).cmp(&(&b.unit, &b.reference)));
         Ok(savings)
     }
 

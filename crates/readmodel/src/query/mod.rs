@@ -23,6 +23,7 @@ pub(crate) use dashboard::{view_of, Counted};
 pub use entities::UnitRow;
 pub(crate) use facts::fy_start_month;
 pub use finance::{CapitalRow, FinanceView, RevenueRow, SavingRow};
+pub(crate) use finance::{FinanceProvenance, LineProvenance};
 pub use indicators::{IndicatorRow, IndicatorSummary, IndicatorView};
 pub use risks::{HeatMaps, RiskRegister, RiskRow};
 pub use seals::{FigureDiff, SealRecord, SealVerdict};
