@@ -42,6 +42,24 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// CPU time this thread has run (`CLOCK_THREAD_CPUTIME_ID`). On a shared
+/// machine the wall time of a query also counts the time it waited for a
+/// core; its CPU time is the steadier figure to compare two builds with.
+/// (`/proc/thread-self/schedstat` counts in scheduler ticks on this kernel,
+/// 4 ms, too coarse for one query.)
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, exclusively borrowed timespec for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID is supported on Linux");
+    let secs = u64::try_from(ts.tv_sec).expect("a thread's CPU time is not negative");
+    let nanos = u32::try_from(ts.tv_nsec).expect("tv_nsec is below one second");
+    Duration::new(secs, nanos)
+}
+
 /// Append the council generated from `shape` and `seed` to an empty `log`
 /// (deterministic; streamed in batches of 10,000 commits). A log that
 /// already holds records is left as it is. Returns the events generated

@@ -53,6 +53,30 @@ impl ReadModel {
             .collect())
     }
 
+    /// The statuses the scope's key actions report for the period as of s,
+    /// in entity order: what a dashboard counts. Definitions are not read:
+    /// a membership is staged from its definition (`project::apply`), so
+    /// every member at s has one; the rows that print them come from
+    /// [`ReadModel::action_facts`].
+    pub(crate) fn action_statuses(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+    ) -> R<Vec<ActionStatus>> {
+        let mut out = Vec::new();
+        for id in self.members(unit, EntityKind::Action, s)? {
+            if let Some(FactRecord {
+                body: EventBody::ActionStatusReported { status, .. },
+                ..
+            }) = self.fact_at(id, field::ACTION_STATUS, Some(period), s)?
+            {
+                out.push(status);
+            }
+        }
+        Ok(out)
+    }
+
     /// The key actions of the scope as of s in (unit, reference) order,
     /// each with its status for the period; with `reported_only`, only those
     /// with a status (the ones the dashboard counts and the pack prints),

@@ -84,11 +84,7 @@ impl ReadModel {
                 &entry,
             )?);
         }
-        let actions = self
-            .action_facts(unit, period, s, true)?
-            .into_iter()
-            .filter_map(|a| a.row.status)
-            .collect();
+        let actions = self.action_statuses(unit, period, s)?;
         let risks = self
             .risk_rows(unit, Some(period), s)?
             .into_iter()
