@@ -86,6 +86,11 @@ fn timed<T>(reps: usize, mut f: impl FnMut() -> Res<T>) -> Res<Timed<T>> {
     Ok(Timed { wall, cpu, last })
 }
 
+/// `p50 wall (p50 CPU)`.
+fn wall_cpu<T>(t: &Timed<T>) -> String {
+    format!("{} ({})", ms(pct(&t.wall, 50)), ms(pct(&t.cpu, 50)))
+}
+
 fn row<A, B>(label: &str, period: Period, pack: &Timed<A>, base: &Timed<B>, digest: &str) {
     let ratio = pct(&pack.wall, 50).as_secs_f64() / pct(&base.wall, 50).as_secs_f64().max(1e-9);
     println!(
@@ -161,7 +166,6 @@ fn sections(rm: &ReadModel, shape: &Shape, reps: usize, s: u64) -> Res<()> {
     let n = (reps / 2).max(3);
     let at = AsOf::Seq(s);
     for p in periods(shape) {
-        let both = |t: &Timed<()>| format!("{} ({})", ms(pct(&t.wall, 50)), ms(pct(&t.cpu, 50)));
         let pack = timed(n, || Ok(rm.pack(None, p, at, RulesVersion::CURRENT)?))?;
         let dash = timed(n, || Ok(rm.dashboard(None, p, at).map(drop)?))?;
         let fin = timed(n, || Ok(rm.finance(None, p, at).map(drop)?))?;
@@ -169,11 +173,11 @@ fn sections(rm: &ReadModel, shape: &Shape, reps: usize, s: u64) -> Res<()> {
         let risk = timed(n, || Ok(rm.risks(None, at).map(drop)?))?;
         println!(
             "| | {p} | {} | {} | {} | {} | {} |",
-            format!("{} ({})", ms(pct(&pack.wall, 50)), ms(pct(&pack.cpu, 50))),
-            both(&dash),
-            both(&fin),
-            both(&act),
-            both(&risk)
+            wall_cpu(&pack),
+            wall_cpu(&dash),
+            wall_cpu(&fin),
+            wall_cpu(&act),
+            wall_cpu(&risk)
         );
     }
     Ok(())
