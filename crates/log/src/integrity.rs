@@ -215,6 +215,44 @@ pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogEr
     Ok(root)
 }
 
+/// The chain roots after each record of `positions` (ZERO for 0), in one
+/// pass over the log up to the largest: what `verify` needs for the head's
+/// anchor and every pack seal, which one [`chain_root_at`] per position
+/// would read the log for again each time.
+pub async fn chain_roots_at<L: EventLog>(
+    log: &L,
+    positions: &std::collections::BTreeSet<Seq>,
+) -> Result<std::collections::BTreeMap<Seq, Hash>, LogError> {
+    let mut roots = std::collections::BTreeMap::new();
+    let Some(&last) = positions.last() else {
+        return Ok(roots);
+    };
+    if positions.contains(&0) {
+        roots.insert(0, ZERO);
+    }
+    if last == 0 {
+        return Ok(roots);
+    }
+    let mut root = ZERO;
+    let mut n = 0;
+    let mut s = log.read(1, Until::Seq(last));
+    while let Some(r) = s.next().await {
+        let r = r?;
+        root = chain_next(&root, &leaf_hash(&r));
+        n = r.seq;
+        if positions.contains(&n) {
+            roots.insert(n, root);
+        }
+    }
+    if n != last {
+        return Err(LogError::Gap {
+            expected: n + 1,
+            got: 0,
+        });
+    }
+    Ok(roots)
+}
+
 /// Append a checkpoint covering everything up to the current head. `None` when
 /// nothing new since the last checkpoint. A concurrent checkpointer makes this
 /// fail with [`LogError::Conflict`] (or, when it covered the same head, answer
@@ -640,6 +678,40 @@ mod tests {
                 .await
         }
         assert_eq!(log_with_checkpoint().await, log_with_checkpoint().await);
+    }
+
+    #[tokio::test]
+    async fn roots_at_many_positions_in_one_pass_equal_one_pass_each() {
+        let log = crate::MemoryLog::new();
+        for i in 0..7u128 {
+            log.append(Commit {
+                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
+                expected: Expected::Any,
+                msg_id: Uuid::from_u128(100 + i),
+                recorded_at: 5,
+                payload: Bytes::from_static(b"x"),
+            })
+            .await
+            .unwrap();
+        }
+        let positions = std::collections::BTreeSet::from([0, 2, 3, 7]);
+        let roots = chain_roots_at(&log, &positions).await.unwrap();
+        assert_eq!(roots.keys().copied().collect::<Vec<_>>(), vec![0, 2, 3, 7]);
+        for (seq, root) in &roots {
+            assert_eq!(*root, chain_root_at(&log, *seq).await.unwrap(), "at {seq}");
+        }
+        assert!(chain_roots_at(&log, &Default::default())
+            .await
+            .unwrap()
+            .is_empty());
+        let beyond = std::collections::BTreeSet::from([3, 8]);
+        assert!(
+            matches!(
+                chain_roots_at(&log, &beyond).await,
+                Err(LogError::Gap { .. })
+            ),
+            "a position beyond the head is an error, not a root"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! exit 0 when everything holds, 2 when anything does not (also for a log
 //! that cannot be read back at all).
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use perfledger_domain::event::PackPin;
@@ -74,13 +75,7 @@ pub fn parse_anchor(text: &str) -> Res<(Seq, integrity::Hash)> {
 pub async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCode> {
     let report = integrity::verify_with_anchor(&*env.log, anchor).await?;
     // The head's anchor, to keep outside the log (only for an intact chain).
-    let head_anchor = if report.ok() {
-        let head = env.log.head().await?;
-        let root = integrity::chain_root_at(&*env.log, head).await?;
-        Some(format!("{head}:{}", hex::encode(root)))
-    } else {
-        None
-    };
+    let mut head_anchor = None;
     let mut problems: Vec<String> = Vec::new();
     if let Some((seq, p)) = &report.first_bad {
         problems.push(format!("log record {seq}: {p}"));
@@ -95,7 +90,23 @@ pub async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<Ex
                 r.seq, r.command_id, r.first_seq
             ));
         }
-        seals = check_seals(env, &mut problems).await?;
+        let rm = env.caught_up().await?;
+        let head = env.log.head().await?;
+        // One pass over the log for the head's root and every pack seal's.
+        let mut positions: BTreeSet<Seq> = BTreeSet::from([head]);
+        for s in rm.seals(AsOf::Head)? {
+            if rm.seal_pack(s.seq, s.index)?.is_some() {
+                positions.insert(s.seal.seq);
+            }
+        }
+        let roots = integrity::chain_roots_at(&*env.log, &positions).await?;
+        let root_at = |seq: Seq| {
+            *roots
+                .get(&seq)
+                .expect("chain_roots_at returns a root for every position asked")
+        };
+        head_anchor = Some(format!("{head}:{}", hex::encode(root_at(head))));
+        seals = check_seals(&rm, &root_at, &mut problems)?;
     }
     let ok = problems.is_empty();
     match env.g.format {
@@ -137,14 +148,17 @@ struct SealFindings {
 }
 
 /// Re-derive every seal at the head; problems are added to `problems`.
-async fn check_seals(env: &Env, problems: &mut Vec<String>) -> Res<SealFindings> {
+fn check_seals(
+    rm: &ReadModel,
+    root_at: &dyn Fn(Seq) -> integrity::Hash,
+    problems: &mut Vec<String>,
+) -> Res<SealFindings> {
     let mut found = SealFindings::default();
-    let rm = env.caught_up().await?;
     let rules = perfledger_readmodel::pack::Rules::builtin();
     for s in rm.seals(AsOf::Head)? {
         found.checked += 1;
         if let Some(pin) = rm.seal_pack(s.seq, s.index)? {
-            let (line, problem) = verify_pack_seal(env, &rm, &rules, &s, &pin).await?;
+            let (line, problem) = verify_pack_seal(rm, &rules, &s, &pin, root_at(s.seal.seq))?;
             problems.extend(problem);
             found.lines.push(line);
         } else {
@@ -229,12 +243,12 @@ fn print_report(
 /// Verify one pack seal (issue #13): its outcome line for the report and,
 /// unless it matches or cannot be derived by this build (content intact:
 /// never tampering), the problem to report.
-async fn verify_pack_seal(
-    env: &Env,
+fn verify_pack_seal(
     rm: &ReadModel,
     rules: &perfledger_readmodel::pack::Rules,
     s: &perfledger_readmodel::SealRecord,
     pin: &PackPin,
+    root: integrity::Hash,
 ) -> Res<(serde_json::Value, Option<String>)> {
     use perfledger_readmodel::pack::{PackSealRecord, SealOutcome};
     let name = s
@@ -242,7 +256,6 @@ async fn verify_pack_seal(
         .clone()
         .unwrap_or_else(|| format!("sequence {}", s.seq));
     let outcome = rm.verify_pack_seal(&PackSealRecord::of(&s.seal, pin), rules)?;
-    let root = integrity::chain_root_at(&*env.log, s.seal.seq).await?;
     let detail = match &outcome {
         SealOutcome::Matches => None,
         SealOutcome::ContentAltered { stored_digest } => Some(format!(
