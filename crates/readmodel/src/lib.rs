@@ -52,6 +52,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use project::{Progress, Projector, BATCH_RECORDS, FLUSH_EVERY};
+pub use query::seal_verdict;
 pub use query::{
     ActionRow, AuditTrail, CapitalRow, DashboardView, FigureDiff, FinanceView, HeatMaps,
     IndicatorRow, IndicatorSummary, IndicatorView, RevenueRow, RiskRegister, RiskRow, SavingRow,

@@ -4,22 +4,33 @@
 //! Invariant: an entry keyed `(seal position, head)` holds the verdict the
 //! read model gives for that seal while its checkpoint is `head` — and only
 //! that. A verdict re-derives the sealed dashboard at the seal's position
-//! (fixed for ever) and compares it with the dashboard at the checkpoint
-//! (which moves), so it is a function of exactly those two. The read model
-//! reads its checkpoint itself while verifying; a verdict is stored only if
-//! the checkpoint was the same before and after, so a verdict computed while
-//! the projector advanced is used for that one request and never filed
-//! under the wrong head.
+//! (fixed for ever) and compares it with the dashboard at the head (which
+//! moves), so it is a function of exactly those two. The head is read once,
+//! before the verdict, and the head's dashboard is taken as of it, so a
+//! verdict computed while the projector advances is still the verdict at
+//! that head, and is filed under it (never under an older head than the
+//! newest seen).
 //!
-//! Memory is bounded: only verdicts at the newest head seen are kept (a
-//! newer head makes older verdicts useless), at most [`MAX_VERDICTS`] of
-//! them, the oldest entry evicted first.
+//! A verdict is made of two dashboards. The one re-derived at the seal's
+//! position ([`ReadModel::sealed_dashboard`]) depends on the seal and the
+//! log up to that position only: it is kept across heads, so when the head
+//! moves each verdict costs one dashboard (at the new head), not two. The
+//! dashboard at the head is computed for the head read before the verdict
+//! (an as-of query), and seals of one scope and period share it.
+//!
+//! Memory is bounded: only verdicts and head dashboards at the newest head
+//! seen are kept (a newer head makes older ones useless), at most
+//! [`MAX_VERDICTS`] of each, and at most [`MAX_VERDICTS`] sealed
+//! dashboards; the oldest entry is evicted first.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use perfledger_readmodel::{ReadModel, ReadModelError, SealRecord, SealVerdict};
+use perfledger_domain::period::Period;
+use perfledger_readmodel::{
+    seal_verdict, AsOf, DashboardView, ReadModel, ReadModelError, SealRecord, SealVerdict,
+};
 
 /// Most verdicts kept (each holds the seal and the figures changed since;
 /// a few KB).
@@ -29,13 +40,57 @@ pub(crate) const MAX_VERDICTS: usize = 4096;
 /// commit): unique for every seal, with or without a seal id.
 type SealPos = (u64, u16);
 
+/// A dashboard's scope and period: the unit's name as sealed (None =
+/// council-wide) and the period.
+type Scope = (Option<String>, Period);
+
 #[derive(Default)]
 struct Entries {
-    /// The head the verdicts were computed at.
+    /// The head the verdicts and head dashboards were computed at.
     head: u64,
-    verdicts: BTreeMap<SealPos, Arc<SealVerdict>>,
-    /// Insertion order, for eviction.
-    order: VecDeque<SealPos>,
+    verdicts: Bounded<SealPos, Arc<SealVerdict>>,
+    /// Dashboards at `head`, by scope and period.
+    now: Bounded<Scope, Arc<DashboardView>>,
+    /// Dashboards re-derived at each seal's position (any head).
+    sealed: Bounded<SealPos, Arc<DashboardView>>,
+}
+
+/// A map of at most [`MAX_VERDICTS`] entries, the oldest evicted first.
+struct Bounded<K, V> {
+    map: BTreeMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: BTreeMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Bounded<K, V> {
+    fn get(&self, k: &K) -> Option<V> {
+        self.map.get(k).cloned()
+    }
+
+    fn insert(&mut self, k: K, v: V) {
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+        }
+        while self.order.len() > MAX_VERDICTS {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            self.map.remove(&old);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
 }
 
 /// The cache (shared by every request of one router).
@@ -44,6 +99,25 @@ pub(crate) struct VerdictCache {
     entries: Mutex<Entries>,
     /// Verdicts computed (misses), for tests and diagnostics.
     computed: AtomicU64,
+    /// Dashboards computed for verdicts (sealed or at a head).
+    dashboards: AtomicU64,
+}
+
+impl Entries {
+    /// Whether what was computed at `head` may be filed: not for a head
+    /// older than the newest seen (a slower request); a newer head starts
+    /// the per-head maps afresh (sealed dashboards hold at every head).
+    fn at(&mut self, head: u64) -> bool {
+        if head < self.head {
+            return false;
+        }
+        if head > self.head {
+            self.head = head;
+            self.verdicts = Bounded::default();
+            self.now = Bounded::default();
+        }
+        true
+    }
 }
 
 impl VerdictCache {
@@ -58,38 +132,66 @@ impl VerdictCache {
         if let Some(v) = self.get(head, pos) {
             return Ok(v);
         }
-        let v = Arc::new(rm.verify_seal(&rec.seal)?);
+        let then = self.sealed(rm, pos, rec)?;
+        let now = self.now(rm, head, rec)?;
+        let v = Arc::new(seal_verdict(&rec.seal, &then, &now, None));
         self.computed.fetch_add(1, Ordering::Relaxed);
-        if rm.checkpoint()? == head {
-            self.put(head, pos, v.clone());
-        }
+        self.put(head, pos, v.clone());
         Ok(v)
+    }
+
+    /// The seal's dashboard re-derived at its position (kept across heads).
+    fn sealed(
+        &self,
+        rm: &ReadModel,
+        pos: SealPos,
+        rec: &SealRecord,
+    ) -> Result<Arc<DashboardView>, ReadModelError> {
+        if let Some(d) = self.lock().sealed.get(&pos) {
+            return Ok(d);
+        }
+        let d = Arc::new(rm.sealed_dashboard(&rec.seal)?);
+        self.dashboards.fetch_add(1, Ordering::Relaxed);
+        self.lock().sealed.insert(pos, d.clone());
+        Ok(d)
+    }
+
+    /// The dashboard of the seal's scope and period at `head` (as of it,
+    /// so it is exact even while the projector moves the checkpoint on).
+    fn now(
+        &self,
+        rm: &ReadModel,
+        head: u64,
+        rec: &SealRecord,
+    ) -> Result<Arc<DashboardView>, ReadModelError> {
+        let unit = rec.seal.unit.as_ref().map(|u| u.as_str().to_string());
+        let scope = (unit, rec.seal.period);
+        {
+            let e = self.lock();
+            if e.head == head {
+                if let Some(d) = e.now.get(&scope) {
+                    return Ok(d);
+                }
+            }
+        }
+        let d = Arc::new(rm.dashboard(scope.0.as_deref(), scope.1, AsOf::Seq(head))?);
+        self.dashboards.fetch_add(1, Ordering::Relaxed);
+        let mut e = self.lock();
+        if e.at(head) {
+            e.now.insert(scope, d.clone());
+        }
+        Ok(d)
     }
 
     fn get(&self, head: u64, pos: SealPos) -> Option<Arc<SealVerdict>> {
         let e = self.lock();
-        (e.head == head).then(|| e.verdicts.get(&pos).cloned())?
+        (e.head == head).then(|| e.verdicts.get(&pos))?
     }
 
     fn put(&self, head: u64, pos: SealPos, v: Arc<SealVerdict>) {
         let mut e = self.lock();
-        if head < e.head {
-            return; // a slower request at an older head: never file it.
-        }
-        if head > e.head {
-            *e = Entries {
-                head,
-                ..Entries::default()
-            };
-        }
-        if e.verdicts.insert(pos, v).is_none() {
-            e.order.push_back(pos);
-        }
-        while e.order.len() > MAX_VERDICTS {
-            let Some(old) = e.order.pop_front() else {
-                break;
-            };
-            e.verdicts.remove(&old);
+        if e.at(head) {
+            e.verdicts.insert(pos, v);
         }
     }
 
@@ -97,6 +199,12 @@ impl VerdictCache {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().verdicts.len()
+    }
+
+    /// Dashboards computed for verdicts so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn dashboards(&self) -> u64 {
+        self.dashboards.load(Ordering::Relaxed)
     }
 
     /// Verdicts computed so far (each a re-derivation of two dashboards).
@@ -147,6 +255,27 @@ mod tests {
         crate::api::seals(&app, &m).expect("seals");
         assert_eq!(app.verdicts.computed(), seals.len() as u64);
         assert_eq!(app.verdicts.len(), seals.len());
+    }
+
+    #[tokio::test]
+    async fn a_moved_head_recomputes_one_dashboard_per_verdict() {
+        let council = support::council().await;
+        let rm = &council.rm;
+        let seals = rm.seals(perfledger_readmodel::AsOf::Head).expect("seals");
+        let rec = seals.first().expect("the council has a seal");
+        let c = VerdictCache::default();
+        let first = c.verdict(rm, rec).expect("verdict");
+        assert_eq!(c.dashboards(), 2, "the sealed dashboard and the head's");
+        assert_eq!(*first, rm.verify_seal(&rec.seal).expect("verify"));
+        // The head moves on (as a later record would move it): the verdict
+        // is computed again, from the kept sealed dashboard and a new one
+        // at the head.
+        let head = rm.checkpoint().expect("checkpoint");
+        assert!(c.lock().at(head + 1));
+        let again = c.verdict(rm, rec).expect("verdict");
+        assert_eq!(c.computed(), 2);
+        assert_eq!(c.dashboards(), 3, "only the head's dashboard is new");
+        assert_eq!(again, first);
     }
 
     fn verdict(n: u8) -> Arc<SealVerdict> {

@@ -26,6 +26,6 @@ pub use finance::{CapitalRow, FinanceView, RevenueRow, SavingRow};
 pub(crate) use finance::{FinanceProvenance, LineProvenance};
 pub use indicators::{IndicatorRow, IndicatorSummary, IndicatorView};
 pub use risks::{HeatMaps, RiskRegister, RiskRow};
-pub use seals::{FigureDiff, SealRecord, SealVerdict};
+pub use seals::{seal_verdict, FigureDiff, SealRecord, SealVerdict};
 
 type R<T> = Result<T, ReadModelError>;

@@ -11,7 +11,7 @@ use perfledger_domain::{Date, Text, Timestamp};
 use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
 
-use super::R;
+use super::{DashboardView, R};
 use crate::keys;
 use crate::store;
 use crate::{AsOf, ReadModel};
@@ -223,19 +223,42 @@ impl ReadModel {
 
     pub(super) fn verify(&self, seal: &Seal, expected: Option<&Dashboard>) -> R<SealVerdict> {
         let unit = seal.unit.as_ref().map(|u| u.as_str());
-        let s = self.resolve(AsOf::Seq(seal.seq))?;
-        let then = self.dashboard_at(unit, seal.period, s)?;
+        let then = self.sealed_dashboard(seal)?;
         let now = self.dashboard_at(unit, seal.period, self.checkpoint()?)?;
-        let expected_digest = hex::encode(seal.digest);
-        Ok(SealVerdict {
-            seal: seal.clone(),
-            matches: expected_digest == then.digest,
-            actual_digest: then.digest.clone(),
-            expected_digest,
-            differences: expected
-                .map(|e| diff_dashboards(e, &then.dashboard))
-                .unwrap_or_default(),
-            changed_since: diff_dashboards(&then.dashboard, &now.dashboard),
-        })
+        Ok(seal_verdict(seal, &then, &now, expected))
+    }
+
+    /// The dashboard a seal pins, re-derived as of the seal's position. It
+    /// depends on the seal and the log up to that position only, so it
+    /// never changes: a caller may keep it (the web keeps it per seal and
+    /// recomputes only the dashboard at the new head when the head moves).
+    pub fn sealed_dashboard(&self, seal: &Seal) -> R<DashboardView> {
+        let unit = seal.unit.as_ref().map(|u| u.as_str());
+        let s = self.resolve(AsOf::Seq(seal.seq))?;
+        self.dashboard_at(unit, seal.period, s)
+    }
+}
+
+/// The verdict of a seal from the dashboard re-derived at its position
+/// (`then`, [`ReadModel::sealed_dashboard`]) and the dashboard of the same
+/// scope and period at a later position (`now`): the digests compared, the
+/// figures changed since, and, given the dashboard committee saw
+/// (`expected`), every figure that differs from it.
+pub fn seal_verdict(
+    seal: &Seal,
+    then: &DashboardView,
+    now: &DashboardView,
+    expected: Option<&Dashboard>,
+) -> SealVerdict {
+    let expected_digest = hex::encode(seal.digest);
+    SealVerdict {
+        seal: seal.clone(),
+        matches: expected_digest == then.digest,
+        actual_digest: then.digest.clone(),
+        expected_digest,
+        differences: expected
+            .map(|e| diff_dashboards(e, &then.dashboard))
+            .unwrap_or_default(),
+        changed_since: diff_dashboards(&then.dashboard, &now.dashboard),
     }
 }
