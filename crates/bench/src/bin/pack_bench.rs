@@ -9,6 +9,8 @@
 //!    and position (the pack contains it, so the pack can never be faster);
 //!    and the council-wide pack's public parts timed alone (dashboard,
 //!    finance, key actions, risks), to show where the time goes;
+//!    then council-wide dashboards and packs as of scattered positions (a
+//!    random quarter as of a random sequence each time, nothing warm);
 //! 2. seals: packs sealed through the service's seal path
 //!    ([`Service::append_seal`], which pins the pack with `pack_pin`), then
 //!    verification per seal as `perfledger verify` does it
@@ -23,7 +25,7 @@
 //! machine is shared: wall time counts waiting for a core, CPU time does
 //! not, so CPU time is what compares two builds run at different loads).
 //!
-//! `cargo run --release -p perfledger-bench --bin pack_bench -- [--seed N] [--dir PATH] [--reps N]`
+//! `cargo run --release -p perfledger-bench --bin pack_bench -- [--seed N] [--dir PATH] [--reps N] [--cache-mb N]`
 //!
 //! `--dir` keeps the log and read model between runs (generation and the
 //! rebuild are skipped when present; seals already there are reused).
@@ -43,7 +45,7 @@ use perfledger_readmodel::pack::{
 use perfledger_readmodel::{AsOf, Projector, ReadModel, ReadModelError, SealRecord};
 use perfledger_service::seal::SealCommand;
 use perfledger_service::Service;
-use perfledger_testkit::council::{unit_name, Shape, TENANT};
+use perfledger_testkit::council::{unit_name, Rng, Shape, TENANT};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -184,6 +186,72 @@ fn sections(rm: &ReadModel, shape: &Shape, reps: usize, s: u64) -> Res<()> {
     Ok(())
 }
 
+/// 1b. Council-wide dashboards and packs as of scattered positions: each
+/// query a random quarter of the ten years as of a random sequence (the
+/// as-of queries of `readmodel_bench`, a different one every time, so no
+/// answer is warm from the one before), wall and CPU time.
+fn scattered(rm: &ReadModel, shape: &Shape, seed: u64, n: usize) -> Res<()> {
+    let head = rm.checkpoint()?;
+    let mut rng = Rng::new(seed ^ 0xA5_0F);
+    let mut queries = Vec::with_capacity(n);
+    for _ in 0..n {
+        let year = shape.first_year + i32::try_from(rng.below(10))?;
+        let quarter = 1 + u8::try_from(rng.below(4))?;
+        let period = Period::quarter(year, quarter)?;
+        queries.push((period, 1 + rng.below(head)));
+    }
+    let mut dash = Timed {
+        wall: Vec::new(),
+        cpu: Vec::new(),
+        last: (),
+    };
+    let mut pack = Timed {
+        wall: Vec::new(),
+        cpu: Vec::new(),
+        last: (),
+    };
+    for (period, s) in &queries {
+        for (t, is_pack) in [(&mut dash, false), (&mut pack, true)] {
+            let (w, c) = (Instant::now(), thread_cpu());
+            if is_pack {
+                std::hint::black_box(rm.pack(
+                    None,
+                    *period,
+                    AsOf::Seq(*s),
+                    RulesVersion::CURRENT,
+                )?);
+            } else {
+                std::hint::black_box(rm.dashboard(None, *period, AsOf::Seq(*s))?);
+            }
+            t.wall.push(w.elapsed());
+            t.cpu.push(thread_cpu().saturating_sub(c));
+        }
+    }
+    println!();
+    println!(
+        "council-wide, as of {n} scattered (quarter, sequence) pairs; load average {}",
+        load_average()
+    );
+    println!();
+    println!("| council-wide, scattered | n | wall p50 / p99 | CPU p50 / p99 | issue target |");
+    println!("|---|---|---|---|---|");
+    for (label, t, target) in [
+        ("as-of dashboard", &mut dash, "#12: p99 < 20 ms"),
+        ("pack", &mut pack, "#13: p99 < 100 ms"),
+    ] {
+        t.wall.sort();
+        t.cpu.sort();
+        println!(
+            "| {label} | {n} | {} / {} | {} / {} | {target} |",
+            ms(pct(&t.wall, 50)),
+            ms(pct(&t.wall, 99)),
+            ms(pct(&t.cpu, 50)),
+            ms(pct(&t.cpu, 99)),
+        );
+    }
+    Ok(())
+}
+
 /// 2a. Seal the pack of each timed scope and period at the head, through
 /// the service (as the CLI's `seal` and the import's seals.csv do).
 /// Seals already in the log (a `--dir` rerun) are kept.
@@ -318,11 +386,16 @@ async fn main() -> Res<()> {
     );
 
     let t = Instant::now();
-    let rm = ReadModel::open(base.join("readmodel"), &tenant())?;
+    // `--cache-mb`: sled's page cache (the read model's default otherwise).
+    let cache_mb: u64 = arg("--cache-mb")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(perfledger_readmodel::CACHE_BYTES >> 20);
+    let rm = ReadModel::open_with_cache(base.join("readmodel"), &tenant(), cache_mb << 20)?;
     Projector::new(&rm).catch_up(&*log, &mut |_| {}).await?;
     println!("read model built in {:.1?}", t.elapsed());
 
     packs(&rm, &shape, reps)?;
+    scattered(&rm, &shape, seed, reps * 2)?;
 
     let service = Service::new(Ledger::new(log.clone(), "pl"));
     let sealing = seal_packs(&service, &rm, &shape, seed).await?;
