@@ -152,4 +152,7 @@ impl EventLog for AnyLog {
     fn tail(&self, from: Seq) -> RecordStream {
         each!(self, l => l.tail(from))
     }
+    fn read_hashed(&self, from: Seq, to: Seq) -> crate::integrity::HashedStream {
+        each!(self, l => l.read_hashed(from, to))
+    }
 }

@@ -21,6 +21,8 @@
 //! random ids (written before this rule) verify unchanged: the chain hashes
 //! a stored id as data and never re-derives it.
 
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -114,43 +116,97 @@ impl VerifyReport {
 
 /// The leaf hash of one record.
 pub fn leaf_hash(r: &LogRecord) -> Hash {
-    // The fields before the payload go to SHA-256 in one update from a
-    // stack buffer (the same bytes as one update per field, without a call
-    // per field: this runs once per record verified).
+    leaf_hash_of(
+        r.seq,
+        r.subject.as_str(),
+        &r.msg_id,
+        r.recorded_at,
+        &r.payload,
+    )
+}
+
+/// The leaf hash of a record given by its fields: a reader that hashes a
+/// record from its stored bytes needs no [`LogRecord`].
+pub fn leaf_hash_of(
+    seq: Seq,
+    subject: &str,
+    msg_id: &Uuid,
+    recorded_at: i64,
+    payload: &[u8],
+) -> Hash {
+    // The fields before the payload are laid out in one stack buffer, and
+    // a payload that fits after them too, so SHA-256 gets the leaf in one
+    // call (the same bytes as one update per field, without a call and a
+    // buffer copy per field: this runs once per record verified).
     const TAG: &[u8] = b"pl-leaf-v1";
-    let s = r.subject.as_str().as_bytes();
-    let mut head = [0u8; 256];
+    let s = subject.as_bytes();
+    let mut buf = [0u8; 512];
     let n = TAG.len() + 8 + 4 + s.len() + 16 + 8 + 8;
     assert!(
-        n <= head.len(),
+        n <= 256,
         "a subject is at most 135 bytes (three 32-byte tokens, a 32-hex id, dots)"
     );
     let mut at = 0;
     for part in [
         TAG,
-        &r.seq.to_be_bytes(),
+        &seq.to_be_bytes(),
         &(s.len() as u32).to_be_bytes(),
         s,
-        r.msg_id.as_bytes(),
-        &r.recorded_at.to_be_bytes(),
-        &(r.payload.len() as u64).to_be_bytes(),
+        msg_id.as_bytes(),
+        &recorded_at.to_be_bytes(),
+        &(payload.len() as u64).to_be_bytes(),
     ] {
-        head[at..at + part.len()].copy_from_slice(part);
+        buf[at..at + part.len()].copy_from_slice(part);
         at += part.len();
     }
+    if let Some(rest) = buf.get_mut(n..n + payload.len()) {
+        rest.copy_from_slice(payload);
+        return Sha256::digest(&buf[..n + payload.len()]).into();
+    }
     let mut h = Sha256::new();
-    h.update(&head[..n]);
-    h.update(&r.payload);
+    h.update(&buf[..n]);
+    h.update(payload);
     h.finalize().into()
 }
 
+/// A record as the hash chain reads it: what [`ChainCheck`], [`verify`],
+/// [`chain_root_at`] and [`checkpoint`] need of it, and nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    pub seq: Seq,
+    pub recorded_at: i64,
+    /// Its [`leaf_hash`].
+    pub leaf: Hash,
+    /// Its payload when it is a checkpoint (the chain decodes those);
+    /// `None` for every other record.
+    pub checkpoint: Option<Bytes>,
+}
+
+impl Hashed {
+    /// A decoded record as the chain reads it.
+    pub fn of(r: &LogRecord) -> Self {
+        Hashed {
+            seq: r.seq,
+            recorded_at: r.recorded_at,
+            leaf: leaf_hash(r),
+            checkpoint: r.subject.is_checkpoint().then(|| r.payload.clone()),
+        }
+    }
+}
+
+/// A stream of [`Hashed`] records in sequence order (see
+/// [`EventLog::read_hashed`]); a gap is an error item, never skipped.
+pub type HashedStream = BoxStream<'static, Result<Hashed, LogError>>;
+
 /// One chain step.
 pub fn chain_next(prev: &Hash, leaf: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update(b"pl-chain-v1");
-    h.update(prev);
-    h.update(leaf);
-    h.finalize().into()
+    // One contiguous message, one call (as in `leaf_hash_of`).
+    const TAG: &[u8; 11] = b"pl-chain-v1";
+    let mut buf = [0u8; 11 + 32 + 32];
+    buf[..11].copy_from_slice(TAG);
+    buf[11..43].copy_from_slice(prev);
+    buf[43..].copy_from_slice(leaf);
+    Sha256::digest(buf).into()
 }
 
 fn short(leaf: &Hash) -> [u8; LEAF_PREFIX_BYTES] {
@@ -161,7 +217,11 @@ fn short(leaf: &Hash) -> [u8; LEAF_PREFIX_BYTES] {
 
 /// Decode a checkpoint payload.
 pub fn decode_checkpoint(r: &LogRecord) -> Result<CheckpointPayload, String> {
-    postcard::from_bytes(&r.payload).map_err(|e| format!("undecodable checkpoint payload: {e}"))
+    decode_checkpoint_payload(&r.payload)
+}
+
+fn decode_checkpoint_payload(payload: &[u8]) -> Result<CheckpointPayload, String> {
+    postcard::from_bytes(payload).map_err(|e| format!("undecodable checkpoint payload: {e}"))
 }
 
 /// The namespace of checkpoint msg ids (UUID v5).
@@ -199,11 +259,11 @@ pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogEr
     if seq == 0 {
         return Ok(root);
     }
-    let mut s = log.read(1, Until::Seq(seq));
+    let mut s = log.read_hashed(1, seq);
     let mut n = 0;
     while let Some(r) = s.next().await {
         let r = r?;
-        root = chain_next(&root, &leaf_hash(&r));
+        root = chain_next(&root, &r.leaf);
         n = r.seq;
     }
     if n != seq {
@@ -276,7 +336,7 @@ pub async fn checkpoint<L: EventLog>(
         return Ok(None);
     }
     let mut leaves = Vec::with_capacity((head - prev_upto) as usize);
-    let mut s = log.read(prev_upto + 1, Until::Seq(head));
+    let mut s = log.read_hashed(prev_upto + 1, head);
     let mut next = prev_upto + 1;
     // A checkpoint is not a fact about the council: it takes the latest
     // recorded time it covers, so it never moves the log's recorded-time
@@ -292,9 +352,8 @@ pub async fn checkpoint<L: EventLog>(
             });
         }
         recorded_at = recorded_at.max(r.recorded_at);
-        let leaf = leaf_hash(&r);
-        leaves.push(short(&leaf));
-        root = chain_next(&root, &leaf);
+        leaves.push(short(&r.leaf));
+        root = chain_next(&root, &r.leaf);
         next += 1;
     }
     if next != head + 1 {
@@ -409,12 +468,17 @@ impl ChainCheck {
     /// `Err((seq, problem))` names the first bad sequence (the record
     /// itself, or an earlier one this checkpoint finds altered).
     pub fn push(&mut self, r: &LogRecord) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
-        let leaf = self.advance(r)?;
-        self.settle(r, &leaf)
+        self.push_hashed(&Hashed::of(r))
+    }
+
+    /// [`ChainCheck::push`] of a record already hashed.
+    pub fn push_hashed(&mut self, r: &Hashed) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
+        self.advance(r)?;
+        self.settle(r)
     }
 
     /// The sequence check and the chain step (the root then covers `r`).
-    fn advance(&mut self, r: &LogRecord) -> Result<Hash, (Seq, Problem)> {
+    fn advance(&mut self, r: &Hashed) -> Result<(), (Seq, Problem)> {
         if r.seq != self.next {
             return Err((
                 self.next,
@@ -422,23 +486,19 @@ impl ChainCheck {
             ));
         }
         self.next += 1;
-        let leaf = leaf_hash(r);
-        self.root = chain_next(&self.root, &leaf);
-        Ok(leaf)
+        self.root = chain_next(&self.root, &r.leaf);
+        Ok(())
     }
 
     /// A checkpoint's checks, then `r` joins the records awaiting one.
-    fn settle(
-        &mut self,
-        r: &LogRecord,
-        leaf: &Hash,
-    ) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
+    fn settle(&mut self, r: &Hashed) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
         let mut confirmed = None;
-        if r.subject.is_checkpoint() {
-            let cp = decode_checkpoint(r).map_err(|d| (r.seq, Problem::BadCheckpoint(d)))?;
+        if let Some(payload) = &r.checkpoint {
+            let cp = decode_checkpoint_payload(payload)
+                .map_err(|d| (r.seq, Problem::BadCheckpoint(d)))?;
             confirmed = Some(self.check_checkpoint(r.seq, cp)?);
         }
-        self.pending.push_back((r.seq, short(leaf), self.root));
+        self.pending.push_back((r.seq, short(&r.leaf), self.root));
         Ok(confirmed)
     }
 
@@ -535,7 +595,7 @@ pub async fn verify_with_anchor<L: EventLog>(
     };
     let mut chain = ChainCheck::new();
     let mut last_upto: Seq = 0;
-    let mut s = log.read(1, Until::Seq(head));
+    let mut s = log.read_hashed(1, head);
     let fail = |mut report: VerifyReport, seq: Seq, p: Problem, last_upto: Seq| {
         report.first_bad = Some((seq, p));
         report.uncovered_tail = head.saturating_sub(last_upto);
@@ -557,17 +617,16 @@ pub async fn verify_with_anchor<L: EventLog>(
             }
             Err(e) => return Err(e),
         };
-        let leaf = match chain.advance(&r) {
-            Ok(leaf) => leaf,
-            Err((bad, p)) => return fail(report, bad, p, last_upto),
-        };
+        if let Err((bad, p)) = chain.advance(&r) {
+            return fail(report, bad, p, last_upto);
+        }
         report.checked += 1;
         if let Some((aseq, aroot)) = anchor {
             if aseq == r.seq && aroot != chain.root() {
                 return fail(report, r.seq, Problem::AnchorMismatch, last_upto);
             }
         }
-        match chain.settle(&r, &leaf) {
+        match chain.settle(&r) {
             Ok(Some(cp)) => {
                 last_upto = cp.upto;
                 report.last_checkpoint = Some(cp);

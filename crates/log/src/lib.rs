@@ -50,6 +50,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 use uuid::Uuid;
 
 mod any;
@@ -251,6 +252,17 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Records from `from` on, then new records as they are appended; never ends.
     fn tail(&self, from: Seq) -> RecordStream;
+
+    /// Records `from..=to` (`to` clamped to the head) as the hash chain
+    /// reads them ([`integrity::Hashed`]): in order, gapless, with the
+    /// errors [`EventLog::read`] gives. The default hashes what `read`
+    /// decodes; a backend that can hash a record from its stored bytes,
+    /// without decoding it, overrides this (the embedded log does).
+    fn read_hashed(&self, from: Seq, to: Seq) -> integrity::HashedStream {
+        self.read(from, Until::Seq(to))
+            .map(|r| r.map(|r| integrity::Hashed::of(&r)))
+            .boxed()
+    }
 }
 
 impl fmt::Display for Expected {

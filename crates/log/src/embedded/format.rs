@@ -73,20 +73,48 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Decode one record starting at `b[0]` (its rec_len field). Returns the
-/// record and its total length. `expected` is the sequence it must carry.
-pub(super) fn decode_record(b: &[u8], expected: Seq) -> Result<(LogRecord, usize), LogError> {
-    decode_record_with(b, expected, Bytes::copy_from_slice)
+/// One record checked in place: its CRC, lengths and sequence hold and
+/// its subject is UTF-8, but the subject's grammar is the caller's to check
+/// ([`Subject::parse`], or [`Subject::check`] where no subject is built;
+/// the index checks each distinct subject once). Borrowed from the bytes
+/// read, so a reader that only hashes or indexes a record copies nothing.
+pub(super) struct RecordView<'a> {
+    pub seq: Seq,
+    pub recorded_at: i64,
+    pub msg_id: Uuid,
+    pub subject: &'a str,
+    pub payload: &'a [u8],
 }
 
-/// [`decode_record`] with the payload taken by `payload` from the checked
-/// record bytes: a reader holding the whole chunk as [`Bytes`] slices it
-/// (`Bytes::slice_ref`) instead of copying every payload.
-pub(super) fn decode_record_with(
-    b: &[u8],
-    expected: Seq,
-    payload: impl FnOnce(&[u8]) -> Bytes,
-) -> Result<(LogRecord, usize), LogError> {
+impl RecordView<'_> {
+    /// The error of a record whose subject breaks the grammar.
+    pub(super) fn bad_subject(&self, e: LogError) -> LogError {
+        LogError::Corrupt {
+            seq: self.seq,
+            detail: e.to_string(),
+        }
+    }
+
+    /// The record decoded (its subject parsed), the payload taken by
+    /// `payload` from the checked bytes.
+    pub(super) fn into_record(
+        self,
+        payload: impl FnOnce(&[u8]) -> Bytes,
+    ) -> Result<LogRecord, LogError> {
+        Ok(LogRecord {
+            seq: self.seq,
+            subject: Subject::parse(self.subject).map_err(|e| self.bad_subject(e))?,
+            msg_id: self.msg_id,
+            recorded_at: self.recorded_at,
+            payload: payload(self.payload),
+        })
+    }
+}
+
+/// Check one record starting at `b[0]` (its rec_len field) in place: see
+/// [`RecordView`]. Returns it and its total length. `expected` is the
+/// sequence it must carry.
+pub(super) fn check_record(b: &[u8], expected: Seq) -> Result<(RecordView<'_>, usize), LogError> {
     let corrupt = |detail: String| LogError::Corrupt {
         seq: expected,
         detail,
@@ -116,17 +144,15 @@ pub(super) fn decode_record_with(
     if REC_FIXED + slen > rec_len {
         return Err(corrupt(format!("subject length {slen} out of bounds")));
     }
-    let subj = std::str::from_utf8(&rec[REC_FIXED..REC_FIXED + slen])
+    let subject = std::str::from_utf8(&rec[REC_FIXED..REC_FIXED + slen])
         .map_err(|_| corrupt("subject is not UTF-8".into()))?;
-    let subject = Subject::parse(subj).map_err(|e| corrupt(e.to_string()))?;
-    let payload = payload(&rec[REC_FIXED + slen..]);
     Ok((
-        LogRecord {
+        RecordView {
             seq,
-            subject,
-            msg_id: Uuid::from_bytes(id),
             recorded_at,
-            payload,
+            msg_id: Uuid::from_bytes(id),
+            subject,
+            payload: &rec[REC_FIXED + slen..],
         },
         REC_HEADER + rec_len,
     ))
@@ -138,10 +164,11 @@ pub(super) enum ScanEnd {
     Torn(u64),
 }
 
-/// Scan the data file, calling `f` for every record. Stops at a torn tail.
+/// Scan the data file, calling `f` for every record (offset, length, the
+/// record checked in place: `f` checks its subject). Stops at a torn tail.
 pub(super) fn scan(
     path: &Path,
-    mut f: impl FnMut(u64, u32, LogRecord) -> Result<(), LogError>,
+    mut f: impl FnMut(u64, u32, RecordView<'_>) -> Result<(), LogError>,
 ) -> Result<(ScanEnd, u64), LogError> {
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
@@ -192,7 +219,7 @@ pub(super) fn scan(
         let mut at = 0usize;
         let mut n = 0u32;
         while at < body.len() {
-            let (rec, len) = decode_record(&body[at..], next)?;
+            let (rec, len) = check_record(&body[at..], next)?;
             f(pos + (FRAME_HEADER + at) as u64, len as u32, rec)?;
             at += len;
             next += 1;
@@ -211,7 +238,8 @@ pub(super) fn scan(
 /// Read every record of a closed log directory (for tools and tests).
 pub fn read_raw(dir: &Path) -> Result<Vec<RawRecord>, LogError> {
     let mut out = Vec::new();
-    scan(&dir.join(DATA_FILE), |offset, len, record| {
+    scan(&dir.join(DATA_FILE), |offset, len, v| {
+        let record = v.into_record(Bytes::copy_from_slice)?;
         out.push(RawRecord {
             offset,
             len,

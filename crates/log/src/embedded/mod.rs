@@ -52,6 +52,7 @@ mod open;
 mod read;
 mod write;
 
+use format::RecordView;
 use write::{Queued, Writer};
 
 pub use format::{encode_frame, encode_record, read_raw, write_raw, LogRecordRef, RawRecord};
@@ -108,13 +109,44 @@ impl Index {
             .unwrap_or(0)
     }
     fn push(&mut self, offset: u64, len: u32, subject: Subject, msg_id: Uuid, recorded_at: i64) {
+        let seq = self.push_position(offset, len, recorded_at);
+        self.subjects.entry(subject).or_default().push(seq);
+        self.msg_ids.insert(msg_id, seq);
+    }
+
+    /// Index a record met by the open's scan, but its msg id (see
+    /// [`Index::index_msg_ids`]). Its subject is looked up by its text and
+    /// its grammar checked only when it is new (the subject of an indexed
+    /// record was checked then): no subject is built for the rest.
+    fn push_scanned(&mut self, offset: u64, len: u32, v: &RecordView<'_>) -> Result<(), LogError> {
         let seq = self.head() + 1;
+        match self.subjects.get_mut(v.subject) {
+            Some(seqs) => seqs.push(seq),
+            None => {
+                let subject = Subject::parse(v.subject).map_err(|e| v.bad_subject(e))?;
+                self.subjects.insert(subject, vec![seq]);
+            }
+        }
+        self.push_position(offset, len, v.recorded_at);
+        Ok(())
+    }
+
+    /// The msg ids of records `1..=ids.len()`, in one map sized once (no
+    /// rehash while it fills). A later record's id wins, as with `push`.
+    fn index_msg_ids(&mut self, ids: &[Uuid]) {
+        self.msg_ids.reserve(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            self.msg_ids.insert(*id, i as Seq + 1);
+        }
+    }
+
+    /// The next record's position and time; its sequence.
+    fn push_position(&mut self, offset: u64, len: u32, recorded_at: i64) -> Seq {
         let pm = self.prefix_max.last().copied().unwrap_or(i64::MIN);
         self.offsets.push(offset);
         self.lens.push(len);
         self.prefix_max.push(pm.max(recorded_at));
-        self.subjects.entry(subject).or_default().push(seq);
-        self.msg_ids.insert(msg_id, seq);
+        self.head()
     }
 }
 
@@ -229,6 +261,10 @@ impl EventLog for EmbeddedLog {
 
     fn tail(&self, from: Seq) -> RecordStream {
         self.stream_range(from, None)
+    }
+
+    fn read_hashed(&self, from: Seq, to: Seq) -> crate::integrity::HashedStream {
+        self.hashed(from, to)
     }
 }
 

@@ -94,10 +94,14 @@ impl EmbeddedLog {
                 .map_err(|e| io_err(&dir, e))?;
         }
         let mut index = Index::default();
+        let mut ids = Vec::new();
         let (end, good_len) = scan(&data_path, |offset, len, rec| {
-            index.push(offset, len, rec.subject, rec.msg_id, rec.recorded_at);
+            index.push_scanned(offset, len, &rec)?;
+            ids.push(rec.msg_id);
             Ok(())
         })?;
+        index.index_msg_ids(&ids);
+        drop(ids);
         if let ScanEnd::Torn(at) = end {
             // Keep the torn bytes aside (never silently lost), then truncate.
             let mut torn = Vec::new();

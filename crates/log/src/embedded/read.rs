@@ -7,13 +7,15 @@
 
 use std::os::unix::fs::FileExt;
 
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::watch;
 
 use bytes::Bytes;
 
-use super::format::decode_record_with;
+use super::format::{check_record, RecordView};
 use super::{io_err, poisoned, EmbeddedLog, Inner, READ_CHUNK};
+use crate::integrity::{leaf_hash_of, Hashed, HashedStream};
 use crate::{LogError, LogRecord, RecordStream, Seq, Subject, Until};
 
 impl EmbeddedLog {
@@ -28,6 +30,37 @@ impl EmbeddedLog {
 
     /// Read records `from..=to` (clamped to the head) from disk.
     fn read_chunk(inner: &Inner, from: Seq, to: Seq) -> Result<Vec<LogRecord>, LogError> {
+        // Payloads are slices of the chunk, not copies (one allocation per
+        // chunk rather than per record).
+        Self::read_chunk_with(inner, from, to, |buf, v| {
+            v.into_record(|p| buf.slice_ref(p))
+        })
+    }
+
+    /// Read records `from..=to` (clamped to the head) from disk as the hash
+    /// chain reads them: each leaf hashed from the record's checked bytes,
+    /// its subject's grammar checked but no record decoded.
+    fn read_hashed_chunk(inner: &Inner, from: Seq, to: Seq) -> Result<Vec<Hashed>, LogError> {
+        Self::read_chunk_with(inner, from, to, |buf, v| {
+            Subject::check(v.subject).map_err(|e| v.bad_subject(e))?;
+            Ok(Hashed {
+                seq: v.seq,
+                recorded_at: v.recorded_at,
+                leaf: leaf_hash_of(v.seq, v.subject, &v.msg_id, v.recorded_at, v.payload),
+                checkpoint: Subject::is_checkpoint_str(v.subject).then(|| buf.slice_ref(v.payload)),
+            })
+        })
+    }
+
+    /// Records `from..=to` (clamped to the head) read from disk in one
+    /// read, each checked in place (CRC, lengths, sequence) and made a `T`
+    /// by `each` from the chunk and the record.
+    fn read_chunk_with<T>(
+        inner: &Inner,
+        from: Seq,
+        to: Seq,
+        mut each: impl FnMut(&Bytes, RecordView<'_>) -> Result<T, LogError>,
+    ) -> Result<Vec<T>, LogError> {
         let (base, lens, offsets) = {
             let idx = inner.index.read().map_err(|_| poisoned("index"))?;
             let to = to.min(idx.head());
@@ -49,18 +82,23 @@ impl EmbeddedLog {
             .reader
             .read_exact_at(&mut buf, base)
             .map_err(|e| io_err(&inner.data_path, e))?;
-        // Payloads are slices of the chunk, not copies (one allocation per
-        // chunk rather than per record).
         let buf = Bytes::from(buf);
         let mut out = Vec::with_capacity(offsets.len());
         for (i, (&off, &len)) in offsets.iter().zip(lens.iter()).enumerate() {
             let at = (off - base) as usize;
-            let (rec, _) = decode_record_with(&buf[at..at + len as usize], from + i as u64, |p| {
-                buf.slice_ref(p)
-            })?;
-            out.push(rec);
+            let (v, _) = check_record(&buf[at..at + len as usize], from + i as u64)?;
+            out.push(each(&buf, v)?);
         }
         Ok(out)
+    }
+
+    /// Records `from..=to` as the hash chain reads them (see
+    /// [`EventLog::read_hashed`](crate::EventLog::read_hashed)).
+    pub(super) fn hashed(&self, from: Seq, to: Seq) -> HashedStream {
+        match self.resolve_until(Until::Seq(to)) {
+            Ok(to) => self.stream_with(from, Some(to), Self::read_hashed_chunk),
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        }
     }
 
     pub(super) fn resolve_until(&self, until: Until) -> Result<Seq, LogError> {
@@ -73,79 +111,122 @@ impl EmbeddedLog {
     }
 
     pub(super) fn stream_range(&self, from: Seq, to: Option<Seq>) -> RecordStream {
-        struct St {
+        self.stream_with(from, to, Self::read_chunk)
+    }
+
+    /// Records `from..=to` (or on, waiting for appends, when `to` is None)
+    /// read `READ_CHUNK` at a time by `read` off the async runtime. While
+    /// the reader works through one chunk the next one is already being
+    /// read (and, for `read_hashed`, hashed) on the blocking pool, when it
+    /// is within the range and the head; its result, error or gap is met
+    /// in order all the same. Chunks are flattened by an iterator, so a
+    /// record costs the stream no more than an iterator step.
+    fn stream_with<T: Send + 'static>(
+        &self,
+        from: Seq,
+        to: Option<Seq>,
+        read: fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>,
+    ) -> BoxStream<'static, Result<T, LogError>> {
+        type Chunk<T> = tokio::task::JoinHandle<Result<Vec<T>, LogError>>;
+        struct St<T> {
             log: EmbeddedLog,
             next: Seq,
             to: Option<Seq>,
-            buf: std::vec::IntoIter<LogRecord>,
             rx: watch::Receiver<Seq>,
             done: bool,
+            /// The chunk starting at `next`, already being read.
+            ahead: Option<Chunk<T>>,
+        }
+        impl<T: Send + 'static> St<T> {
+            /// Start reading the chunk at `next` when there is one to read.
+            fn spawn(
+                &self,
+                head: Seq,
+                read: fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>,
+            ) -> Option<Chunk<T>> {
+                let end = (self.next + READ_CHUNK as u64 - 1)
+                    .min(head)
+                    .min(self.to.unwrap_or(Seq::MAX));
+                if self.next > end {
+                    return None;
+                }
+                let inner = self.log.inner.clone();
+                let from = self.next;
+                Some(tokio::task::spawn_blocking(move || read(&inner, from, end)))
+            }
         }
         let rx = self.inner.head_tx.subscribe();
         let st = St {
             log: self.clone(),
             next: from.max(1),
             to,
-            buf: Vec::new().into_iter(),
             rx,
             done: false,
+            ahead: None,
         };
-        futures::stream::unfold(st, |mut st| async move {
+        let chunks = futures::stream::unfold(st, move |mut st| async move {
             loop {
                 if st.done {
                     return None;
                 }
-                if let Some(r) = st.buf.next() {
-                    return Some((Ok(r), st));
-                }
-                if let Some(to) = st.to {
-                    if st.next > to {
-                        return None;
+                let chunk = match st.ahead.take() {
+                    Some(chunk) => chunk,
+                    None => {
+                        if let Some(to) = st.to {
+                            if st.next > to {
+                                return None;
+                            }
+                        }
+                        let head = *st.rx.borrow_and_update();
+                        if st.next > head {
+                            if st.to.is_some() {
+                                return None;
+                            }
+                            // Live tail: wait for an append.
+                            if st.rx.changed().await.is_err() {
+                                return None;
+                            }
+                            continue;
+                        }
+                        st.spawn(head, read)
+                            .expect("next is within the range and the head")
                     }
-                }
-                let head = *st.rx.borrow_and_update();
-                if st.next > head {
-                    if st.to.is_some() {
-                        return None;
-                    }
-                    // Live tail: wait for an append.
-                    if st.rx.changed().await.is_err() {
-                        return None;
-                    }
-                    continue;
-                }
-                let end = (st.next + READ_CHUNK as u64 - 1)
-                    .min(head)
-                    .min(st.to.unwrap_or(Seq::MAX));
-                let inner = st.log.inner.clone();
+                };
                 let from = st.next;
-                let res = tokio::task::spawn_blocking(move || Self::read_chunk(&inner, from, end))
+                let res = chunk
                     .await
                     .map_err(|e| LogError::Unavailable(format!("read task failed: {e}")))
                     .and_then(|r| r);
-                match res {
+                return match res {
+                    Ok(recs) if recs.is_empty() => {
+                        st.done = true;
+                        Some((
+                            Err(LogError::Gap {
+                                expected: from,
+                                got: 0,
+                            }),
+                            st,
+                        ))
+                    }
                     Ok(recs) => {
-                        if recs.is_empty() {
-                            st.done = true;
-                            return Some((
-                                Err(LogError::Gap {
-                                    expected: from,
-                                    got: 0,
-                                }),
-                                st,
-                            ));
-                        }
                         st.next = from + recs.len() as u64;
-                        st.buf = recs.into_iter();
+                        let head = *st.rx.borrow();
+                        st.ahead = st.spawn(head, read);
+                        Some((Ok(recs), st))
                     }
                     Err(e) => {
                         st.done = true;
-                        return Some((Err(e), st));
+                        Some((Err(e), st))
                     }
-                }
+                };
             }
-        })
-        .boxed()
+        });
+        chunks
+            .flat_map(|chunk| match chunk {
+                Ok(recs) => futures::stream::iter(recs.into_iter().map(Ok)).left_stream(),
+                Err(e) => futures::stream::once(futures::future::ready(Err(e))).right_stream(),
+            })
+            .boxed()
     }
 
     /// Every record of `subject`, read through the index.
