@@ -295,10 +295,10 @@ pub async fn chain_roots_at<L: EventLog>(
     }
     let mut root = ZERO;
     let mut n = 0;
-    let mut s = log.read(1, Until::Seq(last));
+    let mut s = log.read_hashed(1, last);
     while let Some(r) = s.next().await {
         let r = r?;
-        root = chain_next(&root, &leaf_hash(&r));
+        root = chain_next(&root, &r.leaf);
         n = r.seq;
         if positions.contains(&n) {
             roots.insert(n, root);
