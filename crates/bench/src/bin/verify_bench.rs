@@ -151,6 +151,45 @@ fn chain_hashing_alone(a: &Args, n: u64) -> integrity::Hash {
     root
 }
 
+/// The best wall and CPU time of `rounds` verifies of `log` (which must
+/// verify, every one of its `head` records).
+async fn time_verify(
+    log: &EmbeddedLog,
+    head: u64,
+    rounds: usize,
+) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+    let mut verify = Duration::MAX;
+    let mut verify_cpu = Duration::MAX;
+    for _ in 0..rounds.max(1) {
+        let t = Instant::now();
+        let c = cpu();
+        let report = integrity::verify(log).await?;
+        verify = verify.min(t.elapsed());
+        verify_cpu = verify_cpu.min(cpu() - c);
+        assert!(report.ok(), "the bench log verifies: {report:?}");
+        assert_eq!(report.checked, head);
+    }
+    Ok((verify, verify_cpu))
+}
+
+/// The best wall and CPU time of `rounds` opens of the log in `dir`.
+async fn time_open(
+    dir: &std::path::Path,
+    rounds: usize,
+) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+    let mut open = Duration::MAX;
+    let mut open_cpu = Duration::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let c = cpu();
+        let log = EmbeddedLog::open(dir).await?;
+        open = open.min(t.elapsed());
+        open_cpu = open_cpu.min(cpu() - c);
+        drop(log);
+    }
+    Ok((open, open_cpu))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
@@ -195,31 +234,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let d = h.finalize();
         (t.elapsed(), (d, cpu() - c))
     });
-    let mut open = Duration::MAX;
-    let mut open_cpu = Duration::MAX;
-    for _ in 0..a.rounds {
-        let t = Instant::now();
-        let c = cpu();
-        let log = EmbeddedLog::open(&dir).await?;
-        open = open.min(t.elapsed());
-        open_cpu = open_cpu.min(cpu() - c);
-        drop(log);
-    }
+    let (open, open_cpu) = time_open(&dir, a.rounds).await?;
     let log = EmbeddedLog::open(&dir).await?;
-    let mut verify = Duration::MAX;
-    let mut verify_cpu = Duration::MAX;
-    let mut report = None;
-    for _ in 0..a.rounds {
-        let t = Instant::now();
-        let c = cpu();
-        let r = integrity::verify(&log).await?;
-        verify = verify.min(t.elapsed());
-        verify_cpu = verify_cpu.min(cpu() - c);
-        report = Some(r);
-    }
-    let report = report.expect("at least one round");
-    assert!(report.ok(), "the bench log verifies: {report:?}");
-    assert_eq!(report.checked, head);
+    let (verify, verify_cpu) = time_verify(&log, head, a.rounds).await?;
 
     let (hash_only, hash_only_cpu) = best(a.rounds, || {
         let t = Instant::now();

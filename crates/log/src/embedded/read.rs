@@ -115,118 +115,32 @@ impl EmbeddedLog {
     }
 
     /// Records `from..=to` (or on, waiting for appends, when `to` is None)
-    /// read `READ_CHUNK` at a time by `read` off the async runtime. While
-    /// the reader works through one chunk the next one is already being
-    /// read (and, for `read_hashed`, hashed) on the blocking pool, when it
-    /// is within the range and the head; its result, error or gap is met
-    /// in order all the same. Chunks are flattened by an iterator, so a
-    /// record costs the stream no more than an iterator step.
+    /// read `READ_CHUNK` at a time by `read` off the async runtime (see
+    /// [`Chunks`]). Chunks are flattened by an iterator, so a record costs
+    /// the stream no more than an iterator step.
     fn stream_with<T: Send + 'static>(
         &self,
         from: Seq,
         to: Option<Seq>,
-        read: fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>,
+        read: ReadFn<T>,
     ) -> BoxStream<'static, Result<T, LogError>> {
-        type Chunk<T> = tokio::task::JoinHandle<Result<Vec<T>, LogError>>;
-        struct St<T> {
-            log: EmbeddedLog,
-            next: Seq,
-            to: Option<Seq>,
-            rx: watch::Receiver<Seq>,
-            done: bool,
-            /// The chunk starting at `next`, already being read.
-            ahead: Option<Chunk<T>>,
-        }
-        impl<T: Send + 'static> St<T> {
-            /// Start reading the chunk at `next` when there is one to read.
-            fn spawn(
-                &self,
-                head: Seq,
-                read: fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>,
-            ) -> Option<Chunk<T>> {
-                let end = (self.next + READ_CHUNK as u64 - 1)
-                    .min(head)
-                    .min(self.to.unwrap_or(Seq::MAX));
-                if self.next > end {
-                    return None;
-                }
-                let inner = self.log.inner.clone();
-                let from = self.next;
-                Some(tokio::task::spawn_blocking(move || read(&inner, from, end)))
-            }
-        }
-        let rx = self.inner.head_tx.subscribe();
-        let st = St {
+        let chunks = Chunks {
             log: self.clone(),
+            read,
             next: from.max(1),
             to,
-            rx,
+            rx: self.inner.head_tx.subscribe(),
             done: false,
             ahead: None,
         };
-        let chunks = futures::stream::unfold(st, move |mut st| async move {
-            loop {
-                if st.done {
-                    return None;
-                }
-                let chunk = match st.ahead.take() {
-                    Some(chunk) => chunk,
-                    None => {
-                        if let Some(to) = st.to {
-                            if st.next > to {
-                                return None;
-                            }
-                        }
-                        let head = *st.rx.borrow_and_update();
-                        if st.next > head {
-                            if st.to.is_some() {
-                                return None;
-                            }
-                            // Live tail: wait for an append.
-                            if st.rx.changed().await.is_err() {
-                                return None;
-                            }
-                            continue;
-                        }
-                        st.spawn(head, read)
-                            .expect("next is within the range and the head")
-                    }
-                };
-                let from = st.next;
-                let res = chunk
-                    .await
-                    .map_err(|e| LogError::Unavailable(format!("read task failed: {e}")))
-                    .and_then(|r| r);
-                return match res {
-                    Ok(recs) if recs.is_empty() => {
-                        st.done = true;
-                        Some((
-                            Err(LogError::Gap {
-                                expected: from,
-                                got: 0,
-                            }),
-                            st,
-                        ))
-                    }
-                    Ok(recs) => {
-                        st.next = from + recs.len() as u64;
-                        let head = *st.rx.borrow();
-                        st.ahead = st.spawn(head, read);
-                        Some((Ok(recs), st))
-                    }
-                    Err(e) => {
-                        st.done = true;
-                        Some((Err(e), st))
-                    }
-                };
-            }
-        });
-        chunks
-            .flat_map(|chunk| match chunk {
-                Ok(recs) => futures::stream::iter(recs.into_iter().map(Ok)).left_stream(),
-                Err(e) => futures::stream::once(futures::future::ready(Err(e))).right_stream(),
-            })
-            .boxed()
+        futures::stream::unfold(chunks, |mut st| async move {
+            st.next_chunk().await.map(|chunk| (chunk, st))
+        })
+        .flat_map(|chunk| match chunk {
+            Ok(recs) => futures::stream::iter(recs.into_iter().map(Ok)).left_stream(),
+            Err(e) => futures::stream::once(futures::future::ready(Err(e))).right_stream(),
+        })
+        .boxed()
     }
 
     /// Every record of `subject`, read through the index.
@@ -253,5 +167,93 @@ impl EmbeddedLog {
         })
         .await
         .map_err(|e| LogError::Unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+/// How a stream reads the records `from..=to` of one chunk.
+type ReadFn<T> = fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>;
+
+/// The chunks of a read, in order. While the reader works through one
+/// chunk the next one is already being read (and, for `read_hashed`,
+/// hashed) on the blocking pool, when it lies within the range and the
+/// head; its records, error or gap are met in order all the same.
+struct Chunks<T> {
+    log: EmbeddedLog,
+    read: ReadFn<T>,
+    next: Seq,
+    to: Option<Seq>,
+    rx: watch::Receiver<Seq>,
+    done: bool,
+    /// The chunk starting at `next`, already being read.
+    ahead: Option<tokio::task::JoinHandle<Result<Vec<T>, LogError>>>,
+}
+
+impl<T: Send + 'static> Chunks<T> {
+    /// Start reading the chunk at `next`, when one is within the range
+    /// and `head`.
+    fn spawn(&self, head: Seq) -> Option<tokio::task::JoinHandle<Result<Vec<T>, LogError>>> {
+        let end = (self.next + READ_CHUNK as u64 - 1)
+            .min(head)
+            .min(self.to.unwrap_or(Seq::MAX));
+        if self.next > end {
+            return None;
+        }
+        let (inner, read, from) = (self.log.inner.clone(), self.read, self.next);
+        Some(tokio::task::spawn_blocking(move || read(&inner, from, end)))
+    }
+
+    /// The next chunk (never empty), an error that ends the read, or None
+    /// at the end of the range. A live tail (no `to`) waits for appends.
+    async fn next_chunk(&mut self) -> Option<Result<Vec<T>, LogError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let chunk = match self.ahead.take() {
+                Some(chunk) => chunk,
+                None => {
+                    if self.to.is_some_and(|to| self.next > to) {
+                        return None;
+                    }
+                    let head = *self.rx.borrow_and_update();
+                    if self.next > head {
+                        if self.to.is_some() {
+                            return None;
+                        }
+                        // Live tail: wait for an append.
+                        if self.rx.changed().await.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
+                    self.spawn(head)
+                        .expect("next is within the range and the head")
+                }
+            };
+            let from = self.next;
+            let res = chunk
+                .await
+                .map_err(|e| LogError::Unavailable(format!("read task failed: {e}")))
+                .and_then(|r| r);
+            return Some(match res {
+                Ok(recs) if recs.is_empty() => {
+                    self.done = true;
+                    Err(LogError::Gap {
+                        expected: from,
+                        got: 0,
+                    })
+                }
+                Ok(recs) => {
+                    self.next = from + recs.len() as u64;
+                    let head = *self.rx.borrow();
+                    self.ahead = self.spawn(head);
+                    Ok(recs)
+                }
+                Err(e) => {
+                    self.done = true;
+                    Err(e)
+                }
+            });
+        }
     }
 }
