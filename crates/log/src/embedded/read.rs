@@ -2,8 +2,10 @@
 //!
 //! Invariant: reads return exactly the records asked for, in sequence
 //! order: each is located through the index, decoded with its CRC and
-//! sequence checked, and a range that cannot deliver the next sequence
-//! ends with [`LogError::Gap`]. A tail waits for the head to move.
+//! sequence checked (or, for the hash chain, hashed from its bytes after
+//! the same checks and its subject's grammar), and a range that cannot
+//! deliver the next sequence ends with [`LogError::Gap`]. A tail waits for
+//! the head to move. The next chunk may be read ahead; it is met in order.
 
 use std::os::unix::fs::FileExt;
 
