@@ -16,6 +16,7 @@
 //! | `s` | `s` ++ seq(8) ++ index(2) | seal |
 //! | `S` | `S` ++ seq(8) ++ index(2) | the seal's id, report title and time (seals recorded by `CommitteeDashboardSealed`) |
 //! | `P` | `P` ++ seq(8) ++ index(2) | the pack a pack seal pins (`CommitteePackSealed`: chain root, format, rules, digest, canonical bytes) |
+//! | `A` | `A` ++ period(8) ++ part(1) | action-status roll: a slot (the `versions` layout) holding every key-action status reported for the period by the actions whose id's first byte is in `part` (its high four bits), each version's record `entity(16) status(1) commented(1)`; a copy of what the actions' own `f` slots hold, so a dashboard reads the period's statuses in 16 gets instead of one per action |
 //!
 //! `period(8)` is the period's last month index then its first month index
 //! (months since year 0, u32 each), so periods sort chronologically by end;
@@ -37,6 +38,7 @@ pub(crate) const ENTITY: u8 = b'E';
 pub(crate) const SEAL: u8 = b's';
 pub(crate) const SEAL_META: u8 = b'S';
 pub(crate) const SEAL_PACK: u8 = b'P';
+pub(crate) const ACTION_ROLL: u8 = b'A';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -170,6 +172,22 @@ pub(crate) fn member_key(unit_norm: &str, kind: EntityKind, entity: Uuid, seq: u
     let mut k = member_unit_prefix(kind, unit_norm);
     k.extend_from_slice(entity.as_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `A` ++ period: every part of one period's action-status roll.
+pub(crate) fn action_roll_prefix(period: [u8; 8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10);
+    k.push(ACTION_ROLL);
+    k.extend_from_slice(&period);
+    k
+}
+
+/// `A` ++ period ++ part: the part of the roll holding `entity`'s statuses
+/// (16 parts, so one status rewrites a sixteenth of the period's roll).
+pub(crate) fn action_roll_key(period: [u8; 8], entity: Uuid) -> Vec<u8> {
+    let mut k = action_roll_prefix(period);
+    k.push(entity.as_bytes()[0] >> 4);
     k
 }
 

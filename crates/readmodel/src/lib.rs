@@ -33,6 +33,7 @@
 //! Dashboards group by unit name only.
 #![forbid(unsafe_code)]
 
+mod action_roll;
 pub mod keys;
 pub mod pack;
 mod project;

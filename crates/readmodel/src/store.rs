@@ -9,9 +9,17 @@ use crate::ReadModelError;
 /// Version byte in front of every stored postcard value.
 pub(crate) const VALUE_VERSION: u8 = 1;
 
-/// Format of the whole read-model tree; a different stored format means the
-/// read model must be rebuilt.
-pub const FORMAT_VERSION: u32 = 4;
+/// Format of the whole read-model tree: what the projector writes for a
+/// given log. A read model of an older format is a cache in an older
+/// layout: opening clears it and the projector rebuilds it by replay. One
+/// of a newer format belongs to a newer release and is refused, not
+/// cleared. Any change to what the projector writes is a new format
+/// (`tests/format.rs` pins the bytes each format writes for the golden log).
+///
+/// 4: membership keys put the kind before the unit (`keys` module), so a
+/// council-wide view reads one kind's range instead of every membership.
+/// 5: the action-status roll (`A` keys, `action_roll` module).
+pub const FORMAT_VERSION: u32 = 5;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Postcard fails only on a type it cannot encode or a writer that

@@ -75,3 +75,40 @@ async fn an_older_format_is_cleared_and_replayed_a_newer_one_is_refused() {
     );
     assert_eq!(rm.content_digest().unwrap(), digest);
 }
+
+/// What the projector writes for the committed golden log
+/// (`tests/golden/history-v1`, never regenerated), per format: the read
+/// model's content digest. A change to what the projector writes that does
+/// not bump `FORMAT_VERSION` fails here, because read models already on
+/// disk in that format would not be rebuilt and would answer from the old
+/// layout (a missing key reads as "nothing reported"). Bump the format and
+/// add its digest; never edit an old one.
+const PINNED: &[(u32, &str)] = &[(
+    5,
+    "bb88924b336254134aadc0a39239835bec3ed88442aaf67cc5749f2ebf8886a1",
+)];
+
+#[tokio::test]
+async fn each_format_writes_the_bytes_pinned_for_the_golden_log() {
+    let set =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden/history-v1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("log")).unwrap();
+    std::fs::copy(set.join("log/log.dat"), dir.path().join("log/log.dat")).unwrap();
+    let tenant = std::fs::read_to_string(set.join("tenant")).unwrap();
+    let tenant = perfledger_domain::Tenant::new(tenant.trim()).unwrap();
+    let log = EmbeddedLog::open(dir.path().join("log")).await.unwrap();
+    let rm = ReadModel::open_temporary(&tenant).unwrap();
+    caught_up(&rm, &log).await;
+    let digest = rm.content_digest().unwrap();
+    let pinned = PINNED
+        .iter()
+        .find(|(f, _)| *f == FORMAT_VERSION)
+        .map(|(_, d)| *d);
+    assert_eq!(
+        pinned,
+        Some(digest.as_str()),
+        "format {FORMAT_VERSION} must write the pinned bytes for the golden log; a change to \
+         what the projector writes is a new FORMAT_VERSION with its own digest ({digest})"
+    );
+}

@@ -3,7 +3,8 @@
 //! checkpoint and the time index by its sequence. An event writes: its
 //! entity's registry entry and aliases (first seen wins), a new version of
 //! its figure's slot with the audit "before" of the version it replaces,
-//! unit membership when a definition moves it, and the seal keys.
+//! a key-action status also in its period's roll (`action_roll`), unit
+//! membership when a definition moves it, and the seal keys.
 
 use perfledger_domain::event::EventBody;
 use perfledger_domain::ids::normalise_key;
@@ -16,7 +17,7 @@ use super::entity::{body_names, body_unit, fact_slot};
 use crate::keys::{self, field};
 use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
 use crate::versions::{self, Version};
-use crate::{render, ProjectError};
+use crate::{action_roll, render, ProjectError};
 
 /// Stage the writes of one event (see the module docs).
 fn apply_event(
@@ -29,6 +30,24 @@ fn apply_event(
     check_envelope(b, seq, index, env)?;
     register(b, seq, env)?;
     let previous = stage_fact(b, seq, index, recorded_at, env)?;
+    if let EventBody::ActionStatusReported {
+        period,
+        status,
+        comment,
+    } = &env.body
+    {
+        // The period's roll, beside the action's own slot (`action_roll`).
+        let period = keys::period_bytes(*period);
+        b.add_version(
+            keys::action_roll_key(period, env.entity.id),
+            Version {
+                period,
+                seq,
+                index,
+                record: action_roll::record(env.entity.id, *status, comment.is_some()),
+            },
+        );
+    }
     if let Some(new_unit) = body_unit(&env.body) {
         let old_unit = previous.as_ref().and_then(|prev| body_unit(&prev.body));
         stage_membership(b, seq, env, new_unit, old_unit)?;

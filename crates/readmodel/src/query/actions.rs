@@ -54,8 +54,9 @@ impl ReadModel {
     }
 
     /// The statuses the scope's key actions report for the period as of s,
-    /// in entity order: what a dashboard counts. Definitions are not read:
-    /// a membership is staged from its definition (`project::apply`), so
+    /// in entity order: what a dashboard counts. Read from the period's
+    /// roll ([`crate::action_roll`]); definitions are not read: a
+    /// membership is staged from its definition (`project::apply`), so
     /// every member at s has one; the rows that print them come from
     /// [`ReadModel::action_facts`].
     pub(crate) fn action_statuses(
@@ -64,17 +65,12 @@ impl ReadModel {
         period: Period,
         s: Seq,
     ) -> R<Vec<ActionStatus>> {
-        let mut out = Vec::new();
-        for id in self.members(unit, EntityKind::Action, s)? {
-            if let Some(FactRecord {
-                body: EventBody::ActionStatusReported { status, .. },
-                ..
-            }) = self.fact_at(id, field::ACTION_STATUS, Some(period), s)?
-            {
-                out.push(status);
-            }
-        }
-        Ok(out)
+        let roll = self.action_roll(period, s)?;
+        Ok(self
+            .members(unit, EntityKind::Action, s)?
+            .into_iter()
+            .filter_map(|id| roll.get(&id).map(|r| r.status))
+            .collect())
     }
 
     /// The key actions of the scope as of s in (unit, reference) order,
@@ -89,9 +85,10 @@ impl ReadModel {
         reported_only: bool,
     ) -> R<Vec<ActionFacts>> {
         let mut out = Vec::new();
+        let roll = self.action_roll(period, s)?;
         for id in self.members(unit, EntityKind::Action, s)? {
-            let status = self.fact_at(id, field::ACTION_STATUS, Some(period), s)?;
-            if reported_only && status.is_none() {
+            let rolled = roll.get(&id);
+            if reported_only && rolled.is_none() {
                 continue;
             }
             let Some(FactRecord {
@@ -102,16 +99,15 @@ impl ReadModel {
             else {
                 continue;
             };
-            let (status, comment, status_seq) = match status {
-                Some(FactRecord {
-                    body:
-                        EventBody::ActionStatusReported {
-                            status, comment, ..
-                        },
-                    seq,
-                    ..
-                }) => (Some(status), comment.map(|c| c.to_string()), Some(seq)),
-                _ => (None, None, None),
+            let comment = match rolled {
+                // The comment is only in the action's own slot: the same
+                // version the roll found (see `action_roll`).
+                Some(r) if r.commented => self.status_comment(id, period, s, r.seq)?,
+                _ => None,
+            };
+            let (status, status_seq) = match rolled {
+                Some(r) => (Some(r.status), Some(r.seq)),
+                None => (None, None),
             };
             out.push(ActionFacts {
                 row: ActionRow {
@@ -128,6 +124,34 @@ impl ReadModel {
         }
         out.sort_by(|a, b| (&a.row.unit, &a.row.reference).cmp(&(&b.row.unit, &b.row.reference)));
         Ok(out)
+    }
+
+    /// The comment of the status version at `seq` in the action's slot: the
+    /// version the roll gave, or the read model is corrupt.
+    fn status_comment(
+        &self,
+        id: uuid::Uuid,
+        period: Period,
+        s: Seq,
+        seq: Seq,
+    ) -> R<Option<String>> {
+        match self.fact_at(id, field::ACTION_STATUS, Some(period), s)? {
+            Some(FactRecord {
+                body: EventBody::ActionStatusReported { comment, .. },
+                seq: found,
+                ..
+            }) if found == seq => Ok(comment.map(|c| c.to_string())),
+            _ => Err(crate::ReadModelError::Corrupt {
+                key: hex::encode(crate::keys::slot_key(
+                    id,
+                    field::ACTION_STATUS,
+                    crate::keys::period_bytes(period),
+                )),
+                detail: format!(
+                    "the action-status roll names the status at sequence {seq}, the action's slot does not"
+                ),
+            }),
+        }
     }
 
     /// Key actions and their statuses for a period.
