@@ -52,7 +52,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use project::{Progress, Projector, BATCH_RECORDS, FLUSH_EVERY};
+pub use project::{
+    Progress, Projector, SledWrite, WriteTap, BATCH_RECORDS, FLUSH_EVERY, STAGE_BYTES, WRITE_CHUNK,
+};
 pub use query::seal_verdict;
 pub use query::{
     ActionRow, AuditTrail, CapitalRow, DashboardView, FigureDiff, FinanceView, HeatMaps,
@@ -231,6 +233,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The sled configuration of a read model at `path` ([`ReadModel::open_with`];
+/// the benchmark writes bare sled databases with it to measure sled's own
+/// ceiling).
+pub fn sled_config(path: &Path, cache_bytes: u64, low_space: bool) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes)
+        .flush_every_ms(Some(1000))
+        .mode(if low_space {
+            sled::Mode::LowSpace
+        } else {
+            sled::Mode::HighThroughput
+        })
+}
+
 /// The read-model database of one tenant.
 #[derive(Clone)]
 pub struct ReadModel {
@@ -271,16 +288,7 @@ impl ReadModel {
         cache_bytes: u64,
         low_space: bool,
     ) -> Result<Self, ReadModelError> {
-        let db = sled::Config::new()
-            .path(path.as_ref())
-            .cache_capacity(cache_bytes)
-            .flush_every_ms(Some(1000))
-            .mode(if low_space {
-                sled::Mode::LowSpace
-            } else {
-                sled::Mode::HighThroughput
-            })
-            .open()?;
+        let db = sled_config(path.as_ref(), cache_bytes, low_space).open()?;
         Self::from_db(db, tenant)
     }
 

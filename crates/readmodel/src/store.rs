@@ -25,8 +25,11 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Postcard fails only on a type it cannot encode or a writer that
     // fails; stored values are plain data written into a Vec. An empty
     // value instead would be committed and only found corrupt on read.
-    postcard::to_extend(v, vec![VALUE_VERSION])
-        .expect("a read-model value is plain data that postcard always encodes")
+    // `to_io` writes into the Vec a slice at a time (`to_extend` goes
+    // through `Extend` a byte at a time: 7% of a rebuild).
+    let mut out = Vec::with_capacity(128);
+    out.push(VALUE_VERSION);
+    postcard::to_io(v, out).expect("a read-model value is plain data that postcard always encodes")
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, ReadModelError> {

@@ -20,7 +20,8 @@ use crate::ReadModelError;
 /// Format byte in front of every slot value.
 pub(crate) const SLOT_FORMAT: u8 = 1;
 
-const HEADER: usize = 8 + 8 + 2 + 4;
+/// Bytes of a version's header (period, seq, index, record length).
+pub(crate) const HEADER: usize = 8 + 8 + 2 + 4;
 
 /// Largest record a slot accepts (a FactRecord is bounded by the codec's
 /// text limits; this guards the length field against corruption).
@@ -197,22 +198,66 @@ pub(crate) fn encode(versions: &[Version]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + size);
     out.push(SLOT_FORMAT);
     for v in versions {
-        out.extend_from_slice(&v.period);
-        out.extend_from_slice(&v.seq.to_be_bytes());
-        out.extend_from_slice(&v.index.to_be_bytes());
-        // Records are bounded far below u32::MAX by the codec's limits.
-        out.extend_from_slice(
-            &u32::try_from(v.record.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&v.record);
+        put_version(&mut out, v);
     }
     out
 }
 
+/// The header and record of `v`, appended to `out`.
+fn put_version(out: &mut Vec<u8>, v: &Version) {
+    out.extend_from_slice(&v.period);
+    out.extend_from_slice(&v.seq.to_be_bytes());
+    out.extend_from_slice(&v.index.to_be_bytes());
+    // Records are bounded far below u32::MAX by the codec's limits.
+    out.extend_from_slice(
+        &u32::try_from(v.record.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(&v.record);
+}
+
+/// [`insert`] on a slot value in place (the projector stages slots as
+/// their stored bytes, so a slot is never decoded into versions nor
+/// encoded again): the bytes become exactly those of [`encode`] of the
+/// versions with `v` inserted. An empty `value` is an empty slot. `value`
+/// must be a well-formed slot (one the projector built or checked).
+pub(crate) fn insert_encoded(value: &mut Vec<u8>, v: &Version) {
+    if value.is_empty() {
+        value.push(SLOT_FORMAT);
+    }
+    let order = v.order();
+    // The first version not before `v` (most versions go at the end).
+    let mut at = 1;
+    let mut replaced = 0;
+    while at < value.len() {
+        let h = &value[at..at + HEADER];
+        let mut period = [0u8; 8];
+        period.copy_from_slice(&h[..8]);
+        let seq = u64::from_be_bytes(h[8..16].try_into().expect("8 bytes"));
+        let index = u16::from_be_bytes([h[16], h[17]]);
+        let len = u32::from_be_bytes([h[18], h[19], h[20], h[21]]) as usize;
+        let here = (period, seq, index);
+        if here >= order {
+            if here == order {
+                replaced = HEADER + len;
+            }
+            break;
+        }
+        at += HEADER + len;
+    }
+    if at == value.len() {
+        put_version(value, v);
+        return;
+    }
+    let mut one = Vec::with_capacity(HEADER + v.record.len());
+    put_version(&mut one, v);
+    value.splice(at..at + replaced, one);
+}
+
 /// Insert a version keeping the order; an equal (period, seq, index)
 /// replaces the old one (re-applying a record is idempotent).
+#[cfg(test)]
 pub(crate) fn insert(versions: &mut Vec<Version>, v: Version) {
     let order = v.order();
     let at = versions.partition_point(|x| x.order() < order);
@@ -223,6 +268,7 @@ pub(crate) fn insert(versions: &mut Vec<Version>, v: Version) {
 }
 
 /// The last version of `period` (any seq), in a sorted owned slot.
+#[cfg(test)]
 pub(crate) fn last_of_period(versions: &[Version], period: [u8; 8]) -> Option<&Version> {
     let end = versions.partition_point(|x| x.period <= period);
     end.checked_sub(1)
@@ -276,6 +322,37 @@ mod tests {
             Some(7)
         );
         assert_eq!(last_of_period(&s, v(3, 0, 0).period), None);
+    }
+
+    /// Inserting into the stored bytes gives the bytes of inserting into
+    /// the versions and encoding them, in any insertion order.
+    #[test]
+    fn insert_encoded_is_insert_then_encode() {
+        let all = [
+            v(2, 5, 0),
+            v(1, 3, 0),
+            v(2, 9, 1),
+            v(1, 7, 0),
+            v(2, 9, 0),
+            v(1, 7, 0),
+            v(3, 1, 0),
+            v(0, 8, 2),
+        ];
+        for start in 0..all.len() {
+            let mut owned = Vec::new();
+            let mut bytes = Vec::new();
+            for x in all.iter().cycle().skip(start).take(all.len()) {
+                insert(&mut owned, x.clone());
+                insert_encoded(&mut bytes, x);
+                assert_eq!(bytes, encode(&owned), "start {start}");
+            }
+        }
+        // A replaced version of another length.
+        let mut bytes = encode(&[v(1, 3, 0), v(2, 5, 0)]);
+        let mut longer = v(1, 3, 0);
+        longer.record = vec![1, 2, 3, 4, 5];
+        insert_encoded(&mut bytes, &longer);
+        assert_eq!(bytes, encode(&[longer, v(2, 5, 0)]));
     }
 
     #[test]

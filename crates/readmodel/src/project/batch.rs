@@ -5,13 +5,13 @@
 //! checkpoint, the running maximum recorded time and the current block of
 //! the time index, which every record advances, applied or skipped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use perfledger_log::integrity::Hash;
 use perfledger_log::Seq;
 use uuid::Uuid;
 
-use super::WRITE_CHUNK;
+use super::{SledWrite, WriteTap, WRITE_CHUNK};
 use crate::keys;
 use crate::store::{self, FactRecord};
 use crate::versions::{self, Version};
@@ -25,6 +25,14 @@ pub(super) struct RecordStage {
     pub(super) puts: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// A slot held in memory, as its stored bytes ([`versions`] layout: a new
+/// version is spliced in, never decoded and encoded again).
+pub(super) struct Staged {
+    bytes: Vec<u8>,
+    /// Changed in this batch (written at its commit).
+    dirty: bool,
+}
+
 /// Staged writes of one batch plus the state carried across records.
 pub(super) struct Batcher {
     pub(super) tree: sled::Tree,
@@ -36,11 +44,17 @@ pub(super) struct Batcher {
     pub(super) records_in_batch: usize,
     /// Current time-index block (number, bytes).
     pub(super) time_block: (u64, Vec<u8>),
-    /// Every slot this batch touches, whole (loaded on first touch).
-    pub(super) slots: BTreeMap<Vec<u8>, Vec<Version>>,
-    /// The slots the previous batch wrote, as written (memory is bounded
-    /// by two batches' slots).
-    pub(super) recent: BTreeMap<Vec<u8>, Vec<Version>>,
+    /// Slots in memory: every slot this batch touches, whole (loaded on
+    /// first touch, dirty once changed), and the slots the previous batch
+    /// wrote, as written (batches mostly touch the same slots; memory is
+    /// bounded by two batches' slots). Written in key order: the map's
+    /// order never reaches the tree.
+    pub(super) slots: HashMap<Vec<u8>, Staged>,
+    /// Bytes of the dirty slots and the other writes (about): the batch
+    /// commits early when it passes `stage_bytes`.
+    pub(super) staged_bytes: usize,
+    /// [`super::Projector::with_stage_bytes`].
+    pub(super) stage_bytes: usize,
     /// Other writes of fully applied records of this batch.
     pub(super) puts: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(super) record: RecordStage,
@@ -50,6 +64,8 @@ pub(super) struct Batcher {
     pub(super) tenant: String,
     /// The log's chain root after `checkpoint`, when known (stored with it).
     pub(super) chain: Option<Hash>,
+    /// Observer of the writes ([`super::Projector::with_write_tap`]).
+    pub(super) tap: Option<WriteTap>,
 }
 
 impl Batcher {
@@ -64,6 +80,12 @@ impl Batcher {
         self.record.puts.insert(key, value);
     }
 
+    /// The batch is due: `batch_records` records, or more staged bytes
+    /// than `stage_bytes` (bounds memory whatever the batch size).
+    pub(super) fn is_full(&self, batch_records: usize) -> bool {
+        self.records_in_batch >= batch_records || self.staged_bytes >= self.stage_bytes
+    }
+
     pub(super) fn put_if_absent(
         &mut self,
         key: Vec<u8>,
@@ -75,33 +97,47 @@ impl Batcher {
         Ok(())
     }
 
-    /// The slot `key`: staged in this batch, else written by the previous
-    /// batch (kept in memory: batches mostly touch the same slots), else
-    /// loaded from the tree without versions above the stored checkpoint
-    /// (leftovers of an interrupted batch).
-    pub(super) fn slot(&mut self, key: &[u8]) -> Result<&mut Vec<Version>, ReadModelError> {
+    /// The slot `key` as stored: in memory (touched by this batch or
+    /// written by the previous one), else loaded from the tree without
+    /// versions above the stored checkpoint (leftovers of an interrupted
+    /// batch). Loading checks the value (a corrupt slot is an error).
+    fn slot(&mut self, key: &[u8]) -> Result<&mut Staged, ReadModelError> {
         // Two lookups instead of `entry` so that a hit allocates no key.
         if !self.slots.contains_key(key) {
-            let loaded = match self.recent.remove(key) {
-                Some(slot) => slot,
-                None => match self.tree.get(key)? {
-                    Some(v) => versions::parse(key, &v)?
-                        .into_iter()
-                        .filter(|x| x.seq <= self.committed)
-                        .map(|x| x.to_owned())
-                        .collect(),
-                    None => Vec::new(),
-                },
+            let bytes = match self.tree.get(key)? {
+                None => Vec::new(),
+                Some(v) => {
+                    let all = versions::parse(key, &v)?;
+                    if all.iter().all(|x| x.seq <= self.committed) {
+                        v.to_vec()
+                    } else {
+                        let kept: Vec<Version> = all
+                            .into_iter()
+                            .filter(|x| x.seq <= self.committed)
+                            .map(|x| x.to_owned())
+                            .collect();
+                        if kept.is_empty() {
+                            Vec::new()
+                        } else {
+                            versions::encode(&kept)
+                        }
+                    }
+                }
             };
-            self.slots.insert(key.to_vec(), loaded);
+            self.slots.insert(
+                key.to_vec(),
+                Staged {
+                    bytes,
+                    dirty: false,
+                },
+            );
         }
-        match self.slots.get_mut(key) {
-            Some(slot) => Ok(slot),
-            None => Err(ReadModelError::Corrupt {
+        self.slots
+            .get_mut(key)
+            .ok_or_else(|| ReadModelError::Corrupt {
                 key: hex::encode(key),
                 detail: "slot vanished from the batch".to_string(),
-            }),
-        }
+            })
     }
 
     /// The latest version of `period` in slot `key` (this record's own
@@ -120,8 +156,12 @@ impl Batcher {
         {
             return Ok(Some(store::decode_fact(key, &v.record)?));
         }
-        match versions::last_of_period(self.slot(key)?, period) {
-            Some(v) => Ok(Some(store::decode_fact(key, &v.record)?)),
+        let slot = &self.slot(key)?.bytes;
+        if slot.is_empty() {
+            return Ok(None);
+        }
+        match versions::find_at(key, slot, period, u64::MAX)? {
+            Some(v) => Ok(Some(store::decode_fact(key, v.record)?)),
             None => Ok(None),
         }
     }
@@ -147,9 +187,19 @@ impl Batcher {
     pub(super) fn commit_record(&mut self) -> Result<(), ReadModelError> {
         let rec = std::mem::take(&mut self.record);
         for (key, version) in rec.versions {
-            versions::insert(self.slot(&key)?, version);
+            let slot = self.slot(&key)?;
+            let mut added = versions::HEADER + version.record.len();
+            if !slot.dirty {
+                slot.dirty = true;
+                added += slot.bytes.len();
+            }
+            versions::insert_encoded(&mut slot.bytes, &version);
+            self.staged_bytes += added;
         }
-        self.puts.extend(rec.puts);
+        for (k, v) in rec.puts {
+            self.staged_bytes += k.len() + v.len();
+            self.puts.insert(k, v);
+        }
         self.records_in_batch += 1;
         Ok(())
     }
@@ -158,46 +208,69 @@ impl Batcher {
     pub(super) fn commit_batch(&mut self) -> Result<(), ReadModelError> {
         self.record = RecordStage::default();
         if self.records_in_batch == 0 {
-            self.slots.clear();
+            self.slots.retain(|_, s| !s.dirty);
             self.puts.clear();
+            self.staged_bytes = 0;
             return Ok(());
         }
-        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for (key, slot) in &self.slots {
-            if !slot.is_empty() {
-                writes.push((key.clone(), versions::encode(slot)));
-            }
-        }
-        // What this batch wrote is what the next one most likely touches.
-        self.recent = std::mem::take(&mut self.slots);
-        writes.extend(std::mem::take(&mut self.puts));
-        writes.push((
-            keys::time_block_key(self.time_block.0),
-            self.time_block.1.clone(),
-        ));
-        writes.push((
-            keys::META_MAXREC.to_vec(),
-            self.maxrec.to_be_bytes().to_vec(),
-        ));
+        let puts = std::mem::take(&mut self.puts);
+        let mut meta: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (
+                keys::time_block_key(self.time_block.0),
+                self.time_block.1.clone(),
+            ),
+            (
+                keys::META_MAXREC.to_vec(),
+                self.maxrec.to_be_bytes().to_vec(),
+            ),
+        ];
         if let Some(root) = self.chain {
-            writes.push((keys::META_CHAIN.to_vec(), root.to_vec()));
+            meta.push((keys::META_CHAIN.to_vec(), root.to_vec()));
         }
-        writes.push((
+        meta.push((
             keys::META_CHECKPOINT.to_vec(),
             self.checkpoint.to_be_bytes().to_vec(),
         ));
+        let mut slots: Vec<(&[u8], &[u8])> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.dirty && !s.bytes.is_empty())
+            .map(|(k, s)| (k.as_slice(), s.bytes.as_slice()))
+            .collect();
+        slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let writes: Vec<(&[u8], &[u8])> = slots
+            .into_iter()
+            .chain(puts.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+            .chain(meta.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+            .collect();
         // The checkpoint is the last write of the last chunk.
         let chunks = writes.len().div_ceil(WRITE_CHUNK);
         for (i, chunk) in writes.chunks(WRITE_CHUNK).enumerate() {
+            let remove_chain = i + 1 == chunks && self.chain.is_none();
+            super::tap(
+                self.tap.as_ref(),
+                SledWrite::Batch {
+                    writes: chunk,
+                    remove_chain,
+                },
+            );
             let mut batch = sled::Batch::default();
-            if i + 1 == chunks && self.chain.is_none() {
+            if remove_chain {
                 batch.remove(keys::META_CHAIN);
             }
             for (k, v) in chunk {
-                batch.insert(k.as_slice(), v.as_slice());
+                batch.insert(*k, *v);
             }
             self.tree.apply_batch(batch)?;
         }
+        // What this batch wrote is what the next one most likely touches;
+        // what it only kept from the previous one is let go.
+        self.slots.retain(|_, s| {
+            let keep = s.dirty;
+            s.dirty = false;
+            keep
+        });
+        self.staged_bytes = 0;
         self.committed = self.checkpoint;
         self.records_in_batch = 0;
         Ok(())

@@ -102,11 +102,11 @@ impl Sink for CatchUpSink<'_> {
                 checkpoint: b.committed,
             });
         }
-        if b.records_in_batch >= self.projector.batch_records {
+        if b.is_full(self.projector.batch_records) {
             self.since_flush += b.records_in_batch as u64;
             b.commit_batch()?;
             if self.since_flush >= self.projector.flush_every {
-                self.projector.rm.flush()?;
+                self.projector.flush()?;
                 self.since_flush = 0;
             }
             (self.progress)(Progress {
@@ -129,7 +129,7 @@ pub(super) struct FollowSink<'a> {
 impl Sink for FollowSink<'_> {
     fn apply(&mut self, rec: &LogRecord, root: Hash) -> Result<(), ProjectError> {
         apply_checked(&mut self.b, rec, root)?;
-        if self.b.records_in_batch >= self.batch_records {
+        if self.b.is_full(self.batch_records) {
             self.b.commit_batch()?;
             (self.progress)(Progress {
                 applied: self.b.checkpoint - self.start,

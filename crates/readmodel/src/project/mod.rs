@@ -1,9 +1,10 @@
 //! The projector: log records → read-model writes, committed in batches
 //! together with the checkpoint.
 //!
-//! Commit protocol: a batch (at most [`BATCH_RECORDS`] records) stages its
-//! writes in memory: whole fact-version slots ([`crate::versions`]) and the
-//! other keys. A batch small enough for one `apply_batch` (at most
+//! Commit protocol: a batch (at most [`BATCH_RECORDS`] records, or fewer
+//! once it has staged [`STAGE_BYTES`]) stages its writes in memory: whole
+//! fact-version slots ([`crate::versions`], held as their stored bytes, a
+//! new version spliced in) and the other keys. A batch small enough for one `apply_batch` (at most
 //! [`WRITE_CHUNK`] keys) commits in one, checkpoint included. A larger one
 //! (catch-up, rebuild) is applied in chunks of at most [`WRITE_CHUNK`] keys
 //! and the checkpoint goes in the last chunk. That is still atomic as seen
@@ -13,7 +14,11 @@
 //! and after a crash the projector drops versions above the checkpoint as it
 //! reloads a slot and re-applies the same records to the same keys. Small
 //! chunks keep sled's memory bounded; one key per slot per batch (not one
-//! per event) is what makes a rebuild fast.
+//! per event) is what makes a rebuild fast, and long batches bounded by
+//! their staged bytes rather than a short record count write each slot
+//! about once in a rebuild instead of once per batch it spans (sled's
+//! writes are a third of a rebuild). The slots a batch wrote stay in
+//! memory for the next batch (memory: two batches' staged bytes).
 //!
 //! Tenancy: the read model belongs to one tenant; records on other tenants'
 //! subjects are skipped without being decoded, but still advance the
@@ -54,7 +59,7 @@ mod read_ahead;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use futures::{FutureExt, StreamExt};
 use perfledger_log::integrity::{self, ChainCheck};
@@ -69,12 +74,17 @@ use read_ahead::read_ahead;
 
 pub(crate) use entity::body_unit;
 
-/// Records per batch (one checkpoint each) in catch-up and follow.
-pub const BATCH_RECORDS: usize = 65_536;
+/// Most records per batch (one checkpoint each) in catch-up and follow;
+/// [`STAGE_BYTES`] usually cuts a catch-up's batches first.
+pub const BATCH_RECORDS: usize = 1 << 20;
 /// Records between explicit flushes during catch-up.
 pub const FLUSH_EVERY: u64 = 65_536;
 /// Records between progress reports within a catch-up batch.
 const PROGRESS_EVERY: usize = 4_096;
+/// Staged bytes (changed slots and other writes) at which a batch commits
+/// before its record count: bounds the batch's memory, so batches can be
+/// long (fewer rewrites of the same slots) without it growing.
+pub const STAGE_BYTES: usize = 32 * 1024 * 1024;
 /// Most keys in one sled `apply_batch` (bounds sled's memory).
 pub const WRITE_CHUNK: usize = 1_024;
 /// Most records held back waiting for a checkpoint to vouch for them;
@@ -95,12 +105,43 @@ pub struct Progress {
     pub checkpoint: Seq,
 }
 
+/// One step of what the projector hands to sled, in order: a write batch
+/// (`remove_chain`: it also removes the stored chain root) or a flush.
+#[derive(Debug, Clone, Copy)]
+pub enum SledWrite<'a> {
+    /// One `apply_batch`: these inserts, in this order.
+    Batch {
+        /// Keys and values inserted.
+        writes: &'a [(&'a [u8], &'a [u8])],
+        /// The batch also removes the stored chain root.
+        remove_chain: bool,
+    },
+    /// A flush of the database.
+    Flush,
+}
+
+/// An observer of the projector's writes, called before each reaches
+/// sled (the benchmark records them to replay into a bare sled: sled's own
+/// cost of exactly this write stream).
+pub type WriteTap = std::sync::Arc<std::sync::Mutex<dyn FnMut(SledWrite<'_>) + Send>>;
+
+/// Hand `w` to the tap, if any.
+fn tap(tap: Option<&WriteTap>, w: SledWrite<'_>) {
+    if let Some(t) = tap {
+        // A tap that panicked poisons the lock; the writes still go on.
+        let mut f = t.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(w);
+    }
+}
+
 /// Consumes the log into a [`ReadModel`].
 #[derive(Clone)]
 pub struct Projector {
     rm: ReadModel,
     batch_records: usize,
     flush_every: u64,
+    stage_bytes: usize,
+    tap: Option<WriteTap>,
 }
 
 impl Projector {
@@ -110,7 +151,21 @@ impl Projector {
             rm: rm.clone(),
             batch_records: BATCH_RECORDS,
             flush_every: FLUSH_EVERY,
+            stage_bytes: STAGE_BYTES,
+            tap: None,
         }
+    }
+
+    /// Hand every write batch and flush to `tap` before it reaches sled.
+    pub fn with_write_tap(mut self, tap: WriteTap) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// Flush the read model (told to the tap first).
+    fn flush(&self) -> Result<(), ReadModelError> {
+        tap(self.tap.as_ref(), SledWrite::Flush);
+        self.rm.flush()
     }
 
     /// Records per atomic batch (tests use small batches to exercise
@@ -126,6 +181,13 @@ impl Projector {
         self
     }
 
+    /// Staged bytes at which a batch commits before its record count
+    /// ([`STAGE_BYTES`]; tests use small values to commit mid-batch).
+    pub fn with_stage_bytes(mut self, n: usize) -> Self {
+        self.stage_bytes = n.max(1);
+        self
+    }
+
     fn batcher(&self) -> Result<Batcher, ReadModelError> {
         let checkpoint = self.rm.checkpoint()?;
         Ok(Batcher {
@@ -135,13 +197,15 @@ impl Projector {
             maxrec: self.rm.max_recorded_at()?,
             records_in_batch: 0,
             time_block: self.rm.time_block_at(checkpoint)?,
-            slots: BTreeMap::new(),
-            recent: BTreeMap::new(),
+            slots: HashMap::new(),
+            staged_bytes: 0,
+            stage_bytes: self.stage_bytes,
             puts: BTreeMap::new(),
             record: RecordStage::default(),
             entities: HashSet::new(),
             tenant: self.rm.tenant().as_str().to_string(),
             chain: self.rm.chain_root()?,
+            tap: self.tap.clone(),
         })
     }
 
@@ -174,7 +238,7 @@ impl Projector {
                 b.commit_batch()?;
                 return Err(e);
             }
-            if b.records_in_batch >= self.batch_records {
+            if b.is_full(self.batch_records) {
                 b.commit_batch()?;
             }
         }
@@ -219,20 +283,20 @@ impl Projector {
             let rec = item?;
             if let Err(e) = gate.push(rec, &mut sink) {
                 sink.b.commit_batch()?;
-                self.rm.flush()?;
+                self.flush()?;
                 return Err(e);
             }
         }
         if let Err(e) = gate.drain(&mut sink) {
             sink.b.commit_batch()?;
-            self.rm.flush()?;
+            self.flush()?;
             return Err(e);
         }
         let CatchUpSink {
             mut b, progress, ..
         } = sink;
         b.commit_batch()?;
-        self.rm.flush()?;
+        self.flush()?;
         if b.checkpoint < head {
             return Err(ProjectError::Gap {
                 expected: b.checkpoint + 1,
@@ -277,7 +341,7 @@ impl Projector {
         };
         let stop = |sink: &mut FollowSink<'_>, e: ProjectError| -> Result<Seq, ProjectError> {
             sink.b.commit_batch()?;
-            self.rm.flush()?;
+            self.flush()?;
             Err(e)
         };
         loop {
@@ -291,6 +355,7 @@ impl Projector {
                     }
                     if sink.b.records_in_batch > 0 {
                         sink.b.commit_batch()?;
+                        tap(self.tap.as_ref(), SledWrite::Flush);
                         self.rm.flush_async().await?;
                         (sink.progress)(report(&sink.b));
                     }
@@ -302,7 +367,7 @@ impl Projector {
                     return stop(&mut sink, e);
                 }
                 sink.b.commit_batch()?;
-                self.rm.flush()?;
+                self.flush()?;
                 (sink.progress)(report(&sink.b));
                 return Ok(sink.b.checkpoint);
             };

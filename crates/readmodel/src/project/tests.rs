@@ -105,17 +105,20 @@ async fn read_ahead_delivers_every_record_in_order() {
 #[test]
 fn batch_size_does_not_change_the_bytes() {
     let recs = records();
-    let digest = |batch: usize| {
+    let digest = |batch: usize, stage_bytes: usize| {
         let rm = temporary();
         Projector::new(&rm)
             .with_batch_records(batch)
+            .with_stage_bytes(stage_bytes)
             .apply_records(&recs)
             .unwrap();
         rm.content_digest().unwrap()
     };
-    let one = digest(1);
-    assert_eq!(one, digest(7));
-    assert_eq!(one, digest(BATCH_RECORDS));
+    let one = digest(1, STAGE_BYTES);
+    assert_eq!(one, digest(7, STAGE_BYTES));
+    assert_eq!(one, digest(BATCH_RECORDS, STAGE_BYTES));
+    // Batches cut by their staged bytes, not their records.
+    assert_eq!(one, digest(BATCH_RECORDS, 4 * 1024));
 }
 
 /// Another tenant writing the same references (same units, periods and
