@@ -5,6 +5,8 @@
 //! percentiles and their printed form, the load average printed beside
 //! figures on a shared machine, and the generated council log.
 
+pub mod sled_ceiling;
+
 use std::time::Duration;
 
 use perfledger_log::{EmbeddedLog, EventLog, LogError};

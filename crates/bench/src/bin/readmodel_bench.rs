@@ -1,10 +1,18 @@
 //! Read-model benchmark (release mode): a generated large council over ten
 //! years (≥ 1M events, deterministic from a seed) on the embedded log.
-//! Prints side by side: full rebuild vs raw read of the same log, as-of
-//! dashboard latency p50/p99 vs a full replay to the same point, and peak
-//! memory (VmHWM).
+//! Prints side by side: full rebuild vs raw read of the same log, and vs
+//! sled's own ceiling for the same keys (the rebuilt read model's final
+//! keys and values bulk-written into a fresh sled with the read model's
+//! configuration, the floor of any rebuild that produces this read model;
+//! and the projector's own write stream replayed into a fresh sled with no
+//! projection work), the rebuilt read model's content digest (equal digests:
+//! byte-identical read models), as-of dashboard latency p50/p99 vs a full
+//! replay to the same point, and peak memory (VmHWM).
 //!
-//! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--dir PATH] [--queries N] [--keep-read-model]`
+//! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--years N] [--dir PATH] [--queries N] [--keep-read-model] [--no-stream-ceiling]`
+//!
+//! `--no-stream-ceiling` skips the write-stream ceiling (it records the
+//! projector's writes in a file as large as everything it writes).
 //!
 //! `--nats` runs the same log through JetStream instead (its own
 //! nats-server, `NATS_SERVER` to pick the binary): raw ordered-consumer read
@@ -65,8 +73,8 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
         .count()
 }
 
-/// Clear `rm`, rebuild it from `log` and print `rebuild <ms> <VmHWM>` (the
-/// line [`rebuild_in_child`] reads).
+/// Clear `rm`, rebuild it from `log` and print `rebuild <ms> <VmHWM>
+/// <content digest>` (the line [`rebuild_in_child`] reads).
 async fn rebuild_and_report<L: EventLog>(
     log: &L,
     rm: &ReadModel,
@@ -76,34 +84,57 @@ async fn rebuild_and_report<L: EventLog>(
     let t = Instant::now();
     projector.catch_up(log, &mut |_| {}).await?;
     let ms = t.elapsed().as_millis();
-    println!("rebuild {ms} {}", vm_hwm().replace(' ', ""));
+    // Peak memory first: the digest reads the whole tree.
+    let hwm = vm_hwm().replace(' ', "");
+    println!("rebuild {ms} {hwm} {}", rm.content_digest()?);
     Ok(())
 }
 
-/// Run this binary as a rebuild child with `args`; returns the rebuild time
-/// and the child's peak memory (VmHWM: the rebuild's own, not the parent's).
-fn rebuild_in_child(
+/// Run this binary as a child with `args`; returns the words after `tag`
+/// on the child's last line (a child's peak memory is its own).
+fn run_child(
     args: &[&std::ffi::OsStr],
-) -> Result<(Duration, String), Box<dyn std::error::Error>> {
+    tag: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let out = std::process::Command::new(std::env::current_exe()?)
         .args(args)
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut parts = text.trim().split(' ');
-    match (
-        out.status.success(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (true, Some("rebuild"), Some(ms), Some(hwm)) => {
-            Ok((Duration::from_millis(ms.parse()?), hwm.to_string()))
-        }
+    let words: Vec<String> = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    match words.split_first() {
+        Some((first, rest)) if out.status.success() && first == tag => Ok(rest.to_vec()),
         _ => Err(format!(
-            "rebuild child failed: {text} {}",
+            "{tag} child failed: {text} {}",
             String::from_utf8_lossy(&out.stderr)
         )
         .into()),
+    }
+}
+
+/// What a rebuild child reports.
+struct Rebuilt {
+    time: Duration,
+    /// The child's peak memory (VmHWM).
+    hwm: String,
+    /// [`ReadModel::content_digest`] of the result.
+    digest: String,
+}
+
+/// Run this binary as a rebuild child with `args`.
+fn rebuild_in_child(args: &[&std::ffi::OsStr]) -> Result<Rebuilt, Box<dyn std::error::Error>> {
+    match &run_child(args, "rebuild")?[..] {
+        [ms, hwm, digest] => Ok(Rebuilt {
+            time: Duration::from_millis(ms.parse()?),
+            hwm: hwm.clone(),
+            digest: digest.clone(),
+        }),
+        other => Err(format!("rebuild child said {other:?}").into()),
     }
 }
 
@@ -127,7 +158,17 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
     if let Some(f) = arg("--flush-every").and_then(|v| v.parse().ok()) {
         projector = projector.with_flush_every(f);
     }
-    rebuild_and_report(&log, &rm, projector).await
+    if let Some(mb) = arg("--stage-mb").and_then(|v| v.parse::<usize>().ok()) {
+        projector = projector.with_stage_bytes(mb * 1024 * 1024);
+    }
+    let Some(path) = arg("--record-stream") else {
+        return rebuild_and_report(&log, &rm, projector).await;
+    };
+    let recorder =
+        perfledger_bench::sled_ceiling::StreamRecorder::create(std::path::Path::new(&path))?;
+    projector = projector.with_write_tap(recorder.tap());
+    rebuild_and_report(&log, &rm, projector).await?;
+    recorder.finish()
 }
 
 /// Child mode: rebuild `dir/readmodel` from the JetStream stream at `url`.
@@ -203,7 +244,9 @@ async fn nats_mode(seed: u64, shape: Shape) -> Result<(), Box<dyn std::error::Er
 
     let tmp = tempfile::tempdir()?;
     let url = server.url();
-    let (rebuild, hwm) = rebuild_in_child(&[
+    let Rebuilt {
+        time: rebuild, hwm, ..
+    } = rebuild_in_child(&[
         "--rebuild-only-nats".as_ref(),
         url.as_ref(),
         tmp.path().as_os_str(),
@@ -273,37 +316,114 @@ async fn read_baselines(log: &EmbeddedLog) -> Result<ReadBaselines, Box<dyn std:
     })
 }
 
+/// sled's ceilings for the rebuilt read model's keys, each a time and what
+/// it wrote (see the module docs).
+struct Ceilings {
+    /// (a) The final keys and values bulk-written: time, keys, bytes.
+    final_keys: (Duration, u64, u64),
+    /// (b) The projector's write stream replayed: time, batches, bytes.
+    stream: Option<(Duration, u64, u64)>,
+}
+
+/// Measure both ceilings in child processes (fresh sleds under `base`);
+/// the write stream is recorded by a second rebuild, whose digest must be
+/// the first one's.
+fn measure_ceilings(
+    base: &std::path::Path,
+    digest: &str,
+) -> Result<Ceilings, Box<dyn std::error::Error>> {
+    let parse = |w: Vec<String>| -> Result<(Duration, u64, u64), Box<dyn std::error::Error>> {
+        match &w[..] {
+            [ms, n, bytes] => Ok((
+                Duration::from_millis(ms.parse()?),
+                n.parse()?,
+                bytes.parse()?,
+            )),
+            other => Err(format!("ceiling child said {other:?}").into()),
+        }
+    };
+    let final_keys = parse(run_child(
+        &["--ceiling-final".as_ref(), base.as_os_str()],
+        "ceiling",
+    )?)?;
+    if std::env::args().any(|a| a == "--no-stream-ceiling") {
+        return Ok(Ceilings {
+            final_keys,
+            stream: None,
+        });
+    }
+    let file = base.join("stream.bin");
+    let again = rebuild_in_child(&[
+        "--rebuild-only".as_ref(),
+        base.as_os_str(),
+        "--record-stream".as_ref(),
+        file.as_os_str(),
+    ])?;
+    assert_eq!(
+        again.digest, digest,
+        "a second rebuild gives the same bytes"
+    );
+    let stream = parse(run_child(
+        &["--ceiling-stream".as_ref(), base.as_os_str()],
+        "ceiling",
+    )?);
+    std::fs::remove_file(&file)?;
+    Ok(Ceilings {
+        final_keys,
+        stream: Some(stream?),
+    })
+}
+
 /// The rebuild table: raw read, raw read + decode and the full rebuild of
-/// `events` events, each against the raw read; then the read model's size.
+/// `events` events, each against the raw read, and sled's ceilings against
+/// the rebuild; then the read model's size.
 fn print_rebuild_table(
     b: &ReadBaselines,
     events: u64,
     rebuild: Duration,
+    ceilings: Option<&Ceilings>,
     rm: &ReadModel,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let per_sec = |d: Duration| (events as u128 * 1000) / d.as_millis().max(1);
     println!();
-    println!("| | time | events/s | vs raw read |");
-    println!("|---|---|---|---|");
+    println!("load average: {}", perfledger_bench::load_average());
+    println!("| | time | events/s | vs raw read | ceiling / rebuild |");
+    println!("|---|---|---|---|---|");
+    let vs = |base: Duration, d: Duration| base.as_secs_f64() / d.as_secs_f64();
     println!(
-        "| raw read ({} records, {} MB) | {:.2?} | {} | 1.00x |",
+        "| raw read ({} records, {} MB) | {:.2?} | {} | 1.00x | |",
         b.n,
         b.bytes / 1_000_000,
         b.raw,
         per_sec(b.raw)
     );
     println!(
-        "| raw read + decode | {:.2?} | {} | {:.2}x |",
+        "| raw read + decode | {:.2?} | {} | {:.2}x | |",
         b.raw_decode,
         per_sec(b.raw_decode),
-        b.raw.as_secs_f64() / b.raw_decode.as_secs_f64()
+        vs(b.raw, b.raw_decode)
     );
     println!(
-        "| full rebuild (projector) | {:.2?} | {} | {:.2}x |",
+        "| full rebuild (projector) | {:.2?} | {} | {:.2}x | |",
         rebuild,
         per_sec(rebuild),
-        b.raw.as_secs_f64() / rebuild.as_secs_f64()
+        vs(b.raw, rebuild)
     );
+    if let Some(c) = ceilings {
+        let (t, keys, bytes) = c.final_keys;
+        println!(
+            "| sled ceiling (a): the final {keys} keys ({} MB) bulk-written | {t:.2?} | | | {:.2}x |",
+            bytes / 1_000_000,
+            vs(t, rebuild)
+        );
+        if let Some((t, batches, bytes)) = c.stream {
+            println!(
+                "| sled ceiling (b): the projector's write stream ({batches} batches, {} MB) replayed | {t:.2?} | | | {:.2}x |",
+                bytes / 1_000_000,
+                vs(t, rebuild)
+            );
+        }
+    }
     println!(
         "read model: {} keys, {} MB on disk",
         rm.len(),
@@ -318,6 +438,10 @@ struct Latencies {
     unit: Vec<Duration>,
     council: Vec<Duration>,
     replay: Vec<Duration>,
+    /// Peak memory (VmHWM) of this process after the read-model queries,
+    /// before the replays (which hold the domain aggregates of the whole
+    /// log in memory).
+    query_hwm: String,
 }
 
 /// Step 4, as-of dashboard latency (random unit/council, quarter, position),
@@ -355,6 +479,7 @@ async fn as_of_latencies(
         }
     }
     unit_lat.sort();
+    let query_hwm = vm_hwm();
     council_lat.sort();
     let mut replay = Vec::new();
     for (unit, p, s, _, reported) in &samples {
@@ -368,6 +493,7 @@ async fn as_of_latencies(
         unit: unit_lat,
         council: council_lat,
         replay,
+        query_hwm,
     })
 }
 
@@ -400,6 +526,12 @@ fn print_latency_table(l: &Latencies) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = arg("--rebuild-only") {
         return rebuild_only(std::path::Path::new(&dir)).await;
+    }
+    if let Some(dir) = arg("--ceiling-final") {
+        return perfledger_bench::sled_ceiling::final_keys(std::path::Path::new(&dir));
+    }
+    if let Some(dir) = arg("--ceiling-stream") {
+        return perfledger_bench::sled_ceiling::replay_stream(std::path::Path::new(&dir));
     }
     if let Some(url) = arg("--rebuild-only-nats") {
         let args: Vec<String> = std::env::args().collect();
@@ -444,23 +576,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(log);
     // `--keep-read-model` reuses a read model already built at the head
     // (to measure queries alone).
-    let (rebuild, child_hwm) = if std::env::args().any(|a| a == "--keep-read-model") {
-        (Duration::ZERO, "-".to_string())
+    let (rebuilt, ceilings) = if std::env::args().any(|a| a == "--keep-read-model") {
+        let none = Rebuilt {
+            time: Duration::ZERO,
+            hwm: "-".to_string(),
+            digest: "-".to_string(),
+        };
+        (none, None)
     } else {
-        rebuild_in_child(&["--rebuild-only".as_ref(), base.as_os_str()])?
+        let rebuilt = rebuild_in_child(&["--rebuild-only".as_ref(), base.as_os_str()])?;
+        let ceilings = measure_ceilings(&base, &rebuilt.digest)?;
+        (rebuilt, Some(ceilings))
     };
     let log = EmbeddedLog::open(&log_dir).await?;
     let rm = ReadModel::open(&rm_dir, &bench_tenant())?;
     let cp = rm.checkpoint()?;
     assert_eq!(cp, head, "rebuild reached the head");
-    print_rebuild_table(&baselines, events, rebuild, &rm)?;
+    print_rebuild_table(&baselines, events, rebuilt.time, ceilings.as_ref(), &rm)?;
+    println!("read model content digest: {}", rebuilt.digest);
 
     // 4. As-of dashboard latency (random unit/council, quarter, position).
     let latencies = as_of_latencies(&log, &rm, seed, &shape, head, queries).await?;
     print_latency_table(&latencies);
     println!();
     println!(
-        "peak memory (VmHWM): rebuild process {child_hwm}; query/replay process {}",
+        "peak memory (VmHWM): rebuild process {}; query process {} (before the replays); query/replay process {}",
+        rebuilt.hwm,
+        latencies.query_hwm,
         vm_hwm()
     );
     Ok(())

@@ -1,0 +1,200 @@
+//! sled's ceiling for a read model's keys (`readmodel_bench`): bulk writes
+//! into a fresh sled with the read model's configuration
+//! ([`perfledger_readmodel::sled_config`]), timing only what sled does:
+//! (a) the final keys and values of a rebuilt read model, the floor of any
+//! rebuild producing it; (b) the projector's own write stream, recorded
+//! through [`perfledger_readmodel::Projector::with_write_tap`] and replayed
+//! batch for batch and flush for flush, with no projection work.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use perfledger_readmodel::{SledWrite, WriteTap, CACHE_BYTES, TREE, WRITE_CHUNK};
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// A fresh sled at `path` (anything there first removed) configured
+/// as a read model is, and its read-model tree.
+fn fresh(path: &Path) -> Result<(sled::Db, sled::Tree), BoxError> {
+    if path.exists() {
+        std::fs::remove_dir_all(path)?;
+    }
+    let db = perfledger_readmodel::sled_config(path, CACHE_BYTES, false).open()?;
+    let tree = db.open_tree(TREE)?;
+    Ok((db, tree))
+}
+
+/// Apply `writes` as one batch, timed (building the batch included, as
+/// the projector pays it too).
+fn apply(
+    tree: &sled::Tree,
+    writes: &[(Vec<u8>, Vec<u8>)],
+    remove_chain: bool,
+) -> Result<Duration, BoxError> {
+    let t = Instant::now();
+    let mut batch = sled::Batch::default();
+    if remove_chain {
+        // The read model's chain-root key (`keys::META_CHAIN`).
+        batch.remove(&b"mchain"[..]);
+    }
+    for (k, v) in writes {
+        batch.insert(k.as_slice(), v.as_slice());
+    }
+    tree.apply_batch(batch)?;
+    Ok(t.elapsed())
+}
+
+/// Child mode (a): every key and value of `dir/readmodel`, in key
+/// order, in batches of the projector's chunk size, into a fresh sled
+/// at `dir/ceiling-final`, then a flush. Prints `ceiling <ms> <keys> <bytes>`.
+pub fn final_keys(dir: &Path) -> Result<(), BoxError> {
+    let src = perfledger_readmodel::sled_config(&dir.join("readmodel"), CACHE_BYTES, false)
+        .open()?
+        .open_tree(TREE)?;
+    let (db, tree) = fresh(&dir.join("ceiling-final"))?;
+    let (mut spent, mut keys, mut bytes) = (Duration::ZERO, 0usize, 0usize);
+    let mut chunk = Vec::with_capacity(WRITE_CHUNK);
+    let mut it = src.iter();
+    loop {
+        // Reading the source is not timed.
+        chunk.clear();
+        for r in it.by_ref().take(WRITE_CHUNK) {
+            let (k, v) = r?;
+            chunk.push((k.to_vec(), v.to_vec()));
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        keys += chunk.len();
+        bytes += chunk.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        spent += apply(&tree, &chunk, false)?;
+    }
+    let t = Instant::now();
+    db.flush()?;
+    spent += t.elapsed();
+    println!("ceiling {} {keys} {bytes}", spent.as_millis());
+    drop(db);
+    std::fs::remove_dir_all(dir.join("ceiling-final"))?;
+    Ok(())
+}
+
+/// Writes the projector's write stream to a file: per step a tag byte,
+/// 0 = batch (then remove-chain byte, count, and length-prefixed keys
+/// and values), 1 = flush; integers little-endian u32.
+pub struct StreamRecorder {
+    out: Arc<Mutex<(BufWriter<std::fs::File>, Option<std::io::Error>)>>,
+}
+
+impl StreamRecorder {
+    /// A recorder writing to a new file at `path`.
+    pub fn create(path: &Path) -> Result<Self, BoxError> {
+        let f = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+        Ok(StreamRecorder {
+            out: Arc::new(Mutex::new((f, None))),
+        })
+    }
+
+    /// The tap to hand to the projector.
+    pub fn tap(&self) -> WriteTap {
+        let out = self.out.clone();
+        Arc::new(Mutex::new(move |w: SledWrite<'_>| {
+            let mut guard = out.lock().expect("the recorder is used by one thread");
+            let (f, failed) = &mut *guard;
+            if failed.is_none() {
+                if let Err(e) = record(f, w) {
+                    *failed = Some(e);
+                }
+            }
+        }))
+    }
+
+    /// Flush the file; the first write error, if any.
+    pub fn finish(self) -> Result<(), BoxError> {
+        let mut guard = self.out.lock().expect("the recorder is used by one thread");
+        let (f, failed) = &mut *guard;
+        if let Some(e) = failed.take() {
+            return Err(e.into());
+        }
+        f.flush()?;
+        Ok(())
+    }
+}
+
+fn len32(n: usize) -> std::io::Result<[u8; 4]> {
+    u32::try_from(n)
+        .map(u32::to_le_bytes)
+        .map_err(|_| std::io::Error::other("a write larger than 4 GB"))
+}
+
+fn record(f: &mut impl Write, w: SledWrite<'_>) -> std::io::Result<()> {
+    match w {
+        SledWrite::Flush => f.write_all(&[1]),
+        SledWrite::Batch {
+            writes,
+            remove_chain,
+        } => {
+            f.write_all(&[0, u8::from(remove_chain)])?;
+            f.write_all(&len32(writes.len())?)?;
+            for (k, v) in writes {
+                f.write_all(&len32(k.len())?)?;
+                f.write_all(k)?;
+                f.write_all(&len32(v.len())?)?;
+                f.write_all(v)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn read32(r: &mut impl Read) -> std::io::Result<usize> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b) as usize)
+}
+
+fn read_bytes(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut v = vec![0u8; read32(r)?];
+    r.read_exact(&mut v)?;
+    Ok(v)
+}
+
+/// Child mode (b): replay the recorded stream `dir/stream.bin` into a
+/// fresh sled at `dir/ceiling-stream`, batch for batch and flush for
+/// flush. Prints `ceiling <ms> <batches> <bytes>`.
+pub fn replay_stream(dir: &Path) -> Result<(), BoxError> {
+    let (db, tree) = fresh(&dir.join("ceiling-stream"))?;
+    let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(dir.join("stream.bin"))?);
+    let (mut spent, mut batches, mut bytes) = (Duration::ZERO, 0usize, 0usize);
+    let mut writes = Vec::with_capacity(WRITE_CHUNK);
+    loop {
+        let mut tag = [0u8; 1];
+        match r.read_exact(&mut tag) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e.into()),
+        }
+        if tag[0] == 1 {
+            let t = Instant::now();
+            db.flush()?;
+            spent += t.elapsed();
+            continue;
+        }
+        let mut remove = [0u8; 1];
+        r.read_exact(&mut remove)?;
+        writes.clear();
+        for _ in 0..read32(&mut r)? {
+            let k = read_bytes(&mut r)?;
+            let v = read_bytes(&mut r)?;
+            bytes += k.len() + v.len();
+            writes.push((k, v));
+        }
+        batches += 1;
+        spent += apply(&tree, &writes, remove[0] == 1)?;
+    }
+    println!("ceiling {} {batches} {bytes}", spent.as_millis());
+    drop(db);
+    std::fs::remove_dir_all(dir.join("ceiling-stream"))?;
+    Ok(())
+}
