@@ -65,8 +65,10 @@ pub use store::FORMAT_VERSION;
 
 /// Sled page-cache bound (bytes). Big enough to keep a large council's
 /// slots for the periods being queried in memory (a council-wide dashboard
-/// of 2,000 indicators reads about 15,000 slots); the benchmark's processes
-/// peak at about 310 MB (queries) and 410 MB (rebuild) with it.
+/// of 2,000 indicators reads about 15,000 slots). At 1M events the
+/// benchmark's processes peak at about 320 MB (queries) and 520 MB
+/// (rebuild) with it; at 10M sled's own page table and snapshot take them
+/// past 1 GB whatever this bound (README, "Rebuild against sled's ceiling").
 pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Name of the single read-model tree.
