@@ -715,21 +715,27 @@ mod tests {
         assert_ne!(id, checkpoint_msg_id("pl", 10, 20, &[8; 32]));
     }
 
+    /// A memory log of `n` one-byte commits, one entity each.
+    async fn memory_log(n: u128) -> crate::MemoryLog {
+        let log = crate::MemoryLog::new();
+        for i in 0..n {
+            log.append(Commit {
+                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
+                expected: Expected::Any,
+                msg_id: Uuid::from_u128(100 + i),
+                recorded_at: 5,
+                payload: Bytes::from_static(b"x"),
+            })
+            .await
+            .unwrap();
+        }
+        log
+    }
+
     #[tokio::test]
     async fn checkpointing_the_same_log_twice_stores_the_same_bytes() {
         async fn log_with_checkpoint() -> Vec<LogRecord> {
-            let log = crate::MemoryLog::new();
-            for i in 0..3u128 {
-                log.append(Commit {
-                    subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
-                    expected: Expected::Any,
-                    msg_id: Uuid::from_u128(100 + i),
-                    recorded_at: 5,
-                    payload: Bytes::from_static(b"x"),
-                })
-                .await
-                .unwrap();
-            }
+            let log = memory_log(3).await;
             checkpoint(&log, "pl").await.unwrap().expect("new records");
             log.read(1, Until::Head)
                 .map(|r| r.unwrap())
@@ -741,18 +747,7 @@ mod tests {
 
     #[tokio::test]
     async fn roots_at_many_positions_in_one_pass_equal_one_pass_each() {
-        let log = crate::MemoryLog::new();
-        for i in 0..7u128 {
-            log.append(Commit {
-                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
-                expected: Expected::Any,
-                msg_id: Uuid::from_u128(100 + i),
-                recorded_at: 5,
-                payload: Bytes::from_static(b"x"),
-            })
-            .await
-            .unwrap();
-        }
+        let log = memory_log(7).await;
         let positions = std::collections::BTreeSet::from([0, 2, 3, 7]);
         let roots = chain_roots_at(&log, &positions).await.unwrap();
         assert_eq!(roots.keys().copied().collect::<Vec<_>>(), vec![0, 2, 3, 7]);
