@@ -122,12 +122,27 @@ async fn the_binary_serves_only_its_tenants() {
     assert_eq!(accepted.seq, 1);
     let err = once.send(&register("evil", "R1")).await.unwrap_err();
     assert!(matches!(err, ClientError::NoResponders { .. }), "{err}");
-    // barnet's query service answers barnet's queries only.
+    // barnet's query service answers barnet's queries only. It subscribes
+    // after the command gateway (it opens its read model first): wait
+    // (bounded) for it too.
     let q = QueryClient::new(client).with_timeout(Duration::from_secs(30));
-    let status = q
-        .query("barnet", "status", &serde_json::json!({"min_seq": 1}))
-        .await
-        .unwrap();
+    let mut status = None;
+    for _ in 0..1000 {
+        match q
+            .query("barnet", "status", &serde_json::json!({"min_seq": 1}))
+            .await
+        {
+            Ok(s) => {
+                status = Some(s);
+                break;
+            }
+            Err(ClientError::NoResponders { .. }) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let status = status.expect("the query service never answered");
     assert_eq!(status["checkpoint"], 1);
     let err = q
         .query("barnet", "status", &serde_json::json!({"min_seq": 2}))
