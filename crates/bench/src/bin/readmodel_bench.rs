@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use perfledger_bench::{arg, generate_embedded, ms, pct};
+use perfledger_bench::{arg, generate_embedded, ms, pct, thread_cpu};
 use perfledger_domain::aggregate::{IndicatorState, SchemeState};
 use perfledger_domain::dashboard::indicator_line;
 use perfledger_domain::period::{FinancialYear, Period};
@@ -437,6 +437,9 @@ fn print_rebuild_table(
 struct Latencies {
     unit: Vec<Duration>,
     council: Vec<Duration>,
+    /// The council-wide queries' thread CPU times (steadier than wall
+    /// time on a shared machine).
+    council_cpu: Vec<Duration>,
     replay: Vec<Duration>,
     /// Peak memory (VmHWM) of this process after the read-model queries,
     /// before the replays (which hold the domain aggregates of the whole
@@ -457,6 +460,7 @@ async fn as_of_latencies(
     let mut rng = Rng::new(seed ^ 0xDA5B);
     let mut unit_lat = Vec::new();
     let mut council_lat = Vec::new();
+    let mut council_cpu = Vec::new();
     let mut samples = Vec::new();
     for i in 0..queries {
         let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
@@ -465,12 +469,14 @@ async fn as_of_latencies(
         let s = 1 + rng.below(head);
         let council = i % 10 == 0;
         let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), thread_cpu());
         let d = rm.dashboard(if council { None } else { Some(&unit) }, p, AsOf::Seq(s))?;
         let e = t.elapsed();
+        let cpu = thread_cpu().saturating_sub(c);
         std::hint::black_box(&d);
         if council {
             council_lat.push(e);
+            council_cpu.push(cpu);
         } else {
             unit_lat.push(e);
             if samples.len() < 3 {
@@ -481,6 +487,7 @@ async fn as_of_latencies(
     unit_lat.sort();
     let query_hwm = vm_hwm();
     council_lat.sort();
+    council_cpu.sort();
     let mut replay = Vec::new();
     for (unit, p, s, _, reported) in &samples {
         let t = Instant::now();
@@ -492,6 +499,7 @@ async fn as_of_latencies(
     Ok(Latencies {
         unit: unit_lat,
         council: council_lat,
+        council_cpu,
         replay,
         query_hwm,
     })
@@ -513,6 +521,12 @@ fn print_latency_table(l: &Latencies) {
         l.council.len(),
         ms(pct(&l.council, 50)),
         ms(pct(&l.council, 99))
+    );
+    println!(
+        "| council-wide, thread CPU time | {} | {} | {} |",
+        l.council_cpu.len(),
+        ms(pct(&l.council_cpu, 50)),
+        ms(pct(&l.council_cpu, 99))
     );
     println!(
         "| unit, full replay to the same point (domain aggregates) | {} | {} | {} |",
