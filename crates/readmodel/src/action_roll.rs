@@ -13,7 +13,8 @@
 //! action's id ([`keys::action_roll_key`]); each part is a slot in the
 //! `versions` layout, so the projector's staging, crash recovery (versions
 //! above the checkpoint dropped on load) and corruption checks are the
-//! slots' own.
+//! slots' own; its parts are read with the fact rolls' reader
+//! ([`ReadModel::latest_by_entity`]).
 //!
 //! Record layout: `entity(16) status(1) commented(1)`, the status as its
 //! index in [`ActionStatus::ALL`] (whose order is fixed: it is also the
@@ -25,7 +26,6 @@ use perfledger_log::Seq;
 use uuid::Uuid;
 
 use crate::keys;
-use crate::versions;
 use crate::{ReadModel, ReadModelError};
 
 const RECORD_LEN: usize = 16 + 1 + 1;
@@ -53,25 +53,25 @@ pub(crate) struct RolledStatus {
     pub commented: bool,
 }
 
-fn decode(key: &[u8], record: &[u8]) -> Result<(Uuid, ActionStatus, bool), ReadModelError> {
+/// The status and comment flag of a roll record, after its entity id.
+fn decode(key: &[u8], after_id: &[u8]) -> Result<(ActionStatus, bool), ReadModelError> {
     let corrupt = |detail: &str| ReadModelError::Corrupt {
         key: hex::encode(key),
         detail: format!("action-status roll record: {detail}"),
     };
-    if record.len() != RECORD_LEN {
+    let &[status, commented] = after_id else {
         return Err(corrupt("not 18 bytes"));
-    }
-    let entity = Uuid::from_slice(&record[..16]).map_err(|_| corrupt("entity"))?;
+    };
     let status = ActionStatus::ALL
-        .get(usize::from(record[16]))
+        .get(usize::from(status))
         .copied()
         .ok_or_else(|| corrupt("unknown status"))?;
-    let commented = match record[17] {
+    let commented = match commented {
         0 => false,
         1 => true,
         _ => return Err(corrupt("commented is neither 0 nor 1")),
     };
-    Ok((entity, status, commented))
+    Ok((status, commented))
 }
 
 /// Every action's latest status for a period as of a position.
@@ -94,39 +94,16 @@ impl ReadModel {
     /// Every action's latest status for `period` as of s.
     pub(crate) fn action_roll(&self, period: Period, s: Seq) -> Result<Roll, ReadModelError> {
         let pk = keys::period_bytes(period);
-        let mut all = Vec::new();
-        for r in self.tree.scan_prefix(keys::action_roll_prefix(pk)) {
-            let (k, value) = r?;
-            // Versions of one part are in (period, seq, index) order.
-            for v in versions::iter(&k, &value) {
-                let v = v?;
-                if v.seq > s {
-                    break;
-                }
-                if v.period != pk {
-                    return Err(ReadModelError::Corrupt {
-                        key: hex::encode(&k),
-                        detail: "a roll version of another period".to_string(),
-                    });
-                }
-                let (entity, status, commented) = decode(&k, v.record)?;
-                let rolled = RolledStatus {
-                    status,
-                    seq: v.seq,
-                    commented,
-                };
-                all.push((entity, rolled));
-            }
-        }
-        // A stable sort by action keeps each action's versions in sequence
-        // order; the last of each run is its latest at or below s.
-        all.sort_by_key(|(entity, _)| *entity);
-        let mut latest: Vec<(Uuid, RolledStatus)> = Vec::with_capacity(all.len());
-        for (entity, rolled) in all {
-            match latest.last_mut() {
-                Some(last) if last.0 == entity => last.1 = rolled,
-                _ => latest.push((entity, rolled)),
-            }
+        let rolled = self.latest_by_entity(&keys::action_roll_prefix(pk), pk, s)?;
+        let mut latest = Vec::with_capacity(rolled.len());
+        for (l, after_id) in rolled.iter() {
+            let (status, commented) = decode(rolled.key_of(l), after_id)?;
+            let rolled = RolledStatus {
+                status,
+                seq: l.seq,
+                commented,
+            };
+            latest.push((l.entity, rolled));
         }
         Ok(Roll { latest })
     }
@@ -142,15 +119,16 @@ mod tests {
         for status in ActionStatus::ALL {
             for commented in [false, true] {
                 let r = record(id, status, commented);
-                assert_eq!(decode(b"k", &r).unwrap(), (id, status, commented));
+                assert_eq!(r[..16], *id.as_bytes());
+                assert_eq!(decode(b"k", &r[16..]).unwrap(), (status, commented));
             }
         }
         let mut bad = record(id, ActionStatus::Red, false);
         bad[16] = 5;
-        assert!(decode(b"k", &bad).is_err());
+        assert!(decode(b"k", &bad[16..]).is_err());
         bad[16] = 0;
         bad[17] = 2;
-        assert!(decode(b"k", &bad).is_err());
-        assert!(decode(b"k", &bad[..17]).is_err());
+        assert!(decode(b"k", &bad[16..]).is_err());
+        assert!(decode(b"k", &bad[16..17]).is_err());
     }
 }

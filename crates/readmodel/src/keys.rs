@@ -16,6 +16,7 @@
 //! | `s` | `s` ++ seq(8) ++ index(2) | seal |
 //! | `S` | `S` ++ seq(8) ++ index(2) | the seal's id, report title and time (seals recorded by `CommitteeDashboardSealed`) |
 //! | `P` | `P` ++ seq(8) ++ index(2) | the pack a pack seal pins (`CommitteePackSealed`: chain root, format, rules, digest, canonical bytes) |
+//! | `R` | `R` ++ kind(1) ++ field(1) ++ period(8) ++ part(1) | fact roll: a slot (the `versions` layout) holding every version of one field for one period (definitions: eight zero bytes) of the entities of one kind whose id's first byte is in `part` (its high four bits), each version's record the entity(16) then the very record its own `f` slot holds; only the (kind, field) pairs `fact_roll::ROLLED` names, so a council-wide view reads a period's figures in 16 gets instead of one per entity |
 //! | `A` | `A` ++ period(8) ++ part(1) | action-status roll: a slot (the `versions` layout) holding every key-action status reported for the period by the actions whose id's first byte is in `part` (its high four bits), each version's record `entity(16) status(1) commented(1)`; a copy of what the actions' own `f` slots hold, so a dashboard reads the period's statuses in 16 gets instead of one per action |
 //!
 //! `period(8)` is the period's last month index then its first month index
@@ -39,6 +40,7 @@ pub(crate) const SEAL: u8 = b's';
 pub(crate) const SEAL_META: u8 = b'S';
 pub(crate) const SEAL_PACK: u8 = b'P';
 pub(crate) const ACTION_ROLL: u8 = b'A';
+pub(crate) const FACT_ROLL: u8 = b'R';
 
 pub(crate) const META_CHECKPOINT: &[u8] = b"mcheckpoint";
 pub(crate) const META_MAXREC: &[u8] = b"mmaxrec";
@@ -130,8 +132,13 @@ pub(crate) fn slot_field_prefix(entity: Uuid, fld: u8) -> Vec<u8> {
 
 /// `f` ++ entity ++ field ++ bucket: the slot holding `period`'s versions.
 pub(crate) fn slot_key(entity: Uuid, fld: u8, period: [u8; 8]) -> Vec<u8> {
+    slot_key_in_bucket(entity, fld, bucket(period))
+}
+
+/// `f` ++ entity ++ field ++ bucket: the slot of one calendar year ([`bucket`]).
+pub(crate) fn slot_key_in_bucket(entity: Uuid, fld: u8, bucket: u32) -> Vec<u8> {
     let mut k = slot_field_prefix(entity, fld);
-    k.extend_from_slice(&bucket(period).to_be_bytes());
+    k.extend_from_slice(&bucket.to_be_bytes());
     k
 }
 
@@ -187,6 +194,24 @@ pub(crate) fn action_roll_prefix(period: [u8; 8]) -> Vec<u8> {
 /// (16 parts, so one status rewrites a sixteenth of the period's roll).
 pub(crate) fn action_roll_key(period: [u8; 8], entity: Uuid) -> Vec<u8> {
     let mut k = action_roll_prefix(period);
+    k.push(entity.as_bytes()[0] >> 4);
+    k
+}
+
+/// `R` ++ kind ++ field ++ period: every part of one fact roll.
+pub(crate) fn fact_roll_prefix(kind: EntityKind, fld: u8, period: [u8; 8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12);
+    k.push(FACT_ROLL);
+    k.push(kind_byte(kind));
+    k.push(fld);
+    k.extend_from_slice(&period);
+    k
+}
+
+/// `R` ++ kind ++ field ++ period ++ part: the part of a fact roll holding
+/// `entity`'s versions (16 parts, as [`action_roll_key`]).
+pub(crate) fn fact_roll_key(kind: EntityKind, fld: u8, period: [u8; 8], entity: Uuid) -> Vec<u8> {
+    let mut k = fact_roll_prefix(kind, fld, period);
     k.push(entity.as_bytes()[0] >> 4);
     k
 }

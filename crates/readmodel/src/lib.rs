@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod action_roll;
+mod fact_roll;
 pub mod keys;
 pub mod pack;
 mod project;

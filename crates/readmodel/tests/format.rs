@@ -83,10 +83,16 @@ async fn an_older_format_is_cleared_and_replayed_a_newer_one_is_refused() {
 /// disk in that format would not be rebuilt and would answer from the old
 /// layout (a missing key reads as "nothing reported"). Bump the format and
 /// add its digest; never edit an old one.
-const PINNED: &[(u32, &str)] = &[(
-    5,
-    "bb88924b336254134aadc0a39239835bec3ed88442aaf67cc5749f2ebf8886a1",
-)];
+const PINNED: &[(u32, &str)] = &[
+    (
+        5,
+        "bb88924b336254134aadc0a39239835bec3ed88442aaf67cc5749f2ebf8886a1",
+    ),
+    (
+        6,
+        "ab454a2c5d2fcb139f53249579fc1191765e5ba647adbe78daae6707eb6d6e15",
+    ),
+];
 
 #[tokio::test]
 async fn each_format_writes_the_bytes_pinned_for_the_golden_log() {

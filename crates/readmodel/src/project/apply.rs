@@ -3,7 +3,8 @@
 //! checkpoint and the time index by its sequence. An event writes: its
 //! entity's registry entry and aliases (first seen wins), a new version of
 //! its figure's slot with the audit "before" of the version it replaces,
-//! a key-action status also in its period's roll (`action_roll`), unit
+//! a key-action status also in its period's roll (`action_roll`), a rolled
+//! field also in its (kind, field, period) roll (`fact_roll`), unit
 //! membership when a definition moves it, and the seal keys.
 
 use perfledger_domain::event::EventBody;
@@ -17,7 +18,7 @@ use super::entity::{body_names, body_unit, fact_slot};
 use crate::keys::{self, field};
 use crate::store::{self, EntityInfo, FactRecord, Membership, UnitInfo};
 use crate::versions::{self, Version};
-use crate::{action_roll, render, ProjectError};
+use crate::{action_roll, fact_roll, render, ProjectError};
 
 /// Stage the writes of one event (see the module docs).
 fn apply_event(
@@ -166,6 +167,17 @@ fn stage_fact(
     };
     if global {
         b.add_version(keys::global_slot_key(fld, period_key), version.clone());
+    }
+    let (kind, entity) = (env.entity.kind, env.entity.id);
+    if fact_roll::is_rolled(kind, fld) {
+        // The roll, beside the entity's own slot (`fact_roll`).
+        b.add_version(
+            keys::fact_roll_key(kind, fld, period_key, entity),
+            Version {
+                record: fact_roll::record(entity, &version.record),
+                ..version.clone()
+            },
+        );
     }
     b.add_version(slot, version);
     Ok(previous)

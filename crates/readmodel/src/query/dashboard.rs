@@ -11,16 +11,13 @@
 
 use perfledger_domain::action::ActionStatus;
 use perfledger_domain::dashboard::{self, compute, Dashboard, DashboardInputs, IndicatorLine};
-use perfledger_domain::event::EventBody;
 use perfledger_domain::period::Period;
 use perfledger_domain::risk::Assessment;
-use perfledger_domain::{EntityKind, Text};
+use perfledger_domain::Text;
 use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
 
-use super::indicators::result_entry;
 use super::{FinanceView, R};
-use crate::keys::field;
 use crate::{AsOf, ReadModel, ReadModelError};
 
 /// A dashboard as of a position, with its digest.
@@ -58,32 +55,7 @@ impl ReadModel {
         s: Seq,
     ) -> R<DashboardInputs> {
         let schemes = self.schemes_at(s)?;
-        let mut indicators = Vec::new();
-        for id in self.members(unit, EntityKind::Indicator, s)? {
-            // Most indicators have no result for a given period: look that up first.
-            let Some(result) = self.fact_at(id, field::RESULT, Some(period), s)? else {
-                continue;
-            };
-            let Some(
-                EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. },
-            ) = self.spec_at(id, s)?
-            else {
-                continue;
-            };
-            let Some(entry) = result_entry(result.body) else {
-                continue;
-            };
-            let target = self.target_in_force(id, period, s)?;
-            indicators.push(self.indicator_line(
-                id,
-                &spec,
-                period,
-                s,
-                &schemes,
-                target.as_ref(),
-                &entry,
-            )?);
-        }
+        let indicators = self.indicator_lines(unit, period, s, &schemes)?;
         let actions = self.action_statuses(unit, period, s)?;
         let risks = self
             .risk_rows(unit, Some(period), s)?

@@ -22,6 +22,11 @@ use crate::{ReadModel, ReadModelError};
 
 /// The first month of a financial year as the period keys count months
 /// ([`FinancialYear::first_month`], the domain's calendar).
+/// How many calendar-year slots [`ReadModel::fact_latest_upto`] reads with
+/// point gets before it falls back to a reverse range: a financial year
+/// spans two calendar years.
+const NEAR_BUCKETS: u32 = 2;
+
 pub(crate) fn fy_start_month(fy: FinancialYear) -> u32 {
     u32::try_from(fy.first_month().0).expect("a financial year is validated to 1900-9998")
 }
@@ -73,6 +78,12 @@ impl ReadModel {
 
     /// The fact of the latest period ending no later than `upto` (and, if
     /// given, starting no earlier than month `min_start`), as known at s.
+    ///
+    /// Slots hold one calendar year each and the answer is nearly always in
+    /// `upto`'s year or the one before (a forecast of the same financial
+    /// year, a risk's last quarterly assessment), so the nearest
+    /// [`NEAR_BUCKETS`] slots are point gets; only an answer further back
+    /// pays for a reverse range, which costs sled several times a get.
     pub(crate) fn fact_latest_upto(
         &self,
         entity: Uuid,
@@ -82,31 +93,80 @@ impl ReadModel {
         s: Seq,
     ) -> R<Option<FactRecord>> {
         let fp = keys::slot_field_prefix(entity, fld);
-        let upto_key = upto.map(keys::period_bytes);
-        let hi = match upto_key {
-            Some(pk) => keys::prefix_end(&keys::slot_key(entity, fld, pk)),
-            None => keys::prefix_end(&fp),
+        let Some(upto_key) = upto.map(keys::period_bytes) else {
+            let hi = keys::prefix_end(&fp);
+            return self.latest_in_range(fp, hi, None, min_start, s);
         };
-        for r in self.tree.range(fp..hi).rev() {
-            let (k, value) = r?;
-            let slot = versions::parse(&k, &value)?;
-            for v in slot.iter().rev() {
-                if upto_key.is_some_and(|u| v.period > u) {
-                    continue;
-                }
-                if let Some(ms) = min_start {
-                    if v.end_month() < ms {
-                        return Ok(None);
-                    }
-                    if v.start_month() < ms {
-                        continue;
-                    }
-                }
-                if v.seq > s {
-                    continue;
-                }
-                return Ok(Some(self.decode_version(&k, v)?));
+        let top = keys::bucket(upto_key);
+        // A bucket's periods end in months 12b..=12b+11: one ending before
+        // `min_start` holds nothing that starts at or after it.
+        let below_floor = |b: u32| min_start.is_some_and(|ms| 12 * b + 11 < ms);
+        let nearest = top.saturating_sub(NEAR_BUCKETS - 1);
+        for b in (nearest..=top).rev() {
+            if below_floor(b) {
+                return Ok(None);
             }
+            let key = keys::slot_key_in_bucket(entity, fld, b);
+            if let Some(value) = self.tree.get(&key)? {
+                if let Some(found) = self.latest_in_slot(&key, &value, upto_key, min_start, s)? {
+                    return Ok(found);
+                }
+            }
+        }
+        if nearest == 0 || below_floor(nearest - 1) {
+            return Ok(None);
+        }
+        let hi = keys::slot_key_in_bucket(entity, fld, nearest);
+        self.latest_in_range(fp, hi, Some(upto_key), min_start, s)
+    }
+
+    /// [`ReadModel::fact_latest_upto`] over the slots in `lo..hi`, newest first.
+    fn latest_in_range(
+        &self,
+        lo: Vec<u8>,
+        hi: Vec<u8>,
+        upto_key: Option<[u8; 8]>,
+        min_start: Option<u32>,
+        s: Seq,
+    ) -> R<Option<FactRecord>> {
+        for r in self.tree.range(lo..hi).rev() {
+            let (k, value) = r?;
+            let upto = upto_key.unwrap_or([u8::MAX; 8]);
+            if let Some(found) = self.latest_in_slot(&k, &value, upto, min_start, s)? {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// One slot's part of [`ReadModel::fact_latest_upto`], newest version
+    /// first: `Some(answer)` when the search ends in this slot (found, or
+    /// passed `min_start`), None to go on to the slot before.
+    fn latest_in_slot(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        upto_key: [u8; 8],
+        min_start: Option<u32>,
+        s: Seq,
+    ) -> R<Option<Option<FactRecord>>> {
+        let slot = versions::parse(key, value)?;
+        for v in slot.iter().rev() {
+            if v.period > upto_key {
+                continue;
+            }
+            if let Some(ms) = min_start {
+                if v.end_month() < ms {
+                    return Ok(Some(None));
+                }
+                if v.start_month() < ms {
+                    continue;
+                }
+            }
+            if v.seq > s {
+                continue;
+            }
+            return Ok(Some(Some(self.decode_version(key, v)?)));
         }
         Ok(None)
     }

@@ -11,8 +11,10 @@ use perfledger_domain::period::Period;
 use perfledger_domain::{EntityKind, Fixed};
 use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{fy_start_month, R};
+use crate::fact_roll::{Gather, Rolled};
 use crate::keys::field;
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel};
@@ -126,7 +128,7 @@ impl FinanceView {
 /// Where one finance row was read from: the definition in force, the
 /// year's budget (none for savings) and the latest forecast or delivery
 /// report shown (the record itself: the pack prints its comment).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LineProvenance {
     pub spec: Seq,
     pub budget: Option<Seq>,
@@ -134,7 +136,7 @@ pub(crate) struct LineProvenance {
 }
 
 /// The provenance of each row of a [`FinanceView`], in the view's row order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FinanceProvenance {
     pub revenue: Vec<LineProvenance>,
     pub capital: Vec<LineProvenance>,
@@ -151,6 +153,89 @@ fn sorted<T>(
     rows.into_iter().unzip()
 }
 
+/// Where a finance view reads each line's facts: its definition, its
+/// year's budget (lines with one) and its latest forecast or delivery
+/// report of the financial year up to the period; from each line's slots,
+/// or for a large scope from the rolls of all lines of the kind
+/// ([`crate::fact_roll`]), which hold the same records.
+struct LineFacts<'a> {
+    rm: &'a ReadModel,
+    latest_field: u8,
+    year: Period,
+    min_start: u32,
+    period: Period,
+    s: Seq,
+    /// The spec, budget and latest rolls, when gathered rolled.
+    rolled: Option<(Rolled, Option<Rolled>, Rolled)>,
+}
+
+impl<'a> LineFacts<'a> {
+    /// The facts of `members` lines of `kind` (`budget`: whether the kind
+    /// has a year budget) for the period as of s.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rm: &'a ReadModel,
+        kind: EntityKind,
+        members: usize,
+        budget: bool,
+        latest_field: u8,
+        period: Period,
+        s: Seq,
+        gather: Option<Gather>,
+    ) -> R<Self> {
+        let fy = period.financial_year();
+        let (year, min_start) = (Period::Year(fy), fy_start_month(fy));
+        let rolled = match gather.unwrap_or(Gather::for_members(members)) {
+            Gather::ByEntity => None,
+            Gather::Rolled => Some((
+                rm.fact_roll(kind, field::SPEC, None, s)?,
+                match budget {
+                    true => Some(rm.fact_roll(kind, field::BUDGET, Some(year), s)?),
+                    false => None,
+                },
+                rm.fact_roll_latest_upto(kind, latest_field, min_start, period, s)?,
+            )),
+        };
+        Ok(LineFacts {
+            rm,
+            latest_field,
+            year,
+            min_start,
+            period,
+            s,
+            rolled,
+        })
+    }
+
+    fn spec(&self, id: Uuid) -> R<Option<FactRecord>> {
+        match &self.rolled {
+            Some((spec, _, _)) => spec.fact(&id),
+            None => self.rm.fact_at(id, field::SPEC, None, self.s),
+        }
+    }
+
+    fn budget(&self, id: Uuid) -> R<Option<FactRecord>> {
+        match &self.rolled {
+            Some((_, Some(budget), _)) => budget.fact(&id),
+            Some((_, None, _)) => Ok(None),
+            None => self.rm.fact_at(id, field::BUDGET, Some(self.year), self.s),
+        }
+    }
+
+    fn latest(&self, id: Uuid) -> R<Option<FactRecord>> {
+        match &self.rolled {
+            Some((_, _, latest)) => latest.fact(&id),
+            None => self.rm.fact_latest_upto(
+                id,
+                self.latest_field,
+                Some(self.min_start),
+                Some(self.period),
+                self.s,
+            ),
+        }
+    }
+}
+
 impl ReadModel {
     pub(super) fn finance_at(&self, unit: Option<&str>, period: Period, s: Seq) -> R<FinanceView> {
         Ok(self.finance_facts(unit, period, s)?.0)
@@ -163,13 +248,27 @@ impl ReadModel {
         period: Period,
         s: Seq,
     ) -> R<(FinanceView, FinanceProvenance)> {
-        let (revenue, revenue_prov) = sorted(self.revenue_rows(unit, period, s)?, |a, b| {
-            (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
-        });
-        let (capital, capital_prov) = sorted(self.capital_rows(unit, period, s)?, |a, b| {
-            (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
-        });
-        let (savings, savings_prov) = sorted(self.saving_rows(unit, period, s)?, |a, b| {
+        self.finance_facts_gathered(unit, period, s, None)
+    }
+
+    /// [`ReadModel::finance_facts`], gathered one way (None: the cheaper
+    /// for each kind's scope, [`Gather::for_members`]).
+    pub(crate) fn finance_facts_gathered(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+        gather: Option<Gather>,
+    ) -> R<(FinanceView, FinanceProvenance)> {
+        let (revenue, revenue_prov) =
+            sorted(self.revenue_rows(unit, period, s, gather)?, |a, b| {
+                (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
+            });
+        let (capital, capital_prov) =
+            sorted(self.capital_rows(unit, period, s, gather)?, |a, b| {
+                (&a.unit, &a.line).cmp(&(&b.unit, &b.line))
+            });
+        let (savings, savings_prov) = sorted(self.saving_rows(unit, period, s, gather)?, |a, b| {
             (&a.unit, &a.reference).cmp(&(&b.unit, &b.reference))
         });
         let revenue_total = RevenueFigures::total(revenue.iter().map(|r| &r.figures))?;
@@ -205,22 +304,31 @@ impl ReadModel {
         unit: Option<&str>,
         period: Period,
         s: Seq,
+        gather: Option<Gather>,
     ) -> R<Vec<(RevenueRow, LineProvenance)>> {
-        let fy = period.financial_year();
-        let ms = Some(fy_start_month(fy));
-        let year = Some(Period::Year(fy));
+        let members = self.members(unit, EntityKind::RevenueLine, s)?;
+        let facts = LineFacts::new(
+            self,
+            EntityKind::RevenueLine,
+            members.len(),
+            true,
+            field::FORECAST,
+            period,
+            s,
+            gather,
+        )?;
         let mut revenue = Vec::new();
-        for id in self.members(unit, EntityKind::RevenueLine, s)? {
+        for id in members {
             let Some(FactRecord {
                 body: EventBody::RevenueLineDefined { spec },
                 seq: spec_seq,
                 ..
-            }) = self.fact_at(id, field::SPEC, None, s)?
+            }) = facts.spec(id)?
             else {
                 continue;
             };
-            let budget_record = self.fact_at(id, field::BUDGET, year, s)?;
-            let latest = self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)?;
+            let budget_record = facts.budget(id)?;
+            let latest = facts.latest(id)?;
             let budget = match &budget_record {
                 Some(FactRecord {
                     body:
@@ -275,22 +383,31 @@ impl ReadModel {
         unit: Option<&str>,
         period: Period,
         s: Seq,
+        gather: Option<Gather>,
     ) -> R<Vec<(CapitalRow, LineProvenance)>> {
-        let fy = period.financial_year();
-        let ms = Some(fy_start_month(fy));
-        let year = Some(Period::Year(fy));
+        let members = self.members(unit, EntityKind::CapitalLine, s)?;
+        let facts = LineFacts::new(
+            self,
+            EntityKind::CapitalLine,
+            members.len(),
+            true,
+            field::FORECAST,
+            period,
+            s,
+            gather,
+        )?;
         let mut capital = Vec::new();
-        for id in self.members(unit, EntityKind::CapitalLine, s)? {
+        for id in members {
             let Some(FactRecord {
                 body: EventBody::CapitalLineDefined { spec },
                 seq: spec_seq,
                 ..
-            }) = self.fact_at(id, field::SPEC, None, s)?
+            }) = facts.spec(id)?
             else {
                 continue;
             };
-            let budget_record = self.fact_at(id, field::BUDGET, year, s)?;
-            let latest = self.fact_latest_upto(id, field::FORECAST, ms, Some(period), s)?;
+            let budget_record = facts.budget(id)?;
+            let latest = facts.latest(id)?;
             let approved = match &budget_record {
                 Some(FactRecord {
                     body: EventBody::CapitalBudgetSet { approved, .. },
@@ -349,23 +466,34 @@ impl ReadModel {
         unit: Option<&str>,
         period: Period,
         s: Seq,
+        gather: Option<Gather>,
     ) -> R<Vec<(SavingRow, LineProvenance)>> {
         let fy = period.financial_year();
-        let ms = Some(fy_start_month(fy));
+        let members = self.members(unit, EntityKind::Saving, s)?;
+        let facts = LineFacts::new(
+            self,
+            EntityKind::Saving,
+            members.len(),
+            false,
+            field::DELIVERY,
+            period,
+            s,
+            gather,
+        )?;
         let mut savings = Vec::new();
-        for id in self.members(unit, EntityKind::Saving, s)? {
+        for id in members {
             let Some(FactRecord {
                 body: EventBody::SavingProposed { spec },
                 seq: spec_seq,
                 ..
-            }) = self.fact_at(id, field::SPEC, None, s)?
+            }) = facts.spec(id)?
             else {
                 continue;
             };
             let Some(target) = spec.target_for(fy) else {
                 continue;
             };
-            let latest = self.fact_latest_upto(id, field::DELIVERY, ms, Some(period), s)?;
+            let latest = facts.latest(id)?;
             let (achieved, reported_period) = match &latest {
                 Some(FactRecord {
                     body: EventBody::SavingDeliveryReported { achieved, .. },

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::R;
+use crate::fact_roll::Gather;
 use crate::keys::{self, field};
 use crate::store::FactRecord;
 use crate::{render, AsOf, AuditEntry, ReadModel};
@@ -100,7 +101,145 @@ pub(super) fn result_entry(body: EventBody) -> Option<ResultEntry> {
     }
 }
 
+/// The definition an event of a definition slot carries.
+pub(super) fn indicator_spec(body: EventBody) -> Option<IndicatorSpec> {
+    match body {
+        EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. } => {
+            Some(spec)
+        }
+        _ => None,
+    }
+}
+
+/// The target an event of a target slot carries.
+fn target_of(body: EventBody) -> Option<Target> {
+    match body {
+        EventBody::TargetSet { target, .. } | EventBody::TargetRevised { target, .. } => {
+            Some(target)
+        }
+        _ => None,
+    }
+}
+
 impl ReadModel {
+    /// The dashboard lines of the scope's indicators that report for the
+    /// period, as known at s, in entity order.
+    pub(super) fn indicator_lines(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+        schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+    ) -> R<Vec<IndicatorLine>> {
+        let members = self.members(unit, EntityKind::Indicator, s)?;
+        self.indicator_lines_of(
+            &members,
+            period,
+            s,
+            schemes,
+            Gather::for_members(members.len()),
+        )
+    }
+
+    /// [`ReadModel::indicator_lines`] of the given members, gathered one way.
+    pub(crate) fn indicator_lines_of(
+        &self,
+        members: &[Uuid],
+        period: Period,
+        s: Seq,
+        schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+        gather: Gather,
+    ) -> R<Vec<IndicatorLine>> {
+        match gather {
+            Gather::ByEntity => {
+                let mut lines = Vec::new();
+                for &id in members {
+                    // Most indicators have no result for a given period: look that up first.
+                    let Some(result) = self.fact_at(id, field::RESULT, Some(period), s)? else {
+                        continue;
+                    };
+                    let Some(spec) = self.spec_at(id, s)?.and_then(indicator_spec) else {
+                        continue;
+                    };
+                    let Some(entry) = result_entry(result.body) else {
+                        continue;
+                    };
+                    let target = self.target_in_force(id, period, s)?;
+                    lines.push(self.indicator_line(
+                        id,
+                        &spec,
+                        period,
+                        s,
+                        schemes,
+                        target.as_ref(),
+                        &entry,
+                    )?);
+                }
+                Ok(lines)
+            }
+            Gather::Rolled => self.indicator_lines_rolled(members, period, s, schemes),
+        }
+    }
+
+    /// The lines from the period's rolls: its results, last year's (the
+    /// long-term direction), the targets where the domain looks for them
+    /// and the definitions; the same facts [`ReadModel::indicator_line`]
+    /// reads from each indicator's slots, fed to the same rule.
+    fn indicator_lines_rolled(
+        &self,
+        members: &[Uuid],
+        period: Period,
+        s: Seq,
+        schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
+    ) -> R<Vec<IndicatorLine>> {
+        let roll = |fld, p| self.fact_roll(EntityKind::Indicator, fld, p, s);
+        let results = roll(field::RESULT, Some(period))?;
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let specs = roll(field::SPEC, None)?;
+        let last_year = match long_term_period(period) {
+            Some(p) => Some(roll(field::RESULT, Some(p))?),
+            None => None,
+        };
+        let targets = dashboard::target_periods(period)
+            .into_iter()
+            .map(|p| roll(field::TARGET, Some(p)))
+            .collect::<R<Vec<_>>>()?;
+        let mut lines = Vec::new();
+        for id in members {
+            let Some(result) = results.fact(id)? else {
+                continue;
+            };
+            let Some(spec) = specs.fact(id)?.and_then(|f| indicator_spec(f.body)) else {
+                continue;
+            };
+            let Some(entry) = result_entry(result.body) else {
+                continue;
+            };
+            let mut target = None;
+            for t in &targets {
+                target = t.fact(id)?.and_then(|f| target_of(f.body));
+                if target.is_some() {
+                    break;
+                }
+            }
+            let previous = match &last_year {
+                Some(r) => r.fact(id)?.and_then(|f| result_entry(f.body)),
+                None => None,
+            };
+            lines.push(dashboard::line_of(
+                &spec,
+                schemes,
+                period,
+                target.as_ref(),
+                &entry.result,
+                previous.as_ref().map(|x| &x.result),
+            ));
+        }
+        Ok(lines)
+    }
+
     /// The row of one period as known at s: the target in force, the
     /// result (`result`, the period's result fact if the caller has read it
     /// already) and its dashboard line by the domain's rule
@@ -188,12 +327,7 @@ impl ReadModel {
     ) -> R<Option<Target>> {
         for p in dashboard::target_periods(period) {
             let fact = self.fact_at(entity, field::TARGET, Some(p), s)?;
-            if let Some(target) = fact.and_then(|f| match f.body {
-                EventBody::TargetSet { target, .. } | EventBody::TargetRevised { target, .. } => {
-                    Some(target)
-                }
-                _ => None,
-            }) {
+            if let Some(target) = fact.and_then(|f| target_of(f.body)) {
                 return Ok(Some(target));
             }
         }
@@ -223,12 +357,7 @@ impl ReadModel {
     pub fn indicator(&self, key: &str, at: AsOf) -> R<IndicatorView> {
         let s = self.resolve(at)?;
         let id = self.find_at(EntityKind::Indicator, key, s)?;
-        let spec = match self.spec_at(id, s)? {
-            Some(
-                EventBody::IndicatorDefined { spec } | EventBody::IndicatorAmended { spec, .. },
-            ) => Some(spec),
-            _ => None,
-        };
+        let spec = self.spec_at(id, s)?.and_then(indicator_spec);
         let schemes = self.schemes_at(s)?;
         let mut periods: BTreeMap<[u8; 8], Period> = BTreeMap::new();
         for fld in [field::TARGET, field::RESULT] {

@@ -1,0 +1,395 @@
+//! Fact rolls: one period's versions of one field of every entity of a
+//! kind, kept together, so that a council-wide view reads a period's
+//! results (or targets, or definitions) in a few gets instead of one per
+//! entity scattered over the whole tree.
+//!
+//! Invariant: the roll of (kind, field, period) holds exactly one version
+//! per event that wrote that field and period of an entity of that kind
+//! listed in [`ROLLED`], at the event's (seq, index), whose record is the
+//! entity's id followed by the very record its own slot got
+//! (`entity(16) ++ FactRecord`). The projector writes it beside the
+//! entity's slot, from the same event, in the same batch, so the latest
+//! roll version of an entity at or below S is the version `fact_at` finds
+//! in its slot at S. A roll is split in 16 parts by the high four bits of
+//! the entity id's first byte ([`keys::fact_roll_key`]); each part is a
+//! slot in the `versions` layout (staging, crash recovery and corruption
+//! checks are the slots' own).
+//!
+//! The action-status roll ([`crate::action_roll`]) predates this one and
+//! keeps its own compact record; both read their parts with
+//! [`ReadModel::latest_by_entity`].
+
+use perfledger_domain::period::Period;
+use perfledger_domain::EntityKind;
+use perfledger_log::Seq;
+use uuid::Uuid;
+
+use crate::keys::{self, field};
+use crate::store::{self, FactRecord};
+use crate::versions;
+use crate::{ReadModel, ReadModelError};
+
+/// The (kind, field) pairs the projector rolls: what the council-wide
+/// dashboard reads for every indicator and finance line (not risks: their
+/// latest assessment may be any number of years back, which no period's
+/// roll bounds).
+pub(crate) const ROLLED: &[(EntityKind, u8)] = &[
+    (EntityKind::Indicator, field::SPEC),
+    (EntityKind::Indicator, field::TARGET),
+    (EntityKind::Indicator, field::RESULT),
+    (EntityKind::RevenueLine, field::SPEC),
+    (EntityKind::RevenueLine, field::BUDGET),
+    (EntityKind::RevenueLine, field::FORECAST),
+    (EntityKind::CapitalLine, field::SPEC),
+    (EntityKind::CapitalLine, field::BUDGET),
+    (EntityKind::CapitalLine, field::FORECAST),
+    (EntityKind::Saving, field::SPEC),
+    (EntityKind::Saving, field::DELIVERY),
+];
+
+/// At least this many entities of a kind in scope and a view reads the
+/// period's rolls (a few dozen gets, whatever the scope) rather than each
+/// entity's slots (three to five gets each).
+const ROLLS_FROM_MEMBERS: usize = 100;
+
+/// How a view gathers its entities' facts: both give the same facts (the
+/// rolls' invariant; tests compare them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gather {
+    /// Each entity's own slots.
+    ByEntity,
+    /// The period's rolls.
+    Rolled,
+}
+
+impl Gather {
+    /// The cheaper way for a scope of `members` entities of one kind.
+    pub(crate) fn for_members(members: usize) -> Gather {
+        if members >= ROLLS_FROM_MEMBERS {
+            Gather::Rolled
+        } else {
+            Gather::ByEntity
+        }
+    }
+}
+
+/// Is this field of this kind rolled?
+pub(crate) fn is_rolled(kind: EntityKind, fld: u8) -> bool {
+    ROLLED.contains(&(kind, fld))
+}
+
+/// The roll record of a fact: the entity, then the slot's record.
+pub(crate) fn record(entity: Uuid, fact_record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + fact_record.len());
+    out.extend_from_slice(entity.as_bytes());
+    out.extend_from_slice(fact_record);
+    out
+}
+
+/// Where one entity's latest roll version lies: in which part value and at
+/// which bytes of it (the record after the entity id).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Latest {
+    pub entity: Uuid,
+    pub seq: Seq,
+    part: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Every entity's latest version of a roll at or below a position, in
+/// entity order, borrowing the parts' values (nothing decoded until asked).
+pub(crate) struct Rolled {
+    parts: Vec<(sled::IVec, sled::IVec)>,
+    latest: Vec<Latest>,
+}
+
+impl Rolled {
+    /// The entity's latest record (after its id), if it has one.
+    pub fn get(&self, id: &Uuid) -> Option<(&Latest, &[u8])> {
+        let i = self.latest.binary_search_by(|l| l.entity.cmp(id)).ok()?;
+        let l = &self.latest[i];
+        Some((l, &self.parts[l.part].1[l.start..l.end]))
+    }
+
+    /// The key of the part an entry was read from (for errors).
+    pub fn key_of(&self, l: &Latest) -> &[u8] {
+        &self.parts[l.part].0
+    }
+
+    /// No entity has a version.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+
+    /// How many entities have a version.
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    /// Each entity's latest record (after its id), in entity order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Latest, &[u8])> {
+        self.latest
+            .iter()
+            .map(|l| (l, &self.parts[l.part].1[l.start..l.end]))
+    }
+
+    /// The entity's latest fact record, decoded.
+    pub fn fact(&self, id: &Uuid) -> Result<Option<FactRecord>, ReadModelError> {
+        match self.get(id) {
+            Some((l, bytes)) => Ok(Some(store::decode_fact(self.key_of(l), bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl ReadModel {
+    /// Every entity's latest version at or below s among the roll parts
+    /// under `prefix`, whose versions are all of period `pk` and whose
+    /// records start with the entity's id.
+    pub(crate) fn latest_by_entity(
+        &self,
+        prefix: &[u8],
+        pk: [u8; 8],
+        s: Seq,
+    ) -> Result<Rolled, ReadModelError> {
+        let hi = keys::prefix_end(prefix);
+        self.latest_in_rolls(prefix.to_vec()..hi, s, |key, v| {
+            if v.period != pk {
+                return Err(ReadModelError::Corrupt {
+                    key: hex::encode(key),
+                    detail: "roll version: of another period".to_string(),
+                });
+            }
+            Ok(true)
+        })
+    }
+
+    /// Every entity's greatest (period, seq, index) version at or below s
+    /// that `accept`s, among the roll parts in `range` (whose records start
+    /// with the entity's id).
+    fn latest_in_rolls(
+        &self,
+        range: std::ops::Range<Vec<u8>>,
+        s: Seq,
+        accept: impl Fn(&[u8], &versions::VersionRef<'_>) -> Result<bool, ReadModelError>,
+    ) -> Result<Rolled, ReadModelError> {
+        let mut parts = Vec::new();
+        let mut all = Vec::new();
+        for r in self.tree.range(range) {
+            let (k, value) = r?;
+            let part = parts.len();
+            // Versions of one part are in (period, seq, index) order; a
+            // later version of a period may still be at or below s, so the
+            // whole part is read.
+            for v in versions::iter(&k, &value) {
+                let v = v?;
+                if v.seq > s || !accept(&k, &v)? {
+                    continue;
+                }
+                let Some(id) = v.record.get(..16) else {
+                    return Err(ReadModelError::Corrupt {
+                        key: hex::encode(&k),
+                        detail: "roll version: shorter than an entity id".to_string(),
+                    });
+                };
+                let entity = Uuid::from_slice(id).expect("16 bytes are a uuid");
+                // The record's offset in the value (`iter` borrows it from there).
+                let start = v.record.as_ptr() as usize - value.as_ptr() as usize + 16;
+                all.push(Latest {
+                    entity,
+                    seq: v.seq,
+                    part,
+                    start,
+                    end: start + v.record.len() - 16,
+                });
+            }
+            parts.push((k, value));
+        }
+        // Keys are in (period, part) order and an entity's versions are all
+        // in its own part, so each entity's versions were met in (period,
+        // seq, index) order; a stable sort by entity keeps that order and
+        // the last of each run is the greatest.
+        all.sort_by_key(|l| l.entity);
+        let mut latest: Vec<Latest> = Vec::with_capacity(all.len());
+        for l in all {
+            match latest.last_mut() {
+                Some(last) if last.entity == l.entity => *last = l,
+                _ => latest.push(l),
+            }
+        }
+        Ok(Rolled { parts, latest })
+    }
+
+    /// Every entity's latest (kind, field) fact of the latest period
+    /// ending no later than `upto` and starting no earlier than month
+    /// `min_start`, as of s: what [`ReadModel::fact_latest_upto`] finds in
+    /// each entity's slots, for all of them at once (the periods' rolls
+    /// from `min_start` to `upto`).
+    pub(crate) fn fact_roll_latest_upto(
+        &self,
+        kind: EntityKind,
+        fld: u8,
+        min_start: u32,
+        upto: Period,
+        s: Seq,
+    ) -> Result<Rolled, ReadModelError> {
+        assert!(
+            is_rolled(kind, fld),
+            "fact_roll_latest_upto of a field the projector does not roll: {kind:?} {fld}"
+        );
+        let upto_key = keys::period_bytes(upto);
+        // Periods sort by end month first: those ending from `min_start`
+        // on, up to `upto`'s end.
+        let mut lo_period = [0u8; 8];
+        lo_period[..4].copy_from_slice(&min_start.to_be_bytes());
+        let lo = keys::fact_roll_prefix(kind, fld, lo_period);
+        let hi = keys::prefix_end(&keys::fact_roll_prefix(kind, fld, upto_key));
+        self.latest_in_rolls(lo..hi, s, |_, v| {
+            Ok(v.period <= upto_key && v.start_month() >= min_start)
+        })
+    }
+
+    /// Every entity's latest (kind, field) fact for `period` (None: the
+    /// field has no period, as definitions) as of s.
+    pub(crate) fn fact_roll(
+        &self,
+        kind: EntityKind,
+        fld: u8,
+        period: Option<Period>,
+        s: Seq,
+    ) -> Result<Rolled, ReadModelError> {
+        assert!(
+            is_rolled(kind, fld),
+            "fact_roll of a field the projector does not roll: {kind:?} {fld}"
+        );
+        let pk = versions::period_key(period);
+        self.latest_by_entity(&keys::fact_roll_prefix(kind, fld, pk), pk, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use perfledger_domain::period::{FinancialYear, Period};
+    use perfledger_domain::{EntityKind, Tenant};
+    use perfledger_log::LogRecord;
+    use perfledger_testkit::council::{to_commit, Generator, Shape, TENANT};
+
+    use super::Gather;
+    use crate::{AsOf, Projector, ReadModel};
+
+    /// A council of 40 indicators, 30 revenue and 12 capital lines and 20
+    /// savings over three years (restatements, revised targets, amended
+    /// definitions, lines moving units), projected; with the periods it
+    /// reports and a spread of positions.
+    fn council() -> (ReadModel, Vec<Period>, Vec<u64>) {
+        let shape = Shape {
+            indicators: 40,
+            revenue_lines: 30,
+            capital_lines: 12,
+            savings: 20,
+            monthly_per_mille: 300,
+            ..Shape::small()
+        };
+        let records: Vec<LogRecord> = Generator::new(shape.clone(), 3)
+            .enumerate()
+            .map(|(i, events)| {
+                let c = to_commit(&events).unwrap();
+                LogRecord {
+                    seq: i as u64 + 1,
+                    subject: c.subject,
+                    msg_id: c.msg_id,
+                    recorded_at: c.recorded_at,
+                    payload: c.payload,
+                }
+            })
+            .collect();
+        let rm = ReadModel::open_temporary(&Tenant::new(TENANT).unwrap()).unwrap();
+        Projector::new(&rm).apply_records(&records).unwrap();
+        let head = records.len() as u64;
+        let mut periods = Vec::new();
+        for y in shape.first_year..shape.first_year + shape.years + 1 {
+            let fy = FinancialYear(y);
+            periods.push(Period::Year(fy));
+            periods.extend((1..=2).map(|h| Period::Half(fy, h)));
+            periods.extend((1..=4).map(|q| Period::Quarter(fy, q)));
+            periods.extend((1..=12).map(|m| Period::Month(y, m)));
+        }
+        let step = usize::try_from(head / 40).unwrap().max(1);
+        let positions = (1..=head).step_by(step).chain([head]).collect();
+        (rm, periods, positions)
+    }
+
+    /// The scopes at s: the council, then each unit.
+    fn scopes(rm: &ReadModel, s: u64) -> Vec<Option<String>> {
+        std::iter::once(None)
+            .chain(
+                rm.units(AsOf::Seq(s))
+                    .unwrap()
+                    .into_iter()
+                    .map(|u| Some(u.name)),
+            )
+            .collect()
+    }
+
+    /// The rolls' invariant, end to end, for the dashboard's indicator
+    /// lines: at every position and for every period, the lines gathered
+    /// from the rolls are the lines gathered from each indicator's own
+    /// slots, for the council and for each unit.
+    #[test]
+    fn rolled_lines_are_the_lines_of_each_indicators_slots() {
+        let (rm, periods, positions) = council();
+        let mut compared = 0usize;
+        for &s in &positions {
+            let schemes = rm.schemes_at(s).unwrap();
+            for unit in scopes(&rm, s) {
+                let members = rm
+                    .members(unit.as_deref(), EntityKind::Indicator, s)
+                    .unwrap();
+                for p in &periods {
+                    let by_entity = rm
+                        .indicator_lines_of(&members, *p, s, &schemes, Gather::ByEntity)
+                        .unwrap();
+                    let rolled = rm
+                        .indicator_lines_of(&members, *p, s, &schemes, Gather::Rolled)
+                        .unwrap();
+                    assert_eq!(rolled, by_entity, "{unit:?} {p:?} at {s}");
+                    compared += by_entity.len();
+                }
+            }
+        }
+        assert!(compared > 1000, "only {compared} lines compared");
+    }
+
+    /// The same for the finance view: every row, total and provenance
+    /// (definition, budget and the forecast or delivery record shown,
+    /// carried forward within the financial year) is the same either way.
+    #[test]
+    fn rolled_finance_is_the_finance_of_each_lines_slots() {
+        let (rm, periods, positions) = council();
+        let mut compared = 0usize;
+        for &s in &positions {
+            for unit in scopes(&rm, s) {
+                for p in &periods {
+                    let by_entity = rm
+                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::ByEntity))
+                        .unwrap();
+                    let rolled = rm
+                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::Rolled))
+                        .unwrap();
+                    assert_eq!(rolled.0, by_entity.0, "{unit:?} {p:?} at {s}");
+                    assert_eq!(rolled.1, by_entity.1, "{unit:?} {p:?} at {s}");
+                    let v = &by_entity.0;
+                    compared += v.revenue.len() + v.capital.len() + v.savings.len();
+                    compared += by_entity
+                        .1
+                        .revenue
+                        .iter()
+                        .filter(|r| r.latest.is_some())
+                        .count();
+                }
+            }
+        }
+        assert!(compared > 5000, "only {compared} rows compared");
+    }
+}
