@@ -461,13 +461,15 @@ async fn as_of_latencies(
     let mut unit_lat = Vec::new();
     let mut council_lat = Vec::new();
     let mut council_cpu = Vec::new();
+    let council_only = std::env::args().any(|a| a == "--council-only");
     let mut samples = Vec::new();
     for i in 0..queries {
         let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
         let q = 1 + u8::try_from(rng.below(4)).unwrap_or(0);
         let p = Period::Quarter(FinancialYear(y), q);
         let s = 1 + rng.below(head);
-        let council = i % 10 == 0;
+        // `--council-only` (for profiling) makes every query council-wide.
+        let council = i % 10 == 0 || council_only;
         let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
         let (t, c) = (Instant::now(), thread_cpu());
         let d = rm.dashboard(if council { None } else { Some(&unit) }, p, AsOf::Seq(s))?;
