@@ -21,6 +21,8 @@
 //! random ids (written before this rule) verify unchanged: the chain hashes
 //! a stored id as data and never re-derives it.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -177,9 +179,12 @@ pub struct Hashed {
     pub recorded_at: i64,
     /// Its [`leaf_hash`].
     pub leaf: Hash,
-    /// Its payload when it is a checkpoint (the chain decodes those);
-    /// `None` for every other record.
-    pub checkpoint: Option<Bytes>,
+    /// Whether it is a checkpoint (the chain decodes those payloads).
+    pub checkpoint: bool,
+    /// Its payload (a slice of what was read, not a copy): a reader that
+    /// checks more than the chain, such as `perfledger verify` looking
+    /// for reused command ids, needs no second pass over the log.
+    pub payload: Bytes,
 }
 
 impl Hashed {
@@ -189,7 +194,8 @@ impl Hashed {
             seq: r.seq,
             recorded_at: r.recorded_at,
             leaf: leaf_hash(r),
-            checkpoint: r.subject.is_checkpoint().then(|| r.payload.clone()),
+            checkpoint: r.subject.is_checkpoint(),
+            payload: r.payload.clone(),
         }
     }
 }
@@ -281,34 +287,46 @@ pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogEr
 /// would read the log for again each time.
 pub async fn chain_roots_at<L: EventLog>(
     log: &L,
-    positions: &std::collections::BTreeSet<Seq>,
-) -> Result<std::collections::BTreeMap<Seq, Hash>, LogError> {
-    let mut roots = std::collections::BTreeMap::new();
-    let Some(&last) = positions.last() else {
-        return Ok(roots);
-    };
-    if positions.contains(&0) {
-        roots.insert(0, ZERO);
-    }
-    if last == 0 {
-        return Ok(roots);
-    }
-    let mut root = ZERO;
-    let mut n = 0;
-    let mut s = log.read_hashed(1, last);
-    while let Some(r) = s.next().await {
-        let r = r?;
-        root = chain_next(&root, &r.leaf);
-        n = r.seq;
-        if positions.contains(&n) {
-            roots.insert(n, root);
+    positions: &BTreeSet<Seq>,
+) -> Result<BTreeMap<Seq, Hash>, LogError> {
+    chain_roots_from(log, &BTreeMap::new(), positions).await
+}
+
+/// The chain roots after each record of `positions` (ZERO for 0), each
+/// stepped from the nearest root known at or before it: `known` (say, the
+/// roots [`verify_each`] met every few thousand records) or a position
+/// already computed. Reads only the records between them, in order; a
+/// position beyond the head is a [`LogError::Gap`]. `known` must hold
+/// true roots (they are trusted, not re-derived).
+pub async fn chain_roots_from<L: EventLog>(
+    log: &L,
+    known: &BTreeMap<Seq, Hash>,
+    positions: &BTreeSet<Seq>,
+) -> Result<BTreeMap<Seq, Hash>, LogError> {
+    let mut roots = BTreeMap::new();
+    // The latest root computed here, at or before the next position.
+    let (mut at, mut root) = (0, ZERO);
+    for &pos in positions {
+        if let Some((&k, &r)) = known.range(..=pos).next_back() {
+            if k > at {
+                (at, root) = (k, r);
+            }
         }
-    }
-    if n != last {
-        return Err(LogError::Gap {
-            expected: n + 1,
-            got: 0,
-        });
+        if pos > at {
+            let mut s = log.read_hashed(at + 1, pos);
+            while let Some(r) = s.next().await {
+                let r = r?;
+                root = chain_next(&root, &r.leaf);
+                at = r.seq;
+            }
+            if at != pos {
+                return Err(LogError::Gap {
+                    expected: at + 1,
+                    got: 0,
+                });
+            }
+        }
+        roots.insert(pos, root);
     }
     Ok(roots)
 }
@@ -493,8 +511,8 @@ impl ChainCheck {
     /// A checkpoint's checks, then `r` joins the records awaiting one.
     fn settle(&mut self, r: &Hashed) -> Result<Option<CheckpointInfo>, (Seq, Problem)> {
         let mut confirmed = None;
-        if let Some(payload) = &r.checkpoint {
-            let cp = decode_checkpoint_payload(payload)
+        if r.checkpoint {
+            let cp = decode_checkpoint_payload(&r.payload)
                 .map_err(|d| (r.seq, Problem::BadCheckpoint(d)))?;
             confirmed = Some(self.check_checkpoint(r.seq, cp)?);
         }
@@ -586,6 +604,18 @@ pub async fn verify_with_anchor<L: EventLog>(
     log: &L,
     anchor: Option<(Seq, Hash)>,
 ) -> Result<VerifyReport, LogError> {
+    verify_each(log, anchor, |_, _| {}).await
+}
+
+/// [`verify_with_anchor`], handing `each` every record the chain accepted,
+/// in order, with the chain root after it, in the same pass over the log:
+/// up to the first bad record, so the caller discards what it gathered
+/// when the report is not ok.
+pub async fn verify_each<L: EventLog>(
+    log: &L,
+    anchor: Option<(Seq, Hash)>,
+    mut each: impl FnMut(&Hashed, &Hash) + Send,
+) -> Result<VerifyReport, LogError> {
     let head = log.head().await?;
     let mut report = VerifyReport {
         checked: 0,
@@ -634,6 +664,7 @@ pub async fn verify_with_anchor<L: EventLog>(
             Ok(None) => {}
             Err((bad, p)) => return fail(report, bad, p, last_upto),
         }
+        each(&r, &chain.root());
     }
     if chain.next != head + 1 {
         return fail(
@@ -658,131 +689,4 @@ pub async fn verify_with_anchor<L: EventLog>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    fn rec(seq: Seq, payload: &'static [u8]) -> LogRecord {
-        LogRecord {
-            seq,
-            subject: Subject::checkpoint("pl").unwrap(),
-            msg_id: Uuid::from_u128(seq as u128),
-            recorded_at: 5,
-            payload: Bytes::from_static(payload),
-        }
-    }
-
-    #[test]
-    fn leaf_is_the_documented_concatenation() {
-        let r = LogRecord {
-            subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(9)).unwrap(),
-            ..rec(7, b"payload")
-        };
-        let mut want = Vec::new();
-        want.extend_from_slice(b"pl-leaf-v1");
-        want.extend_from_slice(&7u64.to_be_bytes());
-        want.extend_from_slice(&(r.subject.as_str().len() as u32).to_be_bytes());
-        want.extend_from_slice(r.subject.as_str().as_bytes());
-        want.extend_from_slice(r.msg_id.as_bytes());
-        want.extend_from_slice(&5i64.to_be_bytes());
-        want.extend_from_slice(&7u64.to_be_bytes());
-        want.extend_from_slice(b"payload");
-        assert_eq!(leaf_hash(&r), <[u8; 32]>::from(Sha256::digest(&want)));
-    }
-
-    #[test]
-    fn leaf_binds_every_field() {
-        let base = leaf_hash(&rec(1, b"a"));
-        assert_eq!(base, leaf_hash(&rec(1, b"a")));
-        assert_ne!(base, leaf_hash(&rec(2, b"a")));
-        assert_ne!(base, leaf_hash(&rec(1, b"b")));
-        let mut r = rec(1, b"a");
-        r.recorded_at = 6;
-        assert_ne!(base, leaf_hash(&r));
-        let mut r = rec(1, b"a");
-        r.msg_id = Uuid::from_u128(99);
-        assert_ne!(base, leaf_hash(&r));
-    }
-
-    #[test]
-    fn checkpoint_msg_id_is_a_function_of_what_it_states() {
-        let id = checkpoint_msg_id("pl", 10, 20, &[7; 32]);
-        assert_eq!(id, checkpoint_msg_id("pl", 10, 20, &[7; 32]));
-        assert_eq!(id.get_version_num(), 5);
-        assert_ne!(id, checkpoint_msg_id("pm", 10, 20, &[7; 32]));
-        assert_ne!(id, checkpoint_msg_id("pl", 11, 20, &[7; 32]));
-        assert_ne!(id, checkpoint_msg_id("pl", 10, 21, &[7; 32]));
-        assert_ne!(id, checkpoint_msg_id("pl", 10, 20, &[8; 32]));
-    }
-
-    /// A memory log of `n` one-byte commits, one entity each.
-    async fn memory_log(n: u128) -> crate::MemoryLog {
-        let log = crate::MemoryLog::new();
-        for i in 0..n {
-            log.append(Commit {
-                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i)).unwrap(),
-                expected: Expected::Any,
-                msg_id: Uuid::from_u128(100 + i),
-                recorded_at: 5,
-                payload: Bytes::from_static(b"x"),
-            })
-            .await
-            .unwrap();
-        }
-        log
-    }
-
-    #[tokio::test]
-    async fn checkpointing_the_same_log_twice_stores_the_same_bytes() {
-        async fn log_with_checkpoint() -> Vec<LogRecord> {
-            let log = memory_log(3).await;
-            checkpoint(&log, "pl").await.unwrap().expect("new records");
-            log.read(1, Until::Head)
-                .map(|r| r.unwrap())
-                .collect::<Vec<_>>()
-                .await
-        }
-        assert_eq!(log_with_checkpoint().await, log_with_checkpoint().await);
-    }
-
-    #[tokio::test]
-    async fn roots_at_many_positions_in_one_pass_equal_one_pass_each() {
-        let log = memory_log(7).await;
-        let positions = std::collections::BTreeSet::from([0, 2, 3, 7]);
-        let roots = chain_roots_at(&log, &positions).await.unwrap();
-        assert_eq!(roots.keys().copied().collect::<Vec<_>>(), vec![0, 2, 3, 7]);
-        for (seq, root) in &roots {
-            assert_eq!(*root, chain_root_at(&log, *seq).await.unwrap(), "at {seq}");
-        }
-        assert!(chain_roots_at(&log, &Default::default())
-            .await
-            .unwrap()
-            .is_empty());
-        let beyond = std::collections::BTreeSet::from([3, 8]);
-        assert!(
-            matches!(
-                chain_roots_at(&log, &beyond).await,
-                Err(LogError::Gap { .. })
-            ),
-            "a position beyond the head is an error, not a root"
-        );
-    }
-
-    #[test]
-    fn checkpoint_payload_is_versioned_postcard() {
-        let p = CheckpointPayload::V1 {
-            prev_upto: 1,
-            upto: 3,
-            root: [1; 32],
-            leaves: vec![[2; 8], [3; 8]],
-        };
-        let bytes = postcard::to_stdvec(&p).unwrap();
-        assert_eq!(bytes[0], 0, "variant tag V1 = 0");
-        let r = LogRecord {
-            payload: Bytes::from(bytes),
-            ..rec(4, b"")
-        };
-        assert_eq!(decode_checkpoint(&r).unwrap(), p);
-        assert!(decode_checkpoint(&rec(4, b"\xff\xff")).is_err());
-    }
-}
+mod tests;
