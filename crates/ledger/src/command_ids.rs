@@ -240,34 +240,81 @@ pub struct ReusedCommandId {
 /// Every stored commit whose command id an earlier commit already carried,
 /// in log order (`perfledger verify` reports them). Reads and decodes the
 /// whole log once; memory as the ledger's command-id index (16 bytes per
-/// record).
+/// record). A pass that reads the log anyway feeds a [`CommandIdCheck`]
+/// instead.
 pub async fn reused_command_ids<L: EventLog>(log: &L) -> Result<Vec<ReusedCommandId>, LedgerError> {
     let head = log.head().await?;
-    let mut index = CommandIndex::default();
-    let mut found = Vec::new();
+    let mut check = CommandIdCheck::default();
     let mut records = log.read(1, Until::Seq(head));
     while let Some(r) = records.next().await {
         let r = r?;
-        if r.subject.is_checkpoint() {
-            continue;
+        check.push(r.seq, r.subject.is_checkpoint(), &r.payload);
+    }
+    check.finish(log).await
+}
+
+/// [`reused_command_ids`] gathered from records as another pass over the
+/// log meets them (`perfledger verify` feeds it from the hash chain's
+/// pass, so the log is read once). Each commit is decoded and its command
+/// id looked up in the index of those before it; a hit (the index folds
+/// ids to 64 bits) is judged against the stored record after the pass, in
+/// [`CommandIdCheck::finish`].
+#[derive(Debug, Default)]
+pub struct CommandIdCheck {
+    index: CommandIndex,
+    /// Commits whose command id folds like earlier ones': (sequence,
+    /// command id, the earlier commits' sequences).
+    hits: Vec<(Seq, Uuid, Vec<Seq>)>,
+    /// The first commit that could not be decoded: nothing after it is
+    /// gathered, and `finish` answers this.
+    failed: Option<LedgerError>,
+}
+
+impl CommandIdCheck {
+    /// The next record of the log (records must come in order, each once):
+    /// its sequence, whether it is a checkpoint (which carries no
+    /// command), and its payload.
+    pub fn push(&mut self, seq: Seq, checkpoint: bool, payload: &[u8]) {
+        if checkpoint || self.failed.is_some() {
+            return;
         }
-        let events = decode_commit(&r.payload)
-            .map_err(|source| LedgerError::Undecodable { seq: r.seq, source })?;
-        let id = events[0].command_id;
-        for seq in index.candidates(&id) {
-            // a fold collision is possible: the earlier record is the judge
-            if command_id_at(log, seq).await? == Some(id) {
-                found.push(ReusedCommandId {
-                    command_id: id,
-                    first_seq: seq,
-                    seq: r.seq,
-                });
-                break;
+        match decode_commit(payload) {
+            Ok(events) => {
+                let id = events[0].command_id;
+                let candidates = self.index.candidates(&id);
+                if !candidates.is_empty() {
+                    self.hits.push((seq, id, candidates));
+                }
+                self.index.insert(&id, seq);
+            }
+            Err(source) => self.failed = Some(LedgerError::Undecodable { seq, source }),
+        }
+    }
+
+    /// Every commit pushed whose command id an earlier one already
+    /// carried, in log order, each with the first commit that carried it
+    /// (read back from `log`, the log the records came from); or the first
+    /// commit that could not be decoded.
+    pub async fn finish<L: EventLog>(self, log: &L) -> Result<Vec<ReusedCommandId>, LedgerError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut found = Vec::new();
+        for (seq, id, candidates) in self.hits {
+            for first in candidates {
+                // a fold collision is possible: the earlier record is the judge
+                if command_id_at(log, first).await? == Some(id) {
+                    found.push(ReusedCommandId {
+                        command_id: id,
+                        first_seq: first,
+                        seq,
+                    });
+                    break;
+                }
             }
         }
-        index.insert(&id, r.seq);
+        Ok(found)
     }
-    Ok(found)
 }
 
 /// The command id of the commit at `seq` (`None` for a checkpoint).

@@ -13,11 +13,12 @@ use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::{build_envelopes, EventBody};
 use perfledger_domain::{encode_commit, Period, Timestamp};
 use perfledger_ledger::{
-    reused_command_ids, subject_for, FixedClock, Ledger, LedgerError, ReusedCommandId, Submitted,
+    reused_command_ids, subject_for, CommandIdCheck, FixedClock, Ledger, LedgerError,
+    ReusedCommandId, Submitted,
 };
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
-use perfledger_log::{Commit, EventLog, Expected};
+use perfledger_log::{integrity, Commit, EventLog, Expected};
 use perfledger_testkit::fixtures::{self, define, envelope, text as t};
 use perfledger_testkit::NatsServer;
 use uuid::Uuid;
@@ -190,11 +191,9 @@ async fn on_jetstream_a_reused_id_is_refused_whatever_the_duplicate_window() {
     }
 }
 
-/// Two stored commits carrying one command id (as JetStream stores them
-/// once its window has passed, or as a rogue writer might) are reported.
-#[tokio::test]
-async fn stored_records_sharing_a_command_id_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
+/// A log written around the ledger: command id 1 stored three times (at
+/// 1, 3 and 4), under other msg ids.
+async fn log_reusing_a_command_id(dir: &tempfile::TempDir) -> EmbeddedLog {
     let log = EmbeddedLog::open(dir.path().join("log")).await.unwrap();
     let mut seq = 0;
     for (cmd, msg) in [
@@ -238,6 +237,15 @@ async fn stored_records_sharing_a_command_id_are_reported() {
             .seq;
     }
     assert_eq!(seq, 4);
+    log
+}
+
+/// Two stored commits carrying one command id (as JetStream stores them
+/// once its window has passed, or as a rogue writer might) are reported.
+#[tokio::test]
+async fn stored_records_sharing_a_command_id_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_reusing_a_command_id(&dir).await;
     let id = Uuid::from_u128(0xC0DE_0001);
     assert_eq!(
         reused_command_ids(&log).await.unwrap(),
@@ -277,4 +285,32 @@ async fn the_nil_uuid_is_refused_as_command_id() {
         }
     }
     assert_eq!(l.log().head().await.unwrap(), 0);
+}
+
+/// `perfledger verify` finds reused command ids in its hash-chain pass
+/// (one read of the log): the same findings as `reused_command_ids`'
+/// own pass, and an undecodable commit is still an error naming it.
+#[tokio::test]
+async fn reused_command_ids_are_found_in_the_hash_chain_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_reusing_a_command_id(&dir).await;
+    integrity::checkpoint(&log, "pl").await.unwrap();
+    let mut check = CommandIdCheck::default();
+    let report = integrity::verify_each(&log, None, |r, _| {
+        check.push(r.seq, r.checkpoint, &r.payload)
+    })
+    .await
+    .unwrap();
+    assert!(report.ok() && report.checked == 5, "{report:?}");
+    let reused = reused_command_ids(&log).await.unwrap();
+    assert_eq!(reused.len(), 2, "{reused:?}");
+    assert_eq!(check.finish(&log).await.unwrap(), reused);
+
+    let mut check = CommandIdCheck::default();
+    check.push(1, false, b"\x02not a commit");
+    check.push(2, true, b"checkpoints are not decoded");
+    match check.finish(&log).await {
+        Err(LedgerError::Undecodable { seq: 1, .. }) => {}
+        other => panic!("expected record 1 undecodable, got {other:?}"),
+    }
 }
