@@ -30,9 +30,7 @@ use crate::versions;
 use crate::{ReadModel, ReadModelError};
 
 /// The (kind, field) pairs the projector rolls: what the council-wide
-/// dashboard reads for every indicator and finance line (not risks: their
-/// latest assessment may be any number of years back, which no period's
-/// roll bounds).
+/// dashboard reads for every indicator, finance line and risk.
 pub(crate) const ROLLED: &[(EntityKind, u8)] = &[
     (EntityKind::Indicator, field::SPEC),
     (EntityKind::Indicator, field::TARGET),
@@ -45,6 +43,9 @@ pub(crate) const ROLLED: &[(EntityKind, u8)] = &[
     (EntityKind::CapitalLine, field::FORECAST),
     (EntityKind::Saving, field::SPEC),
     (EntityKind::Saving, field::DELIVERY),
+    (EntityKind::Risk, field::SPEC),
+    (EntityKind::Risk, field::STATUS),
+    (EntityKind::Risk, field::ASSESSMENT),
 ];
 
 /// At least this many entities of a kind in scope and a view reads the
@@ -222,15 +223,18 @@ impl ReadModel {
     }
 
     /// Every entity's latest (kind, field) fact of the latest period
-    /// ending no later than `upto` and starting no earlier than month
-    /// `min_start`, as of s: what [`ReadModel::fact_latest_upto`] finds in
-    /// each entity's slots, for all of them at once (the periods' rolls
-    /// from `min_start` to `upto`).
+    /// ending no later than `upto`, no earlier than month `from_end` and
+    /// (if given) starting no earlier than month `min_start`, as of s: what
+    /// [`ReadModel::fact_latest_upto`] finds in each entity's slots, for
+    /// all of them at once, when the answer ends in the window (the
+    /// periods' rolls from `from_end` to `upto`). Periods sort by end
+    /// month first, so a version in the window is later than any before it.
     pub(crate) fn fact_roll_latest_upto(
         &self,
         kind: EntityKind,
         fld: u8,
-        min_start: u32,
+        from_end: u32,
+        min_start: Option<u32>,
         upto: Period,
         s: Seq,
     ) -> Result<Rolled, ReadModelError> {
@@ -239,14 +243,12 @@ impl ReadModel {
             "fact_roll_latest_upto of a field the projector does not roll: {kind:?} {fld}"
         );
         let upto_key = keys::period_bytes(upto);
-        // Periods sort by end month first: those ending from `min_start`
-        // on, up to `upto`'s end.
         let mut lo_period = [0u8; 8];
-        lo_period[..4].copy_from_slice(&min_start.to_be_bytes());
+        lo_period[..4].copy_from_slice(&from_end.to_be_bytes());
         let lo = keys::fact_roll_prefix(kind, fld, lo_period);
         let hi = keys::prefix_end(&keys::fact_roll_prefix(kind, fld, upto_key));
         self.latest_in_rolls(lo..hi, s, |_, v| {
-            Ok(v.period <= upto_key && v.start_month() >= min_start)
+            Ok(v.period <= upto_key && min_start.is_none_or(|ms| v.start_month() >= ms))
         })
     }
 
@@ -278,8 +280,8 @@ mod tests {
     use super::Gather;
     use crate::{AsOf, Projector, ReadModel};
 
-    /// A council of 40 indicators, 30 revenue and 12 capital lines and 20
-    /// savings over three years (restatements, revised targets, amended
+    /// A council of 40 indicators, 30 revenue and 12 capital lines, 20
+    /// savings and 12 risks over three years (restatements, revised targets, amended
     /// definitions, lines moving units), projected; with the periods it
     /// reports and a spread of positions.
     fn council() -> (ReadModel, Vec<Period>, Vec<u64>) {
@@ -288,6 +290,7 @@ mod tests {
             revenue_lines: 30,
             capital_lines: 12,
             savings: 20,
+            risks: 12,
             monthly_per_mille: 300,
             ..Shape::small()
         };
@@ -391,5 +394,30 @@ mod tests {
             }
         }
         assert!(compared > 5000, "only {compared} rows compared");
+    }
+
+    /// The same for risk rows: definition, closure and the latest
+    /// assessment up to the period (from the window's rolls, or a risk's
+    /// own slots when it was not assessed within it), and for the
+    /// register's "latest of all".
+    #[test]
+    fn rolled_risks_are_the_risks_of_each_risks_slots() {
+        let (rm, periods, positions) = council();
+        let mut compared = 0usize;
+        for &s in &positions {
+            for unit in scopes(&rm, s) {
+                for p in periods.iter().copied().map(Some).chain([None]) {
+                    let by_entity = rm
+                        .risk_rows_gathered(unit.as_deref(), p, s, Some(Gather::ByEntity))
+                        .unwrap();
+                    let rolled = rm
+                        .risk_rows_gathered(unit.as_deref(), p, s, Some(Gather::Rolled))
+                        .unwrap();
+                    assert_eq!(rolled, by_entity, "{unit:?} {p:?} at {s}");
+                    compared += by_entity.iter().filter(|r| r.current.is_some()).count();
+                }
+            }
+        }
+        assert!(compared > 1000, "only {compared} assessed rows compared");
     }
 }

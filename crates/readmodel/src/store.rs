@@ -19,8 +19,9 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 /// 4: membership keys put the kind before the unit (`keys` module), so a
 /// council-wide view reads one kind's range instead of every membership.
 /// 5: the action-status roll (`A` keys, `action_roll` module).
-/// 6: fact rolls of indicators' definitions, targets and results (`R`
-/// keys, `fact_roll` module).
+/// 6: fact rolls of indicators' definitions, targets and results, finance
+/// lines' definitions, budgets, forecasts and deliveries, and risks'
+/// definitions, closures and assessments (`R` keys, `fact_roll` module).
 pub const FORMAT_VERSION: u32 = 6;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {

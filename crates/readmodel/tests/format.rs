@@ -90,7 +90,7 @@ const PINNED: &[(u32, &str)] = &[
     ),
     (
         6,
-        "ab454a2c5d2fcb139f53249579fc1191765e5ba647adbe78daae6707eb6d6e15",
+        "2e1d96d13a7c6cb941ba0725697459d7fd44c6894e53e43fb591122ee8eb0e16",
     ),
 ];
 

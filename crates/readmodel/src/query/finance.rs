@@ -193,7 +193,14 @@ impl<'a> LineFacts<'a> {
                     true => Some(rm.fact_roll(kind, field::BUDGET, Some(year), s)?),
                     false => None,
                 },
-                rm.fact_roll_latest_upto(kind, latest_field, min_start, period, s)?,
+                rm.fact_roll_latest_upto(
+                    kind,
+                    latest_field,
+                    min_start,
+                    Some(min_start),
+                    period,
+                    s,
+                )?,
             )),
         };
         Ok(LineFacts {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::R;
+use crate::fact_roll::{Gather, Rolled};
 use crate::keys::field;
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel};
@@ -69,6 +70,90 @@ pub struct RiskRegister {
     pub escalated: Vec<String>,
 }
 
+/// How far back (months before the period's end) the assessment rolls are
+/// read for a risk's latest assessment; a risk not assessed within it is
+/// looked up in its own slots.
+const ASSESSMENT_WINDOW_MONTHS: u32 = 24;
+
+/// Where risk rows read each risk's definition, closure and latest
+/// assessment up to the period: from each risk's slots, or for a large
+/// scope from the rolls ([`crate::fact_roll`]) — the assessments of the
+/// last [`ASSESSMENT_WINDOW_MONTHS`], a risk assessed earlier (or never)
+/// falling back to its own slots.
+struct RiskFacts<'a> {
+    rm: &'a ReadModel,
+    upto: Option<Period>,
+    s: Seq,
+    /// The spec, status and windowed assessment rolls, when gathered rolled.
+    rolled: Option<(Rolled, Rolled, Option<Rolled>)>,
+}
+
+impl<'a> RiskFacts<'a> {
+    fn new(
+        rm: &'a ReadModel,
+        members: usize,
+        upto: Option<Period>,
+        s: Seq,
+        gather: Option<Gather>,
+    ) -> R<Self> {
+        let roll = |fld| rm.fact_roll(EntityKind::Risk, fld, None, s);
+        let rolled = match gather.unwrap_or(Gather::for_members(members)) {
+            Gather::ByEntity => None,
+            Gather::Rolled => {
+                let assessments = match upto {
+                    Some(p) => {
+                        let end = u32::try_from(p.months().last.0)
+                            .expect("a period is validated to years 1900-9999, after month 0");
+                        let from_end = end.saturating_sub(ASSESSMENT_WINDOW_MONTHS);
+                        Some(rm.fact_roll_latest_upto(
+                            EntityKind::Risk,
+                            field::ASSESSMENT,
+                            from_end,
+                            None,
+                            p,
+                            s,
+                        )?)
+                    }
+                    // No period: the latest of all, which no window bounds.
+                    None => None,
+                };
+                Some((roll(field::SPEC)?, roll(field::STATUS)?, assessments))
+            }
+        };
+        Ok(RiskFacts {
+            rm,
+            upto,
+            s,
+            rolled,
+        })
+    }
+
+    fn spec(&self, id: Uuid) -> R<Option<FactRecord>> {
+        match &self.rolled {
+            Some((spec, _, _)) => spec.fact(&id),
+            None => self.rm.fact_at(id, field::SPEC, None, self.s),
+        }
+    }
+
+    /// Closed (retired) as of s.
+    fn closed(&self, id: Uuid) -> R<bool> {
+        match &self.rolled {
+            Some((_, status, _)) => Ok(status.get(&id).is_some()),
+            None => self.rm.ended_at(id, self.s),
+        }
+    }
+
+    fn latest_assessment(&self, id: Uuid) -> R<Option<FactRecord>> {
+        if let Some((_, _, Some(window))) = &self.rolled {
+            if let Some(found) = window.fact(&id)? {
+                return Ok(Some(found));
+            }
+        }
+        self.rm
+            .fact_latest_upto(id, field::ASSESSMENT, None, self.upto, self.s)
+    }
+}
+
 impl ReadModel {
     pub(crate) fn risk_rows(
         &self,
@@ -76,24 +161,37 @@ impl ReadModel {
         upto: Option<Period>,
         s: Seq,
     ) -> R<Vec<RiskRow>> {
+        self.risk_rows_gathered(unit, upto, s, None)
+    }
+
+    /// [`ReadModel::risk_rows`], gathered one way (None: the cheaper for
+    /// the scope, [`Gather::for_members`]).
+    pub(crate) fn risk_rows_gathered(
+        &self,
+        unit: Option<&str>,
+        upto: Option<Period>,
+        s: Seq,
+        gather: Option<Gather>,
+    ) -> R<Vec<RiskRow>> {
+        let members = self.members(unit, EntityKind::Risk, s)?;
+        let facts = RiskFacts::new(self, members.len(), upto, s, gather)?;
         let mut out = Vec::new();
-        for id in self.members(unit, EntityKind::Risk, s)? {
-            let Some(EventBody::RiskRegistered { spec }) = self.spec_at(id, s)? else {
+        for id in members {
+            let Some(EventBody::RiskRegistered { spec }) = facts.spec(id)?.map(|f| f.body) else {
                 continue;
             };
-            let closed = self.ended_at(id, s)?;
-            let (period, current, target) =
-                match self.fact_latest_upto(id, field::ASSESSMENT, None, upto, s)? {
-                    Some(FactRecord {
-                        period,
-                        body:
-                            EventBody::RiskAssessed {
-                                current, target, ..
-                            },
-                        ..
-                    }) => (period, Some(current), target),
-                    _ => (None, None, None),
-                };
+            let closed = facts.closed(id)?;
+            let (period, current, target) = match facts.latest_assessment(id)? {
+                Some(FactRecord {
+                    period,
+                    body:
+                        EventBody::RiskAssessed {
+                            current, target, ..
+                        },
+                    ..
+                }) => (period, Some(current), target),
+                _ => (None, None, None),
+            };
             out.push(RiskRow {
                 entity: id,
                 risk_id: spec.risk_id.to_string(),
