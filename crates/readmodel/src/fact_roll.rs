@@ -30,7 +30,9 @@ use crate::versions;
 use crate::{ReadModel, ReadModelError};
 
 /// The (kind, field) pairs the projector rolls: what the council-wide
-/// dashboard reads for every indicator, finance line and risk.
+/// dashboard reads for every indicator, finance line and risk, and the
+/// definitions of every kind it counts (which list the council's members:
+/// [`ReadModel::scope_members`]).
 pub(crate) const ROLLED: &[(EntityKind, u8)] = &[
     (EntityKind::Indicator, field::SPEC),
     (EntityKind::Indicator, field::TARGET),
@@ -46,6 +48,7 @@ pub(crate) const ROLLED: &[(EntityKind, u8)] = &[
     (EntityKind::Risk, field::SPEC),
     (EntityKind::Risk, field::STATUS),
     (EntityKind::Risk, field::ASSESSMENT),
+    (EntityKind::Action, field::SPEC),
 ];
 
 /// At least this many entities of a kind in scope and a view reads the
@@ -144,7 +147,52 @@ impl Rolled {
     }
 }
 
+/// The entities of one kind in a scope as of s, and how to gather their facts.
+pub(crate) struct ScopeMembers {
+    /// In id order.
+    pub ids: Vec<Uuid>,
+    pub gather: Gather,
+    /// The kind's definition roll, when it listed the members.
+    pub specs: Option<Rolled>,
+}
+
 impl ReadModel {
+    /// The members of `kind` in `unit` (None: council-wide) as of s and
+    /// how to gather their facts (`gather`, or the cheaper for the scope).
+    ///
+    /// Council-wide, rolled, the kind's definition roll lists them without
+    /// reading a membership: every definition stages its entity's
+    /// membership in the same event (`project::apply`, a definition always
+    /// names a unit; a move leaves one unit and joins another at the same
+    /// sequence), so the entities defined by s are exactly the council's
+    /// members at s. Tests compare both.
+    pub(crate) fn scope_members(
+        &self,
+        unit: Option<&str>,
+        kind: EntityKind,
+        s: Seq,
+        gather: Option<Gather>,
+    ) -> Result<ScopeMembers, ReadModelError> {
+        if unit.is_none() && gather != Some(Gather::ByEntity) {
+            let specs = self.fact_roll(kind, field::SPEC, None, s)?;
+            if gather == Some(Gather::Rolled) || Gather::for_members(specs.len()) == Gather::Rolled
+            {
+                return Ok(ScopeMembers {
+                    ids: specs.iter().map(|(l, _)| l.entity).collect(),
+                    gather: Gather::Rolled,
+                    specs: Some(specs),
+                });
+            }
+        }
+        let ids = self.members(unit, kind, s)?;
+        let gather = gather.unwrap_or(Gather::for_members(ids.len()));
+        Ok(ScopeMembers {
+            ids,
+            gather,
+            specs: None,
+        })
+    }
+
     /// Every entity's latest version at or below s among the roll parts
     /// under `prefix`, whose versions are all of period `pk` and whose
     /// records start with the entity's id.
@@ -273,11 +321,11 @@ impl ReadModel {
 #[cfg(test)]
 mod tests {
     use perfledger_domain::period::{FinancialYear, Period};
-    use perfledger_domain::{EntityKind, Tenant};
+    use perfledger_domain::Tenant;
     use perfledger_log::LogRecord;
     use perfledger_testkit::council::{to_commit, Generator, Shape, TENANT};
 
-    use super::Gather;
+    use super::{field, Gather, ROLLED};
     use crate::{AsOf, Projector, ReadModel};
 
     /// A council of 40 indicators, 30 revenue and 12 capital lines, 20
@@ -346,17 +394,13 @@ mod tests {
         for &s in &positions {
             let schemes = rm.schemes_at(s).unwrap();
             for unit in scopes(&rm, s) {
-                let members = rm
-                    .members(unit.as_deref(), EntityKind::Indicator, s)
-                    .unwrap();
                 for p in &periods {
-                    let by_entity = rm
-                        .indicator_lines_of(&members, *p, s, &schemes, Gather::ByEntity)
-                        .unwrap();
-                    let rolled = rm
-                        .indicator_lines_of(&members, *p, s, &schemes, Gather::Rolled)
-                        .unwrap();
-                    assert_eq!(rolled, by_entity, "{unit:?} {p:?} at {s}");
+                    let gathered = |g| {
+                        rm.indicator_lines_gathered(unit.as_deref(), *p, s, &schemes, Some(g))
+                            .unwrap()
+                    };
+                    let by_entity = gathered(Gather::ByEntity);
+                    assert_eq!(gathered(Gather::Rolled), by_entity, "{unit:?} {p:?} at {s}");
                     compared += by_entity.len();
                 }
             }
@@ -419,5 +463,25 @@ mod tests {
             }
         }
         assert!(compared > 1000, "only {compared} assessed rows compared");
+    }
+
+    /// Council-wide, the definition rolls list exactly the entities the
+    /// memberships give, for every kind that has one.
+    #[test]
+    fn definition_rolls_list_the_councils_members() {
+        let (rm, _, positions) = council();
+        for &s in &positions {
+            for (kind, fld) in ROLLED {
+                if *fld != field::SPEC {
+                    continue;
+                }
+                let listed = rm
+                    .scope_members(None, *kind, s, Some(Gather::Rolled))
+                    .unwrap();
+                assert_eq!(listed.gather, Gather::Rolled);
+                let members = rm.members(None, *kind, s).unwrap();
+                assert_eq!(listed.ids, members, "{kind:?} at {s}");
+            }
+        }
     }
 }

@@ -21,7 +21,8 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 /// 5: the action-status roll (`A` keys, `action_roll` module).
 /// 6: fact rolls of indicators' definitions, targets and results, finance
 /// lines' definitions, budgets, forecasts and deliveries, and risks'
-/// definitions, closures and assessments (`R` keys, `fact_roll` module).
+/// definitions, closures and assessments, and actions' definitions (`R`
+/// keys, `fact_roll` module).
 pub const FORMAT_VERSION: u32 = 6;
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {

@@ -90,7 +90,7 @@ const PINNED: &[(u32, &str)] = &[
     ),
     (
         6,
-        "2e1d96d13a7c6cb941ba0725697459d7fd44c6894e53e43fb591122ee8eb0e16",
+        "84e5baee6da979a8e3dea924cb5bf8a2b8f9655cf99143d4b48c6da84f0fa72c",
     ),
 ];
 

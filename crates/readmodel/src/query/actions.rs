@@ -67,7 +67,8 @@ impl ReadModel {
     ) -> R<Vec<ActionStatus>> {
         let roll = self.action_roll(period, s)?;
         Ok(self
-            .members(unit, EntityKind::Action, s)?
+            .scope_members(unit, EntityKind::Action, s, None)?
+            .ids
             .into_iter()
             .filter_map(|id| roll.get(&id).map(|r| r.status))
             .collect())

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{fy_start_month, R};
-use crate::fact_roll::{Gather, Rolled};
+use crate::fact_roll::{Gather, Rolled, ScopeMembers};
 use crate::keys::field;
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel};
@@ -172,23 +172,28 @@ struct LineFacts<'a> {
 impl<'a> LineFacts<'a> {
     /// The facts of `members` lines of `kind` (`budget`: whether the kind
     /// has a year budget) for the period as of s.
+    /// (`specs`: the kind's definition roll if the scope's members were
+    /// read from it.)
     #[allow(clippy::too_many_arguments)]
     fn new(
         rm: &'a ReadModel,
         kind: EntityKind,
-        members: usize,
+        gather: Gather,
+        specs: Option<Rolled>,
         budget: bool,
         latest_field: u8,
         period: Period,
         s: Seq,
-        gather: Option<Gather>,
     ) -> R<Self> {
         let fy = period.financial_year();
         let (year, min_start) = (Period::Year(fy), fy_start_month(fy));
-        let rolled = match gather.unwrap_or(Gather::for_members(members)) {
+        let rolled = match gather {
             Gather::ByEntity => None,
             Gather::Rolled => Some((
-                rm.fact_roll(kind, field::SPEC, None, s)?,
+                match specs {
+                    Some(specs) => specs,
+                    None => rm.fact_roll(kind, field::SPEC, None, s)?,
+                },
                 match budget {
                     true => Some(rm.fact_roll(kind, field::BUDGET, Some(year), s)?),
                     false => None,
@@ -259,7 +264,7 @@ impl ReadModel {
     }
 
     /// [`ReadModel::finance_facts`], gathered one way (None: the cheaper
-    /// for each kind's scope, [`Gather::for_members`]).
+    /// for each kind's scope, [`ReadModel::scope_members`]).
     pub(crate) fn finance_facts_gathered(
         &self,
         unit: Option<&str>,
@@ -313,19 +318,20 @@ impl ReadModel {
         s: Seq,
         gather: Option<Gather>,
     ) -> R<Vec<(RevenueRow, LineProvenance)>> {
-        let members = self.members(unit, EntityKind::RevenueLine, s)?;
+        let ScopeMembers { ids, gather, specs } =
+            self.scope_members(unit, EntityKind::RevenueLine, s, gather)?;
         let facts = LineFacts::new(
             self,
             EntityKind::RevenueLine,
-            members.len(),
+            gather,
+            specs,
             true,
             field::FORECAST,
             period,
             s,
-            gather,
         )?;
         let mut revenue = Vec::new();
-        for id in members {
+        for id in ids {
             let Some(FactRecord {
                 body: EventBody::RevenueLineDefined { spec },
                 seq: spec_seq,
@@ -392,19 +398,20 @@ impl ReadModel {
         s: Seq,
         gather: Option<Gather>,
     ) -> R<Vec<(CapitalRow, LineProvenance)>> {
-        let members = self.members(unit, EntityKind::CapitalLine, s)?;
+        let ScopeMembers { ids, gather, specs } =
+            self.scope_members(unit, EntityKind::CapitalLine, s, gather)?;
         let facts = LineFacts::new(
             self,
             EntityKind::CapitalLine,
-            members.len(),
+            gather,
+            specs,
             true,
             field::FORECAST,
             period,
             s,
-            gather,
         )?;
         let mut capital = Vec::new();
-        for id in members {
+        for id in ids {
             let Some(FactRecord {
                 body: EventBody::CapitalLineDefined { spec },
                 seq: spec_seq,
@@ -476,19 +483,20 @@ impl ReadModel {
         gather: Option<Gather>,
     ) -> R<Vec<(SavingRow, LineProvenance)>> {
         let fy = period.financial_year();
-        let members = self.members(unit, EntityKind::Saving, s)?;
+        let ScopeMembers { ids, gather, specs } =
+            self.scope_members(unit, EntityKind::Saving, s, gather)?;
         let facts = LineFacts::new(
             self,
             EntityKind::Saving,
-            members.len(),
+            gather,
+            specs,
             false,
             field::DELIVERY,
             period,
             s,
-            gather,
         )?;
         let mut savings = Vec::new();
-        for id in members {
+        for id in ids {
             let Some(FactRecord {
                 body: EventBody::SavingProposed { spec },
                 seq: spec_seq,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::R;
-use crate::fact_roll::Gather;
+use crate::fact_roll::{Gather, ScopeMembers};
 use crate::keys::{self, field};
 use crate::store::FactRecord;
 use crate::{render, AsOf, AuditEntry, ReadModel};
@@ -131,29 +131,24 @@ impl ReadModel {
         s: Seq,
         schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
     ) -> R<Vec<IndicatorLine>> {
-        let members = self.members(unit, EntityKind::Indicator, s)?;
-        self.indicator_lines_of(
-            &members,
-            period,
-            s,
-            schemes,
-            Gather::for_members(members.len()),
-        )
+        self.indicator_lines_gathered(unit, period, s, schemes, None)
     }
 
-    /// [`ReadModel::indicator_lines`] of the given members, gathered one way.
-    pub(crate) fn indicator_lines_of(
+    /// [`ReadModel::indicator_lines`], gathered one way (None: the cheaper
+    /// for the scope, [`ReadModel::scope_members`]).
+    pub(crate) fn indicator_lines_gathered(
         &self,
-        members: &[Uuid],
+        unit: Option<&str>,
         period: Period,
         s: Seq,
         schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
-        gather: Gather,
+        gather: Option<Gather>,
     ) -> R<Vec<IndicatorLine>> {
-        match gather {
+        let scope = self.scope_members(unit, EntityKind::Indicator, s, gather)?;
+        match scope.gather {
             Gather::ByEntity => {
                 let mut lines = Vec::new();
-                for &id in members {
+                for &id in &scope.ids {
                     // Most indicators have no result for a given period: look that up first.
                     let Some(result) = self.fact_at(id, field::RESULT, Some(period), s)? else {
                         continue;
@@ -177,7 +172,7 @@ impl ReadModel {
                 }
                 Ok(lines)
             }
-            Gather::Rolled => self.indicator_lines_rolled(members, period, s, schemes),
+            Gather::Rolled => self.indicator_lines_rolled(scope, period, s, schemes),
         }
     }
 
@@ -187,7 +182,7 @@ impl ReadModel {
     /// reads from each indicator's slots, fed to the same rule.
     fn indicator_lines_rolled(
         &self,
-        members: &[Uuid],
+        scope: ScopeMembers,
         period: Period,
         s: Seq,
         schemes: &BTreeMap<FinancialYear, ToleranceScheme>,
@@ -197,7 +192,10 @@ impl ReadModel {
         if results.is_empty() {
             return Ok(Vec::new());
         }
-        let specs = roll(field::SPEC, None)?;
+        let specs = match scope.specs {
+            Some(specs) => specs,
+            None => roll(field::SPEC, None)?,
+        };
         let last_year = match long_term_period(period) {
             Some(p) => Some(roll(field::RESULT, Some(p))?),
             None => None,
@@ -207,7 +205,7 @@ impl ReadModel {
             .map(|p| roll(field::TARGET, Some(p)))
             .collect::<R<Vec<_>>>()?;
         let mut lines = Vec::new();
-        for id in members {
+        for id in &scope.ids {
             let Some(result) = results.fact(id)? else {
                 continue;
             };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::R;
-use crate::fact_roll::{Gather, Rolled};
+use crate::fact_roll::{Gather, Rolled, ScopeMembers};
 use crate::keys::field;
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel};
@@ -89,15 +89,16 @@ struct RiskFacts<'a> {
 }
 
 impl<'a> RiskFacts<'a> {
+    /// (`specs`: the definition roll if the scope's members were read from it.)
     fn new(
         rm: &'a ReadModel,
-        members: usize,
+        gather: Gather,
+        specs: Option<Rolled>,
         upto: Option<Period>,
         s: Seq,
-        gather: Option<Gather>,
     ) -> R<Self> {
         let roll = |fld| rm.fact_roll(EntityKind::Risk, fld, None, s);
-        let rolled = match gather.unwrap_or(Gather::for_members(members)) {
+        let rolled = match gather {
             Gather::ByEntity => None,
             Gather::Rolled => {
                 let assessments = match upto {
@@ -117,7 +118,11 @@ impl<'a> RiskFacts<'a> {
                     // No period: the latest of all, which no window bounds.
                     None => None,
                 };
-                Some((roll(field::SPEC)?, roll(field::STATUS)?, assessments))
+                let specs = match specs {
+                    Some(specs) => specs,
+                    None => roll(field::SPEC)?,
+                };
+                Some((specs, roll(field::STATUS)?, assessments))
             }
         };
         Ok(RiskFacts {
@@ -165,7 +170,7 @@ impl ReadModel {
     }
 
     /// [`ReadModel::risk_rows`], gathered one way (None: the cheaper for
-    /// the scope, [`Gather::for_members`]).
+    /// the scope, [`ReadModel::scope_members`]).
     pub(crate) fn risk_rows_gathered(
         &self,
         unit: Option<&str>,
@@ -173,10 +178,11 @@ impl ReadModel {
         s: Seq,
         gather: Option<Gather>,
     ) -> R<Vec<RiskRow>> {
-        let members = self.members(unit, EntityKind::Risk, s)?;
-        let facts = RiskFacts::new(self, members.len(), upto, s, gather)?;
+        let ScopeMembers { ids, gather, specs } =
+            self.scope_members(unit, EntityKind::Risk, s, gather)?;
+        let facts = RiskFacts::new(self, gather, specs, upto, s)?;
         let mut out = Vec::new();
-        for id in members {
+        for id in ids {
             let Some(EventBody::RiskRegistered { spec }) = facts.spec(id)?.map(|f| f.body) else {
                 continue;
             };
