@@ -90,7 +90,7 @@ mod state;
 use command_ids::CommandIndex;
 use state::StateCache;
 
-pub use command_ids::{reused_command_ids, CommandIdCheck, ReusedCommandId};
+pub use command_ids::{reused_command_ids, CommandIdCheck, CommandIdThread, ReusedCommandId};
 pub use error::LedgerError;
 pub use fast::INDEX_REFRESH;
 pub use sources::{Clock, FixedClock, IdSource, SystemClock, V7Ids};

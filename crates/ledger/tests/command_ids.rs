@@ -13,8 +13,8 @@ use perfledger_domain::command::{Command, CommandEnvelope};
 use perfledger_domain::event::{build_envelopes, EventBody};
 use perfledger_domain::{encode_commit, Period, Timestamp};
 use perfledger_ledger::{
-    reused_command_ids, subject_for, CommandIdCheck, FixedClock, Ledger, LedgerError,
-    ReusedCommandId, Submitted,
+    reused_command_ids, subject_for, CommandIdCheck, CommandIdThread, FixedClock, Ledger,
+    LedgerError, ReusedCommandId, Submitted,
 };
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
@@ -305,6 +305,14 @@ async fn reused_command_ids_are_found_in_the_hash_chain_pass() {
     let reused = reused_command_ids(&log).await.unwrap();
     assert_eq!(reused.len(), 2, "{reused:?}");
     assert_eq!(check.finish(&log).await.unwrap(), reused);
+    // The same, decoded on a thread of its own.
+    let mut beside = CommandIdThread::new();
+    integrity::verify_each(&log, None, |r, _| {
+        beside.push(r.seq, r.checkpoint, &r.payload)
+    })
+    .await
+    .unwrap();
+    assert_eq!(beside.finish().finish(&log).await.unwrap(), reused);
 
     let mut check = CommandIdCheck::default();
     check.push(1, false, b"\x02not a commit");

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
+use perfledger_bench::{load_average, thread_cpu};
 use perfledger_log::{integrity, Commit, EmbeddedLog, EventLog, Expected, Subject};
 use perfledger_testkit::council::Shape;
 use sha2::{Digest, Sha256};
@@ -170,16 +171,18 @@ fn chain_hashing_alone(a: &Args, n: u64) -> integrity::Hash {
     root
 }
 
-/// The wall and CPU time of one verify of `log` (which must verify,
-/// every one of its `head` records).
+/// The wall time, CPU time and this thread's CPU time of one verify of
+/// `log` (which must verify, every one of its `head` records). The chain
+/// steps on this thread (`main`'s, where the runtime polls the verify);
+/// the leaves are hashed on the blocking pool's.
 async fn time_verify(
     log: &EmbeddedLog,
     head: u64,
-) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+) -> Result<(Duration, Duration, Duration), Box<dyn std::error::Error>> {
     let t = Instant::now();
-    let c = cpu();
+    let (c, tc) = (cpu(), thread_cpu());
     let report = integrity::verify(log).await?;
-    let times = (t.elapsed(), cpu() - c);
+    let times = (t.elapsed(), cpu() - c, thread_cpu() - tc);
     assert!(report.ok(), "the bench log verifies: {report:?}");
     assert_eq!(report.checked, head);
     Ok(times)
@@ -207,14 +210,6 @@ fn time_sha256(file: &std::path::Path, bytes: u64) -> (Duration, Duration, [u8; 
     (t.elapsed(), cpu() - c, d)
 }
 
-/// The 1, 5 and 15 minute load averages: beside every figure, since the
-/// machine is shared and wall times measure the neighbours too.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 /// The best wall and CPU time of `rounds` opens of the log in `dir`.
 async fn time_open(
     dir: &std::path::Path,
@@ -233,6 +228,11 @@ async fn time_open(
     Ok((open, open_cpu))
 }
 
+/// The cores this process may run on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The best (wall, CPU) of two.
 fn min2(a: (Duration, Duration), b: (Duration, Duration)) -> (Duration, Duration) {
     (a.0.min(b.0), a.1.min(b.1))
@@ -248,7 +248,7 @@ async fn timed<T, F: std::future::Future<Output = T>>(f: F) -> ((Duration, Durat
 /// `perfledger verify`'s passes over a council's log in `dir` (generated
 /// once): before issue #12's fold, `integrity::verify`, then
 /// `reused_command_ids` and `chain_roots_at` each reading the log again;
-/// now one `verify_each` pass feeding a `CommandIdCheck` (the seals' roots
+/// now one `verify_each` pass feeding a `CommandIdThread` (the seals' roots
 /// are stepped from roots it keeps). Best of `rounds`, alternating.
 async fn council_passes(
     dir: &std::path::Path,
@@ -277,7 +277,7 @@ async fn council_passes(
         let (d, roots) = timed(integrity::chain_roots_at(&log, &BTreeSet::from([head]))).await;
         let head_root = roots?[&head];
         root = min2(root, d);
-        let mut check = perfledger_ledger::CommandIdCheck::default();
+        let mut check = perfledger_ledger::CommandIdThread::new();
         let mut last = integrity::ZERO;
         let (d, reused_too) = timed(async {
             let report = integrity::verify_each(&log, None, |r, root| {
@@ -286,7 +286,7 @@ async fn council_passes(
             })
             .await?;
             assert!(report.ok(), "the council's log verifies");
-            Ok::<_, Box<dyn std::error::Error>>(check.finish(&log).await?)
+            Ok::<_, Box<dyn std::error::Error>>(check.finish().finish(&log).await?)
         })
         .await;
         assert_eq!(reused_too?, reused, "the same reused ids found");
@@ -301,7 +301,7 @@ async fn council_passes(
         ("reused_command_ids (its own pass)", ids),
         ("chain_roots_at(head) (its own pass)", root),
         ("the three, one after another (before)", sum),
-        ("verify_each + CommandIdCheck, one pass (now)", folded),
+        ("verify_each + CommandIdThread, one pass (now)", folded),
     ] {
         println!("| {name} | {w:.2?} | {c:.2?} |");
     }
@@ -345,14 +345,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SHA-256 and verify alternately, round by round, so both meet the
     // same neighbours; the best of each.
     let load_before = load_average();
-    let (mut sha, mut sha_cpu, mut verify, mut verify_cpu) =
-        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut sha, mut sha_cpu) = (Duration::MAX, Duration::MAX);
+    let (mut verify, mut verify_cpu, mut chain_cpu) = (Duration::MAX, Duration::MAX, Duration::MAX);
     let mut digest = [0u8; 32];
     for _ in 0..a.rounds.max(1) {
         let (w, c, d) = time_sha256(&file, bytes);
         (sha, sha_cpu, digest) = (sha.min(w), sha_cpu.min(c), d);
-        let (w, c) = time_verify(&log, head).await?;
-        (verify, verify_cpu) = (verify.min(w), verify_cpu.min(c));
+        let (w, c, tc) = time_verify(&log, head).await?;
+        (verify, verify_cpu, chain_cpu) = (verify.min(w), verify_cpu.min(c), chain_cpu.min(tc));
     }
     let load_after = load_average();
 
@@ -373,7 +373,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes / head.max(1),
         digest[0],
         digest[1],
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        cores()
     );
     println!("| measurement | time | MB/s | vs SHA-256 |");
     println!("|---|---|---|---|");
@@ -398,6 +398,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "verify / SHA-256 throughput: {:.2}x by wall clock, {:.2}x by CPU; load average {load_before} before, {load_after} after",
         sha.as_secs_f64() / verify.as_secs_f64(),
         sha_cpu.as_secs_f64() / verify_cpu.as_secs_f64()
+    );
+    let idle = chain_cpu.max(verify_cpu / cores() as u32);
+    println!(
+        "verify's CPU: {chain_cpu:.2?} on the chain's thread, the rest ({:.2?}) hashing leaves on the others: on {} idle cores its wall time would be about {idle:.2?} ({:.2}x SHA-256's CPU), the larger of the chain's thread and the total shared out",
+        verify_cpu.saturating_sub(chain_cpu),
+        cores(),
+        sha_cpu.as_secs_f64() / idle.as_secs_f64()
     );
     println!("open: CPU {open_cpu:.2?}");
     println!(

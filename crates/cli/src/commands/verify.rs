@@ -80,9 +80,10 @@ const ROOT_EVERY: Seq = 4096;
 
 pub async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<ExitCode> {
     // One pass over the log: the chain and checkpoints, every commit's
-    // command id, and the chain roots every ROOT_EVERY records and at the
-    // last record (what the seals' roots are stepped from).
-    let mut command_ids = perfledger_ledger::CommandIdCheck::default();
+    // command id (decoded on a thread of its own), and the chain roots
+    // every ROOT_EVERY records and at the last record (what the seals'
+    // roots are stepped from).
+    let mut command_ids = perfledger_ledger::CommandIdThread::new();
     let mut known_roots = BTreeMap::new();
     let mut last_root = (0, integrity::ZERO);
     let report = integrity::verify_each(&*env.log, anchor, |r, root| {
@@ -94,6 +95,7 @@ pub async fn verify(env: &Env, anchor: Option<(Seq, integrity::Hash)>) -> Res<Ex
     })
     .await?;
     known_roots.insert(last_root.0, last_root.1);
+    let command_ids = command_ids.finish();
     // The head's anchor, to keep outside the log (only for an intact chain).
     let mut head_anchor = None;
     let mut problems: Vec<String> = Vec::new();
