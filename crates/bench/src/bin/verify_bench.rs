@@ -312,6 +312,27 @@ async fn council_passes(
     Ok(())
 }
 
+/// The best wall time of `rounds` reads of the file's bytes, 1 MiB at a
+/// time.
+fn time_raw_read(file: &std::path::Path, bytes: u64, rounds: usize) -> Duration {
+    best(rounds, || {
+        let t = Instant::now();
+        let mut f = std::fs::File::open(file).expect("log file");
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let k = f.read(&mut buf).expect("read log file");
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+        }
+        assert_eq!(n, bytes, "read the whole file");
+        (t.elapsed(), ())
+    })
+    .0
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
@@ -325,21 +346,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = dir.join("log.dat");
     let bytes = std::fs::metadata(&file)?.len();
 
-    let (raw, _) = best(a.rounds, || {
-        let t = Instant::now();
-        let mut f = std::fs::File::open(&file).expect("log file");
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n = 0u64;
-        loop {
-            let k = f.read(&mut buf).expect("read log file");
-            if k == 0 {
-                break;
-            }
-            n += k as u64;
-        }
-        assert_eq!(n, bytes, "read the whole file");
-        (t.elapsed(), ())
-    });
+    let raw = time_raw_read(&file, bytes, a.rounds);
     let (open, open_cpu) = time_open(&dir, a.rounds).await?;
     let log = EmbeddedLog::open(&dir).await?;
     // SHA-256 and verify alternately, round by round, so both meet the
