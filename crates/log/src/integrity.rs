@@ -261,24 +261,10 @@ async fn read_one<L: EventLog>(log: &L, seq: Seq) -> Result<LogRecord, LogError>
 
 /// The chain root after record `seq` (ZERO for 0), recomputed from the log.
 pub async fn chain_root_at<L: EventLog>(log: &L, seq: Seq) -> Result<Hash, LogError> {
-    let mut root = ZERO;
-    if seq == 0 {
-        return Ok(root);
-    }
-    let mut s = log.read_hashed(1, seq);
-    let mut n = 0;
-    while let Some(r) = s.next().await {
-        let r = r?;
-        root = chain_next(&root, &r.leaf);
-        n = r.seq;
-    }
-    if n != seq {
-        return Err(LogError::Gap {
-            expected: n + 1,
-            got: 0,
-        });
-    }
-    Ok(root)
+    let roots = chain_roots_at(log, &BTreeSet::from([seq])).await?;
+    Ok(*roots
+        .get(&seq)
+        .expect("chain_roots_at returns a root for every position asked"))
 }
 
 /// The chain roots after each record of `positions` (ZERO for 0), in one

@@ -193,19 +193,8 @@ async fn time_verify(
 fn time_sha256(file: &std::path::Path, bytes: u64) -> (Duration, Duration, [u8; 32]) {
     let t = Instant::now();
     let c = cpu();
-    let mut f = std::fs::File::open(file).expect("log file");
-    let mut buf = vec![0u8; 1 << 20];
     let mut h = Sha256::new();
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).expect("read log file");
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-        h.update(&buf[..k]);
-    }
-    assert_eq!(n, bytes, "hashed the whole file");
+    read_file(file, bytes, |b| h.update(b));
     let d = h.finalize().into();
     (t.elapsed(), cpu() - c, d)
 }
@@ -317,20 +306,26 @@ async fn council_passes(
 fn time_raw_read(file: &std::path::Path, bytes: u64, rounds: usize) -> Duration {
     best(rounds, || {
         let t = Instant::now();
-        let mut f = std::fs::File::open(file).expect("log file");
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n = 0u64;
-        loop {
-            let k = f.read(&mut buf).expect("read log file");
-            if k == 0 {
-                break;
-            }
-            n += k as u64;
-        }
-        assert_eq!(n, bytes, "read the whole file");
+        read_file(file, bytes, |_| {});
         (t.elapsed(), ())
     })
     .0
+}
+
+/// Read the file's `bytes` bytes 1 MiB at a time, handing each to `each`.
+fn read_file(file: &std::path::Path, bytes: u64, mut each: impl FnMut(&[u8])) {
+    let mut f = std::fs::File::open(file).expect("log file");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).expect("read log file");
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        each(&buf[..k]);
+    }
+    assert_eq!(n, bytes, "read the whole file");
 }
 
 #[tokio::main]
