@@ -156,18 +156,21 @@ impl<L: EventLog> Ledger<L> {
     /// Has this command been applied already? `Some(seq)` for a duplicate
     /// (same id, same digest, same tenant and entity), `None` for a new id,
     /// [`LedgerError::CommandIdReused`] for another command under this id.
+    /// Candidates: the index's, caught up to `head` (read at `asked`), and
+    /// `on_entity`, the sequence the loaded entity records for the id.
     pub(crate) async fn applied(
         &self,
         index: usize,
         cmd: &CommandEnvelope,
         digest: &[u8; 32],
-        head: Seq,
-        head_asked: Instant,
+        (head, asked): (Seq, Instant),
+        on_entity: Option<Seq>,
     ) -> Result<Option<Seq>, LedgerError> {
-        for seq in self
-            .index_candidates(&cmd.command_id, head, head_asked)
-            .await?
-        {
+        let mut candidates = self.index_candidates(&cmd.command_id, head, asked).await?;
+        if let Some(seq) = on_entity.filter(|s| !candidates.contains(s)) {
+            candidates.push(seq);
+        }
+        for seq in candidates {
             if let Some(stored) = self.stored_commit(seq, &cmd.command_id).await? {
                 let (kind, id) = cmd.command.entity(&cmd.tenant);
                 let same = stored.tenant == cmd.tenant

@@ -114,8 +114,16 @@ impl<L: EventLog> Ledger<L> {
             command: name,
             source,
         })?;
+        // The entity may have been loaded past the head the index is caught
+        // up to (a re-sent command racing its original): its own record of
+        // the id is a candidate too. Only stored commits are there: a
+        // submission's planned commits carry its other, distinct ids.
+        let on_entity = p
+            .states
+            .get(&(kind, id))
+            .and_then(|e| e.commands.get(&cmd.command_id).copied());
         if let Some(seq) = self
-            .applied(index, cmd, &digest, p.head, p.head_asked)
+            .applied(index, cmd, &digest, (p.head, p.head_asked), on_entity)
             .await?
         {
             return Ok(Step::Done(Executed {
