@@ -41,6 +41,7 @@ use std::collections::HashMap;
 use async_nats::jetstream::{
     context::{PublishAckFuture, PublishError, PublishErrorKind},
     message::PublishMessage,
+    publish::PublishAck,
     ErrorCode,
 };
 use uuid::Uuid;
@@ -233,29 +234,26 @@ impl JetStreamLog {
             return Ok(Vec::new());
         };
         match fut.await {
-            Ok(ack) => {
-                if ack.batch_id.as_deref() != Some(batch_id.as_str())
-                    || ack.batch_size != Some(n as u64)
-                    || ack.sequence < n as Seq
-                {
-                    return Err(nats(
-                        "atomic batch commit",
-                        format!(
-                            "ack does not match batch {batch_id} of {n}: batch {:?}, count {:?}, seq {}",
-                            ack.batch_id, ack.batch_size, ack.sequence
-                        ),
-                    ));
-                }
-                let first = ack.sequence + 1 - n as Seq;
-                Ok((0..n as Seq)
-                    .map(|i| Appended {
-                        seq: first + i,
-                        duplicate: false,
-                    })
-                    .collect())
-            }
+            Ok(ack) => batch_appended(&ack, &batch_id, n),
             Err(e) => self.refused(e, &commits, &plan).await,
         }
+    }
+
+    /// A group of single appends (distinct subjects and msg ids, see
+    /// `group`) as one atomic batch: each commit's answer, or `None` when
+    /// the batch was not stored (refused, or its ack lost): the caller then
+    /// sends each commit alone.
+    pub(super) async fn try_atomic_group(&self, commits: &[Commit]) -> Option<Vec<Appended>> {
+        // Distinct subjects: every expectation is a first write's header,
+        // no head is pinned and nothing is refused before sending.
+        let plan = self.plan_atomic(commits).await.ok()?;
+        debug_assert!(plan.chained.is_none(), "a group holds distinct subjects");
+        let batch_id = Uuid::new_v4().simple().to_string();
+        let fut = self
+            .publish_atomic(commits, &plan, &batch_id)
+            .await
+            .ok()??;
+        batch_appended(&fut.await.ok()?, &batch_id, commits.len()).ok()
     }
 
     /// Send every message of the batch; the future of the commit message's
@@ -362,4 +360,28 @@ impl JetStreamLog {
             _ => Err(nats("atomic batch commit", e)),
         }
     }
+}
+
+/// The appended sequences of a committed batch of `n` from its ack, which
+/// must name the batch and its size.
+fn batch_appended(ack: &PublishAck, batch_id: &str, n: usize) -> Result<Vec<Appended>, LogError> {
+    if ack.batch_id.as_deref() != Some(batch_id)
+        || ack.batch_size != Some(n as u64)
+        || ack.sequence < n as Seq
+    {
+        return Err(nats(
+            "atomic batch commit",
+            format!(
+                "ack does not match batch {batch_id} of {n}: batch {:?}, count {:?}, seq {}",
+                ack.batch_id, ack.batch_size, ack.sequence
+            ),
+        ));
+    }
+    let first = ack.sequence + 1 - n as Seq;
+    Ok((0..n as Seq)
+        .map(|i| Appended {
+            seq: first + i,
+            duplicate: false,
+        })
+        .collect())
 }

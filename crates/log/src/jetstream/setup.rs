@@ -183,16 +183,26 @@ impl JetStreamLog {
         // Read back: the stream's own config is the only proof the server
         // will treat batch headers atomically (2.9.x drops the field).
         let server_atomic = opts.atomic_batch && stream.cached_info().config.allow_atomic_publish;
-        Ok(JetStreamLog {
-            s: std::sync::Arc::new(Shared {
-                client,
-                ctx,
-                stream,
-                opts,
-                server_atomic,
-                consumers_paused_until: std::sync::Mutex::new(None),
-            }),
-        })
+        let (queue, grouped) = if server_atomic && opts.group_commit > 1 {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let s = std::sync::Arc::new(Shared {
+            client,
+            ctx,
+            stream,
+            opts,
+            server_atomic,
+            group: queue,
+            group_counters: Default::default(),
+            consumers_paused_until: std::sync::Mutex::new(None),
+        });
+        if let Some(rx) = grouped {
+            super::group::start(&s, rx);
+        }
+        Ok(JetStreamLog { s })
     }
 
     /// The underlying client (for tests and tools).
