@@ -21,6 +21,7 @@
 mod peer;
 mod perfledger;
 mod pg;
+mod raw;
 mod workload;
 
 use clap::Parser;
@@ -42,13 +43,31 @@ struct Args {
     /// Seconds per pgbench run.
     #[arg(long, default_value_t = 10)]
     pgbench_secs: u64,
+    /// Only the server's raw rate, durable then relaxed: single appends
+    /// against atomic batches (no PostgreSQL, no ledger): see `raw`.
+    #[arg(long)]
+    raw: bool,
+    /// The JetStream log's group commit sizes to run perfledger's durable
+    /// paths with (1 = off: every append its own publish). Relaxed runs
+    /// without: there an atomic batch costs fsyncs a publish does not.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 64])]
+    group_commit: Vec<usize>,
+    /// Groups in flight at once with group commit.
+    #[arg(long, default_value_t = 1)]
+    group_in_flight: usize,
+    /// `--raw`: commits outstanding at any time.
+    #[arg(long, default_value_t = 32)]
+    raw_in_flight: usize,
+    /// `--raw`: atomic batch sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 32])]
+    raw_batches: Vec<usize>,
 }
 
 /// One row of the results table.
 struct Row {
     durable: bool,
     writers: usize,
-    path: &'static str,
+    path: String,
     throughput: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -57,7 +76,7 @@ struct Row {
 }
 
 impl Row {
-    fn timed(durable: bool, writers: usize, path: &'static str, t: &Timed) -> Self {
+    fn timed(durable: bool, writers: usize, path: String, t: &Timed) -> Self {
         Row {
             durable,
             writers,
@@ -72,7 +91,7 @@ impl Row {
     fn print(&self) {
         let ratio = self.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default();
         println!(
-            "| {:<7} | {:>7} | {:<21} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} |",
+            "| {:<7} | {:>7} | {:<29} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} |",
             durability(self.durable),
             self.writers,
             self.path,
@@ -98,39 +117,62 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The ledger, gateway and peer cells at every writer count, one durability.
+/// The ledger, gateway and peer cells at every writer count, one durability:
+/// perfledger's durable paths once per group commit size, the peer once.
 async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -> Vec<Row> {
-    let side = perfledger::Side::start(durable).await;
+    let groups = if durable {
+        a.group_commit.clone()
+    } else {
+        vec![1]
+    };
+    let mut sides = Vec::new();
+    for &g in &groups {
+        let side = perfledger::Side::start(durable, g, a.group_in_flight).await;
+        sides.push((g, side));
+    }
     let mut rows = Vec::new();
     for &w in &a.writers {
         let per = (a.commands / w).max(1);
         let tag = |p: &str| format!("{run}{}{p}{w}", &durability(durable)[..1]);
-        let ledger = side.run_ledger(&tag("l"), w, per).await;
-        let gateway = side.run_gateway(&tag("g"), w, per).await;
+        let mut ours = Vec::new();
+        for (g, side) in &sides {
+            let name = |path: &str| match g {
+                1 => path.to_string(),
+                g => format!("{path}, group {g}"),
+            };
+            let ledger = side.run_ledger(&tag(&format!("l{g}-")), w, per).await;
+            ours.push((name("ledger (in process)"), ledger));
+            let gateway = side.run_gateway(&tag(&format!("g{g}-")), w, per).await;
+            ours.push((name("gateway (NATS)"), gateway));
+            eprintln!(
+                "  {} × {w} writers, group commit {g}: {}",
+                durability(durable),
+                side.group_stats()
+            );
+        }
         let peer = peer::run(pg, durable, &tag("p"), w, per).await;
         let base = peer.throughput();
-        for (path, t) in [
-            ("ledger (in process)", &ledger),
-            ("gateway (NATS)", &gateway),
-        ] {
-            let mut row = Row::timed(durable, w, path, t);
+        for (path, t) in ours {
+            let mut row = Row::timed(durable, w, path, &t);
             row.ratio = Some(row.throughput / base);
             rows.push(row);
         }
-        rows.push(Row::timed(durable, w, "postgres-es", &peer));
+        rows.push(Row::timed(durable, w, "postgres-es".into(), &peer));
         eprintln!(
             "  {} × {w} writers done (load {})",
             durability(durable),
             load_average()
         );
     }
-    side.shutdown().await;
+    for (_, side) in sides {
+        side.shutdown().await;
+    }
     for &c in &a.pgbench_clients {
         let b = peer::pgbench(pg, durable, &format!("{run}{c}"), c, a.pgbench_secs);
         rows.push(Row {
             durable,
             writers: c,
-            path: "pgbench (SQL only)",
+            path: "pgbench (SQL only)".into(),
             throughput: b.tps,
             p50_ms: b.p50_ms,
             p99_ms: b.p99_ms,
@@ -140,6 +182,49 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
     rows
 }
 
+/// `--raw`: the server's own rate at each durability, single appends
+/// against atomic batches of the same commits.
+async fn run_raw(a: &Args, modern: &std::path::Path) {
+    let load_before = load_average();
+    let mut rows = Vec::new();
+    for durable in [true, false] {
+        for r in raw::run(
+            perfledger::config(durable),
+            a.commands,
+            a.raw_in_flight,
+            &a.raw_batches,
+        )
+        .await
+        {
+            rows.push((durable, r));
+        }
+    }
+    println!(
+        "\nraw appends: {} commits per mode, {} in flight; nats-server {}; \
+         load average {load_before} before, {} after\n",
+        a.commands,
+        a.raw_in_flight,
+        modern.display(),
+        load_average()
+    );
+    println!("| durability | mode | msgs/s | p50 ms | p99 ms | server fsyncs | fsyncs per msg |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (durable, r) in rows {
+        let (syncs, per) = match r.syncs {
+            Some(s) => (s.to_string(), format!("{:.3}", s as f64 / r.msgs as f64)),
+            None => ("n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {syncs} | {per} |",
+            durability(durable),
+            r.mode,
+            r.msgs_per_s,
+            r.p50_ms,
+            r.p99_ms
+        );
+    }
+}
+
 fn main() {
     let a = Args::parse();
     // testkit's config-file servers run `$NATS_SERVER`: make it the modern
@@ -147,6 +232,10 @@ fn main() {
     let modern = perfledger_testkit::nats_server_atomic_binary();
     std::env::set_var(perfledger_testkit::NATS_SERVER_ENV, &modern);
     let rt = tokio::runtime::Runtime::new().expect("start the tokio runtime");
+    if a.raw {
+        rt.block_on(run_raw(&a, &modern));
+        return;
+    }
     rt.block_on(async {
         let pg = pg::Postgres::start();
         peer::create_schema(&pg).await;

@@ -30,7 +30,7 @@ use crate::workload::{drive, Timed, TENANT};
 /// server reaps it: at a few hundred commands a second the default limit
 /// refuses commands within seconds. The bench lifts it so the command path
 /// can be measured at all (see the README's Performance section).
-fn config(durable: bool) -> &'static str {
+pub fn config(durable: bool) -> &'static str {
     if durable {
         "jetstream {\n  sync_interval: always\n  limits { default_max_consumers: 1000000 }\n}\n"
     } else {
@@ -42,6 +42,7 @@ fn config(durable: bool) -> &'static str {
 /// A nats-server with a ledger and a gateway on it.
 pub struct Side {
     server: NatsServer,
+    log: JetStreamLog,
     ledger: Ledger<AnyLog>,
     stop: tokio::sync::watch::Sender<bool>,
     serving: tokio::task::JoinHandle<Result<(), perfledger_gateway::GatewayError>>,
@@ -49,17 +50,24 @@ pub struct Side {
 
 impl Side {
     /// Start the server (`$NATS_SERVER`, set by main to the modern binary),
-    /// the log, the ledger and the gateway.
-    pub async fn start(durable: bool) -> Self {
+    /// the log (grouping up to `group_commit` concurrent appends into one
+    /// atomic batch, `group_in_flight` batches at a time; 1 = every append
+    /// its own publish), the ledger and the gateway.
+    pub async fn start(durable: bool, group_commit: usize, group_in_flight: usize) -> Self {
         let server = NatsServer::start_with_config_text(config(durable));
         let url = server.url();
         let client = async_nats::connect(&url)
             .await
             .expect("connect to the bench nats-server");
-        let log = JetStreamLog::with_client(client, JetStreamOptions::default())
+        let opts = JetStreamOptions {
+            group_commit,
+            group_in_flight,
+            ..JetStreamOptions::default()
+        };
+        let log = JetStreamLog::with_client(client, opts)
             .await
             .expect("open the JetStream log");
-        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log)), "pl");
+        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log.clone())), "pl");
         let gw = Arc::new(CommandGateway::new(
             ledger.clone(),
             GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
@@ -77,6 +85,7 @@ impl Side {
         });
         Side {
             server,
+            log,
             ledger,
             stop,
             serving,
@@ -117,6 +126,20 @@ impl Side {
             }
         })
         .await
+    }
+
+    /// What the log's group commit did so far, as one line.
+    pub fn group_stats(&self) -> String {
+        let s = self.log.group_commit_stats();
+        let mean = if s.batches == 0 {
+            0.0
+        } else {
+            s.batched as f64 / s.batches as f64
+        };
+        format!(
+            "{} alone, {} batches of {mean:.1} on average, {} re-sent alone",
+            s.alone, s.batches, s.resent
+        )
     }
 
     /// Stop the gateway (waiting for requests in flight) and the server.
