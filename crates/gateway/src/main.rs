@@ -50,8 +50,10 @@ struct Args {
     max_in_flight: usize,
     /// Group commit: up to this many concurrent commands' appends go to
     /// JetStream as one atomic batch (nats-server ≥ 2.12). 1 = off. Only
-    /// for a server with `sync_interval: always`, where a batch costs about
-    /// four fsyncs and a publish one; with the timer fsync it is slower.
+    /// worth measuring with `sync_interval: always` on a slow-fsync disk
+    /// (a batch costs about four fsyncs, a publish one, but a batch is
+    /// staged first: README, "Group commit"); with the timer fsync it is
+    /// slower.
     #[arg(long, env = "PERFLEDGER_GROUP_COMMIT", default_value_t = 1)]
     group_commit: usize,
     /// Queue group of gateway instances.

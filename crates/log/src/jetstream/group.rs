@@ -15,10 +15,11 @@
 //!
 //! Why: with `sync_interval: always` nats-server 2.15 fsyncs once per
 //! publish but about four times per committed atomic batch of any size, so
-//! under concurrency a group of N costs four fsyncs where N publishes cost
-//! N (issue #12; measured in the README). With the timer fsync a batch
-//! still costs about three (its staging store) and a publish none: group
-//! commit is off by default and meant for durable servers.
+//! a group of N costs four fsyncs where N publishes cost N (issue #12). It
+//! is off by default: the server stages every batch in a store of its own
+//! before committing it, and on 2.15.1 (R1) that cost ate the saving in
+//! the README's runs (0.7–1.4× single publishes at 32 writers); with the
+//! timer fsync a batch still costs about three fsyncs and a publish none.
 //!
 //! Shape: appends queue for one driver task. It keeps at most
 //! [`JetStreamOptions::group_in_flight`](super::JetStreamOptions::group_in_flight)
