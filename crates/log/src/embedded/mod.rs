@@ -14,7 +14,8 @@
 //! frame of one record, one `append_batch` writes one frame of all its new
 //! records, followed by one `fsync` before the acknowledgement. On open the
 //! file is scanned, every CRC checked and the index (subject → versions,
-//! msg id → sequence, seq → offset) rebuilt. A frame that is incomplete or fails
+//! seq → offset) rebuilt; the msg-id index (msg id → sequence) is read by
+//! the first append (`ids`). A frame that is incomplete or fails
 //! its CRC *and is the last frame of the file* is a torn write from a crash: it
 //! was never acknowledged; its bytes are copied to `log.dat.torn-<offset>` and
 //! the file truncated. A bad frame followed by more data is corruption:
@@ -29,6 +30,7 @@
 //!   sequence checked), and the scan that finds a torn tail;
 //! * `open`: the directory lock, and opening (index rebuilt, torn tail set
 //!   aside);
+//! * `ids`: the msg-id index for dedupe, built by the first append;
 //! * `write`: staging and the group commit (one frame, one fsync, then the
 //!   acknowledgements);
 //! * `read`: reading records back through the index.
@@ -40,7 +42,6 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use futures::StreamExt;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::{
     Appended, BatchProgress, Capabilities, Commit, EventLog, LogError, LogRecord, RecordStream,
@@ -48,6 +49,7 @@ use crate::{
 };
 
 mod format;
+mod ids;
 mod open;
 mod read;
 mod write;
@@ -95,7 +97,6 @@ struct Index {
     /// seq-1 → max recorded_at over 1..=seq (for `Until::RecordedAt`).
     prefix_max: Vec<i64>,
     subjects: HashMap<Subject, Vec<Seq>>,
-    msg_ids: HashMap<Uuid, Seq>,
 }
 
 impl Index {
@@ -108,14 +109,20 @@ impl Index {
             .and_then(|v| v.last().copied())
             .unwrap_or(0)
     }
-    fn push(&mut self, offset: u64, len: u32, subject: Subject, msg_id: Uuid, recorded_at: i64) {
+    /// Index an appended record; its sequence.
+    fn push(&mut self, offset: u64, len: u32, subject: Subject, recorded_at: i64) -> Seq {
         let seq = self.push_position(offset, len, recorded_at);
         self.subjects.entry(subject).or_default().push(seq);
-        self.msg_ids.insert(msg_id, seq);
+        seq
     }
 
-    /// Index a record met by the open's scan, but its msg id (see
-    /// [`Index::index_msg_ids`]). Its subject is looked up by its text and
+    /// Record `seq`'s file offset and length (with its header).
+    fn position(&self, seq: Seq) -> (u64, u32) {
+        let i = (seq - 1) as usize;
+        (self.offsets[i], self.lens[i])
+    }
+
+    /// Index a record met by the open's scan. Its subject is looked up by its text and
     /// its grammar checked only when it is new (the subject of an indexed
     /// record was checked then): no subject is built for the rest.
     fn push_scanned(&mut self, offset: u64, len: u32, v: &RecordView<'_>) -> Result<(), LogError> {
@@ -129,15 +136,6 @@ impl Index {
         }
         self.push_position(offset, len, v.recorded_at);
         Ok(())
-    }
-
-    /// The msg ids of records `1..=ids.len()`, in one map sized once (no
-    /// rehash while it fills). A later record's id wins, as with `push`.
-    fn index_msg_ids(&mut self, ids: &[Uuid]) {
-        self.msg_ids.reserve(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            self.msg_ids.insert(*id, i as Seq + 1);
-        }
     }
 
     /// The next record's position and time; its sequence.
@@ -272,6 +270,7 @@ impl EventLog for EmbeddedLog {
 mod tests {
     use super::*;
     use crate::Expected;
+    use uuid::Uuid;
 
     fn c(i: u128, expected: Expected) -> Commit {
         Commit {
@@ -300,6 +299,59 @@ mod tests {
         assert_eq!(log.read_subject(&s).await.unwrap().len(), 8);
         let dup = log.append(c(3, Expected::Empty)).await.unwrap();
         assert_eq!((dup.seq, dup.duplicate), (4, true));
+    }
+
+    fn ids_built(log: &EmbeddedLog) -> bool {
+        log.inner.writer.lock().unwrap().ids.is_some()
+    }
+
+    #[tokio::test]
+    async fn dedupe_across_reopen_and_fingerprint_collisions() {
+        let (a, b) = ids::tests::colliding_pair();
+        let with_id = |i: u128, id: Uuid| Commit {
+            msg_id: id,
+            ..c(i, Expected::Any)
+        };
+        let d = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        log.append_batch((0..10).map(|i| c(i, Expected::Any)).collect())
+            .await
+            .unwrap();
+        assert_eq!(log.append(with_id(10, a)).await.unwrap().seq, 11);
+        drop(log);
+
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        for _ in 0..3 {
+            log.read(1, Until::Head).count().await;
+            log.read(1, Until::RecordedAt(4)).count().await;
+        }
+        assert!(!ids_built(&log), "reading never builds the msg-id index");
+        // Appended before the open: found through the file.
+        let dup = log.append(with_id(20, a)).await.unwrap();
+        assert_eq!((dup.seq, dup.duplicate), (11, true));
+        assert!(ids_built(&log));
+        // Same fingerprint, another id: a new record, then its own duplicate.
+        let new = log.append(with_id(21, b)).await.unwrap();
+        assert_eq!((new.seq, new.duplicate), (12, false));
+        let dup = log.append(with_id(22, b)).await.unwrap();
+        assert_eq!((dup.seq, dup.duplicate), (12, true));
+        // Before the open, in a batch with a new one.
+        let got = log
+            .append_batch(vec![c(4, Expected::Any), c(30, Expected::Any)])
+            .await
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|a| (a.seq, a.duplicate)).collect::<Vec<_>>(),
+            [(5, true), (13, false)]
+        );
+        drop(log);
+
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        for (i, id, seq) in [(0, a, 11), (1, b, 12), (2, Uuid::from_u128(31), 13)] {
+            let dup = log.append(with_id(i, id)).await.unwrap();
+            assert_eq!((dup.seq, dup.duplicate), (seq, true), "{id}");
+        }
+        assert_eq!(log.head().await.unwrap(), 13);
     }
 
     #[tokio::test]
@@ -344,6 +396,7 @@ mod tests {
 mod group_commit_tests {
     use super::*;
     use crate::Expected;
+    use uuid::Uuid;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_appends_share_fsyncs_and_stay_gapless() {

@@ -94,14 +94,9 @@ impl EmbeddedLog {
                 .map_err(|e| io_err(&dir, e))?;
         }
         let mut index = Index::default();
-        let mut ids = Vec::new();
         let (end, good_len) = scan(&data_path, |offset, len, rec| {
-            index.push_scanned(offset, len, &rec)?;
-            ids.push(rec.msg_id);
-            Ok(())
+            index.push_scanned(offset, len, &rec)
         })?;
-        index.index_msg_ids(&ids);
-        drop(ids);
         if let ScanEnd::Torn(at) = end {
             // Keep the torn bytes aside (never silently lost), then truncate.
             let mut torn = Vec::new();
@@ -133,6 +128,7 @@ impl EmbeddedLog {
                     file,
                     len: good_len,
                     broken: None,
+                    ids: None,
                 }),
                 queue: Mutex::new(Vec::new()),
                 index: RwLock::new(index),

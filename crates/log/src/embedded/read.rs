@@ -61,7 +61,7 @@ impl EmbeddedLog {
     /// Records `from..=to` (clamped to the head) read from disk in one
     /// read, each checked in place (CRC, lengths, sequence) and made a `T`
     /// by `each` from the chunk and the record.
-    fn read_chunk_with<T>(
+    pub(super) fn read_chunk_with<T>(
         inner: &Inner,
         from: Seq,
         to: Seq,

@@ -15,7 +15,8 @@ use std::io::{Seek, SeekFrom, Write};
 use uuid::Uuid;
 
 use super::format::{encode_frame, encode_record, LogRecordRef};
-use super::{io_err, poisoned, EmbeddedLog, Index, Inner, FRAME_HEADER};
+use super::ids::MsgIds;
+use super::{io_err, poisoned, EmbeddedLog, Index, Inner, FRAME_HEADER, REC_HEADER};
 use crate::{check_commit, expected_ok, Appended, Commit, LogError, Seq, Subject};
 
 /// The writing end of the data file and its length (the end of the last
@@ -28,7 +29,13 @@ pub(super) struct Writer {
     /// next frame would land behind it. Reopening the log sets such a torn
     /// tail aside.
     pub(super) broken: Option<String>,
+    /// Every record's msg id, built by the first append (see [`MsgIds`]):
+    /// only appends dedupe, so a reader never pays for it.
+    pub(super) ids: Option<MsgIds>,
 }
+
+/// Records read at a time while building the msg-id index.
+const IDS_CHUNK: Seq = 65_536;
 
 /// An append waiting for the group commit.
 pub(super) struct Queued {
@@ -58,7 +65,13 @@ impl EmbeddedLog {
     /// Validate one request against the index plus what the current group
     /// already holds; encode its new records into `g`. All-or-nothing per
     /// request: on error nothing of it stays in `g`.
-    fn stage(idx: &Index, g: &mut Group, commits: &[Commit]) -> Result<Vec<Appended>, LogError> {
+    fn stage(
+        inner: &Inner,
+        idx: &Index,
+        known: &MsgIds,
+        g: &mut Group,
+        commits: &[Commit],
+    ) -> Result<Vec<Appended>, LogError> {
         let mut out = Vec::with_capacity(commits.len());
         let mut ids: HashMap<Uuid, Seq> = HashMap::new();
         let mut versions: HashMap<&Subject, Seq> = HashMap::new();
@@ -66,11 +79,12 @@ impl EmbeddedLog {
         let new_mark = g.new.len();
         let mut next = g.next;
         for c in commits {
-            let seen = ids
-                .get(&c.msg_id)
-                .or_else(|| g.ids.get(&c.msg_id))
-                .or_else(|| idx.msg_ids.get(&c.msg_id));
-            if let Some(&seq) = seen {
+            let staged = ids.get(&c.msg_id).or_else(|| g.ids.get(&c.msg_id));
+            let seen = match staged {
+                Some(&seq) => Some(seq),
+                None => known.find(&c.msg_id, |seq| Self::id_at(inner, idx, seq))?,
+            };
+            if let Some(seq) = seen {
                 out.push(Appended {
                     seq,
                     duplicate: true,
@@ -146,6 +160,23 @@ impl EmbeddedLog {
             }
             return Ok(());
         }
+        if w.ids.is_none() {
+            match Self::read_ids(inner) {
+                Ok(ids) => w.ids = Some(ids),
+                Err(e) => {
+                    // Nothing was staged: every request fails with the read's error.
+                    let msg = e.to_string();
+                    for q in queued {
+                        let _ = q.reply.send(Err(LogError::Unavailable(format!(
+                            "embedded log {}: indexing msg ids for dedupe failed: {msg}",
+                            inner.data_path.display()
+                        ))));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let known = w.ids.as_ref().expect("the msg-id index was built above");
         let mut g = Group::default();
         let mut answers: Vec<(Queued, Result<Vec<Appended>, LogError>)> = Vec::new();
         {
@@ -156,7 +187,7 @@ impl EmbeddedLog {
                     .commits
                     .iter()
                     .try_for_each(|c| check_commit(c, inner.opts.max_payload))
-                    .and_then(|_| Self::stage(&idx, &mut g, &q.commits));
+                    .and_then(|_| Self::stage(inner, &idx, known, &mut g, &q.commits));
                 answers.push((q, r));
             }
         }
@@ -187,16 +218,17 @@ impl EmbeddedLog {
                 return Ok(());
             }
             w.len = base + frame.len() as u64;
+            let ids = w.ids.as_mut().expect("the msg-id index was built above");
             let head = {
                 let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
                 for n in g.new {
-                    idx.push(
+                    let seq = idx.push(
                         base + (FRAME_HEADER + n.start) as u64,
                         n.len as u32,
                         n.subject,
-                        n.msg_id,
                         n.recorded_at,
                     );
+                    ids.insert(n.msg_id, seq);
                 }
                 idx.head()
             };
@@ -208,6 +240,28 @@ impl EmbeddedLog {
             let _ = q.reply.send(r);
         }
         Ok(())
+    }
+
+    /// The msg-id index of every record, read from the data file (CRCs
+    /// checked) `IDS_CHUNK` records at a time.
+    fn read_ids(inner: &Inner) -> Result<MsgIds, LogError> {
+        let head = inner.index.read().map_err(|_| poisoned("index"))?.head();
+        MsgIds::build(head, IDS_CHUNK, |from, to| {
+            Self::read_chunk_with(inner, from, to, |_, v| Ok(v.msg_id))
+        })
+    }
+
+    /// The msg id of record `seq` (a fingerprint hit to confirm), read from
+    /// the file where the index puts it.
+    fn id_at(inner: &Inner, idx: &Index, seq: Seq) -> Result<Uuid, LogError> {
+        use std::os::unix::fs::FileExt;
+        let (offset, _) = idx.position(seq);
+        let mut id = [0u8; 16];
+        inner
+            .reader
+            .read_exact_at(&mut id, offset + (REC_HEADER + 16) as u64)
+            .map_err(|e| io_err(&inner.data_path, e))?;
+        Ok(Uuid::from_bytes(id))
     }
 
     pub(super) async fn append_many(
