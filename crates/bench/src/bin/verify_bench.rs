@@ -9,7 +9,8 @@
 //!   1 MiB updates on one thread: what the target is stated
 //!   against, timed alternately with `verify` (round by round);
 //! - the raw read of the file;
-//! - opening the log (its index scan), best of `--rounds`;
+//! - opening the log (its index scan), best of `--rounds`, and the peak
+//!   memory an open adds (`--open-only` stops there);
 //! - `integrity::verify` of the opened log (every record's leaf hashed,
 //!   the chain stepped, every checkpoint's leaves and root compared), and
 //!   verify / SHA-256 by wall-clock throughput (the target: leaves
@@ -69,6 +70,9 @@ struct Args {
     /// now makes.
     #[arg(long)]
     council: bool,
+    /// Stop after timing the open (its wall, CPU and peak memory).
+    #[arg(long)]
+    open_only: bool,
 }
 
 /// This process's CPU time (user + system, all threads) from /proc/self/stat:
@@ -199,21 +203,43 @@ fn time_sha256(file: &std::path::Path, bytes: u64) -> (Duration, Duration, [u8; 
     (t.elapsed(), cpu() - c, d)
 }
 
-/// The best wall and CPU time of `rounds` opens of the log in `dir`.
+/// A `Vm*` figure of this process from /proc/self/status, in kB.
+fn vm_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status (Linux)")
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+}
+
+/// The best wall and CPU time of `rounds` opens of the log in `dir`,
+/// printed with the most memory an open added: the process's peak resident
+/// set while opening (reset before it through /proc/self/clear_refs) less
+/// its resident set before.
 async fn time_open(
     dir: &std::path::Path,
     rounds: usize,
 ) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
     let mut open = Duration::MAX;
     let mut open_cpu = Duration::MAX;
+    let mut grew = 0f64;
     for _ in 0..rounds {
+        // "5" resets VmHWM to the current resident set (Linux 4.0+).
+        std::fs::write("/proc/self/clear_refs", "5")?;
+        let before = vm_kb("VmRSS");
         let t = Instant::now();
         let c = cpu();
         let log = EmbeddedLog::open(dir).await?;
         open = open.min(t.elapsed());
         open_cpu = open_cpu.min(cpu() - c);
+        grew = grew.max((vm_kb("VmHWM").saturating_sub(before)) as f64 / 1024.0);
         drop(log);
     }
+    println!(
+        "open: {open:.2?} wall, {open_cpu:.2?} CPU (best of {rounds}), peak memory of the open {grew:.0} MB; load average {}",
+        load_average()
+    );
     Ok((open, open_cpu))
 }
 
@@ -340,6 +366,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(log);
     let file = dir.join("log.dat");
     let bytes = std::fs::metadata(&file)?.len();
+    if a.open_only {
+        time_open(&dir, a.rounds).await?;
+        return Ok(());
+    }
 
     let raw = time_raw_read(&file, bytes, a.rounds);
     let (open, open_cpu) = time_open(&dir, a.rounds).await?;
