@@ -88,15 +88,34 @@ impl Default for EmbeddedOptions {
     }
 }
 
+/// Records per entry of [`Index::block_max`].
+const TIME_BLOCK: Seq = 256;
+
+/// Where each record is, and each subject's sequences: about 8 bytes a
+/// record for positions (a length is the distance to the next record, less
+/// a frame header where a frame starts), a fraction of a byte for times.
 #[derive(Default)]
 struct Index {
     /// seq-1 → file offset of the record (its rec_len field).
     offsets: Vec<u64>,
-    /// seq-1 → record length including its 8-byte header.
-    lens: Vec<u32>,
-    /// seq-1 → max recorded_at over 1..=seq (for `Until::RecordedAt`).
-    prefix_max: Vec<i64>,
+    /// Bit seq-1 set ⇔ record seq is the first of its frame (a frame
+    /// header lies between it and the record before).
+    frame_starts: Vec<u64>,
+    /// The end of the last record (0 when there is none).
+    end: u64,
+    /// Block k → max recorded_at over records `1..=(k+1)·TIME_BLOCK` (the
+    /// last block: up to the head), for `Until::RecordedAt`.
+    block_max: Vec<i64>,
     subjects: HashMap<Subject, Vec<Seq>>,
+}
+
+/// Where [`Until::RecordedAt`] ends, as far as the index knows.
+enum TimeEnd {
+    /// At this sequence.
+    At(Seq),
+    /// Within records `from..=to`, after the last one whose own time and
+    /// every earlier record's is at most the bound: read their times.
+    Within(Seq, Seq),
 }
 
 impl Index {
@@ -116,10 +135,41 @@ impl Index {
         seq
     }
 
-    /// Record `seq`'s file offset and length (with its header).
-    fn position(&self, seq: Seq) -> (u64, u32) {
+    /// Record `seq`'s file offset.
+    fn offset(&self, seq: Seq) -> u64 {
+        self.offsets[(seq - 1) as usize]
+    }
+
+    /// The lengths (with their headers) of records `from..=to`, all indexed.
+    fn lens(&self, from: Seq, to: Seq) -> Vec<u32> {
+        (from..=to)
+            .map(|seq| {
+                let next = match self.offsets.get(seq as usize) {
+                    None => self.end,
+                    Some(&o) if self.starts_frame(seq + 1) => o - FRAME_HEADER as u64,
+                    Some(&o) => o,
+                };
+                u32::try_from(next - self.offset(seq))
+                    .expect("a record's length fits its u32 field")
+            })
+            .collect()
+    }
+
+    fn starts_frame(&self, seq: Seq) -> bool {
         let i = (seq - 1) as usize;
-        (self.offsets[i], self.lens[i])
+        self.frame_starts[i / 64] >> (i % 64) & 1 == 1
+    }
+
+    /// Where the longest prefix of records whose times are all at most
+    /// `t` ends: at the head, or within the first block whose maximum is
+    /// beyond `t`.
+    fn time_end(&self, t: i64) -> TimeEnd {
+        let k = self.block_max.partition_point(|&m| m <= t);
+        if k == self.block_max.len() {
+            return TimeEnd::At(self.head());
+        }
+        let from = k as Seq * TIME_BLOCK + 1;
+        TimeEnd::Within(from, (from + TIME_BLOCK - 1).min(self.head()))
     }
 
     /// Index a record met by the open's scan. Its subject is looked up by its text and
@@ -140,10 +190,32 @@ impl Index {
 
     /// The next record's position and time; its sequence.
     fn push_position(&mut self, offset: u64, len: u32, recorded_at: i64) -> Seq {
-        let pm = self.prefix_max.last().copied().unwrap_or(i64::MIN);
+        let i = self.offsets.len();
+        if i % 64 == 0 {
+            self.frame_starts.push(0);
+        }
+        if offset != self.end {
+            // Records of one frame are contiguous; the next frame's first
+            // record follows the frame header.
+            assert_eq!(
+                offset,
+                self.end.max(MAGIC.len() as u64) + FRAME_HEADER as u64,
+                "a record is where the frame before it ends"
+            );
+            *self.frame_starts.last_mut().expect("a word per 64 records") |= 1 << (i % 64);
+        }
         self.offsets.push(offset);
-        self.lens.push(len);
-        self.prefix_max.push(pm.max(recorded_at));
+        self.end = offset + u64::from(len);
+        if i as Seq % TIME_BLOCK == 0 {
+            let before = self.block_max.last().copied().unwrap_or(i64::MIN);
+            self.block_max.push(before.max(recorded_at));
+        } else {
+            let m = self
+                .block_max
+                .last_mut()
+                .expect("a block per TIME_BLOCK records");
+            *m = (*m).max(recorded_at);
+        }
         self.head()
     }
 }
@@ -158,6 +230,27 @@ struct Inner {
     reader: File,
     head_tx: watch::Sender<Seq>,
     _lock: File,
+}
+
+impl EmbeddedLog {
+    /// `Until::RecordedAt(t)`: the end of the longest prefix of records all
+    /// recorded at or before `t`. The index narrows it to one block; that
+    /// block's times (one read of at most `TIME_BLOCK` records) finish it.
+    fn end_at_time(&self, t: i64) -> Result<Seq, LogError> {
+        let end = self
+            .inner
+            .index
+            .read()
+            .map_err(|_| poisoned("index"))?
+            .time_end(t);
+        match end {
+            TimeEnd::At(seq) => Ok(seq),
+            TimeEnd::Within(from, to) => {
+                let times = Self::read_chunk_with(&self.inner, from, to, |_, v| Ok(v.recorded_at))?;
+                Ok(from - 1 + times.iter().take_while(|&&r| r <= t).count() as Seq)
+            }
+        }
+    }
 }
 
 /// The embedded backend. Cheap to clone (shared handle).
@@ -352,6 +445,53 @@ mod tests {
             assert_eq!((dup.seq, dup.duplicate), (seq, true), "{id}");
         }
         assert_eq!(log.head().await.unwrap(), 13);
+    }
+
+    #[tokio::test]
+    async fn positions_and_times_across_frames_and_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        // Times that go back and forth, in frames of 1 to 300 records.
+        let time = |i: u128| ((i * 7919) % 1_000) as i64 + i as i64 / 3;
+        let mut all = Vec::new();
+        let mut i = 0;
+        for size in [1, 300, 7, 1, 256, 255, 2, 100] {
+            let batch: Vec<_> = (i..i + size)
+                .map(|i| Commit {
+                    recorded_at: time(i),
+                    ..c(i, Expected::Any)
+                })
+                .collect();
+            all.extend(
+                batch
+                    .iter()
+                    .map(|c| (c.msg_id, c.recorded_at, c.payload.clone())),
+            );
+            log.append_batch(batch).await.unwrap();
+            i += size;
+        }
+        check_positions_and_times(&log, &all).await;
+        drop(log);
+        // Again through the open's scan.
+        let log = EmbeddedLog::open(d.path()).await.unwrap();
+        check_positions_and_times(&log, &all).await;
+    }
+
+    async fn check_positions_and_times(log: &EmbeddedLog, all: &[(Uuid, i64, bytes::Bytes)]) {
+        let got: Vec<_> = log
+            .read(1, Until::Head)
+            .map(|r| {
+                let r = r.unwrap();
+                (r.msg_id, r.recorded_at, r.payload)
+            })
+            .collect()
+            .await;
+        assert_eq!(got, all);
+        for t in (-1..1_400).step_by(7) {
+            let want = all.iter().take_while(|(_, at, _)| *at <= t).count();
+            let n = log.read(1, Until::RecordedAt(t)).count().await;
+            assert_eq!(n, want, "t {t}");
+        }
     }
 
     #[tokio::test]

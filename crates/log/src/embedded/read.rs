@@ -77,7 +77,7 @@ impl EmbeddedLog {
             let b = to as usize;
             (
                 idx.offsets[a],
-                idx.lens[a..b].to_vec(),
+                idx.lens(from, to),
                 idx.offsets[a..b].to_vec(),
             )
         };
@@ -112,7 +112,10 @@ impl EmbeddedLog {
         Ok(match until {
             Until::Head => idx.head(),
             Until::Seq(s) => s.min(idx.head()),
-            Until::RecordedAt(t) => idx.prefix_max.partition_point(|&m| m <= t) as Seq,
+            Until::RecordedAt(t) => {
+                drop(idx);
+                self.end_at_time(t)?
+            }
         })
     }
 

@@ -255,7 +255,7 @@ impl EmbeddedLog {
     /// the file where the index puts it.
     fn id_at(inner: &Inner, idx: &Index, seq: Seq) -> Result<Uuid, LogError> {
         use std::os::unix::fs::FileExt;
-        let (offset, _) = idx.position(seq);
+        let offset = idx.offset(seq);
         let mut id = [0u8; 16];
         inner
             .reader
