@@ -148,7 +148,7 @@ impl MsgIds {
 }
 
 fn pack(id: &Uuid, seq: u32) -> u64 {
-    u64::from(fingerprint(id)) << 32 | u64::from(seq)
+    (u64::from(fingerprint(id)) << 32) | u64::from(seq)
 }
 
 #[cfg(test)]
@@ -160,7 +160,7 @@ pub(super) mod tests {
     pub(crate) fn colliding_pair() -> (Uuid, Uuid) {
         let mut seen = HashMap::new();
         for i in 0u128.. {
-            let id = Uuid::from_u128(7 << 100 | i);
+            let id = Uuid::from_u128((7 << 100) | i);
             if let Some(other) = seen.insert(fingerprint(&id), id) {
                 return (other, id);
             }
@@ -193,7 +193,7 @@ pub(super) mod tests {
             let id = if i == 5 {
                 b
             } else {
-                Uuid::from_u128(i + 1 << 64)
+                Uuid::from_u128((i + 1) << 64)
             };
             log.push(id);
             m.insert(id, log.len() as Seq);

@@ -106,7 +106,48 @@ struct Index {
     /// Block k → max recorded_at over records `1..=(k+1)·TIME_BLOCK` (the
     /// last block: up to the head), for `Until::RecordedAt`.
     block_max: Vec<i64>,
-    subjects: HashMap<Subject, Vec<Seq>>,
+    subjects: HashMap<Subject, SeqList>,
+}
+
+/// A subject's sequences, ascending: 4 bytes each while they fit in a
+/// `u32` (a log of 2^32 records would be a terabyte here), 8 after.
+enum SeqList {
+    Narrow(Vec<u32>),
+    Wide(Vec<Seq>),
+}
+
+impl Default for SeqList {
+    fn default() -> Self {
+        SeqList::Narrow(Vec::new())
+    }
+}
+
+impl SeqList {
+    fn push(&mut self, seq: Seq) {
+        match self {
+            SeqList::Narrow(v) => match u32::try_from(seq) {
+                Ok(s) => v.push(s),
+                Err(_) => {
+                    let mut wide: Vec<Seq> = v.iter().map(|&s| Seq::from(s)).collect();
+                    wide.push(seq);
+                    *self = SeqList::Wide(wide);
+                }
+            },
+            SeqList::Wide(v) => v.push(seq),
+        }
+    }
+    fn last(&self) -> Option<Seq> {
+        match self {
+            SeqList::Narrow(v) => v.last().map(|&s| Seq::from(s)),
+            SeqList::Wide(v) => v.last().copied(),
+        }
+    }
+    fn to_vec(&self) -> Vec<Seq> {
+        match self {
+            SeqList::Narrow(v) => v.iter().map(|&s| Seq::from(s)).collect(),
+            SeqList::Wide(v) => v.clone(),
+        }
+    }
 }
 
 /// Where [`Until::RecordedAt`] ends, as far as the index knows.
@@ -123,10 +164,14 @@ impl Index {
         self.offsets.len() as Seq
     }
     fn version(&self, s: &Subject) -> Seq {
+        self.subjects.get(s).and_then(SeqList::last).unwrap_or(0)
+    }
+    /// Every sequence of subject `s`, ascending.
+    fn subject_seqs(&self, s: &Subject) -> Vec<Seq> {
         self.subjects
             .get(s)
-            .and_then(|v| v.last().copied())
-            .unwrap_or(0)
+            .map(SeqList::to_vec)
+            .unwrap_or_default()
     }
     /// Index an appended record; its sequence.
     fn push(&mut self, offset: u64, len: u32, subject: Subject, recorded_at: i64) -> Seq {
@@ -157,7 +202,7 @@ impl Index {
 
     fn starts_frame(&self, seq: Seq) -> bool {
         let i = (seq - 1) as usize;
-        self.frame_starts[i / 64] >> (i % 64) & 1 == 1
+        (self.frame_starts[i / 64] >> (i % 64)) & 1 == 1
     }
 
     /// Where the longest prefix of records whose times are all at most
@@ -181,7 +226,7 @@ impl Index {
             Some(seqs) => seqs.push(seq),
             None => {
                 let subject = Subject::parse(v.subject).map_err(|e| v.bad_subject(e))?;
-                self.subjects.insert(subject, vec![seq]);
+                self.subjects.entry(subject).or_default().push(seq);
             }
         }
         self.push_position(offset, len, v.recorded_at);
@@ -492,6 +537,18 @@ mod tests {
             let n = log.read(1, Until::RecordedAt(t)).count().await;
             assert_eq!(n, want, "t {t}");
         }
+    }
+
+    #[test]
+    fn a_subject_list_widens_past_u32() {
+        let mut l = SeqList::default();
+        let seqs = [1, 5, u64::from(u32::MAX), u64::from(u32::MAX) + 1, 1 << 40];
+        for (i, &s) in seqs.iter().enumerate() {
+            l.push(s);
+            assert_eq!(l.last(), Some(s));
+            assert_eq!(l.to_vec(), seqs[..=i]);
+        }
+        assert!(matches!(l, SeqList::Wide(_)));
     }
 
     #[tokio::test]

@@ -165,10 +165,7 @@ impl EmbeddedLog {
             .index
             .read()
             .map_err(|_| poisoned("index"))?
-            .subjects
-            .get(subject)
-            .cloned()
-            .unwrap_or_default();
+            .subject_seqs(subject);
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(seqs.len());
