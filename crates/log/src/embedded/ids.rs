@@ -173,13 +173,14 @@ pub(super) mod tests {
         let (a, b) = colliding_pair();
         assert_ne!(a, b);
         assert_eq!(fingerprint(&a), fingerprint(&b));
-        // Records 1..=n: id i+100 at seq i, with `a` at seq 3 and 7 (the
+        // Records 1..=20: id 1000+i at seq i, with `a` at seq 3 and 7 (the
         // later wins) and `b` at 5.
         let mut log: Vec<Uuid> = (1..=20u128).map(|i| Uuid::from_u128(i + 1_000)).collect();
         log[2] = a;
         log[6] = a;
         log[4] = b;
-        let m = MsgIds::build(20, 7, |a, b| Ok(log[a as usize - 1..b as usize].to_vec())).unwrap();
+        let mut m =
+            MsgIds::build(20, 7, |a, b| Ok(log[a as usize - 1..b as usize].to_vec())).unwrap();
         let id_at = |s: Seq| Ok(log[s as usize - 1]);
         assert_eq!(m.find(&a, id_at).unwrap(), Some(7));
         assert_eq!(m.find(&b, id_at).unwrap(), Some(5));
@@ -187,8 +188,6 @@ pub(super) mod tests {
         assert_eq!(m.find(&Uuid::from_u128(7), id_at).unwrap(), None);
 
         // Appends beyond a merge: `b` again (a raw log may repeat ids).
-        let mut m = m;
-        let mut log = log;
         for i in 0..(MERGE_MIN as u128 + 10) {
             let id = if i == 5 {
                 b

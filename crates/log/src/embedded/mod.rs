@@ -236,7 +236,7 @@ impl Index {
     /// The next record's position and time; its sequence.
     fn push_position(&mut self, offset: u64, len: u32, recorded_at: i64) -> Seq {
         let i = self.offsets.len();
-        if i % 64 == 0 {
+        if i.is_multiple_of(64) {
             self.frame_starts.push(0);
         }
         if offset != self.end {
@@ -251,7 +251,7 @@ impl Index {
         }
         self.offsets.push(offset);
         self.end = offset + u64::from(len);
-        if i as Seq % TIME_BLOCK == 0 {
+        if (i as Seq).is_multiple_of(TIME_BLOCK) {
             let before = self.block_max.last().copied().unwrap_or(i64::MIN);
             self.block_max.push(before.max(recorded_at));
         } else {
