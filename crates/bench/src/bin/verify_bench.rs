@@ -354,6 +354,20 @@ fn read_file(file: &std::path::Path, bytes: u64, mut each: impl FnMut(&[u8])) {
     assert_eq!(n, bytes, "read the whole file");
 }
 
+/// The measurements' table: each row's time, throughput over the file's
+/// `bytes`, and its throughput against SHA-256's (`sha`).
+fn print_table(bytes: u64, sha: Duration, rows: &[(&str, Duration)]) {
+    println!("| measurement | time | MB/s | vs SHA-256 |");
+    println!("|---|---|---|---|");
+    for (name, d) in rows {
+        println!(
+            "| {name} | {d:.2?} | {:.0} | {:.2}x |",
+            mb_s(bytes, *d),
+            sha.as_secs_f64() / d.as_secs_f64()
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
@@ -407,21 +421,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         digest[1],
         cores()
     );
-    println!("| measurement | time | MB/s | vs SHA-256 |");
-    println!("|---|---|---|---|");
-    let row = |name: &str, d: Duration| {
-        println!(
-            "| {name} | {d:.2?} | {:.0} | {:.2}x |",
-            mb_s(bytes, d),
-            sha.as_secs_f64() / d.as_secs_f64()
-        );
-    };
-    row("raw read of the log file", raw);
-    row("SHA-256 of the log file (sha2, one thread)", sha);
-    row("open (index scan)", open);
-    row("integrity::verify (chain + checkpoints)", verify);
-    row("open + verify", open + verify);
-    row("the chain's hashing alone (floor, one thread)", hash_only);
+    print_table(
+        bytes,
+        sha,
+        &[
+            ("raw read of the log file", raw),
+            ("SHA-256 of the log file (sha2, one thread)", sha),
+            ("open (index scan)", open),
+            ("integrity::verify (chain + checkpoints)", verify),
+            ("open + verify", open + verify),
+            ("the chain's hashing alone (floor, one thread)", hash_only),
+        ],
+    );
     println!(
         "SHA-256 of the file (one thread): wall {sha:.2?}, CPU {sha_cpu:.2?}; verify: wall {verify:.2?}, CPU {verify_cpu:.2?} (best of {} rounds each, alternating)",
         a.rounds.max(1)
