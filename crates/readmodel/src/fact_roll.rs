@@ -332,7 +332,7 @@ mod tests {
     use crate::{AsOf, Projector, ReadModel};
 
     /// A council of 40 indicators, 30 revenue and 12 capital lines, 20
-    /// savings and 12 risks over three years (restatements, revised targets, amended
+    /// savings, 12 risks and 20 key actions over three years (restatements, revised targets, amended
     /// definitions, lines moving units), projected; with the periods it
     /// reports and a spread of positions.
     fn council() -> (ReadModel, Vec<Period>, Vec<u64>) {
@@ -342,6 +342,7 @@ mod tests {
             capital_lines: 12,
             savings: 20,
             risks: 12,
+            actions: 20,
             monthly_per_mille: 300,
             ..Shape::small()
         };
@@ -486,5 +487,30 @@ mod tests {
                 assert_eq!(listed.ids, members, "{kind:?} at {s}");
             }
         }
+    }
+
+    /// The same for key actions (the pack's rows): definitions from the
+    /// roll or from each action's slot, every row and its provenance alike.
+    #[test]
+    fn rolled_action_rows_are_the_rows_of_each_actions_slots() {
+        let (rm, periods, positions) = council();
+        let mut compared = 0usize;
+        for &s in &positions {
+            for unit in scopes(&rm, s) {
+                for p in &periods {
+                    let gathered = |g| {
+                        rm.action_facts_gathered(unit.as_deref(), *p, s, false, Some(g))
+                            .unwrap()
+                            .into_iter()
+                            .map(|a| (a.row, a.spec_seq, a.status_seq))
+                            .collect::<Vec<_>>()
+                    };
+                    let by_entity = gathered(Gather::ByEntity);
+                    assert_eq!(gathered(Gather::Rolled), by_entity, "{unit:?} {p:?} at {s}");
+                    compared += by_entity.iter().filter(|a| a.2.is_some()).count();
+                }
+            }
+        }
+        assert!(compared > 100, "only {compared} reported actions compared");
     }
 }

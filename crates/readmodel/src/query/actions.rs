@@ -8,6 +8,7 @@ use perfledger_log::Seq;
 use serde::{Deserialize, Serialize};
 
 use super::R;
+use crate::fact_roll::{Gather, ScopeMembers};
 use crate::keys::field;
 use crate::store::FactRecord;
 use crate::{AsOf, ReadModel};
@@ -85,18 +86,45 @@ impl ReadModel {
         s: Seq,
         reported_only: bool,
     ) -> R<Vec<ActionFacts>> {
+        self.action_facts_gathered(unit, period, s, reported_only, None)
+    }
+
+    /// [`ReadModel::action_facts`], gathered one way (None: the cheaper for
+    /// the scope, [`ReadModel::scope_members`]): the definitions from each
+    /// action's slot or from the definition roll.
+    pub(crate) fn action_facts_gathered(
+        &self,
+        unit: Option<&str>,
+        period: Period,
+        s: Seq,
+        reported_only: bool,
+        gather: Option<Gather>,
+    ) -> R<Vec<ActionFacts>> {
         let mut out = Vec::new();
         let roll = self.action_roll(period, s)?;
-        for id in self.members(unit, EntityKind::Action, s)? {
+        let ScopeMembers { ids, gather, specs } =
+            self.scope_members(unit, EntityKind::Action, s, gather)?;
+        let specs = match (gather, specs) {
+            (Gather::ByEntity, _) => None,
+            (Gather::Rolled, Some(specs)) => Some(specs),
+            (Gather::Rolled, None) => {
+                Some(self.fact_roll(EntityKind::Action, field::SPEC, None, s)?)
+            }
+        };
+        for id in ids {
             let rolled = roll.get(&id);
             if reported_only && rolled.is_none() {
                 continue;
             }
+            let spec_record = match &specs {
+                Some(specs) => specs.fact(&id)?,
+                None => self.fact_at(id, field::SPEC, None, s)?,
+            };
             let Some(FactRecord {
                 body: EventBody::ActionDefined { spec },
                 seq: spec_seq,
                 ..
-            }) = self.fact_at(id, field::SPEC, None, s)?
+            }) = spec_record
             else {
                 continue;
             };
