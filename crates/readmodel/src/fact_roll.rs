@@ -325,10 +325,10 @@ impl ReadModel {
 mod tests {
     use perfledger_domain::period::{FinancialYear, Period};
     use perfledger_domain::Tenant;
-    use perfledger_log::LogRecord;
-    use perfledger_testkit::council::{to_commit, Generator, Shape, TENANT};
+    use perfledger_testkit::council::{Generator, Shape, TENANT};
 
     use super::{field, Gather, ROLLED};
+    use crate::project::tests::sequenced;
     use crate::{AsOf, Projector, ReadModel};
 
     /// A council of 40 indicators, 30 revenue and 12 capital lines, 20
@@ -346,19 +346,8 @@ mod tests {
             monthly_per_mille: 300,
             ..Shape::small()
         };
-        let records: Vec<LogRecord> = Generator::new(shape.clone(), 3)
-            .enumerate()
-            .map(|(i, events)| {
-                let c = to_commit(&events).unwrap();
-                LogRecord {
-                    seq: i as u64 + 1,
-                    subject: c.subject,
-                    msg_id: c.msg_id,
-                    recorded_at: c.recorded_at,
-                    payload: c.payload,
-                }
-            })
-            .collect();
+        let commits: Vec<_> = Generator::new(shape.clone(), 3).collect();
+        let records = sequenced(&commits);
         let rm = ReadModel::open_temporary(&Tenant::new(TENANT).unwrap()).unwrap();
         Projector::new(&rm).apply_records(&records).unwrap();
         let head = records.len() as u64;

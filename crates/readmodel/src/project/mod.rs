@@ -57,7 +57,7 @@ mod entity;
 mod gate;
 mod read_ahead;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 

@@ -17,8 +17,8 @@ fn generated() -> Vec<Vec<Envelope>> {
     Generator::new(Shape::small(), 7).collect()
 }
 
-/// The commits numbered from 1.
-fn sequenced(commits: &[Vec<Envelope>]) -> Vec<LogRecord> {
+/// The commits numbered from 1 (as a log would hand them to the projector).
+pub(crate) fn sequenced(commits: &[Vec<Envelope>]) -> Vec<LogRecord> {
     commits
         .iter()
         .enumerate()

@@ -172,19 +172,20 @@ struct LineFacts<'a> {
 impl<'a> LineFacts<'a> {
     /// The facts of `members` lines of `kind` (`budget`: whether the kind
     /// has a year budget) for the period as of s.
-    /// (`specs`: the kind's definition roll if the scope's members were
-    /// read from it.)
+    /// The scope's lines of `kind` (`budget`: whether the kind has a year
+    /// budget) and where their facts for the period are read as of s.
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    fn scoped(
         rm: &'a ReadModel,
+        unit: Option<&str>,
         kind: EntityKind,
-        gather: Gather,
-        specs: Option<Rolled>,
         budget: bool,
         latest_field: u8,
         period: Period,
         s: Seq,
-    ) -> R<Self> {
+        gather: Option<Gather>,
+    ) -> R<(Vec<Uuid>, Self)> {
+        let ScopeMembers { ids, gather, specs } = rm.scope_members(unit, kind, s, gather)?;
         let fy = period.financial_year();
         let (year, min_start) = (Period::Year(fy), fy_start_month(fy));
         let rolled = match gather {
@@ -208,7 +209,7 @@ impl<'a> LineFacts<'a> {
                 )?,
             )),
         };
-        Ok(LineFacts {
+        let facts = LineFacts {
             rm,
             latest_field,
             year,
@@ -216,7 +217,8 @@ impl<'a> LineFacts<'a> {
             period,
             s,
             rolled,
-        })
+        };
+        Ok((ids, facts))
     }
 
     fn spec(&self, id: Uuid) -> R<Option<FactRecord>> {
@@ -318,17 +320,15 @@ impl ReadModel {
         s: Seq,
         gather: Option<Gather>,
     ) -> R<Vec<(RevenueRow, LineProvenance)>> {
-        let ScopeMembers { ids, gather, specs } =
-            self.scope_members(unit, EntityKind::RevenueLine, s, gather)?;
-        let facts = LineFacts::new(
+        let (ids, facts) = LineFacts::scoped(
             self,
+            unit,
             EntityKind::RevenueLine,
-            gather,
-            specs,
             true,
             field::FORECAST,
             period,
             s,
+            gather,
         )?;
         let mut revenue = Vec::new();
         for id in ids {
@@ -398,17 +398,15 @@ impl ReadModel {
         s: Seq,
         gather: Option<Gather>,
     ) -> R<Vec<(CapitalRow, LineProvenance)>> {
-        let ScopeMembers { ids, gather, specs } =
-            self.scope_members(unit, EntityKind::CapitalLine, s, gather)?;
-        let facts = LineFacts::new(
+        let (ids, facts) = LineFacts::scoped(
             self,
+            unit,
             EntityKind::CapitalLine,
-            gather,
-            specs,
             true,
             field::FORECAST,
             period,
             s,
+            gather,
         )?;
         let mut capital = Vec::new();
         for id in ids {
@@ -483,17 +481,15 @@ impl ReadModel {
         gather: Option<Gather>,
     ) -> R<Vec<(SavingRow, LineProvenance)>> {
         let fy = period.financial_year();
-        let ScopeMembers { ids, gather, specs } =
-            self.scope_members(unit, EntityKind::Saving, s, gather)?;
-        let facts = LineFacts::new(
+        let (ids, facts) = LineFacts::scoped(
             self,
+            unit,
             EntityKind::Saving,
-            gather,
-            specs,
             false,
             field::DELIVERY,
             period,
             s,
+            gather,
         )?;
         let mut savings = Vec::new();
         for id in ids {
