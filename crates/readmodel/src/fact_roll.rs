@@ -323,9 +323,11 @@ impl ReadModel {
 
 #[cfg(test)]
 mod tests {
+    use perfledger_domain::event::EventBody;
     use perfledger_domain::period::{FinancialYear, Period};
-    use perfledger_domain::Tenant;
-    use perfledger_testkit::council::{Generator, Shape, TENANT};
+    use perfledger_domain::{Envelope, Fixed, Tenant};
+    use perfledger_testkit::council::{unit_name, Generator, Shape, TENANT};
+    use uuid::Uuid;
 
     use super::{field, Gather, ROLLED};
     use crate::project::tests::sequenced;
@@ -336,6 +338,14 @@ mod tests {
     /// definitions, lines moving units), projected; with the periods it
     /// reports and a spread of positions.
     fn council() -> (ReadModel, Vec<Period>, Vec<u64>) {
+        council_with(|commits| commits)
+    }
+
+    /// [`council`] with its generated commits changed by `edit` before
+    /// they are projected.
+    fn council_with(
+        edit: impl FnOnce(Vec<Vec<Envelope>>) -> Vec<Vec<Envelope>>,
+    ) -> (ReadModel, Vec<Period>, Vec<u64>) {
         let shape = Shape {
             indicators: 40,
             revenue_lines: 30,
@@ -346,7 +356,7 @@ mod tests {
             monthly_per_mille: 300,
             ..Shape::small()
         };
-        let commits: Vec<_> = Generator::new(shape.clone(), 3).collect();
+        let commits = edit(Generator::new(shape.clone(), 3).collect());
         let records = sequenced(&commits);
         let rm = ReadModel::open_temporary(&Tenant::new(TENANT).unwrap()).unwrap();
         Projector::new(&rm).apply_records(&records).unwrap();
@@ -431,6 +441,103 @@ mod tests {
             }
         }
         assert!(compared > 5000, "only {compared} rows compared");
+    }
+
+    /// Another period ending in a quarter's last month: that month, or
+    /// (every other time, for the second and fourth quarters) the half year.
+    fn other_ending_with(p: Period, nth: usize) -> Option<Period> {
+        let Period::Quarter(fy, q) = p else {
+            return None;
+        };
+        Some(match (q, nth % 2) {
+            (2 | 4, 1) => Period::Half(fy, q / 2),
+            (4, _) => Period::Month(fy.0 + 1, 3),
+            _ => Period::Month(fy.0, 3 + 3 * q),
+        })
+    }
+
+    /// Two forecasts of different lengths ending in the same month (a Q1
+    /// and a monthly June, a Q2 and a first half) for one line: the rolls'
+    /// period order must pick, at every period and position, the record
+    /// each line's own slots pick. The generator submits one forecast per
+    /// line and quarter; here every revenue and capital forecast gets a
+    /// twin for another period ending in the same month, with another
+    /// figure, submitted before it or after it in turn.
+    #[test]
+    fn rolled_finance_agrees_on_periods_ending_in_the_same_month() {
+        let mut twins = 0usize;
+        let (rm, periods, positions) = council_with(|commits| {
+            let mut out = Vec::with_capacity(commits.len());
+            for commit in commits {
+                let twin = match commit.as_slice() {
+                    [e] => twin_forecast(e, twins),
+                    _ => None,
+                };
+                match twin {
+                    Some(t) if twins % 2 == 0 => out.extend([vec![t], commit]),
+                    Some(t) => out.extend([commit, vec![t]]),
+                    None => {
+                        out.push(commit);
+                        continue;
+                    }
+                }
+                twins += 1;
+            }
+            out
+        });
+        assert!(twins > 100, "only {twins} twin forecasts");
+        let mut shown_twins = 0usize;
+        for &s in &positions {
+            for unit in [None, Some(unit_name(1))] {
+                for p in &periods {
+                    let by_entity = rm
+                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::ByEntity))
+                        .unwrap();
+                    let rolled = rm
+                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::Rolled))
+                        .unwrap();
+                    assert_eq!(rolled, by_entity, "{unit:?} {p:?} at {s}");
+                    shown_twins += by_entity
+                        .0
+                        .revenue
+                        .iter()
+                        .map(|r| r.forecast_period)
+                        .chain(by_entity.0.capital.iter().map(|r| r.forecast_period))
+                        .filter(|fp| matches!(fp, Some(Period::Month(..) | Period::Half(..))))
+                        .count();
+                }
+            }
+        }
+        assert!(shown_twins > 100, "only {shown_twins} twin forecasts shown");
+    }
+
+    /// A quarter's revenue or capital forecast's twin for another period
+    /// ending in the same month ([`other_ending_with`]), its figure changed.
+    fn twin_forecast(e: &Envelope, nth: usize) -> Option<Envelope> {
+        let bump = |f: Fixed| Fixed::from_raw(f.raw() + 1_230_000);
+        let mut twin = e.clone();
+        let other = match &mut twin.body {
+            EventBody::RevenueForecastSubmitted {
+                period, forecast, ..
+            } => {
+                let other = other_ending_with(*period, nth)?;
+                (*period, *forecast) = (other, bump(*forecast));
+                other
+            }
+            EventBody::CapitalForecastSubmitted {
+                period, forecast, ..
+            } => {
+                let other = other_ending_with(*period, nth)?;
+                (*period, *forecast) = (other, bump(*forecast));
+                other
+            }
+            _ => return None,
+        };
+        twin.effective = Some(other);
+        let n = u64::try_from(nth).expect("a test's count fits");
+        twin.event_id = Uuid::from_u64_pair(0x7717, n);
+        twin.command_id = Uuid::from_u64_pair(0x7717_c0, n);
+        Some(twin)
     }
 
     /// The same for risk rows: definition, closure and the latest
