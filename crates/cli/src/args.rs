@@ -60,6 +60,10 @@ pub struct Global {
     /// in the data directory]
     #[arg(long, global = true, env = "PERFLEDGER_TENANT")]
     pub tenant: Option<String>,
+    /// The read model's page cache in MB (sled's bound; the process holds
+    /// more than this: see README, "Memory")
+    #[arg(long, global = true, env = "PERFLEDGER_CACHE_MB", default_value_t = perfledger_readmodel::CACHE_BYTES >> 20, value_parser = clap::value_parser!(u64).range(8..=65_536))]
+    pub cache_mb: u64,
     /// Who is acting: a job title (required for writes)
     #[arg(long, global = true, env = "PERFLEDGER_ACTOR")]
     pub actor: Option<String>,

@@ -88,13 +88,15 @@ impl Env {
     }
 
     pub fn readmodel(&self) -> Res<ReadModel> {
-        ReadModel::open(self.dir.join("readmodel"), &self.tenant()?).map_err(|e| match e {
-            ReadModelError::Storage(s) => CliError::Usage(format!(
-                "cannot open the read model in {} (is `perfledger serve` running on it?): {s}",
-                self.dir.join("readmodel").display()
-            )),
-            other => other.into(),
-        })
+        let cache_bytes = self.g.cache_mb << 20;
+        ReadModel::open_with_cache(self.dir.join("readmodel"), &self.tenant()?, cache_bytes)
+            .map_err(|e| match e {
+                ReadModelError::Storage(s) => CliError::Usage(format!(
+                    "cannot open the read model in {} (is `perfledger serve` running on it?): {s}",
+                    self.dir.join("readmodel").display()
+                )),
+                other => other.into(),
+            })
     }
 
     /// Open the read model and catch it up with the log.

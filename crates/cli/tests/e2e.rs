@@ -737,6 +737,13 @@ fn embedded_end_to_end_and_tamper() {
     assert!(site.ok(&["rebuild"]).contains("rebuilt"));
     let d2 = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q1"]);
     assert_eq!(d1["digest"], d2["digest"]);
+    // The page cache is bounded from outside too, and a small one answers the same.
+    let dashboard = ["dashboard", "--unit", "CG", "--period", "2016/17 Q1"];
+    let o = site.run(&[&["--cache-mb", "4"][..], &dashboard].concat());
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--cache-mb"));
+    let small = site.ok(&[&["--cache-mb", "8"][..], &dashboard].concat());
+    assert_eq!(small, site.ok(&dashboard));
     assert!(
         site.json(&["checkpoint"])["checkpoint_seq"].is_null(),
         "writes already checkpointed"
