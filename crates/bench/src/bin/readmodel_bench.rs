@@ -11,6 +11,10 @@
 //!
 //! `cargo run --release -p perfledger-bench --bin readmodel_bench -- [--seed N] [--years N] [--dir PATH] [--queries N] [--keep-read-model] [--no-stream-ceiling]`
 //!
+//! `--serve-only DIR [--cache-mb N] [--queries N] [--years N]` measures a
+//! query service's memory alone in its process (the full run's query
+//! figures share a process with generation and the raw reads).
+//!
 //! `--no-stream-ceiling` skips the write-stream ceiling (it records the
 //! projector's writes in a file as large as everything it writes).
 //!
@@ -169,6 +173,58 @@ async fn rebuild_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::E
     projector = projector.with_write_tap(recorder.tap());
     rebuild_and_report(&log, &rm, projector).await?;
     recorder.finish()
+}
+
+/// Child mode (`--serve-only DIR [--cache-mb N] [--queries N]`): what a
+/// query service holds, alone in its process: open the log (as `serve`
+/// does, to follow it) and the read model with a page cache of N MB (the
+/// read model's default otherwise), answer N as-of dashboards (one in ten
+/// council-wide, at random positions and quarters), and print
+/// `serve <VmHWM after the opens> <VmHWM after the queries> <council p50 ms> <council p99 ms>`.
+async fn serve_only(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let cache_mb: u64 = arg("--cache-mb")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(perfledger_readmodel::CACHE_BYTES >> 20);
+    let queries: usize = arg("--queries").and_then(|s| s.parse().ok()).unwrap_or(100);
+    let log = EmbeddedLog::open(dir.join("log")).await?;
+    let head = log.head().await?;
+    let rm = ReadModel::open_with_cache(dir.join("readmodel"), &bench_tenant(), cache_mb << 20)?;
+    assert_eq!(
+        rm.checkpoint()?,
+        head,
+        "--serve-only needs a read model at the head"
+    );
+    let opened = vm_hwm();
+    let mut shape = Shape::large();
+    if let Some(y) = arg("--years").and_then(|y| y.parse().ok()) {
+        shape.years = y;
+    }
+    let mut rng = Rng::new(0x5E7E);
+    let mut council = Vec::new();
+    for i in 0..queries {
+        let y = shape.first_year + i32::try_from(rng.below(10)).unwrap_or(0);
+        let p = Period::Quarter(
+            FinancialYear(y),
+            1 + u8::try_from(rng.below(4)).unwrap_or(0),
+        );
+        let s = 1 + rng.below(head);
+        let unit = unit_name(usize::try_from(rng.below(shape.units as u64)).unwrap_or(0));
+        let t = Instant::now();
+        let wide = i % 10 == 0;
+        std::hint::black_box(rm.dashboard((!wide).then_some(unit.as_str()), p, AsOf::Seq(s))?);
+        if wide {
+            council.push(t.elapsed());
+        }
+    }
+    council.sort();
+    println!(
+        "serve {} {} {} {}",
+        opened.replace(' ', ""),
+        vm_hwm().replace(' ', ""),
+        ms(pct(&council, 50)),
+        ms(pct(&council, 99))
+    );
+    Ok(())
 }
 
 /// Child mode: rebuild `dir/readmodel` from the JetStream stream at `url`.
@@ -542,6 +598,9 @@ fn print_latency_table(l: &Latencies) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = arg("--rebuild-only") {
         return rebuild_only(std::path::Path::new(&dir)).await;
+    }
+    if let Some(dir) = arg("--serve-only") {
+        return serve_only(std::path::Path::new(&dir)).await;
     }
     if let Some(dir) = arg("--ceiling-final") {
         return perfledger_bench::sled_ceiling::final_keys(std::path::Path::new(&dir));
