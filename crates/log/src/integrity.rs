@@ -418,9 +418,9 @@ pub struct ChainCheck {
     base: Seq,
     /// Chain root after `base`.
     base_root: Hash,
-    /// Records after `base` not yet covered by a checkpoint met:
-    /// (seq, short leaf, chain after).
-    pending: std::collections::VecDeque<(Seq, [u8; LEAF_PREFIX_BYTES], Hash)>,
+    /// Records after `base` not yet covered by a checkpoint met (their
+    /// short leaves, and the newest ones' chain roots: [`pending`]).
+    pending: pending::Pending,
 }
 
 impl Default for ChainCheck {
@@ -502,7 +502,7 @@ impl ChainCheck {
                 .map_err(|d| (r.seq, Problem::BadCheckpoint(d)))?;
             confirmed = Some(self.check_checkpoint(r.seq, cp)?);
         }
-        self.pending.push_back((r.seq, short(&r.leaf), self.root));
+        self.pending.push(r.seq, short(&r.leaf), self.root);
         Ok(confirmed)
     }
 
@@ -524,10 +524,10 @@ impl ChainCheck {
         // Compare the overlapping leaves first, so a removed or inserted
         // record is named exactly rather than as a misplaced checkpoint.
         if !matches!(self.last_upto, Some(l) if l != prev_upto) {
-            for (s, got, _) in &self.pending {
-                if let Some(want) = leaf_of(*s) {
+            for (s, got) in self.pending.leaves() {
+                if let Some(want) = leaf_of(s) {
                     if got != want {
-                        return Err((*s, Problem::LeafMismatch));
+                        return Err((s, Problem::LeafMismatch));
                     }
                 }
             }
@@ -558,18 +558,13 @@ impl ChainCheck {
             let ours = if upto == self.base {
                 Some(self.base_root)
             } else {
-                self.pending
-                    .iter()
-                    .find(|(s, _, _)| *s == upto)
-                    .map(|(_, _, root)| *root)
+                self.pending.root_after(upto)
             };
             if ours.is_some_and(|ours| ours != cp_root) {
                 return Err((seq, Problem::RootMismatch { upto }));
             }
         }
-        while self.pending.front().is_some_and(|(s, _, _)| *s <= upto) {
-            self.pending.pop_front();
-        }
+        self.pending.drop_through(upto);
         self.last_upto = Some(upto);
         Ok(CheckpointInfo {
             seq,
@@ -674,5 +669,6 @@ pub async fn verify_each<L: EventLog>(
     Ok(report)
 }
 
+mod pending;
 #[cfg(test)]
 mod tests;
