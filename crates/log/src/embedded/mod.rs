@@ -50,11 +50,13 @@ use crate::{
 
 mod format;
 mod ids;
+mod offsets;
 mod open;
 mod read;
 mod write;
 
 use format::RecordView;
+use offsets::Offsets;
 use write::{Queued, Writer};
 
 pub use format::{encode_frame, encode_record, read_raw, write_raw, LogRecordRef, RawRecord};
@@ -97,7 +99,7 @@ const TIME_BLOCK: Seq = 256;
 #[derive(Default)]
 struct Index {
     /// seq-1 → file offset of the record (its rec_len field).
-    offsets: Vec<u64>,
+    offsets: Offsets,
     /// Bit seq-1 set ⇔ record seq is the first of its frame (a frame
     /// header lies between it and the record before).
     frame_starts: Vec<u64>,
@@ -163,6 +165,10 @@ impl Index {
     fn head(&self) -> Seq {
         self.offsets.len() as Seq
     }
+    /// File offsets of records `from..=to` (all indexed).
+    fn offsets_of(&self, from: Seq, to: Seq) -> Vec<u64> {
+        self.offsets.range((from - 1) as usize, to as usize)
+    }
     fn version(&self, s: &Subject) -> Seq {
         self.subjects.get(s).and_then(SeqList::last).unwrap_or(0)
     }
@@ -182,7 +188,9 @@ impl Index {
 
     /// Record `seq`'s file offset.
     fn offset(&self, seq: Seq) -> u64 {
-        self.offsets[(seq - 1) as usize]
+        self.offsets
+            .get((seq - 1) as usize)
+            .expect("an indexed sequence has an offset")
     }
 
     /// The lengths (with their headers) of records `from..=to`, all indexed.
@@ -191,8 +199,8 @@ impl Index {
             .map(|seq| {
                 let next = match self.offsets.get(seq as usize) {
                     None => self.end,
-                    Some(&o) if self.starts_frame(seq + 1) => o - FRAME_HEADER as u64,
-                    Some(&o) => o,
+                    Some(o) if self.starts_frame(seq + 1) => o - FRAME_HEADER as u64,
+                    Some(o) => o,
                 };
                 u32::try_from(next - self.offset(seq))
                     .expect("a record's length fits its u32 field")

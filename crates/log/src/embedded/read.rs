@@ -73,12 +73,10 @@ impl EmbeddedLog {
             if from > to || from == 0 {
                 return Ok(Vec::new());
             }
-            let a = (from - 1) as usize;
-            let b = to as usize;
             (
-                idx.offsets[a],
+                idx.offset(from),
                 idx.lens(from, to),
-                idx.offsets[a..b].to_vec(),
+                idx.offsets_of(from, to),
             )
         };
         let last = offsets.len() - 1;
