@@ -1,7 +1,10 @@
 //! The batch being built: writes staged per record (discarded if the record
 //! fails), merged into the batch when it succeeds, and committed with the
 //! checkpoint as the last write of the last chunk (the commit protocol of
-//! the [`super`] module docs). The batch also carries the log position: the
+//! the [`super`] module docs), by the [`Writer`] while the next batch is
+//! staged. Every read of the tree during staging goes through [`Batcher::get`]
+//! (other keys) or the slot loader, and both look in memory first at what
+//! the batch in flight writes, so no read misses a write still landing. The batch also carries the log position: the
 //! checkpoint, the running maximum recorded time and the current block of
 //! the time index, which every record advances, applied or skipped.
 
@@ -11,6 +14,7 @@ use perfledger_log::integrity::Hash;
 use perfledger_log::Seq;
 use uuid::Uuid;
 
+use super::writer::{Job, Writer};
 use super::{SledWrite, WriteTap, WRITE_CHUNK};
 use crate::keys;
 use crate::store::{self, FactRecord};
@@ -36,8 +40,12 @@ pub(super) struct Staged {
 /// Staged writes of one batch plus the state carried across records.
 pub(super) struct Batcher {
     pub(super) tree: sled::Tree,
-    /// Checkpoint stored in the tree (versions above it are ignored).
+    /// Checkpoint of the last batch handed to the writer: stored in the
+    /// tree, or landing (versions above it in a slot loaded from the tree
+    /// are leftovers of an interrupted run and are ignored).
     pub(super) committed: Seq,
+    /// Checkpoint the writer has applied: in the tree.
+    pub(super) stored: Seq,
     /// Last applied sequence.
     pub(super) checkpoint: Seq,
     pub(super) maxrec: i64,
@@ -46,8 +54,9 @@ pub(super) struct Batcher {
     pub(super) time_block: (u64, Vec<u8>),
     /// Slots in memory: every slot this batch touches, whole (loaded on
     /// first touch, dirty once changed), and the slots the previous batch
-    /// wrote, as written (batches mostly touch the same slots; memory is
-    /// bounded by two batches' slots). Written in key order: the map's
+    /// wrote, as written (batches mostly touch the same slots, and while
+    /// that batch is in flight its slots are read here, not from the tree;
+    /// memory is bounded by two batches' slots). Written in key order: the map's
     /// order never reaches the tree.
     pub(super) slots: HashMap<Vec<u8>, Staged>,
     /// Bytes of the dirty slots and the other writes (about): the batch
@@ -57,6 +66,9 @@ pub(super) struct Batcher {
     pub(super) stage_bytes: usize,
     /// Other writes of fully applied records of this batch.
     pub(super) puts: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The other writes of the batch in flight, read here until the writer
+    /// has applied them (empty once it is settled).
+    pub(super) landing: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(super) record: RecordStage,
     /// Entities known to be registered (avoids re-reading the registry).
     pub(super) entities: HashSet<Uuid>,
@@ -66,11 +78,19 @@ pub(super) struct Batcher {
     pub(super) chain: Option<Hash>,
     /// Observer of the writes ([`super::Projector::with_write_tap`]).
     pub(super) tap: Option<WriteTap>,
+    /// Applies committed batches, one in flight at most.
+    pub(super) writer: Writer,
 }
 
 impl Batcher {
     pub(super) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadModelError> {
-        if let Some(v) = self.record.puts.get(key).or_else(|| self.puts.get(key)) {
+        if let Some(v) = self
+            .record
+            .puts
+            .get(key)
+            .or_else(|| self.puts.get(key))
+            .or_else(|| self.landing.get(key))
+        {
             return Ok(Some(v.clone()));
         }
         Ok(self.tree.get(key)?.map(|v| v.to_vec()))
@@ -204,13 +224,42 @@ impl Batcher {
         Ok(())
     }
 
-    /// Apply the staged batch, checkpoint last (see the module docs).
-    pub(super) fn commit_batch(&mut self) -> Result<(), ReadModelError> {
+    /// Wait until the batch in flight is in the tree (its error if the
+    /// writer failed): after it, the tree holds everything committed.
+    pub(super) fn settle(&mut self) -> Result<(), ReadModelError> {
+        self.writer.settle()?;
+        self.stored = self.committed;
+        self.landing.clear();
+        Ok(())
+    }
+
+    /// Commit the staged batch and wait until it is in the tree (flushed
+    /// if `flush`): the end of a catch-up, a stop, a follow that caught up.
+    pub(super) fn commit_settled(&mut self, flush: bool) -> Result<(), ReadModelError> {
+        self.commit_batch(flush)?;
+        self.settle()
+    }
+
+    /// Hand the staged batch to the writer, checkpoint last, then a flush
+    /// if `flush` (see the module docs), once the batch before it is in the
+    /// tree; returns without waiting for this one.
+    pub(super) fn commit_batch(&mut self, flush: bool) -> Result<(), ReadModelError> {
         self.record = RecordStage::default();
+        // Depth one: the previous batch lands before this one goes, so
+        // while the next batch is staged only this one is landing (and is
+        // read from memory).
+        self.settle()?;
         if self.records_in_batch == 0 {
             self.slots.retain(|_, s| !s.dirty);
             self.puts.clear();
             self.staged_bytes = 0;
+            if flush {
+                super::tap(self.tap.as_ref(), SledWrite::Flush);
+                self.writer.hand_over(Job {
+                    chunks: Vec::new(),
+                    flush,
+                });
+            }
             return Ok(());
         }
         let puts = std::mem::take(&mut self.puts);
@@ -243,10 +292,13 @@ impl Batcher {
             .chain(puts.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
             .chain(meta.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
             .collect();
-        // The checkpoint is the last write of the last chunk.
-        let chunks = writes.len().div_ceil(WRITE_CHUNK);
+        // The checkpoint is the last write of the last chunk. The chunks
+        // own copies of the bytes (sled's batches do): the staged slots stay
+        // here for the next batch.
+        let n = writes.len().div_ceil(WRITE_CHUNK);
+        let mut chunks = Vec::with_capacity(n);
         for (i, chunk) in writes.chunks(WRITE_CHUNK).enumerate() {
-            let remove_chain = i + 1 == chunks && self.chain.is_none();
+            let remove_chain = i + 1 == n && self.chain.is_none();
             super::tap(
                 self.tap.as_ref(),
                 SledWrite::Batch {
@@ -261,10 +313,17 @@ impl Batcher {
             for (k, v) in chunk {
                 batch.insert(*k, *v);
             }
-            self.tree.apply_batch(batch)?;
+            chunks.push(batch);
         }
-        // What this batch wrote is what the next one most likely touches;
-        // what it only kept from the previous one is let go.
+        drop(writes);
+        if flush {
+            super::tap(self.tap.as_ref(), SledWrite::Flush);
+        }
+        self.writer.hand_over(Job { chunks, flush });
+        self.landing = puts;
+        // What this batch wrote is what the next one most likely touches
+        // (and, while it lands, must be read here); what it only kept from
+        // the previous one, which is in the tree, is let go.
         self.slots.retain(|_, s| {
             let keep = s.dirty;
             s.dirty = false;

@@ -99,20 +99,21 @@ impl Sink for CatchUpSink<'_> {
             (self.progress)(Progress {
                 applied: b.checkpoint - self.start,
                 total: self.total,
-                checkpoint: b.committed,
+                checkpoint: b.stored,
             });
         }
         if b.is_full(self.projector.batch_records) {
             self.since_flush += b.records_in_batch as u64;
-            b.commit_batch()?;
-            if self.since_flush >= self.projector.flush_every {
-                self.projector.flush()?;
+            // Flushed by the writer once the batch is applied.
+            let flush = self.since_flush >= self.projector.flush_every;
+            if flush {
                 self.since_flush = 0;
             }
+            b.commit_batch(flush)?;
             (self.progress)(Progress {
                 applied: b.checkpoint - self.start,
                 total: self.total,
-                checkpoint: b.checkpoint,
+                checkpoint: b.stored,
             });
         }
         Ok(())
@@ -130,11 +131,11 @@ impl Sink for FollowSink<'_> {
     fn apply(&mut self, rec: &LogRecord, root: Hash) -> Result<(), ProjectError> {
         apply_checked(&mut self.b, rec, root)?;
         if self.b.is_full(self.batch_records) {
-            self.b.commit_batch()?;
+            self.b.commit_batch(false)?;
             (self.progress)(Progress {
                 applied: self.b.checkpoint - self.start,
                 total: 0,
-                checkpoint: self.b.checkpoint,
+                checkpoint: self.b.stored,
             });
         }
         Ok(())

@@ -16,9 +16,27 @@
 //! chunks keep sled's memory bounded; one key per slot per batch (not one
 //! per event) is what makes a rebuild fast, and long batches bounded by
 //! their staged bytes rather than a short record count write each slot
-//! about once in a rebuild instead of once per batch it spans (sled's
-//! writes are a third of a rebuild). The slots a batch wrote stay in
-//! memory for the next batch (memory: two batches' staged bytes).
+//! about once in a rebuild instead of once per batch it spans.
+//!
+//! Pipelined commit: a committed batch is written by a thread of its own
+//! ([`writer`]) while the projector stages the next one, so a rebuild takes
+//! about the longer of projecting and sled's writes, not their sum. Depth
+//! one, in order: batch N is handed over only once batch N-1 is applied
+//! (and flushed, when due), so while batch N+1 is staged the tree holds
+//! every batch up to N-1 and only N is landing. Everything the projector
+//! reads from the tree while staging is a slot or another key read through
+//! the batch (`Batcher::get`), and what batch N writes of both stays in
+//! memory and is read there first until N has landed (its slots are kept
+//! for the next batch anyway; its other keys until N is applied); the
+//! checkpoint, running maximum and time block are carried in memory and
+//! read from the tree only when a projector starts, after any writer of
+//! an earlier one has finished (dropping a batcher waits for its writer).
+//! A writer's error stops the projector at its next commit, with that
+//! error; progress reports the checkpoint in the tree. The end of a
+//! catch-up, a stop on an error and a `follow` that has caught up wait
+//! for the writer. Memory: the batch being staged, the slots the previous
+//! one wrote, and that batch's copy in sled's write batches, so at most
+//! about three batches' staged bytes (3 × [`STAGE_BYTES`]).
 //!
 //! Tenancy: the read model belongs to one tenant; records on other tenants'
 //! subjects are skipped without being decoded, but still advance the
@@ -40,7 +58,8 @@
 //! catch-up goes on checking from there.
 //!
 //! Flush policy: sled makes nothing durable until it flushes. The projector
-//! flushes after every catch-up batch, at the end of a catch-up, and in
+//! flushes after the catch-up batch that ends [`FLUSH_EVERY`] records (on
+//! the writer, once that batch is applied), at the end of a catch-up, and in
 //! `follow` whenever it has caught up with the log; sled's own background
 //! flush (every second) bounds the loss on a crash to about a second of
 //! work, which is re-projected on restart.
@@ -49,7 +68,8 @@
 //! checkpoint and the time index; [`entity`] says what an event is about
 //! (entity kind, unit, names, slot); [`apply`] turns one record into staged
 //! writes; [`gate`] holds records until the chain vouches for them;
-//! [`read_ahead`] overlaps reading the log with applying it.
+//! [`read_ahead`] overlaps reading the log with applying it; [`writer`]
+//! overlaps sled's writes of a batch with staging the next.
 
 mod apply;
 mod batch;
@@ -58,6 +78,7 @@ mod gate;
 mod read_ahead;
 #[cfg(test)]
 pub(crate) mod tests;
+mod writer;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -71,6 +92,7 @@ use apply::apply_record;
 use batch::{Batcher, RecordStage};
 use gate::{CatchUpSink, FollowSink, Gate};
 use read_ahead::read_ahead;
+use writer::Writer;
 
 pub(crate) use entity::body_unit;
 
@@ -101,7 +123,8 @@ pub struct Progress {
     pub applied: u64,
     /// Records this run set out to apply.
     pub total: u64,
-    /// Checkpoint (last applied sequence) after the last committed batch.
+    /// Checkpoint in the read model (last sequence of the last batch sled
+    /// holds; during a catch-up the batch before the one being written).
     pub checkpoint: Seq,
 }
 
@@ -162,12 +185,6 @@ impl Projector {
         self
     }
 
-    /// Flush the read model (told to the tap first).
-    fn flush(&self) -> Result<(), ReadModelError> {
-        tap(self.tap.as_ref(), SledWrite::Flush);
-        self.rm.flush()
-    }
-
     /// Records per atomic batch (tests use small batches to exercise
     /// batch boundaries).
     pub fn with_batch_records(mut self, n: usize) -> Self {
@@ -193,6 +210,7 @@ impl Projector {
         Ok(Batcher {
             tree: self.rm.tree.clone(),
             committed: checkpoint,
+            stored: checkpoint,
             checkpoint,
             maxrec: self.rm.max_recorded_at()?,
             records_in_batch: 0,
@@ -201,11 +219,13 @@ impl Projector {
             staged_bytes: 0,
             stage_bytes: self.stage_bytes,
             puts: BTreeMap::new(),
+            landing: BTreeMap::new(),
             record: RecordStage::default(),
             entities: HashSet::new(),
             tenant: self.rm.tenant().as_str().to_string(),
             chain: self.rm.chain_root()?,
             tap: self.tap.clone(),
+            writer: Writer::new(&self.rm),
         })
     }
 
@@ -235,14 +255,14 @@ impl Projector {
         b.chain = None;
         for rec in records {
             if let Err(e) = apply_record(&mut b, rec) {
-                b.commit_batch()?;
+                b.commit_settled(false)?;
                 return Err(e);
             }
             if b.is_full(self.batch_records) {
-                b.commit_batch()?;
+                b.commit_batch(false)?;
             }
         }
-        b.commit_batch()?;
+        b.commit_settled(false)?;
         Ok(b.checkpoint)
     }
 
@@ -282,21 +302,18 @@ impl Projector {
         while let Some(item) = records.next().await {
             let rec = item?;
             if let Err(e) = gate.push(rec, &mut sink) {
-                sink.b.commit_batch()?;
-                self.flush()?;
+                sink.b.commit_settled(true)?;
                 return Err(e);
             }
         }
         if let Err(e) = gate.drain(&mut sink) {
-            sink.b.commit_batch()?;
-            self.flush()?;
+            sink.b.commit_settled(true)?;
             return Err(e);
         }
         let CatchUpSink {
             mut b, progress, ..
         } = sink;
-        b.commit_batch()?;
-        self.flush()?;
+        b.commit_settled(true)?;
         if b.checkpoint < head {
             return Err(ProjectError::Gap {
                 expected: b.checkpoint + 1,
@@ -340,8 +357,7 @@ impl Projector {
             start,
         };
         let stop = |sink: &mut FollowSink<'_>, e: ProjectError| -> Result<Seq, ProjectError> {
-            sink.b.commit_batch()?;
-            self.flush()?;
+            sink.b.commit_settled(true)?;
             Err(e)
         };
         loop {
@@ -354,7 +370,7 @@ impl Projector {
                         return stop(&mut sink, e);
                     }
                     if sink.b.records_in_batch > 0 {
-                        sink.b.commit_batch()?;
+                        sink.b.commit_settled(false)?;
                         tap(self.tap.as_ref(), SledWrite::Flush);
                         self.rm.flush_async().await?;
                         (sink.progress)(report(&sink.b));
@@ -366,8 +382,7 @@ impl Projector {
                 if let Err(e) = gate.drain(&mut sink) {
                     return stop(&mut sink, e);
                 }
-                sink.b.commit_batch()?;
-                self.flush()?;
+                sink.b.commit_settled(true)?;
                 (sink.progress)(report(&sink.b));
                 return Ok(sink.b.checkpoint);
             };
