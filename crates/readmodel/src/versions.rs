@@ -204,7 +204,7 @@ pub(crate) fn encode(versions: &[Version]) -> Vec<u8> {
 }
 
 /// The header and record of `v`, appended to `out`.
-fn put_version(out: &mut Vec<u8>, v: &Version) {
+pub(crate) fn put_version(out: &mut Vec<u8>, v: &Version) {
     out.extend_from_slice(&v.period);
     out.extend_from_slice(&v.seq.to_be_bytes());
     out.extend_from_slice(&v.index.to_be_bytes());

@@ -35,6 +35,102 @@ pub(super) struct Staged {
     bytes: Vec<u8>,
     /// Changed in this batch (written at its commit).
     dirty: bool,
+    /// The slot's last version (None iff the slot is empty): most new
+    /// versions go after it and most look-ups ask for its period or a
+    /// later one, both answered without walking the slot.
+    tail: Option<Tail>,
+}
+
+/// The last version of a slot: its order and where its record lies.
+#[derive(Clone)]
+struct Tail {
+    order: ([u8; 8], u64, u16),
+    record: std::ops::Range<usize>,
+}
+
+impl Staged {
+    /// A slot of these stored bytes (well-formed: built or checked here).
+    fn new(key: &[u8], bytes: Vec<u8>) -> Result<Self, ReadModelError> {
+        let last = if bytes.is_empty() {
+            None
+        } else {
+            versions::iter(key, &bytes).last()
+        };
+        let tail = match last {
+            None => None,
+            Some(v) => {
+                let v = v?;
+                // The record is a sub-slice of `bytes`.
+                let start = v.record.as_ptr() as usize - bytes.as_ptr() as usize;
+                Some(Tail {
+                    order: (v.period, v.seq, v.index),
+                    record: start..start + v.record.len(),
+                })
+            }
+        };
+        Ok(Staged {
+            bytes,
+            dirty: false,
+            tail,
+        })
+    }
+
+    /// Insert `v` in order ([`versions::insert_encoded`]); a version after
+    /// the last one is appended without walking the slot.
+    fn insert(&mut self, key: &[u8], v: &Version) -> Result<(), ReadModelError> {
+        let order = (v.period, v.seq, v.index);
+        match &mut self.tail {
+            Some(t) if order < t.order => {
+                let before = self.bytes.len();
+                versions::insert_encoded(&mut self.bytes, v);
+                // Inserted (or replaced) before the last version, which
+                // moves by the change in length.
+                let after = self.bytes.len();
+                t.record = t.record.start + after - before..t.record.end + after - before;
+            }
+            Some(t) if order == t.order => {
+                // The last version again (a record applied again): rare.
+                versions::insert_encoded(&mut self.bytes, v);
+                *self = Staged {
+                    dirty: self.dirty,
+                    ..Staged::new(key, std::mem::take(&mut self.bytes))?
+                };
+            }
+            _ => {
+                if self.bytes.is_empty() {
+                    self.bytes.push(versions::SLOT_FORMAT);
+                }
+                versions::put_version(&mut self.bytes, v);
+                let end = self.bytes.len();
+                self.tail = Some(Tail {
+                    order,
+                    record: end - v.record.len()..end,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The record of the last version of `period` (as
+    /// [`versions::find_at`] at the head).
+    fn latest_of<'a>(
+        &'a self,
+        key: &'a [u8],
+        period: [u8; 8],
+    ) -> Result<Option<&'a [u8]>, ReadModelError> {
+        let Some(t) = &self.tail else {
+            return Ok(None);
+        };
+        // Versions are in (period, seq, index) order: the last one has the
+        // latest period, and is the latest version of it.
+        match period.cmp(&t.order.0) {
+            std::cmp::Ordering::Greater => Ok(None),
+            std::cmp::Ordering::Equal => Ok(Some(&self.bytes[t.record.clone()])),
+            std::cmp::Ordering::Less => {
+                Ok(versions::find_at(key, &self.bytes, period, u64::MAX)?.map(|v| v.record))
+            }
+        }
+    }
 }
 
 /// Staged writes of one batch plus the state carried across records.
@@ -144,13 +240,8 @@ impl Batcher {
                     }
                 }
             };
-            self.slots.insert(
-                key.to_vec(),
-                Staged {
-                    bytes,
-                    dirty: false,
-                },
-            );
+            let staged = Staged::new(key, bytes)?;
+            self.slots.insert(key.to_vec(), staged);
         }
         self.slots
             .get_mut(key)
@@ -176,12 +267,8 @@ impl Batcher {
         {
             return Ok(Some(store::decode_fact(key, &v.record)?));
         }
-        let slot = &self.slot(key)?.bytes;
-        if slot.is_empty() {
-            return Ok(None);
-        }
-        match versions::find_at(key, slot, period, u64::MAX)? {
-            Some(v) => Ok(Some(store::decode_fact(key, v.record)?)),
+        match self.slot(key)?.latest_of(key, period)? {
+            Some(record) => Ok(Some(store::decode_fact(key, record)?)),
             None => Ok(None),
         }
     }
@@ -213,7 +300,7 @@ impl Batcher {
                 slot.dirty = true;
                 added += slot.bytes.len();
             }
-            versions::insert_encoded(&mut slot.bytes, &version);
+            slot.insert(&key, &version)?;
             self.staged_bytes += added;
         }
         for (k, v) in rec.puts {
