@@ -97,6 +97,9 @@ impl Staged {
                 };
             }
             _ => {
+                // One growth per version at most (amortised), not one per
+                // header field.
+                self.bytes.reserve(1 + versions::HEADER + v.record.len());
                 if self.bytes.is_empty() {
                     self.bytes.push(versions::SLOT_FORMAT);
                 }
@@ -133,6 +136,46 @@ impl Staged {
     }
 }
 
+/// The slot map's hasher: FxHash's rotate-xor-multiply over 8-byte words
+/// (std's SipHash was a twentieth of the projection thread in a rebuild).
+/// Not keyed: slot keys are entity ids, fields and periods, so events could
+/// be chosen to collide, which costs time, never bytes (the map's order
+/// never reaches the tree: slots are written in key order).
+#[derive(Default, Clone, Copy)]
+pub(super) struct SlotHasher(u64);
+
+impl SlotHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for SlotHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("chunks of 8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Slots in memory by key ([`Batcher::slots`]).
+pub(super) type Slots = HashMap<Vec<u8>, Staged, std::hash::BuildHasherDefault<SlotHasher>>;
+
 /// Staged writes of one batch plus the state carried across records.
 pub(super) struct Batcher {
     pub(super) tree: sled::Tree,
@@ -154,7 +197,7 @@ pub(super) struct Batcher {
     /// that batch is in flight its slots are read here, not from the tree;
     /// memory is bounded by two batches' slots). Written in key order: the map's
     /// order never reaches the tree.
-    pub(super) slots: HashMap<Vec<u8>, Staged>,
+    pub(super) slots: Slots,
     /// Bytes of the dirty slots and the other writes (about): the batch
     /// commits early when it passes `stage_bytes`.
     pub(super) staged_bytes: usize,

@@ -80,7 +80,7 @@ mod read_ahead;
 pub(crate) mod tests;
 mod writer;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use futures::{FutureExt, StreamExt};
 use perfledger_log::integrity::{self, ChainCheck};
@@ -89,7 +89,7 @@ use uuid::Uuid;
 
 use crate::{ProjectError, ReadModel, ReadModelError};
 use apply::apply_record;
-use batch::{Batcher, RecordStage};
+use batch::{Batcher, RecordStage, Slots};
 use gate::{CatchUpSink, FollowSink, Gate};
 use read_ahead::read_ahead;
 use writer::Writer;
@@ -215,7 +215,7 @@ impl Projector {
             maxrec: self.rm.max_recorded_at()?,
             records_in_batch: 0,
             time_block: self.rm.time_block_at(checkpoint)?,
-            slots: HashMap::new(),
+            slots: Slots::default(),
             staged_bytes: 0,
             stage_bytes: self.stage_bytes,
             puts: BTreeMap::new(),
