@@ -50,14 +50,23 @@ pub fn load_average() -> String {
 /// (`/proc/thread-self/schedstat` counts in scheduler ticks on this kernel,
 /// 4 ms, too coarse for one query.)
 pub fn thread_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time of this whole process, every thread (`CLOCK_PROCESS_CPUTIME_ID`).
+pub fn process_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, exclusively borrowed timespec for the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID is supported on Linux");
-    let secs = u64::try_from(ts.tv_sec).expect("a thread's CPU time is not negative");
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    assert_eq!(rc, 0, "CPU-time clocks are supported on Linux");
+    let secs = u64::try_from(ts.tv_sec).expect("a CPU time is not negative");
     let nanos = u32::try_from(ts.tv_nsec).expect("tv_nsec is below one second");
     Duration::new(secs, nanos)
 }

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use perfledger_bench::{arg, generate_embedded, ms, pct, thread_cpu};
+use perfledger_bench::{arg, generate_embedded, ms, pct, process_cpu, thread_cpu};
 use perfledger_domain::aggregate::{IndicatorState, SchemeState};
 use perfledger_domain::dashboard::indicator_line;
 use perfledger_domain::period::{FinancialYear, Period};
@@ -77,20 +77,6 @@ async fn replay_to(log: &EmbeddedLog, seq: u64, unit: &str, period: Period) -> u
         .count()
 }
 
-/// CPU time of this whole process (every thread, user and system).
-fn process_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, exclusively borrowed timespec for the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_PROCESS_CPUTIME_ID is supported on Linux");
-    let secs = u64::try_from(ts.tv_sec).expect("a process's CPU time is not negative");
-    let nanos = u32::try_from(ts.tv_nsec).expect("tv_nsec is below one second");
-    Duration::new(secs, nanos)
-}
-
 /// Clear `rm`, rebuild it from `log` and print `rebuild <ms> <CPU ms>
 /// <projection CPU ms> <VmHWM> <content digest>` (the line
 /// [`rebuild_in_child`] reads; CPU: the whole process's, every thread,
@@ -109,7 +95,10 @@ async fn rebuild_and_report<L: EventLog>(
     let own_ms = (thread_cpu() - own).as_millis();
     // Peak memory first: the digest reads the whole tree.
     let hwm = vm_hwm().replace(' ', "");
-    println!("rebuild {ms} {cpu_ms} {own_ms} {hwm} {}", rm.content_digest()?);
+    println!(
+        "rebuild {ms} {cpu_ms} {own_ms} {hwm} {}",
+        rm.content_digest()?
+    );
     Ok(())
 }
 
