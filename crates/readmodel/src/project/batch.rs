@@ -465,3 +465,54 @@ impl Batcher {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod staged_tests {
+    use super::*;
+
+    /// A staged slot built version by version, in any order, holds the
+    /// bytes of the sorted versions encoded at once, and its look-up of a
+    /// period's latest version agrees with [`versions::find_at`].
+    #[test]
+    fn a_staged_slot_is_the_encoded_slot_whatever_the_insertion_order() {
+        let key = b"slot".as_slice();
+        let mut all = Vec::new();
+        let mut slot = Staged::new(key, Vec::new()).expect("empty slot");
+        // Periods 1..=4 with several seqs each, in an order that appends,
+        // inserts before the last and re-applies versions.
+        let order = [
+            (2, 10),
+            (2, 11),
+            (1, 12),
+            (4, 13),
+            (3, 14),
+            (4, 15),
+            (1, 16),
+        ];
+        for (i, &(period, seq)) in order.iter().chain(&order[5..]).enumerate() {
+            let v = Version {
+                period: [0, 0, 0, 0, 0, 0, 0, period],
+                seq,
+                index: 0,
+                record: vec![period; i % 3 + 1],
+            };
+            slot.insert(key, &v).expect("insert");
+            all.retain(|x: &Version| (x.period, x.seq, x.index) != (v.period, v.seq, v.index));
+            all.push(v);
+            all.sort_by_key(|x| (x.period, x.seq, x.index));
+            assert_eq!(slot.bytes, versions::encode(&all));
+            for p in 0..=5 {
+                let period = [0, 0, 0, 0, 0, 0, 0, p];
+                let want = versions::find_at(key, &slot.bytes, period, u64::MAX)
+                    .expect("well-formed")
+                    .map(|v| v.record);
+                assert_eq!(slot.latest_of(key, period).expect("look-up"), want);
+            }
+        }
+        let reloaded = Staged::new(key, slot.bytes.clone()).expect("reload");
+        assert_eq!(
+            reloaded.tail.map(|t| (t.order, t.record)),
+            slot.tail.map(|t| (t.order, t.record))
+        );
+    }
+}
