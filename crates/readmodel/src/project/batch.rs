@@ -219,9 +219,34 @@ pub(super) struct Batcher {
     pub(super) tap: Option<WriteTap>,
     /// Applies committed batches, one in flight at most.
     pub(super) writer: Writer,
+    /// When this projector started at checkpoint 0 (a rebuild): the hashes
+    /// of every key it has handed to the writer. A key not among them is
+    /// read as absent without asking sled: nothing at or below the
+    /// checkpoint can be in the tree but what this projector wrote (a slot
+    /// left by an interrupted run holds only versions above it, dropped on
+    /// load anyway; another key left by one holds the value re-applying
+    /// writes again, a pure function of the log prefix). A read from the
+    /// tree waits for the writer's batch in progress (sled's reads and
+    /// batches share one lock), which made a pipelined rebuild's projector
+    /// wait a third of its time. Memory: about 16 bytes a key (15 MB at
+    /// 10M events). None on a resumed catch-up (the tree is read).
+    pub(super) written: Option<HashSet<u64, std::hash::BuildHasherDefault<SlotHasher>>>,
+}
+
+/// The hash of `key` in [`Batcher::written`].
+fn key_hash(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<SlotHasher>::default().hash_one(key)
 }
 
 impl Batcher {
+    /// Whether `key` may be in the tree (see [`Batcher::written`]).
+    fn in_tree(&self, key: &[u8]) -> bool {
+        self.written
+            .as_ref()
+            .is_none_or(|w| w.contains(&key_hash(key)))
+    }
+
     pub(super) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ReadModelError> {
         if let Some(v) = self
             .record
@@ -231,6 +256,9 @@ impl Batcher {
             .or_else(|| self.landing.get(key))
         {
             return Ok(Some(v.clone()));
+        }
+        if !self.in_tree(key) {
+            return Ok(None);
         }
         Ok(self.tree.get(key)?.map(|v| v.to_vec()))
     }
@@ -263,7 +291,12 @@ impl Batcher {
     fn slot(&mut self, key: &[u8]) -> Result<&mut Staged, ReadModelError> {
         // Two lookups instead of `entry` so that a hit allocates no key.
         if !self.slots.contains_key(key) {
-            let bytes = match self.tree.get(key)? {
+            let stored = if self.in_tree(key) {
+                self.tree.get(key)?
+            } else {
+                None
+            };
+            let bytes = match stored {
                 None => Vec::new(),
                 Some(v) => {
                     let all = versions::parse(key, &v)?;
@@ -417,6 +450,10 @@ impl Batcher {
             .map(|(k, s)| (k.as_slice(), s.bytes.as_slice()))
             .collect();
         slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if let Some(w) = &mut self.written {
+            w.extend(slots.iter().map(|(k, _)| key_hash(k)));
+            w.extend(puts.keys().map(|k| key_hash(k)));
+        }
         let writes: Vec<(&[u8], &[u8])> = slots
             .into_iter()
             .chain(puts.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))

@@ -226,6 +226,7 @@ impl Projector {
             chain: self.rm.chain_root()?,
             tap: self.tap.clone(),
             writer: Writer::new(&self.rm),
+            written: (checkpoint == 0).then(HashSet::default),
         })
     }
 
