@@ -31,8 +31,10 @@
 //! checkpoint, running maximum and time block are carried in memory and
 //! read from the tree only when a projector starts, after any writer of
 //! an earlier one has finished (dropping a batcher waits for its writer).
-//! A writer's error stops the projector at its next commit, with that
-//! error; progress reports the checkpoint in the tree. The end of a
+//! A rebuild (a projector started at checkpoint 0) does not read from the
+//! tree a key it has not written (`Batcher::written`): sled's reads wait
+//! for the batch it is applying. A writer's error stops the projector at
+//! its next commit, with that error; progress reports the checkpoint in the tree. The end of a
 //! catch-up, a stop on an error and a `follow` that has caught up wait
 //! for the writer. Memory: the batch being staged, the slots the previous
 //! one wrote, and that batch's copy in sled's write batches, so at most
