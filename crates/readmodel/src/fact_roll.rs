@@ -474,7 +474,7 @@ mod tests {
                     _ => None,
                 };
                 match twin {
-                    Some(t) if twins % 2 == 0 => out.extend([vec![t], commit]),
+                    Some(t) if twins.is_multiple_of(2) => out.extend([vec![t], commit]),
                     Some(t) => out.extend([commit, vec![t]]),
                     None => {
                         out.push(commit);
@@ -536,7 +536,7 @@ mod tests {
         twin.effective = Some(other);
         let n = u64::try_from(nth).expect("a test's count fits");
         twin.event_id = Uuid::from_u64_pair(0x7717, n);
-        twin.command_id = Uuid::from_u64_pair(0x7717_c0, n);
+        twin.command_id = Uuid::from_u64_pair(0x0077_17c0, n);
         Some(twin)
     }
 
