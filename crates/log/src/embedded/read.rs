@@ -100,7 +100,13 @@ impl EmbeddedLog {
     /// [`EventLog::read_hashed`](crate::EventLog::read_hashed)).
     pub(super) fn hashed(&self, from: Seq, to: Seq) -> HashedStream {
         match self.resolve_until(Until::Seq(to)) {
-            Ok(to) => self.stream_with(from, Some(to), Self::read_hashed_chunk, hashed_depth()),
+            Ok(to) => self.stream_with(
+                from,
+                Some(to),
+                Self::read_hashed_chunk,
+                hashed_depth(),
+                HASHED_CHUNK,
+            ),
             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         }
     }
@@ -118,11 +124,11 @@ impl EmbeddedLog {
     }
 
     pub(super) fn stream_range(&self, from: Seq, to: Option<Seq>) -> RecordStream {
-        self.stream_with(from, to, Self::read_chunk, 1)
+        self.stream_with(from, to, Self::read_chunk, 1, READ_CHUNK as u64)
     }
 
     /// Records `from..=to` (or on, waiting for appends, when `to` is None)
-    /// read `READ_CHUNK` at a time by `read` off the async runtime, up to
+    /// read `chunk` records at a time by `read` off the async runtime, up to
     /// `depth` chunks ahead of the reader (see [`Chunks`]). Chunks are
     /// flattened by an iterator, so a record costs the stream no more than
     /// an iterator step.
@@ -132,6 +138,7 @@ impl EmbeddedLog {
         to: Option<Seq>,
         read: ReadFn<T>,
         depth: usize,
+        chunk: u64,
     ) -> BoxStream<'static, Result<T, LogError>> {
         let chunks = Chunks {
             log: self.clone(),
@@ -141,6 +148,7 @@ impl EmbeddedLog {
             rx: self.inner.head_tx.subscribe(),
             done: false,
             depth: depth.max(1),
+            chunk: chunk.max(1),
             ahead: VecDeque::new(),
         };
         futures::stream::unfold(chunks, |mut st| async move {
@@ -183,15 +191,26 @@ type ReadFn<T> = fn(&Inner, Seq, Seq) -> Result<Vec<T>, LogError>;
 /// A chunk being read on the blocking pool.
 type ChunkTask<T> = tokio::task::JoinHandle<Result<Vec<T>, LogError>>;
 
-/// Chunks a hashed read keeps in flight: one per core, at most four. The
-/// chain steps sequentially on the reader's thread, but the leaves (about
-/// 5 of the 7 SHA-256 blocks `verify` spends per record) are independent:
-/// with this many chunks being read and hashed at once, every core hashes
-/// leaves while the chain steps through the chunk before them. Memory
-/// stays bounded: this many chunks of `READ_CHUNK` records.
+/// Chunks a hashed read keeps in flight: one more than the cores, at most
+/// five. The chain steps sequentially on the reader's thread, but the
+/// leaves (about 5 of the 7 SHA-256 blocks `verify` spends per record) are
+/// independent: with this many chunks being read and hashed at once,
+/// every core hashes leaves while the chain steps through the chunk before
+/// them, and when the chain's thread takes a chunk another is already
+/// waiting for the core it leaves. Memory stays bounded: this many chunks
+/// of [`HASHED_CHUNK`] records.
 fn hashed_depth() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4))
+    std::thread::available_parallelism().map_or(3, |n| n.get().clamp(1, 4) + 1)
 }
+
+/// Records per chunk of a hashed read: larger than a plain read's
+/// [`READ_CHUNK`] because each chunk is a hand-off between threads, and on
+/// an idle machine a hand-off costs a thread's wake-up. On two idle cores
+/// (30 November, 1M records, `verify_bench`, old and new alternated at
+/// load 1.0-1.6), 2,048 records and two chunks ahead gave `verify`
+/// 0.45-0.46× SHA-256's throughput by wall clock; three ahead 0.50×;
+/// 8,192 records three ahead 0.52-0.54×; 16,384 three ahead 0.56×.
+const HASHED_CHUNK: u64 = 16_384;
 
 /// The chunks of a read, in order. While the reader works through one
 /// chunk the next `depth` ones are already being read (and, for
@@ -208,6 +227,8 @@ struct Chunks<T> {
     done: bool,
     /// Chunks read ahead at most at once (at least 1).
     depth: usize,
+    /// Records per chunk (at least 1).
+    chunk: u64,
     /// The chunks being read, in order, as (first, last sequence, task):
     /// the first starts at `next`, each after the one before it.
     ahead: VecDeque<(Seq, Seq, ChunkTask<T>)>,
@@ -222,7 +243,7 @@ impl<T: Send + 'static> Chunks<T> {
                 .ahead
                 .back()
                 .map_or(self.next, |&(_, last, _)| last + 1);
-            let end = (from + READ_CHUNK as u64 - 1)
+            let end = (from + self.chunk - 1)
                 .min(head)
                 .min(self.to.unwrap_or(Seq::MAX));
             if from > end {
@@ -342,7 +363,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hashed_reads_name_the_first_corrupt_record_with_chunks_read_ahead() {
         let d = tempfile::tempdir().unwrap();
-        let n = 5 * READ_CHUNK as u64 + 17;
+        let n = 5 * HASHED_CHUNK + 17;
         let log = log_of(d.path(), n).await;
         let clean = integrity::verify(&log).await.unwrap();
         assert!(clean.ok() && clean.checked == n, "{clean:?}");
@@ -350,14 +371,14 @@ mod tests {
         // is hashed first, the first bad sequence is the earlier one, and
         // the chunks before it are all checked (a chunk is read and
         // checked whole: none of the bad one's records is delivered).
-        let (early, late) = (2 * READ_CHUNK as u64 + 100, 4 * READ_CHUNK as u64 + 3);
+        let (early, late) = (2 * HASHED_CHUNK + 100, 4 * HASHED_CHUNK + 3);
         corrupt(d.path(), &[early, late]);
         let report = integrity::verify(&log).await.unwrap();
         match report.first_bad {
             Some((seq, Problem::Unreadable(_))) => assert_eq!(seq, early),
             other => panic!("expected record {early} unreadable, got {other:?}"),
         }
-        let before = 2 * READ_CHUNK as u64;
+        let before = 2 * HASHED_CHUNK;
         assert_eq!(report.checked, before);
         // The hashed read ends at the error: nothing after it is delivered.
         let items: Vec<_> = log.read_hashed(1, n).collect().await;
@@ -392,7 +413,7 @@ mod tests {
         let n = 6 * READ_CHUNK as u64 + 5;
         let log = log_of(d.path(), n).await;
         let seqs: Vec<Seq> = log
-            .stream_with(1, Some(n), slow_read, 3)
+            .stream_with(1, Some(n), slow_read, 3, READ_CHUNK as u64)
             .map(|r| r.unwrap().seq)
             .collect()
             .await;
