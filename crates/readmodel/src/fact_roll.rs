@@ -411,6 +411,22 @@ mod tests {
         assert!(compared > 1000, "only {compared} lines compared");
     }
 
+    /// The finance view and provenance of `unit` for `p` as of `s`, gathered
+    /// from each line's slots, after checking the rolls give the same.
+    fn finance_both_ways(
+        rm: &ReadModel,
+        unit: Option<&str>,
+        p: Period,
+        s: u64,
+    ) -> (crate::FinanceView, crate::query::FinanceProvenance) {
+        let gathered = |g| rm.finance_facts_gathered(unit, p, s, Some(g)).unwrap();
+        let by_entity = gathered(Gather::ByEntity);
+        let rolled = gathered(Gather::Rolled);
+        assert_eq!(rolled.0, by_entity.0, "{unit:?} {p:?} at {s}");
+        assert_eq!(rolled.1, by_entity.1, "{unit:?} {p:?} at {s}");
+        by_entity
+    }
+
     /// The same for the finance view: every row, total and provenance
     /// (definition, budget and the forecast or delivery record shown,
     /// carried forward within the financial year) is the same either way.
@@ -421,14 +437,7 @@ mod tests {
         for &s in &positions {
             for unit in scopes(&rm, s) {
                 for p in &periods {
-                    let by_entity = rm
-                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::ByEntity))
-                        .unwrap();
-                    let rolled = rm
-                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::Rolled))
-                        .unwrap();
-                    assert_eq!(rolled.0, by_entity.0, "{unit:?} {p:?} at {s}");
-                    assert_eq!(rolled.1, by_entity.1, "{unit:?} {p:?} at {s}");
+                    let by_entity = finance_both_ways(&rm, unit.as_deref(), *p, s);
                     let v = &by_entity.0;
                     compared += v.revenue.len() + v.capital.len() + v.savings.len();
                     compared += by_entity
@@ -490,13 +499,7 @@ mod tests {
         for &s in &positions {
             for unit in [None, Some(unit_name(1))] {
                 for p in &periods {
-                    let by_entity = rm
-                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::ByEntity))
-                        .unwrap();
-                    let rolled = rm
-                        .finance_facts_gathered(unit.as_deref(), *p, s, Some(Gather::Rolled))
-                        .unwrap();
-                    assert_eq!(rolled, by_entity, "{unit:?} {p:?} at {s}");
+                    let by_entity = finance_both_ways(&rm, unit.as_deref(), *p, s);
                     shown_twins += by_entity
                         .0
                         .revenue
