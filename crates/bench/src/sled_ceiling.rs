@@ -4,7 +4,9 @@
 //! (a) the final keys and values of a rebuilt read model, the floor of any
 //! rebuild producing it; (b) the projector's own write stream, recorded
 //! through [`perfledger_readmodel::Projector::with_write_tap`] and replayed
-//! batch for batch and flush for flush, with no projection work.
+//! call for call (the same batches, plain inserts and flushes), with no
+//! projection work. (a) writes in batches: for keys in order into a fresh
+//! tree they beat plain inserts (1M: 1.15-1.22 s against 1.38-1.50 s).
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -46,6 +48,15 @@ fn apply(
     Ok(t.elapsed())
 }
 
+/// Insert `writes` one at a time, in order, timed.
+fn insert_each(tree: &sled::Tree, writes: &[(Vec<u8>, Vec<u8>)]) -> Result<Duration, BoxError> {
+    let t = Instant::now();
+    for (k, v) in writes {
+        tree.insert(k.as_slice(), v.as_slice())?;
+    }
+    Ok(t.elapsed())
+}
+
 /// Child mode (a): every key and value of `dir/readmodel`, in key
 /// order, in batches of the projector's chunk size, into a fresh sled
 /// at `dir/ceiling-final`, then a flush. Prints `ceiling <ms> <keys> <bytes>`.
@@ -82,7 +93,8 @@ pub fn final_keys(dir: &Path) -> Result<(), BoxError> {
 
 /// Writes the projector's write stream to a file: per step a tag byte,
 /// 0 = batch (then remove-chain byte, count, and length-prefixed keys
-/// and values), 1 = flush; integers little-endian u32.
+/// and values), 1 = flush, 2 = plain inserts (count, keys and values as
+/// for a batch); integers little-endian u32.
 pub struct StreamRecorder {
     out: Arc<Mutex<(BufWriter<std::fs::File>, Option<std::io::Error>)>>,
 }
@@ -131,21 +143,29 @@ fn len32(n: usize) -> std::io::Result<[u8; 4]> {
 fn record(f: &mut impl Write, w: SledWrite<'_>) -> std::io::Result<()> {
     match w {
         SledWrite::Flush => f.write_all(&[1]),
+        SledWrite::Inserts { writes } => {
+            f.write_all(&[2])?;
+            write_pairs(f, writes)
+        }
         SledWrite::Batch {
             writes,
             remove_chain,
         } => {
             f.write_all(&[0, u8::from(remove_chain)])?;
-            f.write_all(&len32(writes.len())?)?;
-            for (k, v) in writes {
-                f.write_all(&len32(k.len())?)?;
-                f.write_all(k)?;
-                f.write_all(&len32(v.len())?)?;
-                f.write_all(v)?;
-            }
-            Ok(())
+            write_pairs(f, writes)
         }
     }
+}
+
+fn write_pairs(f: &mut impl Write, writes: &[(&[u8], &[u8])]) -> std::io::Result<()> {
+    f.write_all(&len32(writes.len())?)?;
+    for (k, v) in writes {
+        f.write_all(&len32(k.len())?)?;
+        f.write_all(k)?;
+        f.write_all(&len32(v.len())?)?;
+        f.write_all(v)?;
+    }
+    Ok(())
 }
 
 fn read32(r: &mut impl Read) -> std::io::Result<usize> {
@@ -161,8 +181,7 @@ fn read_bytes(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
 }
 
 /// Child mode (b): replay the recorded stream `dir/stream.bin` into a
-/// fresh sled at `dir/ceiling-stream`, batch for batch and flush for
-/// flush. Prints `ceiling <ms> <batches> <bytes>`.
+/// fresh sled at `dir/ceiling-stream`, call for call. Prints `ceiling <ms> <batches> <bytes>`.
 pub fn replay_stream(dir: &Path) -> Result<(), BoxError> {
     let (db, tree) = fresh(&dir.join("ceiling-stream"))?;
     let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(dir.join("stream.bin"))?);
@@ -182,7 +201,9 @@ pub fn replay_stream(dir: &Path) -> Result<(), BoxError> {
             continue;
         }
         let mut remove = [0u8; 1];
-        r.read_exact(&mut remove)?;
+        if tag[0] == 0 {
+            r.read_exact(&mut remove)?;
+        }
         writes.clear();
         for _ in 0..read32(&mut r)? {
             let k = read_bytes(&mut r)?;
@@ -191,7 +212,11 @@ pub fn replay_stream(dir: &Path) -> Result<(), BoxError> {
             writes.push((k, v));
         }
         batches += 1;
-        spent += apply(&tree, &writes, remove[0] == 1)?;
+        spent += if tag[0] == 2 {
+            insert_each(&tree, &writes)?
+        } else {
+            apply(&tree, &writes, remove[0] == 1)?
+        };
     }
     println!("ceiling {} {batches} {bytes}", spent.as_millis());
     drop(db);

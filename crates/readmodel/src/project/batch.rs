@@ -14,7 +14,7 @@ use perfledger_log::integrity::Hash;
 use perfledger_log::Seq;
 use uuid::Uuid;
 
-use super::writer::{Job, Writer};
+use super::writer::{Chunk, Job, Writer};
 use super::{SledWrite, WriteTap, WRITE_CHUNK};
 use crate::keys;
 use crate::store::{self, FactRecord};
@@ -465,7 +465,18 @@ impl Batcher {
         let n = writes.len().div_ceil(WRITE_CHUNK);
         let mut chunks = Vec::with_capacity(n);
         for (i, chunk) in writes.chunks(WRITE_CHUNK).enumerate() {
-            let remove_chain = i + 1 == n && self.chain.is_none();
+            let last = i + 1 == n;
+            let remove_chain = last && self.chain.is_none();
+            if !last {
+                super::tap(self.tap.as_ref(), SledWrite::Inserts { writes: chunk });
+                chunks.push(Chunk::Inserts(
+                    chunk
+                        .iter()
+                        .map(|(k, v)| (sled::IVec::from(*k), sled::IVec::from(*v)))
+                        .collect(),
+                ));
+                continue;
+            }
             super::tap(
                 self.tap.as_ref(),
                 SledWrite::Batch {
@@ -480,7 +491,7 @@ impl Batcher {
             for (k, v) in chunk {
                 batch.insert(*k, *v);
             }
-            chunks.push(batch);
+            chunks.push(Chunk::Atomic(batch));
         }
         drop(writes);
         if flush {

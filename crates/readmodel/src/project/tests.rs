@@ -230,3 +230,76 @@ fn a_read_model_without_a_recorded_tenant_is_started_again() {
         Some(&b"evil"[..])
     );
 }
+
+/// What a commit hands sled, in order: plain inserts for all but its last
+/// chunk (an `apply_batch` would hold sled's concurrency lock, and with it
+/// every read the projector makes meanwhile), then one atomic batch ending
+/// with the checkpoint; the checkpoint is never a plain insert.
+#[test]
+fn a_commit_is_plain_inserts_then_one_batch_ending_with_the_checkpoint() {
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Inserts(usize),
+        Batch { keys: usize, last: Vec<u8> },
+        Flush,
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let tap: WriteTap = std::sync::Arc::new(std::sync::Mutex::new(move |w: SledWrite<'_>| {
+        let mut log = log.lock().unwrap();
+        log.push(match w {
+            SledWrite::Inserts { writes } => {
+                assert!(
+                    writes.iter().all(|(k, _)| *k != keys::META_CHECKPOINT),
+                    "the checkpoint is never a plain insert"
+                );
+                Seen::Inserts(writes.len())
+            }
+            SledWrite::Batch { writes, .. } => Seen::Batch {
+                keys: writes.len(),
+                last: writes.last().map(|(k, _)| k.to_vec()).unwrap_or_default(),
+            },
+            SledWrite::Flush => Seen::Flush,
+        });
+    }));
+    // Enough entities for more than one chunk of keys in one batch.
+    let shape = Shape {
+        indicators: 400,
+        actions: 200,
+        ..Shape::small()
+    };
+    let recs = sequenced(&Generator::new(shape, 7).collect::<Vec<_>>());
+    let rm = temporary();
+    Projector::new(&rm)
+        .with_write_tap(tap)
+        .apply_records(&recs)
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|s| matches!(s, Seen::Inserts(WRITE_CHUNK))),
+        "one batch of the whole log spans several chunks: {seen:?}"
+    );
+    let mut commits = 0;
+    for (i, s) in seen.iter().enumerate() {
+        match s {
+            Seen::Inserts(n) => {
+                assert_eq!(*n, WRITE_CHUNK, "only the last chunk is short");
+                assert!(
+                    matches!(seen.get(i + 1), Some(Seen::Inserts(_) | Seen::Batch { .. })),
+                    "inserts are followed by the rest of their commit: {seen:?}"
+                );
+            }
+            Seen::Batch { keys: n, last } => {
+                assert!((1..=WRITE_CHUNK).contains(n));
+                assert_eq!(
+                    last.as_slice(),
+                    keys::META_CHECKPOINT,
+                    "the checkpoint goes last"
+                );
+                commits += 1;
+            }
+            Seen::Flush => {}
+        }
+    }
+    assert!(commits >= 1);
+}

@@ -17,11 +17,19 @@ use std::thread::JoinHandle;
 
 use crate::{ReadModel, ReadModelError};
 
-/// One committed batch: its `apply_batch` chunks in order (the checkpoint
-/// in the last), then a flush if `flush`.
+/// One committed batch: its chunks in order (the checkpoint in the last),
+/// then a flush if `flush`.
 pub(super) struct Job {
-    pub(super) chunks: Vec<sled::Batch>,
+    pub(super) chunks: Vec<Chunk>,
     pub(super) flush: bool,
+}
+
+/// One chunk of a batch's writes.
+pub(super) enum Chunk {
+    /// Plain inserts, one at a time, in order.
+    Inserts(Vec<(sled::IVec, sled::IVec)>),
+    /// One `apply_batch`.
+    Atomic(sled::Batch),
 }
 
 /// The writer thread and its two channels.
@@ -129,7 +137,14 @@ fn spawn(rm: ReadModel) -> Thread {
 
 fn write(rm: &ReadModel, job: Job) -> Result<(), ReadModelError> {
     for chunk in job.chunks {
-        rm.tree.apply_batch(chunk)?;
+        match chunk {
+            Chunk::Inserts(writes) => {
+                for (k, v) in writes {
+                    rm.tree.insert(k, v)?;
+                }
+            }
+            Chunk::Atomic(batch) => rm.tree.apply_batch(batch)?,
+        }
     }
     if job.flush {
         rm.flush()?;
