@@ -190,10 +190,17 @@ pub struct Hashed {
 impl Hashed {
     /// A decoded record as the chain reads it.
     pub fn of(r: &LogRecord) -> Self {
+        Self::with_leaf(r, leaf_hash(r))
+    }
+
+    /// [`Hashed::of`] with its [`leaf_hash`] computed already (by a reader
+    /// on another thread). Debug builds check it.
+    pub fn with_leaf(r: &LogRecord, leaf: Hash) -> Self {
+        debug_assert_eq!(leaf, leaf_hash(r), "the leaf of record {}", r.seq);
         Hashed {
             seq: r.seq,
             recorded_at: r.recorded_at,
-            leaf: leaf_hash(r),
+            leaf,
             checkpoint: r.subject.is_checkpoint(),
             payload: r.payload.clone(),
         }

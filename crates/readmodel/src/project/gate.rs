@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use perfledger_log::integrity::{ChainCheck, Hash};
+use perfledger_log::integrity::{ChainCheck, Hash, Hashed};
 use perfledger_log::{LogRecord, Seq};
 
 use super::apply::apply_record;
@@ -26,16 +26,23 @@ pub(super) struct Gate {
 }
 
 impl Gate {
-    /// Check `rec`; apply what is now vouched for. On a chain failure the
-    /// held records before the bad one are applied and the error names it.
-    pub(super) fn push(&mut self, rec: LogRecord, sink: &mut dyn Sink) -> Result<(), ProjectError> {
+    /// Check `rec`, whose [`perfledger_log::integrity::leaf_hash`] is
+    /// `leaf` (computed by the reader); apply what is now vouched for. On a
+    /// chain failure the held records before the bad one are applied and
+    /// the error names it.
+    pub(super) fn push(
+        &mut self,
+        rec: LogRecord,
+        leaf: Hash,
+        sink: &mut dyn Sink,
+    ) -> Result<(), ProjectError> {
         // A record delivered again was checked (and is held or applied)
         // already: skip it, as `apply_record` skips what the checkpoint
         // covers. A transport's redelivery is not a broken chain.
         if rec.seq < self.chain.next() {
             return Ok(());
         }
-        match self.chain.push(&rec) {
+        match self.chain.push_hashed(&Hashed::with_leaf(&rec, leaf)) {
             Err((seq, problem)) => {
                 while let Some((r, root)) = self.held.pop_front() {
                     if r.seq >= seq {

@@ -316,8 +316,8 @@ impl Projector {
             progress,
         };
         while let Some(item) = records.next().await {
-            let rec = item?;
-            if let Err(e) = gate.push(rec, &mut sink) {
+            let (rec, leaf) = item?;
+            if let Err(e) = gate.push(rec, leaf, &mut sink) {
                 sink.b.commit_settled(true)?;
                 return Err(e);
             }
@@ -403,7 +403,8 @@ impl Projector {
                 return Ok(sink.b.checkpoint);
             };
             let rec = item?;
-            if let Err(e) = gate.push(rec, &mut sink) {
+            let leaf = integrity::leaf_hash(&rec);
+            if let Err(e) = gate.push(rec, leaf, &mut sink) {
                 return stop(&mut sink, e);
             }
         }

@@ -92,7 +92,9 @@ async fn read_ahead_delivers_every_record_in_order() {
         let mut ahead = read_ahead(Box::pin(stream));
         let mut seqs = Vec::new();
         while let Some(item) = ahead.next().await {
-            seqs.push(item.unwrap().seq);
+            let (rec, leaf) = item.unwrap();
+            assert_eq!(leaf, perfledger_log::integrity::leaf_hash(&rec));
+            seqs.push(rec.seq);
         }
         let want: Vec<u64> = (1..=n.min(recs.len()) as u64).collect();
         assert_eq!(seqs, want, "n = {n}");
