@@ -53,10 +53,12 @@ mod ids;
 mod offsets;
 mod open;
 mod read;
+mod seq_list;
 mod write;
 
 use format::RecordView;
 use offsets::Offsets;
+use seq_list::SeqList;
 use write::{Queued, Writer};
 
 pub use format::{encode_frame, encode_record, read_raw, write_raw, LogRecordRef, RawRecord};
@@ -109,47 +111,6 @@ struct Index {
     /// last block: up to the head), for `Until::RecordedAt`.
     block_max: Vec<i64>,
     subjects: HashMap<Subject, SeqList>,
-}
-
-/// A subject's sequences, ascending: 4 bytes each while they fit in a
-/// `u32` (a log of 2^32 records would be a terabyte here), 8 after.
-enum SeqList {
-    Narrow(Vec<u32>),
-    Wide(Vec<Seq>),
-}
-
-impl Default for SeqList {
-    fn default() -> Self {
-        SeqList::Narrow(Vec::new())
-    }
-}
-
-impl SeqList {
-    fn push(&mut self, seq: Seq) {
-        match self {
-            SeqList::Narrow(v) => match u32::try_from(seq) {
-                Ok(s) => v.push(s),
-                Err(_) => {
-                    let mut wide: Vec<Seq> = v.iter().map(|&s| Seq::from(s)).collect();
-                    wide.push(seq);
-                    *self = SeqList::Wide(wide);
-                }
-            },
-            SeqList::Wide(v) => v.push(seq),
-        }
-    }
-    fn last(&self) -> Option<Seq> {
-        match self {
-            SeqList::Narrow(v) => v.last().map(|&s| Seq::from(s)),
-            SeqList::Wide(v) => v.last().copied(),
-        }
-    }
-    fn to_vec(&self) -> Vec<Seq> {
-        match self {
-            SeqList::Narrow(v) => v.iter().map(|&s| Seq::from(s)).collect(),
-            SeqList::Wide(v) => v.clone(),
-        }
-    }
 }
 
 /// Where [`Until::RecordedAt`] ends, as far as the index knows.
@@ -239,6 +200,13 @@ impl Index {
         }
         self.push_position(offset, len, v.recorded_at);
         Ok(())
+    }
+
+    /// Give back the subject lists' spare capacity (after the open's scan).
+    fn shrink_subjects(&mut self) {
+        for list in self.subjects.values_mut() {
+            list.shrink_to_fit();
+        }
     }
 
     /// The next record's position and time; its sequence.
@@ -545,18 +513,6 @@ mod tests {
             let n = log.read(1, Until::RecordedAt(t)).count().await;
             assert_eq!(n, want, "t {t}");
         }
-    }
-
-    #[test]
-    fn a_subject_list_widens_past_u32() {
-        let mut l = SeqList::default();
-        let seqs = [1, 5, u64::from(u32::MAX), u64::from(u32::MAX) + 1, 1 << 40];
-        for (i, &s) in seqs.iter().enumerate() {
-            l.push(s);
-            assert_eq!(l.last(), Some(s));
-            assert_eq!(l.to_vec(), seqs[..=i]);
-        }
-        assert!(matches!(l, SeqList::Wide(_)));
     }
 
     #[tokio::test]

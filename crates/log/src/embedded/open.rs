@@ -97,6 +97,7 @@ impl EmbeddedLog {
         let (end, good_len) = scan(&data_path, |offset, len, rec| {
             index.push_scanned(offset, len, &rec)
         })?;
+        index.shrink_subjects();
         if let ScanEnd::Torn(at) = end {
             // Keep the torn bytes aside (never silently lost), then truncate.
             let mut torn = Vec::new();
