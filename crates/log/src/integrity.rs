@@ -650,7 +650,17 @@ pub async fn verify_each<L: EventLog>(
                 report.last_checkpoint = Some(cp);
             }
             Ok(None) => {}
-            Err((bad, p)) => return fail(report, bad, p, last_upto),
+            Err((bad, p)) => {
+                // The check compares only the newest leaves: an older
+                // altered record shows as a later mismatch or a bad root.
+                // Read the covered records again to name the first one.
+                if let Some(first) = first_leaf_mismatch(log, &r).await? {
+                    if first <= bad {
+                        return fail(report, first, Problem::LeafMismatch, last_upto);
+                    }
+                }
+                return fail(report, bad, p, last_upto);
+            }
         }
         each(&r, &chain.root());
     }
@@ -676,6 +686,39 @@ pub async fn verify_each<L: EventLog>(
     Ok(report)
 }
 
+/// When `cp` is a well-formed checkpoint record: the first record it
+/// covers (before itself) whose short leaf differs from the one it states,
+/// read again from the log.
+async fn first_leaf_mismatch<L: EventLog>(log: &L, cp: &Hashed) -> Result<Option<Seq>, LogError> {
+    if !cp.checkpoint {
+        return Ok(None);
+    }
+    let Ok(CheckpointPayload::V1 {
+        prev_upto,
+        upto,
+        leaves,
+        ..
+    }) = decode_checkpoint_payload(&cp.payload)
+    else {
+        return Ok(None);
+    };
+    let to = upto.min(cp.seq.saturating_sub(1));
+    if to <= prev_upto || leaves.len() as u64 != upto.saturating_sub(prev_upto) {
+        return Ok(None);
+    }
+    let mut s = log.read_hashed(prev_upto + 1, to);
+    let mut want = leaves.iter();
+    while let Some(item) = s.next().await {
+        // An unreadable record was reported by the first read already.
+        let Ok(r) = item else { return Ok(None) };
+        if want.next() != Some(&short(&r.leaf)) {
+            return Ok(Some(r.seq));
+        }
+    }
+    Ok(None)
+}
+
 mod pending;
+pub use pending::LEAF_WINDOW;
 #[cfg(test)]
 mod tests;

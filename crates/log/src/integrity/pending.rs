@@ -1,23 +1,28 @@
 //! What a chain check keeps of the records it has read since the last
 //! checkpoint it met, until a checkpoint covers them.
 //!
-//! Invariant: `prefixes` holds the short leaf ([`LEAF_PREFIX_BYTES`]) of
-//! every pending record, sequences `first..first + len` with no gap, in
-//! order; `roots` holds the chain root after each of the newest
+//! Invariant: the pending records are sequences `first..first + len`, with
+//! no gap; `prefixes` holds the short leaf ([`LEAF_PREFIX_BYTES`]) of the
+//! newest `len - dropped` of them, in order (at most [`LEAF_WINDOW`] plus
+//! one chunk); `roots` holds the chain root after each of the newest
 //! `roots.len()` of them (at most [`ROOT_WINDOW`]), the newest last.
 //!
-//! Why two lengths: a checkpoint compares its leaves with every record it
-//! covers since the one before (to name the exact altered record), so the
-//! leaves are kept for all of them; it compares one root, at its `upto`,
-//! which is the head its writer read just before appending it, so only the
-//! newest roots are ever asked for. A log whose checkpoints are far apart
-//! (services writing through the gateway append none) then costs 8 bytes a
-//! record instead of 48 (sequence, short leaf and root, each): at ten
-//! million records without a checkpoint, 80 MB instead of the 805 MB that
-//! made up most of a rebuild's peak memory. A checkpoint whose `upto` is
-//! older than the window has its leaves compared but not its root, as for
-//! a check resumed after it; the next checkpoint's root covers every record
-//! before it anyway.
+//! Why these lengths: a checkpoint compares its leaves with the records it
+//! covers since the one before, to name the exact altered record, and one
+//! root, at its `upto`, which is the head its writer read just before
+//! appending it, so only the newest roots are ever asked for. A log whose
+//! checkpoints are far apart (services writing through the gateway append
+//! none) would cost 8 bytes a record for every leaf: 80 MB at ten million
+//! records without a checkpoint, in every rebuild and `verify`. So only
+//! the newest [`LEAF_WINDOW`] leaves are kept. An altered record older
+//! than that still changes the root the checkpoint states, so it is still
+//! found, as a root mismatch at the checkpoint; `verify` then reads the
+//! covered records again to name it ([`super::verify_each`]). The
+//! projector applies records at most `HOLD_RECORDS` (far fewer) behind the
+//! read, so every record it still holds has its leaf compared. A
+//! checkpoint whose `upto` is older than the root window has its leaves
+//! compared but not its root, as for a check resumed after it; the next
+//! checkpoint's root covers every record before it anyway.
 
 use std::collections::VecDeque;
 
@@ -28,7 +33,10 @@ use crate::Seq;
 pub(super) const ROOT_WINDOW: usize = 65_536;
 /// Short leaves per chunk (512 KB): chunks are let go whole, so a long
 /// run of records never holds a doubled buffer as one `VecDeque` would.
-const CHUNK: usize = 65_536;
+/// (Small in unit tests, so windows and chunk edges are crossed cheaply.)
+const CHUNK: usize = if cfg!(test) { 64 } else { 65_536 };
+/// Most short leaves kept beyond the chunk being filled: 8 MB.
+pub const LEAF_WINDOW: usize = 16 * CHUNK;
 
 type Prefix = [u8; LEAF_PREFIX_BYTES];
 
@@ -38,8 +46,11 @@ pub(super) struct Pending {
     first: Seq,
     /// Pending records.
     len: u64,
+    /// The oldest pending records whose leaves were let go (beyond the
+    /// window).
+    dropped: u64,
     /// Short leaves in chunks of at most [`CHUNK`]; the front chunk's first
-    /// `skip` entries were covered already.
+    /// `skip` entries were covered or let go already.
     prefixes: VecDeque<Vec<Prefix>>,
     skip: usize,
     /// Roots after the newest records.
@@ -67,21 +78,36 @@ impl Pending {
             }
         }
         self.len += 1;
+        if self.len - self.dropped > (LEAF_WINDOW + CHUNK) as u64 {
+            let front = self
+                .prefixes
+                .pop_front()
+                .expect("leaves beyond the window are in chunks");
+            self.dropped += (front.len() - self.skip) as u64;
+            self.skip = 0;
+        }
         if self.roots.len() == ROOT_WINDOW {
             self.roots.pop_front();
         }
         self.roots.push_back(root);
     }
 
-    /// Every pending record's sequence and short leaf, oldest first.
+    /// The short leaf of every pending record from [`Pending::leaves_from`]
+    /// on, with its sequence, oldest first.
     pub(super) fn leaves(&self) -> impl Iterator<Item = (Seq, &Prefix)> {
-        let first = self.first;
+        let first = self.leaves_from();
         self.prefixes
             .iter()
             .flatten()
             .skip(self.skip)
             .zip(0u64..)
             .map(move |(p, i)| (first + i, p))
+    }
+
+    /// The oldest pending record whose leaf is kept (the records before it
+    /// are pending, their leaves let go).
+    pub(super) fn leaves_from(&self) -> Seq {
+        self.first + self.dropped
     }
 
     /// The chain root after record `seq`, when it is pending and among the
@@ -107,7 +133,9 @@ impl Pending {
         let roots_gone = gone.saturating_sub(roots_before);
         let roots_gone = usize::try_from(roots_gone).expect("at most ROOT_WINDOW roots");
         self.roots.drain(..roots_gone);
-        let mut left = usize::try_from(gone).expect("pending records fit in memory");
+        let leaves_gone = gone.saturating_sub(self.dropped);
+        self.dropped = self.dropped.saturating_sub(gone);
+        let mut left = usize::try_from(leaves_gone).expect("kept leaves fit in memory");
         while left > 0 {
             let front = self.prefixes.front().expect("a pending record has a chunk");
             let here = front.len() - self.skip;
@@ -126,6 +154,7 @@ impl Pending {
             self.prefixes.clear();
             self.skip = 0;
             self.roots.clear();
+            self.dropped = 0;
         }
     }
 }
@@ -144,9 +173,9 @@ mod tests {
         h
     }
 
-    /// Against a plain list of (seq, prefix, root): the same leaves and the
-    /// same roots within the window, through pushes and covering drops
-    /// that cut chunks anywhere.
+    /// Against a plain list of (seq, prefix, root): the same leaves within
+    /// the leaf window and the same roots within the root window, through
+    /// pushes and covering drops that cut chunks anywhere.
     #[test]
     fn keeps_what_a_full_list_keeps_within_the_window() {
         let mut pending = Pending::default();
@@ -172,8 +201,19 @@ mod tests {
                 full.pop_front();
             }
             let leaves: Vec<(Seq, Prefix)> = pending.leaves().map(|(s, p)| (s, *p)).collect();
-            let want: Vec<(Seq, Prefix)> = full.iter().map(|(s, p, _)| (*s, *p)).collect();
+            let from = pending.leaves_from();
+            let want: Vec<(Seq, Prefix)> = full
+                .iter()
+                .filter(|(s, _, _)| *s >= from)
+                .map(|(s, p, _)| (*s, *p))
+                .collect();
             assert_eq!(leaves, want);
+            assert!(
+                leaves.len() >= full.len().min(LEAF_WINDOW) && leaves.len() <= LEAF_WINDOW + CHUNK,
+                "{} leaves kept of {}",
+                leaves.len(),
+                full.len()
+            );
             for (i, (s, _, r)) in full.iter().enumerate() {
                 let in_window = full.len() - i <= ROOT_WINDOW;
                 let got = pending.root_after(*s);

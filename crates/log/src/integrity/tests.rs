@@ -176,3 +176,62 @@ fn checkpoint_payload_is_versioned_postcard() {
     assert_eq!(decode_checkpoint(&r).unwrap(), p);
     assert!(decode_checkpoint(&rec(4, b"\xff\xff")).is_err());
 }
+
+/// An altered record further behind its checkpoint than the leaf window
+/// (the check keeps only the newest leaves) is still named exactly by
+/// `verify`, and so is the older of two altered records, one on each side
+/// of the window; the chain check alone sees a bad root or the newer one.
+#[tokio::test]
+async fn verify_names_an_altered_record_older_than_the_leaf_window() {
+    let n = LEAF_WINDOW as u128 * 3;
+    let d = tempfile::tempdir().unwrap();
+    {
+        let log = crate::EmbeddedLog::open(d.path()).await.unwrap();
+        let commits = (0..n)
+            .map(|i| Commit {
+                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i % 7)).unwrap(),
+                expected: Expected::Any,
+                msg_id: Uuid::from_u128(100 + i),
+                recorded_at: 5,
+                payload: Bytes::from_static(b"x"),
+            })
+            .collect();
+        log.append_batch(commits).await.unwrap();
+        checkpoint(&log, "pl").await.unwrap().unwrap();
+    }
+    let alter = |seqs: &[Seq]| {
+        let mut records: Vec<LogRecord> = crate::embedded::read_raw(d.path())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.record)
+            .collect();
+        for &s in seqs {
+            records[usize::try_from(s - 1).unwrap()].recorded_at += 1;
+        }
+        crate::embedded::write_raw(d.path(), &records).unwrap();
+    };
+    let verify_dir = || async {
+        let log = crate::EmbeddedLog::open(d.path()).await.unwrap();
+        verify(&log).await.unwrap().first_bad
+    };
+    assert_eq!(verify_dir().await, None);
+    let old: Seq = 10;
+    let recent = n as Seq - 5;
+    alter(&[old]);
+    assert_eq!(verify_dir().await, Some((old, Problem::LeafMismatch)));
+    alter(&[recent]);
+    assert_eq!(verify_dir().await, Some((old, Problem::LeafMismatch)));
+    // What the chain check alone says (a projector holds far fewer records
+    // than the window, so it never applies the records it names past).
+    let log = crate::EmbeddedLog::open(d.path()).await.unwrap();
+    let mut chain = ChainCheck::new();
+    let mut s = log.read_hashed(1, n as Seq + 1);
+    let mut said = None;
+    while let Some(r) = s.next().await {
+        if let Err(e) = chain.push_hashed(&r.unwrap()) {
+            said = Some(e);
+            break;
+        }
+    }
+    assert_eq!(said, Some((recent, Problem::LeafMismatch)));
+}
