@@ -28,6 +28,10 @@ macro_rules! out {
     }};
 }
 
+/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod args;
 mod changes;
 mod commands;

@@ -3,6 +3,10 @@
 //! `--tenant`) one tenant's read-model query service and its projector,
 //! until Ctrl-C / SIGTERM.
 
+/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

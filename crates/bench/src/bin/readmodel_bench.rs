@@ -22,6 +22,10 @@
 //! nats-server, `NATS_SERVER` to pick the binary): raw ordered-consumer read
 //! vs a full rebuild from the stream.
 
+/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

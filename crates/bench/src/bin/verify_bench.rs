@@ -31,6 +31,10 @@
 //!
 //! `cargo run --release -p perfledger-bench --bin verify_bench -- --n 1000000 [--council]`
 
+/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::time::{Duration, Instant};
