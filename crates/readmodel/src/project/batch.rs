@@ -29,10 +29,53 @@ pub(super) struct RecordStage {
     pub(super) puts: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// A slot's stored bytes in memory: its own, or (once committed) shared
+/// with the write handed to the sled writer, so a committed batch's slots
+/// are not held twice while they land and after; the first change in a
+/// later batch copies them.
+enum SlotBytes {
+    Owned(Vec<u8>),
+    Shared(sled::IVec),
+}
+
+impl SlotBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SlotBytes::Owned(v) => v,
+            SlotBytes::Shared(v) => v,
+        }
+    }
+
+    /// The bytes to change, copied first if shared (with room for the
+    /// versions a batch usually adds).
+    fn make_mut(&mut self) -> &mut Vec<u8> {
+        if let SlotBytes::Shared(shared) = self {
+            let mut own = Vec::with_capacity(shared.len() + shared.len() / 4 + 256);
+            own.extend_from_slice(shared);
+            *self = SlotBytes::Owned(own);
+        }
+        match self {
+            SlotBytes::Owned(v) => v,
+            SlotBytes::Shared(_) => unreachable!("made owned just above"),
+        }
+    }
+
+    /// Share the bytes (one copy, if owned): the value to write.
+    fn share(&mut self) -> sled::IVec {
+        if let SlotBytes::Owned(v) = self {
+            *self = SlotBytes::Shared(sled::IVec::from(std::mem::take(v)));
+        }
+        match self {
+            SlotBytes::Shared(v) => v.clone(),
+            SlotBytes::Owned(_) => unreachable!("shared just above"),
+        }
+    }
+}
+
 /// A slot held in memory, as its stored bytes ([`versions`] layout: a new
 /// version is spliced in, never decoded and encoded again).
 pub(super) struct Staged {
-    bytes: Vec<u8>,
+    bytes: SlotBytes,
     /// Changed in this batch (written at its commit).
     dirty: bool,
     /// The slot's last version (None iff the slot is empty): most new
@@ -69,7 +112,7 @@ impl Staged {
             }
         };
         Ok(Staged {
-            bytes,
+            bytes: SlotBytes::Owned(bytes),
             dirty: false,
             tail,
         })
@@ -81,30 +124,33 @@ impl Staged {
         let order = (v.period, v.seq, v.index);
         match &mut self.tail {
             Some(t) if order < t.order => {
-                let before = self.bytes.len();
-                versions::insert_encoded(&mut self.bytes, v);
+                let bytes = self.bytes.make_mut();
+                let before = bytes.len();
+                versions::insert_encoded(bytes, v);
                 // Inserted (or replaced) before the last version, which
                 // moves by the change in length.
-                let after = self.bytes.len();
+                let after = bytes.len();
                 t.record = t.record.start + after - before..t.record.end + after - before;
             }
             Some(t) if order == t.order => {
                 // The last version again (a record applied again): rare.
-                versions::insert_encoded(&mut self.bytes, v);
+                let bytes = self.bytes.make_mut();
+                versions::insert_encoded(bytes, v);
                 *self = Staged {
                     dirty: self.dirty,
-                    ..Staged::new(key, std::mem::take(&mut self.bytes))?
+                    ..Staged::new(key, std::mem::take(bytes))?
                 };
             }
             _ => {
                 // One growth per version at most (amortised), not one per
                 // header field.
-                self.bytes.reserve(1 + versions::HEADER + v.record.len());
-                if self.bytes.is_empty() {
-                    self.bytes.push(versions::SLOT_FORMAT);
+                let bytes = self.bytes.make_mut();
+                bytes.reserve(1 + versions::HEADER + v.record.len());
+                if bytes.is_empty() {
+                    bytes.push(versions::SLOT_FORMAT);
                 }
-                versions::put_version(&mut self.bytes, v);
-                let end = self.bytes.len();
+                versions::put_version(bytes, v);
+                let end = bytes.len();
                 self.tail = Some(Tail {
                     order,
                     record: end - v.record.len()..end,
@@ -128,9 +174,12 @@ impl Staged {
         // latest period, and is the latest version of it.
         match period.cmp(&t.order.0) {
             std::cmp::Ordering::Greater => Ok(None),
-            std::cmp::Ordering::Equal => Ok(Some(&self.bytes[t.record.clone()])),
+            std::cmp::Ordering::Equal => Ok(Some(&self.bytes.as_slice()[t.record.clone()])),
             std::cmp::Ordering::Less => {
-                Ok(versions::find_at(key, &self.bytes, period, u64::MAX)?.map(|v| v.record))
+                Ok(
+                    versions::find_at(key, self.bytes.as_slice(), period, u64::MAX)?
+                        .map(|v| v.record),
+                )
             }
         }
     }
@@ -374,7 +423,7 @@ impl Batcher {
             let mut added = versions::HEADER + version.record.len();
             if !slot.dirty {
                 slot.dirty = true;
-                added += slot.bytes.len();
+                added += slot.bytes.as_slice().len();
             }
             slot.insert(&key, &version)?;
             self.staged_bytes += added;
@@ -443,57 +492,66 @@ impl Batcher {
             keys::META_CHECKPOINT.to_vec(),
             self.checkpoint.to_be_bytes().to_vec(),
         ));
-        let mut slots: Vec<(&[u8], &[u8])> = self
+        // The slots' bytes are shared with the writes (one copy each); the
+        // other keys are copied.
+        let mut slots: Vec<(sled::IVec, sled::IVec)> = self
             .slots
-            .iter()
-            .filter(|(_, s)| s.dirty && !s.bytes.is_empty())
-            .map(|(k, s)| (k.as_slice(), s.bytes.as_slice()))
+            .iter_mut()
+            .filter(|(_, s)| s.dirty && !s.bytes.as_slice().is_empty())
+            .map(|(k, s)| (sled::IVec::from(k.as_slice()), s.bytes.share()))
             .collect();
-        slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = &mut self.written {
             w.extend(slots.iter().map(|(k, _)| key_hash(k)));
             w.extend(puts.keys().map(|k| key_hash(k)));
         }
-        let writes: Vec<(&[u8], &[u8])> = slots
+        let writes: Vec<(sled::IVec, sled::IVec)> = slots
             .into_iter()
-            .chain(puts.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
-            .chain(meta.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))
+            .chain(
+                puts.iter()
+                    .chain(meta.iter().map(|(k, v)| (k, v)))
+                    .map(|(k, v)| {
+                        (
+                            sled::IVec::from(k.as_slice()),
+                            sled::IVec::from(v.as_slice()),
+                        )
+                    }),
+            )
             .collect();
-        // The checkpoint is the last write of the last chunk. The chunks
-        // own copies of the bytes (sled's batches do): the staged slots stay
-        // here for the next batch.
+        // The checkpoint is the last write of the last chunk.
         let n = writes.len().div_ceil(WRITE_CHUNK);
         let mut chunks = Vec::with_capacity(n);
-        for (i, chunk) in writes.chunks(WRITE_CHUNK).enumerate() {
+        let mut writes = writes.into_iter();
+        for i in 0..n {
+            let chunk: Vec<(sled::IVec, sled::IVec)> = writes.by_ref().take(WRITE_CHUNK).collect();
             let last = i + 1 == n;
             let remove_chain = last && self.chain.is_none();
+            if let Some(t) = self.tap.as_ref() {
+                let view: Vec<(&[u8], &[u8])> =
+                    chunk.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+                let w = if last {
+                    SledWrite::Batch {
+                        writes: &view,
+                        remove_chain,
+                    }
+                } else {
+                    SledWrite::Inserts { writes: &view }
+                };
+                super::tap(Some(t), w);
+            }
             if !last {
-                super::tap(self.tap.as_ref(), SledWrite::Inserts { writes: chunk });
-                chunks.push(Chunk::Inserts(
-                    chunk
-                        .iter()
-                        .map(|(k, v)| (sled::IVec::from(*k), sled::IVec::from(*v)))
-                        .collect(),
-                ));
+                chunks.push(Chunk::Inserts(chunk));
                 continue;
             }
-            super::tap(
-                self.tap.as_ref(),
-                SledWrite::Batch {
-                    writes: chunk,
-                    remove_chain,
-                },
-            );
             let mut batch = sled::Batch::default();
             if remove_chain {
                 batch.remove(keys::META_CHAIN);
             }
             for (k, v) in chunk {
-                batch.insert(*k, *v);
+                batch.insert(k, v);
             }
             chunks.push(Chunk::Atomic(batch));
         }
-        drop(writes);
         if flush {
             super::tap(self.tap.as_ref(), SledWrite::Flush);
         }
@@ -548,16 +606,16 @@ mod staged_tests {
             all.retain(|x: &Version| (x.period, x.seq, x.index) != (v.period, v.seq, v.index));
             all.push(v);
             all.sort_by_key(|x| (x.period, x.seq, x.index));
-            assert_eq!(slot.bytes, versions::encode(&all));
+            assert_eq!(slot.bytes.as_slice(), versions::encode(&all));
             for p in 0..=5 {
                 let period = [0, 0, 0, 0, 0, 0, 0, p];
-                let want = versions::find_at(key, &slot.bytes, period, u64::MAX)
+                let want = versions::find_at(key, slot.bytes.as_slice(), period, u64::MAX)
                     .expect("well-formed")
                     .map(|v| v.record);
                 assert_eq!(slot.latest_of(key, period).expect("look-up"), want);
             }
         }
-        let reloaded = Staged::new(key, slot.bytes.clone()).expect("reload");
+        let reloaded = Staged::new(key, slot.bytes.as_slice().to_vec()).expect("reload");
         assert_eq!(
             reloaded.tail.map(|t| (t.order, t.record)),
             slot.tail.map(|t| (t.order, t.record))
