@@ -61,8 +61,7 @@ pub struct Global {
     #[arg(long, global = true, env = "PERFLEDGER_TENANT")]
     pub tenant: Option<String>,
     /// The read model's page cache in MB (sled's bound; the process holds
-    /// more than this: see README, "Memory at 10M events") [default: 128
-    /// for `serve`, 256 otherwise]
+    /// more than this: see README, "Memory at 10M events") [default: 96]
     #[arg(long, global = true, env = "PERFLEDGER_CACHE_MB", value_parser = clap::value_parser!(u64).range(8..=65_536))]
     pub cache_mb: Option<u64>,
     /// Who is acting: a job title (required for writes)
@@ -73,20 +72,15 @@ pub struct Global {
     pub format: Format,
 }
 
-/// The page cache (MB) of a long-running query service when none is given:
-/// at 10M events `serve` peaked at 477 MB with 128 against 625 MB with 256,
-/// and council-wide as-of latency was the same (README, "Memory at 10M
-/// events"). Other commands (a rebuild above all: 1.35× slower with 128)
-/// take the read model's default, [`perfledger_readmodel::CACHE_BYTES`].
-pub const SERVE_CACHE_MB: u64 = 128;
-
 impl Cli {
-    /// The page cache (MB) this command opens the read model with.
+    /// The page cache (MB) this command opens the read model with: the
+    /// option, else the read model's default for every command alike
+    /// ([`perfledger_readmodel::CACHE_BYTES`]; README, "Memory at 10M
+    /// events").
     pub fn cache_mb(&self) -> u64 {
-        self.global.cache_mb.unwrap_or(match self.command {
-            Cmd::Serve(_) => SERVE_CACHE_MB,
-            _ => perfledger_readmodel::CACHE_BYTES >> 20,
-        })
+        self.global
+            .cache_mb
+            .unwrap_or(perfledger_readmodel::CACHE_BYTES >> 20)
     }
 }
 
@@ -539,7 +533,7 @@ pub fn as_of(v: Option<&str>) -> Res<AsOf> {
 mod tests {
     use clap::Parser;
 
-    use super::{Cli, SERVE_CACHE_MB};
+    use super::Cli;
 
     fn cache_mb(args: &[&str]) -> u64 {
         let argv = std::iter::once("perfledger").chain(args.iter().copied());
@@ -548,15 +542,13 @@ mod tests {
             .cache_mb()
     }
 
-    /// A query service gets the smaller cache unless told otherwise; every
-    /// other command (a rebuild above all) the read model's default.
+    /// Every command, a query service and a rebuild alike, gets the read
+    /// model's default page cache unless the option says otherwise.
     #[test]
-    fn the_page_cache_defaults_per_command_and_is_overridden_by_the_option() {
-        assert_eq!(cache_mb(&["serve"]), SERVE_CACHE_MB);
-        assert_eq!(
-            cache_mb(&["rebuild"]),
-            perfledger_readmodel::CACHE_BYTES >> 20
-        );
+    fn the_page_cache_defaults_to_the_read_models_and_is_overridden_by_the_option() {
+        let default = perfledger_readmodel::CACHE_BYTES >> 20;
+        assert_eq!(cache_mb(&["serve"]), default);
+        assert_eq!(cache_mb(&["rebuild"]), default);
         assert_eq!(cache_mb(&["--cache-mb", "64", "serve"]), 64);
         assert_eq!(cache_mb(&["rebuild", "--cache-mb", "512"]), 512);
         let too_small = Cli::try_parse_from(["perfledger", "--cache-mb", "4", "serve"]);

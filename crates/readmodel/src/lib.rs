@@ -21,7 +21,7 @@
 //!   everything a quarterly report prints, with canonical bytes, a digest,
 //!   a rules version and the log sequences behind every row.
 //!
-//! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 256 MB).
+//! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 96 MB).
 //!
 //! Tenancy: a read model belongs to ONE tenant (council), recorded in it
 //! when it is created; opening it for another tenant is refused
@@ -64,13 +64,15 @@ pub use query::{
 };
 pub use store::FORMAT_VERSION;
 
-/// Sled page-cache bound (bytes). Big enough to keep a large council's
-/// slots for the periods being queried in memory (a council-wide dashboard
-/// of 2,000 indicators reads about 15,000 slots). At 1M events the
-/// benchmark's processes peak at about 320 MB (queries) and 520 MB
-/// (rebuild) with it; at 10M sled's own page table and snapshot take them
-/// past 1 GB whatever this bound (README, "Rebuild against sled's ceiling").
-pub const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// Sled page-cache bound (bytes), for every process that opens a read
+/// model unless told otherwise (`perfledger --cache-mb`). At 10M events
+/// (30 November, jemalloc) a rebuild peaked at 466 MB with 96 MB against
+/// 626 MB with 256 MB, taking 13% longer (39.0 s against 34.6 s; 1M: 3.5
+/// against 3.1 s), and a query service answers council-wide as-of
+/// dashboards as fast with 64 MB as with 256 (README, "Memory at 10M
+/// events"): a council-wide dashboard reads a period's figures from its
+/// fact rolls (16 gets a rolled field), not one slot per indicator.
+pub const CACHE_BYTES: u64 = 96 * 1024 * 1024;
 
 /// Name of the single read-model tree.
 pub const TREE: &str = "readmodel";
