@@ -518,40 +518,7 @@ impl Batcher {
                     }),
             )
             .collect();
-        // The checkpoint is the last write of the last chunk.
-        let n = writes.len().div_ceil(WRITE_CHUNK);
-        let mut chunks = Vec::with_capacity(n);
-        let mut writes = writes.into_iter();
-        for i in 0..n {
-            let chunk: Vec<(sled::IVec, sled::IVec)> = writes.by_ref().take(WRITE_CHUNK).collect();
-            let last = i + 1 == n;
-            let remove_chain = last && self.chain.is_none();
-            if let Some(t) = self.tap.as_ref() {
-                let view: Vec<(&[u8], &[u8])> =
-                    chunk.iter().map(|(k, v)| (&k[..], &v[..])).collect();
-                let w = if last {
-                    SledWrite::Batch {
-                        writes: &view,
-                        remove_chain,
-                    }
-                } else {
-                    SledWrite::Inserts { writes: &view }
-                };
-                super::tap(Some(t), w);
-            }
-            if !last {
-                chunks.push(Chunk::Inserts(chunk));
-                continue;
-            }
-            let mut batch = sled::Batch::default();
-            if remove_chain {
-                batch.remove(keys::META_CHAIN);
-            }
-            for (k, v) in chunk {
-                batch.insert(k, v);
-            }
-            chunks.push(Chunk::Atomic(batch));
-        }
+        let chunks = chunked(writes, self.chain.is_none(), self.tap.as_ref());
         if flush {
             super::tap(self.tap.as_ref(), SledWrite::Flush);
         }
@@ -570,6 +537,51 @@ impl Batcher {
         self.records_in_batch = 0;
         Ok(())
     }
+}
+
+/// A commit's writes as the writer's chunks, in order (the commit protocol
+/// of the [`super`] module docs): plain inserts of [`WRITE_CHUNK`] keys,
+/// then one atomic batch, the last chunk, ending with the checkpoint (and
+/// removing the stored chain root if `remove_chain`). Each is shown to
+/// `tap` first.
+fn chunked(
+    writes: Vec<(sled::IVec, sled::IVec)>,
+    remove_chain: bool,
+    tap: Option<&WriteTap>,
+) -> Vec<Chunk> {
+    let n = writes.len().div_ceil(WRITE_CHUNK);
+    let mut chunks = Vec::with_capacity(n);
+    let mut writes = writes.into_iter();
+    for i in 0..n {
+        let chunk: Vec<(sled::IVec, sled::IVec)> = writes.by_ref().take(WRITE_CHUNK).collect();
+        let last = i + 1 == n;
+        let remove_chain = last && remove_chain;
+        if tap.is_some() {
+            let view: Vec<(&[u8], &[u8])> = chunk.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+            let w = if last {
+                SledWrite::Batch {
+                    writes: &view,
+                    remove_chain,
+                }
+            } else {
+                SledWrite::Inserts { writes: &view }
+            };
+            super::tap(tap, w);
+        }
+        if !last {
+            chunks.push(Chunk::Inserts(chunk));
+            continue;
+        }
+        let mut batch = sled::Batch::default();
+        if remove_chain {
+            batch.remove(keys::META_CHAIN);
+        }
+        for (k, v) in chunk {
+            batch.insert(k, v);
+        }
+        chunks.push(Chunk::Atomic(batch));
+    }
+    chunks
 }
 
 #[cfg(test)]
