@@ -253,6 +253,30 @@ pub fn sled_config(path: &Path, cache_bytes: u64, low_space: bool) -> sled::Conf
         })
 }
 
+/// How long opening a read model waits for sled's file lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Open sled, waiting up to [`LOCK_WAIT`] for its file lock: sled lets the
+/// lock go when the last of its IO threads drops its handle, which can be
+/// a moment after the process dropped its last `Db` (a test reopening a
+/// read model at once met it, once). A read model another process holds
+/// is still an error, after the wait.
+fn open_locked(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            // sled 0.34's own message (an `io::Error` of kind Other).
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The read-model database of one tenant.
 #[derive(Clone)]
 pub struct ReadModel {
@@ -293,7 +317,7 @@ impl ReadModel {
         cache_bytes: u64,
         low_space: bool,
     ) -> Result<Self, ReadModelError> {
-        let db = sled_config(path.as_ref(), cache_bytes, low_space).open()?;
+        let db = open_locked(&sled_config(path.as_ref(), cache_bytes, low_space))?;
         Self::from_db(db, tenant)
     }
 

@@ -305,3 +305,24 @@ fn a_commit_is_plain_inserts_then_one_batch_ending_with_the_checkpoint() {
     }
     assert!(commits >= 1);
 }
+
+/// Opening waits for sled's file lock a moment (sled lets it go when its
+/// last IO thread does, after the `Db` is dropped), and a read model held
+/// for longer is still an error.
+#[test]
+fn opening_waits_briefly_for_the_file_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rm");
+    let held = ReadModel::open(&path, &tenant()).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(held);
+    });
+    let rm = ReadModel::open(&path, &tenant()).expect("opened once the holder let go");
+    release.join().unwrap();
+    let started = std::time::Instant::now();
+    let err = ReadModel::open(&path, &tenant()).expect_err("held for good");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(matches!(err, ReadModelError::Storage(_)), "{err}");
+    drop(rm);
+}
