@@ -13,7 +13,10 @@
 //! checkpoint's `upto`, its own `upto`, `chain_upto` and the first
 //! [`LEAF_PREFIX_BYTES`] bytes of every leaf in `(prev_upto, upto]`, so
 //! [`verify`] names the exact first altered, removed, reordered or inserted
-//! record. Checkpoints are records too: the next checkpoint covers them.
+//! record. A checkpoint covers at most [`MAX_CHECKPOINT_LEAVES`] records
+//! (its payload stays within the default payload limit); a longer run is
+//! covered by several in a row. Checkpoints are records too: the next
+//! checkpoint covers them.
 //!
 //! A checkpoint's msg id (hashed into its leaf like any record's) is a
 //! function of what it states ([`checkpoint_msg_id`]): the same log
@@ -324,17 +327,26 @@ pub async fn chain_roots_from<L: EventLog>(
     Ok(roots)
 }
 
-/// Append a checkpoint covering everything up to the current head. `None` when
-/// nothing new since the last checkpoint. A concurrent checkpointer makes this
-/// fail with [`LogError::Conflict`] (or, when it covered the same head, answer
+/// Most records one checkpoint covers: its leaves take 8 bytes each, so its
+/// payload stays under 513 KiB, within the logs' default payload limit
+/// ([`crate::DEFAULT_MAX_PAYLOAD`], 1 MiB, as JetStream's). A longer run
+/// since the last checkpoint (a gateway appends none of its own) is
+/// covered by several checkpoints in a row, each following the one before.
+pub const MAX_CHECKPOINT_LEAVES: usize = 65_536;
+
+/// Append checkpoints covering everything up to the current head: one, or
+/// more in a row when more than [`MAX_CHECKPOINT_LEAVES`] records are new
+/// (the last is returned). `None` when nothing is new since the last
+/// checkpoint. A concurrent checkpointer makes this fail with
+/// [`LogError::Conflict`] (or, when it covered the same records, answer
 /// with its checkpoint: the commit is the same, see [`checkpoint_msg_id`]).
 pub async fn checkpoint<L: EventLog>(
     log: &L,
     prefix: &str,
 ) -> Result<Option<CheckpointInfo>, LogError> {
     let chk = Subject::checkpoint(prefix)?;
-    let last = log.subject_version(&chk).await?;
-    let (prev_upto, mut root) = if last == 0 {
+    let mut last = log.subject_version(&chk).await?;
+    let (mut prev_upto, mut root) = if last == 0 {
         (0, ZERO)
     } else {
         let r = read_one(log, last).await?;
@@ -346,7 +358,8 @@ pub async fn checkpoint<L: EventLog>(
     if head == prev_upto || (head == last && last == prev_upto + 1) {
         return Ok(None);
     }
-    let mut leaves = Vec::with_capacity((head - prev_upto) as usize);
+    let mut covered = None;
+    let mut leaves = Vec::with_capacity(((head - prev_upto) as usize).min(MAX_CHECKPOINT_LEAVES));
     let mut s = log.read_hashed(prev_upto + 1, head);
     let mut next = prev_upto + 1;
     // A checkpoint is not a fact about the council: it takes the latest
@@ -366,6 +379,24 @@ pub async fn checkpoint<L: EventLog>(
         leaves.push(short(&r.leaf));
         root = chain_next(&root, &r.leaf);
         next += 1;
+        if leaves.len() == MAX_CHECKPOINT_LEAVES || r.seq == head {
+            let info = append_checkpoint(
+                log,
+                prefix,
+                &chk,
+                last,
+                CheckpointPayload::V1 {
+                    prev_upto,
+                    upto: r.seq,
+                    root,
+                    leaves: std::mem::take(&mut leaves),
+                },
+                recorded_at,
+            )
+            .await?;
+            (last, prev_upto, recorded_at) = (info.seq, r.seq, i64::MIN);
+            covered = Some(info);
+        }
     }
     if next != head + 1 {
         return Err(LogError::Gap {
@@ -373,34 +404,42 @@ pub async fn checkpoint<L: EventLog>(
             got: 0,
         });
     }
-    let payload = postcard::to_stdvec(&CheckpointPayload::V1 {
-        prev_upto,
-        upto: head,
-        root,
-        leaves,
-    })
-    .map_err(|e| LogError::Corrupt {
-        seq: head,
+    Ok(covered)
+}
+
+/// Append one checkpoint stating `payload`, after the checkpoint at `last`
+/// (0: the first).
+async fn append_checkpoint<L: EventLog>(
+    log: &L,
+    prefix: &str,
+    chk: &Subject,
+    last: Seq,
+    payload: CheckpointPayload,
+    recorded_at: i64,
+) -> Result<CheckpointInfo, LogError> {
+    let CheckpointPayload::V1 { upto, root, .. } = payload;
+    let bytes = postcard::to_stdvec(&payload).map_err(|e| LogError::Corrupt {
+        seq: upto,
         detail: format!("cannot encode checkpoint: {e}"),
     })?;
     let a = log
         .append(Commit {
-            subject: chk,
+            subject: chk.clone(),
             expected: if last == 0 {
                 Expected::Empty
             } else {
                 Expected::At(last)
             },
-            msg_id: checkpoint_msg_id(prefix, last, head, &root),
+            msg_id: checkpoint_msg_id(prefix, last, upto, &root),
             recorded_at,
-            payload: payload.into(),
+            payload: bytes.into(),
         })
         .await?;
-    Ok(Some(CheckpointInfo {
+    Ok(CheckpointInfo {
         seq: a.seq,
-        upto: head,
+        upto,
         root,
-    }))
+    })
 }
 
 /// The hash chain checked record by record, as a reader meets them: one

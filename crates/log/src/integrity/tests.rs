@@ -235,3 +235,50 @@ async fn verify_names_an_altered_record_older_than_the_leaf_window() {
     }
     assert_eq!(said, Some((recent, Problem::LeafMismatch)));
 }
+
+/// More records since the last checkpoint than one checkpoint's payload
+/// holds (a gateway appends no checkpoints of its own) are covered by
+/// several in a row, each within the default payload limit; the log then
+/// verifies, with nothing uncovered, and the checkpoints are covered by
+/// the next one.
+#[tokio::test]
+async fn a_long_run_without_checkpoints_is_covered_by_several() {
+    let log = crate::MemoryLog::new();
+    let n = 2 * MAX_CHECKPOINT_LEAVES as u128 + 10;
+    for start in (0..n).step_by(crate::DEFAULT_MAX_BATCH) {
+        let commits = (start..n.min(start + crate::DEFAULT_MAX_BATCH as u128))
+            .map(|i| Commit {
+                subject: Subject::entity("pl", "t", "indicator", Uuid::from_u128(i % 7)).unwrap(),
+                expected: Expected::Any,
+                msg_id: Uuid::from_u128(100 + i),
+                recorded_at: 5,
+                payload: Bytes::from_static(b"x"),
+            })
+            .collect();
+        log.append_batch(commits).await.unwrap();
+    }
+    let n = n as Seq;
+    let last = checkpoint(&log, "pl").await.unwrap().expect("new records");
+    assert_eq!((last.seq, last.upto), (n + 3, n), "three checkpoints");
+    let chk = Subject::checkpoint("pl").unwrap();
+    let mut covered = Vec::new();
+    for r in log.read_subject(&chk).await.unwrap() {
+        assert!(r.payload.len() < crate::DEFAULT_MAX_PAYLOAD);
+        let CheckpointPayload::V1 {
+            prev_upto, upto, ..
+        } = decode_checkpoint(&r).unwrap();
+        covered.push((prev_upto, upto));
+    }
+    let full = MAX_CHECKPOINT_LEAVES as Seq;
+    assert_eq!(covered, [(0, full), (full, 2 * full), (2 * full, n)]);
+    let report = verify(&log).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.uncovered_tail, 3, "the checkpoints themselves");
+    let again = checkpoint(&log, "pl")
+        .await
+        .unwrap()
+        .expect("the checkpoints");
+    assert_eq!(again.upto, n + 3);
+    assert_eq!(checkpoint(&log, "pl").await.unwrap(), None);
+    assert_eq!(verify(&log).await.unwrap().uncovered_tail, 1, "itself");
+}
