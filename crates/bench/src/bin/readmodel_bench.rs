@@ -399,8 +399,9 @@ async fn read_baselines(log: &EmbeddedLog) -> Result<ReadBaselines, Box<dyn std:
 struct Ceilings {
     /// (a) The final keys and values bulk-written: time, keys, bytes.
     final_keys: (Duration, u64, u64),
-    /// (b) The projector's write stream replayed: time, batches, bytes.
-    stream: Option<(Duration, u64, u64)>,
+    /// (b) The projector's write stream replayed: time, batches, bytes,
+    /// and the replaying process's CPU time.
+    stream: Option<(Duration, u64, u64, Duration)>,
 }
 
 /// Measure both ceilings in child processes (fresh sleds under `base`);
@@ -441,14 +442,20 @@ fn measure_ceilings(
         again.digest, digest,
         "a second rebuild gives the same bytes"
     );
-    let stream = parse(run_child(
-        &["--ceiling-stream".as_ref(), base.as_os_str()],
-        "ceiling",
-    )?);
+    let stream = match &run_child(&["--ceiling-stream".as_ref(), base.as_os_str()], "ceiling")?[..]
+    {
+        [ms, n, bytes, cpu_ms] => (
+            Duration::from_millis(ms.parse()?),
+            n.parse()?,
+            bytes.parse()?,
+            Duration::from_millis(cpu_ms.parse()?),
+        ),
+        other => return Err(format!("stream ceiling child said {other:?}").into()),
+    };
     std::fs::remove_file(&file)?;
     Ok(Ceilings {
         final_keys,
-        stream: Some(stream?),
+        stream: Some(stream),
     })
 }
 
@@ -497,11 +504,20 @@ fn print_rebuild_table(
             bytes / 1_000_000,
             vs(t, rebuild)
         );
-        if let Some((t, batches, bytes)) = c.stream {
+        if let Some((t, batches, bytes, cpu)) = c.stream {
             println!(
-                "| sled ceiling (b): the projector's write stream ({batches} batches, {} MB) replayed | {t:.2?} | | | {:.2}x |",
+                "| sled ceiling (b): the projector's write stream ({batches} batches, {} MB) replayed (CPU {cpu:.2?}) | {t:.2?} | | | {:.2}x |",
                 bytes / 1_000_000,
                 vs(t, rebuild)
+            );
+            // However well the threads overlap, a rebuild takes at least
+            // its CPU time over the cores: (b) against that floor is the
+            // most this much CPU can reach here.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let floor = rebuilt.cpu / u32::try_from(cores).unwrap_or(u32::MAX);
+            println!(
+                "| the rebuild's CPU over {cores} cores: its floor, however well its threads overlap | {floor:.2?} | | | {:.2}x |",
+                vs(t, floor)
             );
         }
     }
