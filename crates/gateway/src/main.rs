@@ -1,7 +1,8 @@
 //! `perfledger-gateway`: runs the command gateway for the tenants named by
 //! `--tenants` (commands for any other tenant are not served) and (with
 //! `--tenant`) one tenant's read-model query service and its projector,
-//! until Ctrl-C / SIGTERM.
+//! and appends integrity checkpoints over what it writes
+//! (`--checkpoint-every`), until Ctrl-C / SIGTERM.
 
 /// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
 #[global_allocator]
@@ -79,6 +80,12 @@ struct Args {
     /// Do not run the command gateway (query service only).
     #[arg(long)]
     no_commands: bool,
+    /// Append an integrity checkpoint over new records every this many
+    /// seconds, and when stopping, so what the gateway appends becomes
+    /// tamper-evident without a `perfledger checkpoint`; 0 = never (with
+    /// --no-commands it never does).
+    #[arg(long, env = "PERFLEDGER_CHECKPOINT_EVERY", default_value_t = 10)]
+    checkpoint_every: u64,
 }
 
 #[tokio::main]
@@ -127,7 +134,28 @@ async fn run(a: Args) -> Res<()> {
             },
         ));
         let (c, s) = (client.clone(), stopped());
-        tasks.spawn(async move { gw.serve(c, s).await.map_err(|e| e.to_string()) });
+        let checkpoints = (a.checkpoint_every > 0).then(|| {
+            let every = Duration::from_secs(a.checkpoint_every);
+            (log.clone(), a.prefix.clone(), every)
+        });
+        tasks.spawn(async move {
+            let Some((l, p, every)) = checkpoints else {
+                return gw.serve(c, s).await.map_err(|e| e.to_string());
+            };
+            // The last checkpoint is taken once the gateway has stopped and
+            // answered its commands in flight, so it covers them all.
+            let (served_tx, served_rx) = tokio::sync::oneshot::channel::<()>();
+            let served = async move {
+                let _ = served_rx.await;
+            };
+            let checkpointer = tokio::spawn(async move {
+                perfledger_gateway::checkpointer::keep_checkpointed(l, p, every, served).await
+            });
+            let outcome = gw.serve(c, s).await.map_err(|e| e.to_string());
+            drop(served_tx);
+            let _ = checkpointer.await;
+            outcome
+        });
     }
     if let Some(tenant) = &query_tenant {
         let rm = ReadModel::open(&a.readmodel_dir, tenant)?;

@@ -1,7 +1,8 @@
 //! The `perfledger-gateway` binary serves the tenants it is given (issue #14
 //! item 1), on a real nats-server: without `--tenants` it refuses to start;
 //! with `--tenants barnet` a command for barnet is accepted and one for
-//! another tenant finds no responder.
+//! another tenant finds no responder. It checkpoints what it appends, as it
+//! goes and when it stops.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -84,6 +85,8 @@ async fn the_binary_serves_only_its_tenants() {
     let _gateway = Child(
         Command::new(BIN)
             .args(["--nats-url", &server.url(), "--tenants", "barnet"])
+            // Sequences below are the commands' own (no checkpoints).
+            .args(["--checkpoint-every", "0"])
             .args(["--tenant", "barnet", "--readmodel-dir"])
             .arg(dir.path().join("rm"))
             .arg("--embedded-log")
@@ -157,4 +160,82 @@ async fn the_binary_serves_only_its_tenants() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::NoResponders { .. }), "{err}");
+}
+
+/// Send `cmd` once the gateway answers (it subscribes after starting).
+async fn send_when_up(p: &Publisher, cmd: &CommandEnvelope) -> u64 {
+    for _ in 0..3000 {
+        match p.send(cmd).await {
+            Ok(a) => return a.seq,
+            Err(ClientError::NoResponders { .. }) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the gateway never answered")
+}
+
+/// With `--checkpoint-every 1` the gateway covers its commands with a
+/// checkpoint within about a second, and on SIGTERM it covers the last
+/// ones before exiting: the JetStream log then verifies with nothing
+/// uncovered but that checkpoint itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_checkpoints_what_it_appends_and_when_it_stops() {
+    use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
+    use perfledger_log::integrity;
+
+    let server = NatsServer::start();
+    let mut gateway = Child(
+        Command::new(BIN)
+            .args(["--nats-url", &server.url(), "--tenants", "barnet"])
+            .args(["--checkpoint-every", "1"])
+            .env_remove("PERFLEDGER_TENANTS")
+            .env_remove("PERFLEDGER_CHECKPOINT_EVERY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let p = Publisher::new(client, PublisherConfig::default());
+    let mut last = 0;
+    for i in 0..3 {
+        last = send_when_up(&p, &register("barnet", &format!("R{i}"))).await;
+    }
+    let log = JetStreamLog::connect(JetStreamOptions {
+        url: server.url(),
+        ..JetStreamOptions::default()
+    })
+    .await
+    .unwrap();
+    let covered = |log: &JetStreamLog| {
+        let log = log.clone();
+        async move {
+            let report = integrity::verify(&log).await.unwrap();
+            assert!(report.ok(), "{report:?}");
+            report.last_checkpoint.map_or(0, |c| c.upto)
+        }
+    };
+    let mut waited = 0;
+    while covered(&log).await < last {
+        assert!(waited < 300, "no checkpoint covered the commands in 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    // One more command, then a clean stop at once.
+    let fourth = send_when_up(&p, &register("barnet", "R9")).await;
+    let pid = gateway.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = gateway.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let report = integrity::verify(&log).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    let cp = report.last_checkpoint.expect("a checkpoint");
+    assert!(cp.upto >= fourth, "the stop covered the last command: {cp:?}");
+    assert_eq!(report.uncovered_tail, 1, "only the last checkpoint itself");
 }
