@@ -7,6 +7,9 @@
 //! a subject's first few records by stream-leader message gets, the rest (a
 //! longer history) through an ephemeral consumer, or by gets too while
 //! consumers cannot be created in time (see `read_subject_by_gets`).
+//! A range whose consumer has delivered nothing for [`STALL_CHECK`] while
+//! the stream holds records it has not delivered is read on through a
+//! fresh consumer.
 
 use std::time::Duration;
 
@@ -25,6 +28,14 @@ use crate::{EventLog, LogError, LogRecord, RecordStream, Seq, Subject, Until};
 /// [`JetStreamLog::read_subject_by_gets`]). A creation normally takes a few
 /// milliseconds.
 const CONSUMER_CREATE_DEADLINE: Duration = Duration::from_secs(1);
+/// How long a range read waits for its next record before asking whether
+/// the stream has grown past it. The client recreates an ordered consumer
+/// that misses heartbeats, but not one that heartbeats and delivers
+/// nothing, and its recreation has no deadline per attempt: in a cluster a
+/// recreation placed on a recovering peer is never answered, and a live
+/// projector stood one record behind for over 90 s after a node's restart
+/// (`tests/services_cluster.rs`).
+const STALL_CHECK: Duration = Duration::from_secs(5);
 /// A subject read takes its first records by message gets, this many at
 /// most, before it creates a consumer for the rest.
 const GETS_BEFORE_CONSUMER: usize = 4;
@@ -383,14 +394,7 @@ impl Range {
 
     /// The next record (exactly `self.next`), or `None` past the stop.
     async fn next_record(&mut self) -> Result<Option<LogRecord>, LogError> {
-        let msgs = self
-            .msgs
-            .as_mut()
-            .expect("open() creates the consumer before the first record is read");
-        let item = match msgs.next().await {
-            None => return Err(LogError::Unavailable("ordered consumer ended".into())),
-            Some(m) => m.map_err(|e| nats("read", e))?,
-        };
+        let item = self.next_message().await?;
         let got = item
             .info()
             .map_err(|e| nats("read message info", e))?
@@ -421,6 +425,34 @@ impl Range {
         }
         Ok(Some(rec))
     }
+
+    /// The consumer's next message; a consumer stalled behind the stream
+    /// (see [`STALL_CHECK`]) is replaced by a fresh one from `self.next`.
+    async fn next_message(&mut self) -> Result<async_nats::jetstream::Message, LogError> {
+        loop {
+            let msgs = self
+                .msgs
+                .as_mut()
+                .expect("open() creates the consumer before the first record is read");
+            // Cancel-safe: a stream's `next` loses nothing when dropped.
+            match tokio::time::timeout(STALL_CHECK, msgs.next()).await {
+                Ok(None) => return Err(LogError::Unavailable("ordered consumer ended".into())),
+                Ok(Some(m)) => return m.map_err(|e| nats("read", e)),
+                Err(_) => match self.log.head().await {
+                    Ok(head) if head >= self.next => {
+                        tracing::warn!(
+                            next = self.next,
+                            head,
+                            "ordered consumer stalled behind the stream; reading through a fresh one"
+                        );
+                        self.msgs = Some(self.log.consumer_stream(self.next, None).await?);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "cannot read the head; waiting on"),
+                },
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -437,6 +469,64 @@ mod tests {
             recorded_at: i as i64,
             payload: bytes::Bytes::from(format!("payload {i}")),
         }
+    }
+
+    /// A tail whose ordered consumer stops delivering while the stream
+    /// grows (here: the consumer paused on the server, which keeps its
+    /// heartbeats, so the client never recreates it; in a cluster, a
+    /// recreation placed on a recovering peer) is noticed and read through a
+    /// fresh consumer. Needs a server that pauses consumers (≥ 2.11).
+    #[tokio::test]
+    async fn a_tail_whose_consumer_stalls_behind_the_stream_goes_on() {
+        use futures::StreamExt;
+        let server = perfledger_testkit::NatsServer::start_atomic();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.append_pipelined((0..3).map(commit).collect())
+            .await
+            .into_result()
+            .unwrap();
+        let mut tail = log.tail(1);
+        for want in 1..=3 {
+            assert_eq!(tail.next().await.unwrap().unwrap().seq, want);
+        }
+        // Pause the tail's consumer (the only one) for an hour.
+        let client = log.client();
+        let names: serde_json::Value = serde_json::from_slice(
+            &client
+                .request("$JS.API.CONSUMER.NAMES.PERFLEDGER", "".into())
+                .await
+                .unwrap()
+                .payload,
+        )
+        .unwrap();
+        let name = names["consumers"][0]
+            .as_str()
+            .expect("the tail's consumer")
+            .to_string();
+        let reply = client
+            .request(
+                format!("$JS.API.CONSUMER.PAUSE.PERFLEDGER.{name}"),
+                r#"{"pause_until":"2099-01-01T00:00:00Z"}"#.into(),
+            )
+            .await
+            .unwrap();
+        let reply: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(reply["paused"], true, "{reply}");
+        log.append_pipelined(vec![commit(3)])
+            .await
+            .into_result()
+            .unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(60), tail.next())
+            .await
+            .expect("the tail went on within a minute")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.seq, 4);
     }
 
     /// The message-get path of `read_subject` (used while consumers are
