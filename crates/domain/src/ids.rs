@@ -25,13 +25,24 @@ pub struct Tenant(String);
 impl Tenant {
     /// Validate a tenant token.
     pub fn new(value: &str) -> Result<Self, DomainError> {
+        Tenant::check(value)?;
+        Ok(Tenant(value.to_string()))
+    }
+
+    /// Validate an owned tenant token (no copy: decoding takes this).
+    pub fn from_string(value: String) -> Result<Self, DomainError> {
+        Tenant::check(&value)?;
+        Ok(Tenant(value))
+    }
+
+    fn check(value: &str) -> Result<(), DomainError> {
         let ok = !value.is_empty()
             && value.len() <= MAX_TENANT_LEN
             && value
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
-            Ok(Tenant(value.to_string()))
+            Ok(())
         } else {
             Err(DomainError::Invalid {
                 field: "tenant",
@@ -62,7 +73,7 @@ impl Serialize for Tenant {
 impl<'de> Deserialize<'de> for Tenant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Tenant::new(&s).map_err(crate::error::de_error)
+        Tenant::from_string(s).map_err(crate::error::de_error)
     }
 }
 

@@ -18,21 +18,14 @@ pub struct Text(String);
 impl Text {
     /// Validate and wrap a string; the error names the offending field.
     pub fn new(field: &'static str, value: &str) -> Result<Self, DomainError> {
-        if value.len() > MAX_TEXT_BYTES {
-            return Err(DomainError::TooLong {
-                field,
-                len: value.len(),
-                max: MAX_TEXT_BYTES,
-            });
-        }
-        if value.contains('\0') {
-            return Err(DomainError::Invalid {
-                field,
-                value: value.replace('\0', "\\0"),
-                reason: "contains a NUL character",
-            });
-        }
+        check(field, value)?;
         Ok(Text(value.to_string()))
+    }
+
+    /// Validate and wrap an owned string (no copy: decoding takes this).
+    pub fn from_string(field: &'static str, value: String) -> Result<Self, DomainError> {
+        check(field, &value)?;
+        Ok(Text(value))
     }
 
     /// The text as a `&str`.
@@ -44,6 +37,25 @@ impl Text {
     pub fn is_blank(&self) -> bool {
         self.0.trim().is_empty()
     }
+}
+
+/// The rules of a [`Text`]: at most [`MAX_TEXT_BYTES`], no NUL.
+fn check(field: &'static str, value: &str) -> Result<(), DomainError> {
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(DomainError::TooLong {
+            field,
+            len: value.len(),
+            max: MAX_TEXT_BYTES,
+        });
+    }
+    if value.contains('\0') {
+        return Err(DomainError::Invalid {
+            field,
+            value: value.replace('\0', "\\0"),
+            reason: "contains a NUL character",
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Display for Text {
@@ -68,6 +80,6 @@ impl Serialize for Text {
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Text::new("text", &s).map_err(crate::error::de_error)
+        Text::from_string("text", s).map_err(crate::error::de_error)
     }
 }
