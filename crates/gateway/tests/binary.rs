@@ -182,8 +182,8 @@ async fn send_when_up(p: &Publisher, cmd: &CommandEnvelope) -> u64 {
 /// uncovered but that checkpoint itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_checkpoints_what_it_appends_and_when_it_stops() {
-    use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
     use perfledger_log::integrity;
+    use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 
     let server = NatsServer::start();
     let mut gateway = Child(
@@ -236,6 +236,9 @@ async fn the_binary_checkpoints_what_it_appends_and_when_it_stops() {
     let report = integrity::verify(&log).await.unwrap();
     assert!(report.ok(), "{report:?}");
     let cp = report.last_checkpoint.expect("a checkpoint");
-    assert!(cp.upto >= fourth, "the stop covered the last command: {cp:?}");
+    assert!(
+        cp.upto >= fourth,
+        "the stop covered the last command: {cp:?}"
+    );
     assert_eq!(report.uncovered_tail, 1, "only the last checkpoint itself");
 }
