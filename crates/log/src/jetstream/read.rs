@@ -29,12 +29,14 @@ use crate::{EventLog, LogError, LogRecord, RecordStream, Seq, Subject, Until};
 /// milliseconds.
 const CONSUMER_CREATE_DEADLINE: Duration = Duration::from_secs(1);
 /// How long a range read waits for its next record before asking whether
-/// the stream has grown past it. The client recreates an ordered consumer
-/// that misses heartbeats, but not one that heartbeats and delivers
-/// nothing, and its recreation has no deadline per attempt: in a cluster a
-/// recreation placed on a recovering peer is never answered, and a live
-/// projector stood one record behind for over 90 s after a node's restart
-/// (`tests/services_cluster.rs`).
+/// the stream has grown past it. The client (async-nats 0.51) recreates an
+/// ordered consumer that misses heartbeats, but not one that heartbeats and
+/// delivers nothing, and it retries a recreation with backoff growing to
+/// 10 s, each attempt waiting out the request timeout: in a cluster an
+/// attempt placed on a recovering peer is never answered. A live projector
+/// once stood one record behind for over 90 s after a node's restart
+/// (`tests/services_cluster.rs`); here it would go on through a consumer
+/// created with [`JetStreamLog::consumer_stream`]'s own deadlines.
 const STALL_CHECK: Duration = Duration::from_secs(5);
 /// A subject read takes its first records by message gets, this many at
 /// most, before it creates a consumer for the rest.
