@@ -9,7 +9,8 @@
 //! consumers cannot be created in time (see `read_subject_by_gets`).
 //! A range whose consumer has delivered nothing for [`STALL_CHECK`] while
 //! the stream holds records it has not delivered is read on through a
-//! fresh consumer.
+//! fresh consumer. Every consumer a read creates is deleted when the read
+//! lets go of it ([`ReadConsumer`]).
 
 use std::time::Duration;
 
@@ -44,6 +45,54 @@ const GETS_BEFORE_CONSUMER: usize = 4;
 /// After a consumer creation failed or missed its deadline, `read_subject`
 /// reads by message gets only, for this long, then tries consumers again.
 const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
+
+/// An ordered consumer created for one read, deleted on the server when the
+/// read drops it (finished, failed, replaced or abandoned).
+///
+/// Why: the client creates ordered consumers with a 30 s inactivity
+/// threshold, and nats-server signals every consumer of the stream on each
+/// message it stores. The ledger's full path reads through one per command
+/// (catching its command-id index up to the head), so defining new entities
+/// left hundreds lingering: in `bench/peer`, 762 after 32 writers defined
+/// 800 indicators, with the server spending about a quarter of its CPU
+/// signalling them (mutexes in `processStreamSignal`) while the next
+/// commands were stored, and the stream near the server's default limit of
+/// 1,000 consumers, past which commands are refused (10026).
+pub(super) struct ReadConsumer {
+    msgs: pull::Ordered,
+    /// The server's name for it (a recreation by the client deletes the
+    /// old one itself and names the new one `{name}_{n}`: that rare one is
+    /// left to the inactivity threshold).
+    name: String,
+    log: JetStreamLog,
+}
+
+impl futures::Stream for ReadConsumer {
+    type Item = <pull::Ordered as futures::Stream>::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.msgs.poll_next_unpin(cx)
+    }
+}
+
+impl Drop for ReadConsumer {
+    fn drop(&mut self) {
+        // Outside a runtime (a process ending) the server reaps it when idle.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (log, name) = (self.log.clone(), std::mem::take(&mut self.name));
+        runtime.spawn(async move {
+            if let Err(e) = log.s.stream.delete_consumer(&name).await {
+                tracing::debug!(consumer = %name, error = %e,
+                    "cannot delete a read's consumer; the server reaps it when idle");
+            }
+        });
+    }
+}
 
 impl JetStreamLog {
     /// Every record of the subject up to its version (the leader's answer
@@ -133,7 +182,7 @@ impl JetStreamLog {
         from: Seq,
         filter: Option<&Subject>,
         deadline: Duration,
-    ) -> Result<Option<pull::Ordered>, LogError> {
+    ) -> Result<Option<ReadConsumer>, LogError> {
         let cfg = pull::OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: from.max(1),
@@ -148,10 +197,20 @@ impl JetStreamLog {
                 .create_consumer(cfg)
                 .await
                 .map_err(|e| nats("create ordered consumer", e))?;
-            consumer
-                .messages()
-                .await
-                .map_err(|e| nats("ordered consumer messages", e))
+            let name = consumer.cached_info().name.clone();
+            match consumer.messages().await {
+                Ok(msgs) => Ok(ReadConsumer {
+                    msgs,
+                    name,
+                    log: self.clone(),
+                }),
+                Err(e) => {
+                    if let Err(d) = self.s.stream.delete_consumer(&name).await {
+                        tracing::debug!(consumer = %name, error = %d, "cannot delete a consumer");
+                    }
+                    Err(nats("ordered consumer messages", e))
+                }
+            }
         };
         match tokio::time::timeout(deadline, create).await {
             Ok(r) => r.map(Some),
@@ -170,7 +229,7 @@ impl JetStreamLog {
         &self,
         from: Seq,
         filter: Option<&Subject>,
-    ) -> Result<pull::Ordered, LogError> {
+    ) -> Result<ReadConsumer, LogError> {
         let budget = self.s.opts.timeout;
         let start = std::time::Instant::now();
         let mut attempt_deadline = CONSUMER_CREATE_DEADLINE;
@@ -220,7 +279,7 @@ impl JetStreamLog {
 
     /// The records of `read_subject` from its consumer, up to `last`.
     async fn read_subject_from(
-        mut msgs: pull::Ordered,
+        mut msgs: ReadConsumer,
         last: Seq,
     ) -> Result<Vec<LogRecord>, LogError> {
         let mut out = Vec::new();
@@ -342,7 +401,7 @@ struct Range {
     next: Seq,
     until: Option<Until>,
     stop: Stop,
-    msgs: Option<pull::Ordered>,
+    msgs: Option<ReadConsumer>,
     done: bool,
 }
 
@@ -425,6 +484,10 @@ impl Range {
                 }
             }
         }
+        if self.done {
+            // Let the consumer go now, not when the reader drops the stream.
+            self.msgs = None;
+        }
         Ok(Some(rec))
     }
 
@@ -470,6 +533,52 @@ mod tests {
             msg_id: Uuid::from_u128(i + 1),
             recorded_at: i as i64,
             payload: bytes::Bytes::from(format!("payload {i}")),
+        }
+    }
+
+    /// Reads let go of their consumers: a finished range read, a subject
+    /// read long enough to go through a consumer, and a range read dropped
+    /// half way leave none on the server (the client's 30 s inactivity
+    /// threshold would keep each, signalled on every stored message: see
+    /// [`ReadConsumer`]).
+    #[tokio::test]
+    async fn reads_leave_no_consumer_behind() {
+        use futures::StreamExt;
+        let server = perfledger_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.append_pipelined((0..15).map(commit).collect())
+            .await
+            .into_result()
+            .unwrap();
+        let all: Vec<_> = log.read(1, Until::Head).collect().await;
+        assert_eq!(all.len(), 15);
+        let subject = commit(0).subject;
+        let history = log.read_subject(&subject).await.unwrap();
+        assert!(
+            history.len() > GETS_BEFORE_CONSUMER,
+            "long enough to be read through a consumer: {}",
+            history.len()
+        );
+        let mut half = log.read(1, Until::Head);
+        assert_eq!(half.next().await.unwrap().unwrap().seq, 1);
+        drop(half);
+        // The deletions are sent in the background: allow them a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = log.s.stream.get_info().await.unwrap().state.consumer_count;
+            if left == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{left} consumers left behind by finished or dropped reads"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
