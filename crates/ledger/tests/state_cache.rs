@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use perfledger_domain::command::CommandEnvelope;
-use perfledger_domain::{Period, Timestamp};
+use perfledger_domain::{DomainError, Period, Timestamp};
 use perfledger_ledger::{FixedClock, Ledger, LedgerError, Submitted};
 use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
@@ -170,4 +170,69 @@ async fn another_writer<L: EventLog>(a: Ledger<L>, b: Ledger<L>) {
     pinned.expected = Some(2);
     b.execute(pinned).await.unwrap();
     assert_eq!(a.log().head().await.unwrap(), 3);
+}
+
+/// `with_calendar_staleness` (the gateway's `--calendar-staleness-ms`)
+/// trades the calendar's version check before every command for a bounded
+/// window: a period another process closed is missed only while this
+/// ledger's copy of the calendar was confirmed within the staleness, and
+/// refused once that has passed. The indicators are distinct so that each
+/// ledger's kept indicator stays current (a stale one would send the
+/// command to the full path, which always asks for the calendar).
+#[tokio::test]
+async fn a_calendar_trusted_for_a_while_misses_a_close_elsewhere_only_for_that_while() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = counting(&dir).await;
+    let closer = ledger(&log);
+    let trusting = ledger(&log).with_calendar_staleness(std::time::Duration::from_secs(60));
+    let brief = ledger(&log).with_calendar_staleness(std::time::Duration::from_millis(1));
+    closer
+        .execute(Submitted::new(fixtures::define(1, "CG/S24")))
+        .await
+        .unwrap();
+    closer
+        .execute(Submitted::new(fixtures::define(2, "CG/S25")))
+        .await
+        .unwrap();
+    // each keeps the open calendar and its own indicator
+    let set = |n, reference, quarter| {
+        Submitted::new(fixtures::set_target(n, reference, q(quarter), "80%"))
+    };
+    trusting.execute(set(3, "CG/S24", 3)).await.unwrap();
+    brief.execute(set(4, "CG/S25", 3)).await.unwrap();
+    closer
+        .execute(Submitted::new(fixtures::envelope(
+            5,
+            perfledger_domain::command::Command::ClosePeriod { period: q(1) },
+        )))
+        .await
+        .unwrap();
+    // within its 60 s the trusting ledger decides on the calendar it holds
+    let missed = trusting.execute(set(6, "CG/S24", 1)).await.unwrap();
+    assert_eq!(missed.seq, 6, "the documented trade: the close is missed");
+    // past its 1 ms the brief one asks, and Q1 is closed
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let err = brief.execute(set(7, "CG/S25", 1)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Rejected {
+                source: DomainError::PeriodClosed { .. },
+                ..
+            }
+        ),
+        "Q1 is closed: {err}"
+    );
+    // without a staleness (the default) it is refused at once
+    let err = closer.execute(set(8, "CG/S25", 1)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Rejected {
+                source: DomainError::PeriodClosed { .. },
+                ..
+            }
+        ),
+        "Q1 is closed: {err}"
+    );
 }
