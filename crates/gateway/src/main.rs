@@ -65,7 +65,7 @@ struct Args {
     /// of asking JetStream for its version before every command (0, the
     /// default: asked every time). The check is one of a command's two
     /// round trips: `bench/peer` at 32 writers measured the gateway at
-    /// about 1.6× the commands per second with 1000 (README, "The command
+    /// about 1.4× the commands per second with 1000 (README, "The command
     /// path against a PostgreSQL event store"); the price is that a period
     /// another gateway instance or the CLI closed less than this long ago
     /// may still take results here. At most 60000.
