@@ -23,19 +23,17 @@ use perfledger_testkit::NatsServer;
 use crate::workload::{drive, Timed, TENANT};
 
 /// nats-server config of each durability setting (JetStream and its store
-/// dir come from testkit's command line). nats-server 2.15 limits a stream
-/// to 1,000 consumers unless told otherwise (`default_max_consumers`), and
-/// the ledger opens an ephemeral ordered consumer per command (to catch its
-/// command-id index up, and to load an entity) that lingers until the
-/// server reaps it: at a few hundred commands a second the default limit
-/// refuses commands within seconds. The bench lifts it so the command path
-/// can be measured at all (see the README's Performance section).
+/// dir come from testkit's command line). The server's default limits stay:
+/// a stream takes at most 1,000 consumers, and the ledger's reads delete
+/// theirs when done (before they did, the command path's lingering
+/// consumers reached that limit within seconds and the bench had to lift
+/// it; [`Side::stream_consumers`] shows the count after each cell).
 pub fn config(durable: bool) -> &'static str {
     if durable {
-        "jetstream {\n  sync_interval: always\n  limits { default_max_consumers: 1000000 }\n}\n"
+        "jetstream {\n  sync_interval: always\n}\n"
     } else {
         // No sync_interval: the file store fsyncs on its timer (2 min).
-        "jetstream {\n  limits { default_max_consumers: 1000000 }\n}\n"
+        "jetstream {\n}\n"
     }
 }
 
@@ -52,8 +50,15 @@ impl Side {
     /// Start the server (`$NATS_SERVER`, set by main to the modern binary),
     /// the log (grouping up to `group_commit` concurrent appends into one
     /// atomic batch, `group_in_flight` batches at a time; 1 = every append
-    /// its own publish), the ledger and the gateway.
-    pub async fn start(durable: bool, group_commit: usize, group_in_flight: usize) -> Self {
+    /// its own publish), the ledger (trusting a tenant calendar known
+    /// current within `calendar_staleness`; zero = asked for every command,
+    /// the gateway binary's default) and the gateway.
+    pub async fn start(
+        durable: bool,
+        group_commit: usize,
+        group_in_flight: usize,
+        calendar_staleness: std::time::Duration,
+    ) -> Self {
         let server = NatsServer::start_with_config_text(config(durable));
         let url = server.url();
         let client = async_nats::connect(&url)
@@ -67,7 +72,8 @@ impl Side {
         let log = JetStreamLog::with_client(client, opts)
             .await
             .expect("open the JetStream log");
-        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log.clone())), "pl");
+        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log.clone())), "pl")
+            .with_calendar_staleness(calendar_staleness);
         let gw = Arc::new(CommandGateway::new(
             ledger.clone(),
             GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
@@ -126,6 +132,21 @@ impl Side {
             }
         })
         .await
+    }
+
+    /// Consumers on the log's stream now (the ledger's reads delete theirs;
+    /// a count that grows with the commands run would tax every append).
+    pub async fn stream_consumers(&self) -> usize {
+        let mut stream = async_nats::jetstream::new(self.log.client().clone())
+            .get_stream(JetStreamOptions::default().stream)
+            .await
+            .expect("the log's stream");
+        stream
+            .info()
+            .await
+            .expect("the stream's info")
+            .state
+            .consumer_count
     }
 
     /// What the log's group commit did so far, as one line.
