@@ -78,6 +78,35 @@ fn without_tenants_the_gateway_refuses_to_start() {
     );
 }
 
+/// The calendar staleness is bounded (a minute at most): a longer window
+/// is refused before the gateway connects, naming the flag.
+#[test]
+fn a_calendar_staleness_past_its_limit_is_refused() {
+    let mut child = Command::new(BIN)
+        .args(["--nats-url", "nats://127.0.0.1:1", "--tenants", "barnet"])
+        .args(["--calendar-staleness-ms", "60001"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Accepted, it would wait for a NATS server that never answers.
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("a 60001 ms staleness was accepted: the gateway went on to connect");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--calendar-staleness-ms") && err.contains("60001"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_only_its_tenants() {
     let server = NatsServer::start();
