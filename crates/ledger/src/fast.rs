@@ -23,7 +23,9 @@
 //! Closed periods: the tenant calendar a command is decided against is
 //! checked against the log's version of its subject unless it was known
 //! current within [`crate::Ledger::with_calendar_staleness`] (default zero:
-//! checked for every command, one extra request, as the full path did).
+//! checked for every command by a request issued after it arrived, as the
+//! full path does; concurrent commands share one such request, see
+//! `calendar_check`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -163,8 +165,11 @@ impl<L: EventLog> Ledger<L> {
 
     /// The decision context of the tenant's calendar as this ledger keeps
     /// it, checked against the log unless known current within the
-    /// calendar staleness; `None` when not kept or no longer current.
+    /// calendar staleness; `None` when not kept or no longer current. The
+    /// check is a version request issued after this call began, shared with
+    /// the commands that arrived before it was sent (`calendar_check`).
     async fn current_calendar(&self, tenant: &Tenant) -> Result<Option<Context>, LedgerError> {
+        let arrived = Instant::now();
         let key = (
             EntityKind::Calendar,
             entity_id(tenant, EntityKind::Calendar, CALENDAR_KEY),
@@ -172,16 +177,19 @@ impl<L: EventLog> Ledger<L> {
         let Some((calendar, current_at)) = self.states.lock().await.get(&key) else {
             return Ok(None);
         };
-        if current_at.elapsed() >= self.calendar_staleness {
+        if current_at.elapsed() >= self.calendar_staleness && current_at <= arrived {
             let subject = subject_for(&self.prefix, tenant, key.0, key.1)?;
-            let asked = Instant::now();
-            if self.log.subject_version(&subject).await? != calendar.version {
+            let version = self
+                .calendar_checks
+                .version_since(tenant, arrived, || self.log.subject_version(&subject))
+                .await?;
+            if version != calendar.version {
                 return Ok(None);
             }
             self.states
                 .lock()
                 .await
-                .confirm(&key, calendar.version, asked);
+                .confirm(&key, calendar.version, arrived);
         }
         Ok(Some(calendar_context(&calendar.state)))
     }

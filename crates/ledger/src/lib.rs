@@ -64,6 +64,8 @@
 //! * `execute`: validating a submission, appending its chunks, retrying
 //!   version races;
 //! * `fast`: one command in one append on a kept state, or handed back;
+//! * `calendar_check`: calendar version requests shared by concurrent
+//!   commands, each issued after the commands it serves arrived;
 //! * `command_ids`: the command-id index and the duplicate/reuse judgement;
 //! * `sources`: the injected clock and id source;
 //! * `error`: [`LedgerError`].
@@ -79,6 +81,7 @@ use perfledger_domain::{CommandEnvelope, EntityKind, Envelope, Tenant, Timestamp
 use perfledger_log::{EventLog, LogError, Seq, Subject};
 use uuid::Uuid;
 
+mod calendar_check;
 mod command_ids;
 mod error;
 mod execute;
@@ -87,6 +90,7 @@ mod plan;
 mod sources;
 mod state;
 
+use calendar_check::CalendarChecks;
 use command_ids::CommandIndex;
 use state::StateCache;
 
@@ -169,6 +173,8 @@ pub struct Ledger<L> {
     states: Arc<Mutex<StateCache>>,
     states_capacity: usize,
     calendar_staleness: Duration,
+    /// Calendar version requests shared by concurrent commands (fast path).
+    calendar_checks: Arc<CalendarChecks>,
     fast_path: bool,
 }
 
@@ -186,6 +192,7 @@ impl<L> Clone for Ledger<L> {
             states: self.states.clone(),
             states_capacity: self.states_capacity,
             calendar_staleness: self.calendar_staleness,
+            calendar_checks: self.calendar_checks.clone(),
             fast_path: self.fast_path,
         }
     }
@@ -206,6 +213,7 @@ impl<L: EventLog> Ledger<L> {
             states: Arc::new(Mutex::new(StateCache::with_capacity(DEFAULT_STATE_CACHE))),
             states_capacity: DEFAULT_STATE_CACHE,
             calendar_staleness: Duration::ZERO,
+            calendar_checks: Arc::new(CalendarChecks::default()),
             fast_path: true,
         }
     }
@@ -222,7 +230,8 @@ impl<L: EventLog> Ledger<L> {
 
     /// Decide commands against a tenant calendar known current within
     /// `staleness` without asking the log for its version again (default
-    /// zero: asked for every command, one request). A period another process
+    /// zero: asked after every command arrives, one request shared by the
+    /// commands that arrived before it was sent). A period another process
     /// closed less than `staleness` ago may then still take results here;
     /// the entity's own version is checked by every append regardless.
     pub fn with_calendar_staleness(mut self, staleness: Duration) -> Self {
