@@ -58,6 +58,11 @@ impl<L: EventLog> Ledger<L> {
         let cmd = &item.command;
         let tenant = &cmd.tenant;
         let (kind, id) = cmd.command.entity(tenant);
+        // A new or evicted entity: the full path loads it (and asks for the
+        // calendar itself), so this path asks for nothing first.
+        if !self.states.lock().await.contains(&(kind, id)) {
+            return Ok(None);
+        }
         if !self.index_trusted(&cmd.command_id).await? {
             return Ok(None);
         }

@@ -73,6 +73,11 @@ impl StateCache {
         })
     }
 
+    /// Whether a state is kept for `key` (no copy, no change of its use).
+    pub(crate) fn contains(&self, key: &(EntityKind, Uuid)) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// The state itself, out of the cache (no copy of its command ids); the
     /// caller puts it back, or a newer one, or leaves it out.
     pub(crate) fn take(&mut self, key: &(EntityKind, Uuid)) -> Option<(Loaded, Instant)> {

@@ -176,3 +176,17 @@ async fn a_close_before_a_command_arrived_is_never_missed_through_a_request_sent
     let stored = first.await.unwrap().unwrap();
     assert!(!stored.duplicate);
 }
+
+/// A command on an entity the ledger does not keep goes straight to the
+/// full path, which asks for the calendar itself: once, not twice.
+#[tokio::test]
+async fn a_new_entity_asks_for_the_calendar_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = slowed(&dir).await;
+    let l = keeping(&log, 1).await;
+    log.calendar_asks.store(0, Ordering::SeqCst);
+    l.execute(Submitted::new(fixtures::define(2, &reference(2))))
+        .await
+        .unwrap();
+    assert_eq!(log.calendar_asks.load(Ordering::SeqCst), 1);
+}
