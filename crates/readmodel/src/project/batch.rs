@@ -217,8 +217,14 @@ impl std::hash::Hasher for SlotHasher {
         self.add(n as u64);
     }
 
+    /// The state folded once more (its 128-bit product's halves xored):
+    /// hashbrown takes a bucket from the hash's low bits and a tag from its
+    /// top seven, and a product's low bits see only its input's low bits,
+    /// so without this a field's slots of different years (keys differing
+    /// in their last word's high bytes) shared one probe start.
     fn finish(&self) -> u64 {
-        self.0
+        let wide = u128::from(self.0) * 0x9e37_79b9_7f4a_7c15;
+        (wide as u64) ^ ((wide >> 64) as u64)
     }
 }
 
