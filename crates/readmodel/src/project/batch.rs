@@ -264,8 +264,10 @@ pub(super) struct Batcher {
     /// has applied them (empty once it is settled).
     pub(super) landing: BTreeMap<Vec<u8>, Vec<u8>>,
     pub(super) record: RecordStage,
-    /// Entities known to be registered (avoids re-reading the registry).
-    pub(super) entities: HashSet<Uuid>,
+    /// Entities known to be registered (avoids re-reading the registry);
+    /// hashed as the slots are (SipHash was 3% of the projecting thread).
+    /// Only asked and added to: its order reaches nothing.
+    pub(super) entities: HashSet<Uuid, std::hash::BuildHasherDefault<SlotHasher>>,
     /// The read model's tenant: only its records are applied.
     pub(super) tenant: String,
     /// The log's chain root after `checkpoint`, when known (stored with it).

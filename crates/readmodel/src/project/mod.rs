@@ -244,7 +244,7 @@ impl Projector {
             puts: BTreeMap::new(),
             landing: BTreeMap::new(),
             record: RecordStage::default(),
-            entities: HashSet::new(),
+            entities: HashSet::default(),
             tenant: self.rm.tenant().as_str().to_string(),
             chain: self.rm.chain_root()?,
             tap: self.tap.clone(),
