@@ -228,8 +228,66 @@ impl std::hash::Hasher for SlotHasher {
     }
 }
 
+/// A slot's key as the slot map holds it: inline up to [`SlotKey::INLINE`]
+/// bytes (every slot key: `f` keys are 22 bytes, roll and tenant-wide ones
+/// fewer), so a look-up compares the key in the map's own bucket instead
+/// of following a pointer to it (a cache miss a look-up, when keys were
+/// `Vec`s); a longer key is boxed. Hashes and compares as its bytes.
+#[derive(Clone)]
+pub(super) enum SlotKey {
+    Inline {
+        len: u8,
+        bytes: [u8; SlotKey::INLINE],
+    },
+    Boxed(Box<[u8]>),
+}
+
+impl SlotKey {
+    const INLINE: usize = 30;
+
+    fn new(key: &[u8]) -> Self {
+        if key.len() <= Self::INLINE {
+            let mut bytes = [0u8; Self::INLINE];
+            bytes[..key.len()].copy_from_slice(key);
+            SlotKey::Inline {
+                len: key.len() as u8,
+                bytes,
+            }
+        } else {
+            SlotKey::Boxed(key.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SlotKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            SlotKey::Boxed(b) => b,
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for SlotKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for SlotKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for SlotKey {}
+
+impl std::hash::Hash for SlotKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
 /// Slots in memory by key ([`Batcher::slots`]).
-pub(super) type Slots = HashMap<Vec<u8>, Staged, std::hash::BuildHasherDefault<SlotHasher>>;
+pub(super) type Slots = HashMap<SlotKey, Staged, std::hash::BuildHasherDefault<SlotHasher>>;
 
 /// Staged writes of one batch plus the state carried across records.
 pub(super) struct Batcher {
@@ -374,7 +432,7 @@ impl Batcher {
                 }
             };
             let staged = Staged::new(key, bytes)?;
-            self.slots.insert(key.to_vec(), staged);
+            self.slots.insert(SlotKey::new(key), staged);
         }
         self.slots
             .get_mut(key)
@@ -599,6 +657,33 @@ mod staged_tests {
     /// A staged slot built version by version, in any order, holds the
     /// bytes of the sorted versions encoded at once, and its look-up of a
     /// period's latest version agrees with [`versions::find_at`].
+    /// A slot key is found by its bytes, inline or boxed, and equal keys
+    /// hash alike (the map's `Borrow<[u8]>` contract).
+    #[test]
+    fn slot_keys_are_found_by_their_bytes() {
+        let short = b"f0123456789abcdef0123456".to_vec();
+        let long = vec![7u8; SlotKey::INLINE + 5];
+        let mut slots = Slots::default();
+        for k in [&short, &long] {
+            let staged = Staged::new(k, Vec::new()).expect("empty slot");
+            slots.insert(SlotKey::new(k), staged);
+        }
+        assert!(matches!(SlotKey::new(&short), SlotKey::Inline { .. }));
+        assert!(matches!(SlotKey::new(&long), SlotKey::Boxed(_)));
+        assert!(slots.contains_key(short.as_slice()));
+        assert!(slots.contains_key(long.as_slice()));
+        assert!(!slots.contains_key(&short[..short.len() - 1]));
+        assert!(!slots.contains_key(&long[..SlotKey::INLINE]));
+        use std::hash::BuildHasher;
+        let hasher = std::hash::BuildHasherDefault::<SlotHasher>::default();
+        for k in [&short, &long] {
+            assert_eq!(
+                hasher.hash_one(SlotKey::new(k)),
+                hasher.hash_one(k.as_slice())
+            );
+        }
+    }
+
     #[test]
     fn a_staged_slot_is_the_encoded_slot_whatever_the_insertion_order() {
         let key = b"slot".as_slice();
