@@ -286,6 +286,15 @@ impl std::hash::Hash for SlotKey {
     }
 }
 
+/// The first batch a projector hands to its writer is due at this share of
+/// the batch limits: while it is staged the writer has nothing to do, so in
+/// a catch-up that much of the projecting is never overlapped with sled's
+/// writes (at 1M events a full first batch was about a tenth of a
+/// rebuild's projecting, 0.2 s, with one of the two cores idle). Batches
+/// after it are full size: a smaller batch rewrites the slots it shares
+/// with the next, so only the first is cut.
+pub(super) const LEAD_IN_SHARE: usize = 16;
+
 /// Slots in memory by key ([`Batcher::slots`]).
 pub(super) type Slots = HashMap<SlotKey, Staged, std::hash::BuildHasherDefault<SlotHasher>>;
 
@@ -334,6 +343,8 @@ pub(super) struct Batcher {
     pub(super) tap: Option<WriteTap>,
     /// Applies committed batches, one in flight at most.
     pub(super) writer: Writer,
+    /// Whether a batch has gone to the writer ([`Batcher::is_full`]).
+    pub(super) handed_over: bool,
     /// When this projector started at checkpoint 0 (a rebuild): the hashes
     /// of every key it has handed to the writer. A key not among them is
     /// read as absent without asking sled: nothing at or below the
@@ -383,9 +394,13 @@ impl Batcher {
     }
 
     /// The batch is due: `batch_records` records, or more staged bytes
-    /// than `stage_bytes` (bounds memory whatever the batch size).
+    /// than `stage_bytes` (bounds memory whatever the batch size); the
+    /// first batch this projector hands over is due at a
+    /// [`LEAD_IN_SHARE`]th of either, so the writer starts early.
     pub(super) fn is_full(&self, batch_records: usize) -> bool {
-        self.records_in_batch >= batch_records || self.staged_bytes >= self.stage_bytes
+        let share = if self.handed_over { 1 } else { LEAD_IN_SHARE };
+        self.records_in_batch >= (batch_records / share).max(1)
+            || self.staged_bytes >= (self.stage_bytes / share).max(1)
     }
 
     pub(super) fn put_if_absent(
@@ -589,6 +604,7 @@ impl Batcher {
             super::tap(self.tap.as_ref(), SledWrite::Flush);
         }
         self.writer.hand_over(Job { chunks, flush });
+        self.handed_over = true;
         self.landing = puts;
         // What this batch wrote is what the next one most likely touches
         // (and, while it lands, must be read here); what it only kept from

@@ -249,6 +249,7 @@ impl Projector {
             chain: self.rm.chain_root()?,
             tap: self.tap.clone(),
             writer: Writer::new(&self.rm),
+            handed_over: false,
             written: (checkpoint == 0).then(HashSet::default),
         })
     }

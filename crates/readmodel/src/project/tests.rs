@@ -1,5 +1,6 @@
 //! Projector tests: interrupted batches, batch sizes, tenancy.
 
+use super::batch::LEAD_IN_SHARE;
 use super::*;
 use crate::keys;
 use perfledger_domain::{Envelope, Tenant};
@@ -325,4 +326,42 @@ fn opening_waits_briefly_for_the_file_lock() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     assert!(matches!(err, ReadModelError::Storage(_)), "{err}");
     drop(rm);
+}
+
+/// The first batch a projector hands to its writer is a
+/// `LEAD_IN_SHARE`th of the batch size (the writer idles while it is
+/// staged); every later one is full size.
+#[test]
+fn the_first_batch_is_cut_short_so_the_writer_starts_early() {
+    let checkpoints = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = checkpoints.clone();
+    let tap: WriteTap = std::sync::Arc::new(std::sync::Mutex::new(move |w: SledWrite<'_>| {
+        if let SledWrite::Batch { writes, .. } = w {
+            let (k, v) = writes.last().expect("a commit ends with its checkpoint");
+            assert_eq!(*k, keys::META_CHECKPOINT);
+            let seq = u64::from_be_bytes((*v).try_into().expect("8 bytes"));
+            log.lock().unwrap().push(seq);
+        }
+    }));
+    let recs = records();
+    let batch = 2 * LEAD_IN_SHARE;
+    assert!(recs.len() > 3 * batch, "the sample spans several batches");
+    let rm = temporary();
+    Projector::new(&rm)
+        .with_batch_records(batch)
+        .with_write_tap(tap)
+        .apply_records(&recs)
+        .unwrap();
+    let checkpoints = checkpoints.lock().unwrap();
+    let lead_in = (batch / LEAD_IN_SHARE) as u64;
+    assert!(
+        lead_in < batch as u64 / 4,
+        "the first batch is cut well short"
+    );
+    let mut want: Vec<u64> = (0..)
+        .map(|i| lead_in + i * batch as u64)
+        .take_while(|&c| c < recs.len() as u64)
+        .collect();
+    want.push(recs.len() as u64);
+    assert_eq!(*checkpoints, want);
 }
