@@ -599,7 +599,7 @@ impl Batcher {
                     }),
             )
             .collect();
-        let chunks = chunked(writes, self.chain.is_none(), self.tap.as_ref());
+        let chunks = chunked(writes, meta.len(), self.chain.is_none(), self.tap.as_ref());
         if flush {
             super::tap(self.tap.as_ref(), SledWrite::Flush);
         }
@@ -622,21 +622,38 @@ impl Batcher {
 }
 
 /// A commit's writes as the writer's chunks, in order (the commit protocol
-/// of the [`super`] module docs): plain inserts of [`WRITE_CHUNK`] keys,
-/// then one atomic batch, the last chunk, ending with the checkpoint (and
-/// removing the stored chain root if `remove_chain`). Each is shown to
-/// `tap` first.
+/// of the [`super`] module docs): the first `writes.len() - meta` (slots
+/// and other keys) in plain inserts of [`WRITE_CHUNK`] keys, then one
+/// atomic batch, the last chunk, holding the rest of them (fewer than
+/// [`WRITE_CHUNK`]) and the last `meta` writes (the time block, running
+/// maximum, chain root and checkpoint, the checkpoint last), and removing
+/// the stored chain root if `remove_chain`. The meta writes go together:
+/// a resumed projector reads the running maximum and the chain root as the
+/// ones of the stored checkpoint, so they must never land without it (a
+/// SIGKILL between a plain chunk holding them and the batch left a future
+/// maximum and root beside an older checkpoint, and the resumed read
+/// model's time index and chain root differed from a clean rebuild's).
+/// Each chunk is shown to `tap` first.
 fn chunked(
     writes: Vec<(sled::IVec, sled::IVec)>,
+    meta: usize,
     remove_chain: bool,
     tap: Option<&WriteTap>,
 ) -> Vec<Chunk> {
-    let n = writes.len().div_ceil(WRITE_CHUNK);
-    let mut chunks = Vec::with_capacity(n);
+    assert!(
+        (1..=writes.len()).contains(&meta),
+        "a commit's writes end with its meta writes, the checkpoint last"
+    );
+    let plain = (writes.len() - meta) / WRITE_CHUNK;
+    let mut chunks = Vec::with_capacity(plain + 1);
     let mut writes = writes.into_iter();
-    for i in 0..n {
-        let chunk: Vec<(sled::IVec, sled::IVec)> = writes.by_ref().take(WRITE_CHUNK).collect();
-        let last = i + 1 == n;
+    for i in 0..=plain {
+        let last = i == plain;
+        let chunk: Vec<(sled::IVec, sled::IVec)> = if last {
+            writes.by_ref().collect()
+        } else {
+            writes.by_ref().take(WRITE_CHUNK).collect()
+        };
         let remove_chain = last && remove_chain;
         if tap.is_some() {
             let view: Vec<(&[u8], &[u8])> = chunk.iter().map(|(k, v)| (&k[..], &v[..])).collect();
@@ -669,6 +686,61 @@ fn chunked(
 #[cfg(test)]
 mod staged_tests {
     use super::*;
+
+    /// Whatever the count of a commit's other writes, its meta writes all
+    /// go in the last, atomic chunk (never a plain insert), every plain
+    /// chunk is [`WRITE_CHUNK`] writes, and the writes keep their order.
+    #[test]
+    fn a_commits_meta_writes_are_all_in_its_atomic_chunk() {
+        let meta: Vec<(sled::IVec, sled::IVec)> = [
+            keys::time_block_key(3),
+            keys::META_MAXREC.to_vec(),
+            keys::META_CHAIN.to_vec(),
+            keys::META_CHECKPOINT.to_vec(),
+        ]
+        .into_iter()
+        .map(|k| (sled::IVec::from(k), sled::IVec::from(&b"m"[..])))
+        .collect();
+        for data in [
+            0, 1, 1_020, 1_021, 1_022, 1_023, 1_024, 1_025, 2_047, 2_048, 3_000,
+        ] {
+            let mut writes: Vec<(sled::IVec, sled::IVec)> = (0..data)
+                .map(|i: u32| {
+                    let k = format!("d{i:08}");
+                    (sled::IVec::from(k.as_bytes()), sled::IVec::from(&b"v"[..]))
+                })
+                .collect();
+            writes.extend(meta.iter().cloned());
+            let want: Vec<sled::IVec> = writes.iter().map(|(k, _)| k.clone()).collect();
+            let chunks = chunked(writes, meta.len(), false, None);
+            let (last, plain) = chunks.split_last().expect("at least the atomic chunk");
+            let mut got = Vec::new();
+            for c in plain {
+                let Chunk::Inserts(w) = c else {
+                    panic!("only the last chunk is atomic ({data} writes)");
+                };
+                assert_eq!(w.len(), WRITE_CHUNK, "{data} writes");
+                got.extend(w.iter().map(|(k, _)| k.clone()));
+            }
+            let Chunk::Atomic(batch) = last else {
+                panic!("the last chunk is atomic ({data} writes)");
+            };
+            let tail = want.len() - got.len();
+            assert!(
+                tail >= meta.len() && tail < WRITE_CHUNK + meta.len(),
+                "{data}: {tail}"
+            );
+            // The batch holds the rest, the meta writes among them.
+            let probe = sled::Config::new().temporary(true).open().expect("sled");
+            probe.apply_batch(batch.clone()).expect("apply");
+            for (k, _) in &meta {
+                assert!(probe.contains_key(k).expect("read"), "{data} writes");
+            }
+            assert_eq!(probe.len(), tail, "{data} writes");
+            got.extend(want[got.len()..].iter().cloned());
+            assert_eq!(got, want);
+        }
+    }
 
     /// A staged slot built version by version, in any order, holds the
     /// bytes of the sorted versions encoded at once, and its look-up of a
