@@ -29,8 +29,13 @@
 //!
 //! Pipelined commit: a committed batch is written by a thread of its own
 //! ([`writer`]) while the projector stages the next one, so a rebuild takes
-//! about the longer of projecting and sled's writes, not their sum. Depth
-//! one, in order: batch N is handed over only once batch N-1 is applied
+//! about the longer of projecting and sled's writes, not their sum; a
+//! projector that has staged the next batch inserts plain chunks of the
+//! one landing instead of waiting for it (their order within a batch does
+//! not matter: its keys are distinct, and its last chunk, the checkpoint,
+//! is applied only once all of them have landed, so the argument above
+//! holds). The first batch is cut short (`batch::LEAD_IN_SHARE`) so the
+//! writer starts early. Depth one, in order: batch N is handed over only once batch N-1 is applied
 //! (and flushed, when due), so while batch N+1 is staged the tree holds
 //! every batch up to N-1 and only N is landing. Everything the projector
 //! reads from the tree while staging is a slot or another key read through
