@@ -28,9 +28,8 @@ macro_rules! out {
     }};
 }
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 mod args;
 mod changes;

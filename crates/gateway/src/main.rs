@@ -4,9 +4,8 @@
 //! and appends integrity checkpoints over what it writes
 //! (`--checkpoint-every`), until Ctrl-C / SIGTERM.
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::path::PathBuf;
 use std::sync::Arc;

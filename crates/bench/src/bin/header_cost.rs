@@ -18,9 +18,8 @@
 //!
 //! `cargo run --release -p perfledger-bench --bin header_cost -- --n 100000`
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::collections::VecDeque;
 use std::time::Instant;

@@ -9,9 +9,8 @@
 //!
 //! `cargo run --release -p perfledger-bench --bin log_bench -- --n 200000`
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -30,9 +30,8 @@
 //! `--dir` keeps the log and read model between runs (generation and the
 //! rebuild are skipped when present; seals already there are reused).
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -23,9 +23,8 @@
 //! nats-server, `NATS_SERVER` to pick the binary): raw ordered-consumer read
 //! vs a full rebuild from the stream.
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -93,6 +92,7 @@ async fn rebuild_and_report<L: EventLog>(
     projector: perfledger_readmodel::Projector,
 ) -> Result<(), Box<dyn std::error::Error>> {
     rm.clear()?;
+    println!("{}", allocator_note());
     let (t, cpu, own) = (Instant::now(), process_cpu(), thread_cpu());
     projector.catch_up(log, &mut |_| {}).await?;
     let ms = t.elapsed().as_millis();
@@ -109,6 +109,18 @@ async fn rebuild_and_report<L: EventLog>(
     };
     println!("rebuild {ms} {cpu_ms} {own_ms} {hwm} {digest}");
     Ok(())
+}
+
+/// The allocator's options that bear on peak memory, as it runs with them
+/// (`perfledger_alloc::CONF`, unless `_RJEM_MALLOC_CONF` overrides them).
+fn allocator_note() -> String {
+    let opt =
+        |name| perfledger_alloc::option_isize(name).map_or("?".to_string(), |v| v.to_string());
+    format!(
+        "allocator: jemalloc, dirty_decay_ms {}, muzzy_decay_ms {}",
+        opt("opt.dirty_decay_ms"),
+        opt("opt.muzzy_decay_ms")
+    )
 }
 
 /// Run this binary as a child with `args`; returns the words after `tag`
@@ -691,6 +703,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         shape.years = y;
     }
     println!("readmodel_bench: seed {seed}, shape {shape:?}");
+    println!("{}", allocator_note());
     if std::env::args().any(|a| a == "--nats") {
         return nats_mode(seed, shape).await;
     }

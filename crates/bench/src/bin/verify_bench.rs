@@ -31,9 +31,8 @@
 //!
 //! `cargo run --release -p perfledger-bench --bin verify_bench -- --n 1000000 [--council]`
 
-/// jemalloc, as every perfledger binary (why: the workspace's Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 use std::collections::BTreeSet;
 use std::io::Read;
