@@ -21,7 +21,7 @@
 //!   everything a quarterly report prints, with canonical bytes, a digest,
 //!   a rules version and the log sequences behind every row.
 //!
-//! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 96 MB).
+//! Memory: sled's page cache is bounded ([`CACHE_BYTES`], 64 MB).
 //!
 //! Tenancy: a read model belongs to ONE tenant (council), recorded in it
 //! when it is created; opening it for another tenant is refused
@@ -67,12 +67,17 @@ pub use store::FORMAT_VERSION;
 /// Sled page-cache bound (bytes), for every process that opens a read
 /// model unless told otherwise (`perfledger --cache-mb`). At 10M events
 /// (30 November, jemalloc) a rebuild peaked at 466 MB with 96 MB against
-/// 626 MB with 256 MB, taking 13% longer (39.0 s against 34.6 s; 1M: 3.5
-/// against 3.1 s), and a query service answers council-wide as-of
-/// dashboards as fast with 64 MB as with 256 (README, "Memory at 10M
-/// events"): a council-wide dashboard reads a period's figures from its
-/// fact rolls (16 gets a rolled field), not one slot per indicator.
-pub const CACHE_BYTES: u64 = 96 * 1024 * 1024;
+/// 626 MB with 256 MB, taking 13% longer (39.0 s against 34.6 s), so the
+/// default went to 96 MB. On 1 December, with the rebuild no longer
+/// waiting on sled's reads, 64 MB cost it nothing: 10M 27.4-29.7 s
+/// against 27.7-30.0 s, alternated, peak 422-427 MB against 444-448 MB;
+/// 1M 2.7-3.1 s against 2.8-3.4 s. A query service answers 1,000
+/// council-wide as-of dashboards at 10M in p50 3.6-3.8 ms, p99 7.9-8.6 ms
+/// (3.4 and 7.8-8.0 ms with 96 MB) holding 235 MB instead of 256 MB
+/// (README, "Peak memory: freed pages back in half a second"): a
+/// council-wide dashboard reads a period's figures from its fact rolls (16
+/// gets a rolled field), not one slot per indicator.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Name of the single read-model tree.
 pub const TREE: &str = "readmodel";
