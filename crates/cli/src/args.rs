@@ -61,27 +61,17 @@ pub struct Global {
     #[arg(long, global = true, env = "PERFLEDGER_TENANT")]
     pub tenant: Option<String>,
     /// The read model's page cache in MB (sled's bound; the process holds
-    /// more than this: see README, "Memory at 10M events") [default: 96]
-    #[arg(long, global = true, env = "PERFLEDGER_CACHE_MB", value_parser = clap::value_parser!(u64).range(8..=65_536))]
-    pub cache_mb: Option<u64>,
+    /// more than this: see README, "Memory at 10M events")
+    #[arg(long, global = true, env = "PERFLEDGER_CACHE_MB",
+          default_value_t = perfledger_readmodel::CACHE_BYTES >> 20,
+          value_parser = clap::value_parser!(u64).range(8..=65_536))]
+    pub cache_mb: u64,
     /// Who is acting: a job title (required for writes)
     #[arg(long, global = true, env = "PERFLEDGER_ACTOR")]
     pub actor: Option<String>,
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-}
-
-impl Cli {
-    /// The page cache (MB) this command opens the read model with: the
-    /// option, else the read model's default for every command alike
-    /// ([`perfledger_readmodel::CACHE_BYTES`]; README, "Memory at 10M
-    /// events").
-    pub fn cache_mb(&self) -> u64 {
-        self.global
-            .cache_mb
-            .unwrap_or(perfledger_readmodel::CACHE_BYTES >> 20)
-    }
 }
 
 /// Output format.
@@ -539,7 +529,8 @@ mod tests {
         let argv = std::iter::once("perfledger").chain(args.iter().copied());
         Cli::try_parse_from(argv)
             .expect("valid arguments")
-            .cache_mb()
+            .global
+            .cache_mb
     }
 
     /// Every command, a query service and a rebuild alike, gets the read
@@ -553,5 +544,20 @@ mod tests {
         assert_eq!(cache_mb(&["rebuild", "--cache-mb", "512"]), 512);
         let too_small = Cli::try_parse_from(["perfledger", "--cache-mb", "4", "serve"]);
         assert!(too_small.is_err());
+    }
+
+    /// The help states the default the commands use (it once said 96 MB
+    /// after the default had become 64).
+    #[test]
+    fn the_help_states_the_page_caches_real_default() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        let default = format!("[default: {}]", perfledger_readmodel::CACHE_BYTES >> 20);
+        let option = help
+            .split("--cache-mb")
+            .nth(1)
+            .and_then(|rest| rest.split("--actor").next())
+            .expect("the help lists --cache-mb before --actor");
+        assert!(option.contains(&default), "{option}");
     }
 }

@@ -88,11 +88,7 @@ impl Env {
     }
 
     pub fn readmodel(&self) -> Res<ReadModel> {
-        let cache_mb = self
-            .g
-            .cache_mb
-            .unwrap_or(perfledger_readmodel::CACHE_BYTES >> 20);
-        let cache_bytes = cache_mb << 20;
+        let cache_bytes = self.g.cache_mb << 20;
         ReadModel::open_with_cache(self.dir.join("readmodel"), &self.tenant()?, cache_bytes)
             .map_err(|e| match e {
                 ReadModelError::Storage(s) => CliError::Usage(format!(

@@ -102,8 +102,7 @@ fn main() -> ExitCode {
 
 /// Run one command: open the data directory and dispatch.
 async fn run(cli: Cli) -> Res<ExitCode> {
-    let mut g = cli.global.clone();
-    g.cache_mb = Some(cli.cache_mb());
+    let g = cli.global.clone();
     let demo = matches!(cli.command, Cmd::Demo(_));
     let dir = env::data_dir(&g, demo);
     if cli.command.reads_only() {
