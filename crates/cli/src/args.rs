@@ -136,7 +136,7 @@ pub enum Cmd {
     Verify(VerifyArgs),
     /// Append an integrity checkpoint
     Checkpoint,
-    /// Rebuild the read model from the log
+    /// Rebuild the read model from the log (beside the live one, swapped in when complete)
     Rebuild,
     /// Serve the HTML dashboards and JSON API
     Serve(ServeArgs),

@@ -87,16 +87,33 @@ impl Env {
         }
     }
 
+    /// The read model's directory.
+    pub fn readmodel_dir(&self) -> PathBuf {
+        self.dir.join("readmodel")
+    }
+
+    /// The read model's page cache (`--cache-mb`).
+    pub fn cache_bytes(&self) -> u64 {
+        self.g.cache_mb << 20
+    }
+
     pub fn readmodel(&self) -> Res<ReadModel> {
-        let cache_bytes = self.g.cache_mb << 20;
-        ReadModel::open_with_cache(self.dir.join("readmodel"), &self.tenant()?, cache_bytes)
-            .map_err(|e| match e {
-                ReadModelError::Storage(s) => CliError::Usage(format!(
+        ReadModel::open_with_cache(self.readmodel_dir(), &self.tenant()?, self.cache_bytes())
+            .map_err(|e| self.read_model_error(e))
+    }
+
+    /// A read-model error as the user should read it: sled's lock held by
+    /// another process is most likely a running `perfledger serve`.
+    pub fn read_model_error(&self, e: ReadModelError) -> CliError {
+        match e {
+            ReadModelError::Storage(s) if s.to_string().contains("could not acquire lock") => {
+                CliError::Usage(format!(
                     "cannot open the read model in {} (is `perfledger serve` running on it?): {s}",
-                    self.dir.join("readmodel").display()
-                )),
-                other => other.into(),
-            })
+                    self.readmodel_dir().display()
+                ))
+            }
+            other => other.into(),
+        }
     }
 
     /// Open the read model and catch it up with the log.

@@ -728,6 +728,16 @@ fn full_flow(site: &Site) {
     assert_eq!(v["seals_checked"], 5);
 }
 
+/// Entries of the data directory named after the read model but not it
+/// (a rebuild's `.rebuilding` or `.replaced` left behind).
+fn beside_the_read_model(site: &Site) -> Vec<String> {
+    std::fs::read_dir(site.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("readmodel") && n != "readmodel")
+        .collect()
+}
+
 #[test]
 fn embedded_end_to_end_and_tamper() {
     let site = Site::embedded();
@@ -737,6 +747,8 @@ fn embedded_end_to_end_and_tamper() {
     assert!(site.ok(&["rebuild"]).contains("rebuilt"));
     let d2 = site.json(&["dashboard", "--unit", "CG", "--period", "2016/17 Q1"]);
     assert_eq!(d1["digest"], d2["digest"]);
+    // Rebuilt beside the live read model and swapped in: nothing left beside it.
+    assert_eq!(beside_the_read_model(&site), Vec::<String>::new());
     // The page cache is bounded from outside too, and a small one answers the same.
     let dashboard = ["dashboard", "--unit", "CG", "--period", "2016/17 Q1"];
     let o = site.run(&[&["--cache-mb", "4"][..], &dashboard].concat());
@@ -1165,6 +1177,9 @@ fn tampered_log_stops_rebuild_and_every_verify_problem_exits_2() {
         err.contains(&format!("log record {victim} fails the hash chain")),
         "{err}"
     );
+    // The failed rebuild's partial read model is gone; the live one stays.
+    assert_eq!(beside_the_read_model(&site), Vec::<String>::new());
+    assert!(site.dir.path().join("readmodel").is_dir());
     let o = site.run(&["verify"]);
     assert_eq!(o.status.code(), Some(2));
     let out = String::from_utf8_lossy(&o.stdout);

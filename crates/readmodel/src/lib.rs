@@ -40,6 +40,7 @@ pub mod pack;
 mod project;
 mod query;
 pub mod render;
+mod replace;
 mod store;
 mod versions;
 pub mod views;
@@ -62,6 +63,7 @@ pub use query::{
     IndicatorRow, IndicatorSummary, IndicatorView, RevenueRow, RiskRegister, RiskRow, SavingRow,
     SealRecord, SealVerdict, UnitRow,
 };
+pub use replace::rebuild_beside;
 pub use store::FORMAT_VERSION;
 
 /// Sled page-cache bound (bytes), for every process that opens a read
@@ -141,6 +143,18 @@ pub enum ReadModelError {
         recorded: String,
         /// The tenant it was opened for.
         requested: String,
+    },
+    /// A read-model directory could not be renamed, removed or synced
+    /// (a rebuild's swap, [`rebuild_beside`]).
+    #[error("cannot {action} read-model directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// What was being done.
+        action: &'static str,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -322,6 +336,7 @@ impl ReadModel {
         cache_bytes: u64,
         low_space: bool,
     ) -> Result<Self, ReadModelError> {
+        replace::recover(path.as_ref())?;
         let db = open_locked(&sled_config(path.as_ref(), cache_bytes, low_space))?;
         Self::from_db(db, tenant)
     }
@@ -470,7 +485,9 @@ impl ReadModel {
         self.flush()
     }
 
-    /// Rebuild from zero: clear, then catch up with the whole log.
+    /// Rebuild from zero in place: clear, then catch up with the whole log.
+    /// A read model in a directory of its own is better rebuilt beside it
+    /// ([`rebuild_beside`]: faster, smaller, and intact until replaced).
     pub async fn rebuild<L: perfledger_log::EventLog>(
         &self,
         log: &L,

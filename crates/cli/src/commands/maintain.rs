@@ -2,6 +2,7 @@
 //! records since the last one) and `rebuild` (the read model from the log).
 
 use perfledger_log::{integrity, EventLog};
+use perfledger_readmodel::ProjectError;
 
 use crate::args::Format;
 use crate::env::{bar, Env, PREFIX};
@@ -27,15 +28,23 @@ pub async fn checkpoint(env: &Env) -> Res<()> {
     Ok(())
 }
 
-/// `rebuild`.
+/// `rebuild`: beside the live read model, swapped in when complete
+/// ([`perfledger_readmodel::rebuild_beside`]).
 pub async fn rebuild(env: &Env) -> Res<()> {
-    let rm = env.readmodel()?;
     let head = env.log.head().await?;
     let pb = bar(head, "rebuilding");
-    let seq = rm
-        .rebuild(&*env.log, &mut |p| pb.set_position(p.applied))
-        .await?;
-    rm.flush()?;
+    let seq = perfledger_readmodel::rebuild_beside(
+        &env.readmodel_dir(),
+        &env.tenant()?,
+        env.cache_bytes(),
+        &*env.log,
+        &mut |p| pb.set_position(p.applied),
+    )
+    .await
+    .map_err(|e| match e {
+        ProjectError::ReadModel(e) => env.read_model_error(e),
+        other => other.into(),
+    })?;
     pb.finish_and_clear();
     out!("read model rebuilt up to sequence {seq}");
     Ok(())
