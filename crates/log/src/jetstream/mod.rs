@@ -146,6 +146,10 @@ struct Shared {
     /// Until when `read_subject` avoids ephemeral consumers (after one could
     /// not be created in time).
     consumers_paused_until: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Test fault: the next ordered consumer starts at the stream's first
+    /// record, whatever it was asked for (see `read`).
+    #[cfg(test)]
+    fault_consumer_from_start: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for JetStreamLog {

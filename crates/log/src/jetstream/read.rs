@@ -11,6 +11,17 @@
 //! the stream holds records it has not delivered is read on through a
 //! fresh consumer. Every consumer a read creates is deleted when the read
 //! lets go of it ([`ReadConsumer`]).
+//!
+//! A consumer the client recreates before it delivered anything starts
+//! again from the stream's first record (async-nats 0.51's ordered consumer
+//! then asks for `DeliverPolicy::All`, not the start sequence it was made
+//! with: `recreate_consumer_stream` with a last sequence of 0). It happens
+//! on a three-node cluster under load (`bench/peer --durability
+//! replicated`: the ledger's loads failed with "expected sequence 43, got
+//! 1"). Records below the start of such a read are therefore a restart, not
+//! a repeat: a subject read skips them (they are the subject's records
+//! already read by gets), a range read goes on through a fresh consumer
+//! from where it is, at most [`RESTARTS_BELOW_START`] times.
 
 use std::time::Duration;
 
@@ -42,6 +53,9 @@ const STALL_CHECK: Duration = Duration::from_secs(5);
 /// A subject read takes its first records by message gets, this many at
 /// most, before it creates a consumer for the rest.
 const GETS_BEFORE_CONSUMER: usize = 4;
+/// How many times one range read replaces a consumer that went back below
+/// the read's position (see the module docs) before it reports the gap.
+const RESTARTS_BELOW_START: u32 = 3;
 /// After a consumer creation failed or missed its deadline, `read_subject`
 /// reads by message gets only, for this long, then tries consumers again.
 const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
@@ -124,7 +138,7 @@ impl JetStreamLog {
             let deadline = CONSUMER_CREATE_DEADLINE.min(self.s.opts.timeout);
             match self.ordered_consumer(from, Some(subject), deadline).await {
                 Ok(Some(msgs)) => {
-                    head.extend(Self::read_subject_from(msgs, last).await?);
+                    head.extend(Self::read_subject_from(msgs, from, last).await?);
                     return Ok(head);
                 }
                 Ok(None) => {
@@ -183,13 +197,24 @@ impl JetStreamLog {
         filter: Option<&Subject>,
         deadline: Duration,
     ) -> Result<Option<ReadConsumer>, LogError> {
-        let cfg = pull::OrderedConfig {
+        #[allow(unused_mut)] // changed by a test fault
+        let mut cfg = pull::OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: from.max(1),
             },
             filter_subject: filter.map(|s| s.as_str().to_string()).unwrap_or_default(),
             ..Default::default()
         };
+        #[cfg(test)]
+        if self
+            .s
+            .fault_consumer_from_start
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            // What the client's recreation of a consumer that delivered
+            // nothing asks for (see the module docs).
+            cfg.deliver_policy = DeliverPolicy::All;
+        }
         let create = async {
             let consumer = self
                 .s
@@ -277,19 +302,28 @@ impl JetStreamLog {
             .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now() + CONSUMER_PAUSE);
     }
 
-    /// The records of `read_subject` from its consumer, up to `last`.
+    /// The records of `read_subject` from its consumer (created at
+    /// `from`), up to `last`.
     async fn read_subject_from(
         mut msgs: ReadConsumer,
+        from: Seq,
         last: Seq,
     ) -> Result<Vec<LogRecord>, LogError> {
+        assert!(from >= 1, "a subject read starts at a sequence");
         let mut out = Vec::new();
-        let mut prev = 0;
+        let mut prev = from - 1;
         while let Some(m) = msgs.next().await {
             let m = m.map_err(|e| nats("read subject", e))?;
             let seq = m
                 .info()
                 .map_err(|e| nats("read message info", e))?
                 .stream_sequence;
+            if seq < from && out.is_empty() {
+                // Recreated before its first message, from the stream's
+                // start (see the module docs): the subject's records the
+                // gets already read.
+                continue;
+            }
             if seq <= prev {
                 return Err(LogError::Gap {
                     expected: prev + 1,
@@ -379,6 +413,7 @@ impl JetStreamLog {
             stop: Stop::Never,
             msgs: None,
             done: false,
+            restarts: 0,
         };
         futures::stream::unfold(st, Range::step).boxed()
     }
@@ -403,6 +438,8 @@ struct Range {
     stop: Stop,
     msgs: Option<ReadConsumer>,
     done: bool,
+    /// Consumers replaced for going back below `next` (see the module docs).
+    restarts: u32,
 }
 
 impl Range {
@@ -455,11 +492,27 @@ impl Range {
 
     /// The next record (exactly `self.next`), or `None` past the stop.
     async fn next_record(&mut self) -> Result<Option<LogRecord>, LogError> {
-        let item = self.next_message().await?;
-        let got = item
+        let mut item = self.next_message().await?;
+        let mut got = item
             .info()
             .map_err(|e| nats("read message info", e))?
             .stream_sequence;
+        while got < self.next && self.restarts < RESTARTS_BELOW_START {
+            // Recreated by the client from the stream's start (see the
+            // module docs): go on from here through a fresh consumer.
+            self.restarts += 1;
+            tracing::warn!(
+                next = self.next,
+                got,
+                "ordered consumer went back below the read; reading through a fresh one"
+            );
+            self.msgs = Some(self.log.consumer_stream(self.next, None).await?);
+            item = self.next_message().await?;
+            got = item
+                .info()
+                .map_err(|e| nats("read message info", e))?
+                .stream_sequence;
+        }
         if got != self.next {
             return Err(LogError::Gap {
                 expected: self.next,
@@ -638,6 +691,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(next.seq, 4);
+    }
+
+    /// A consumer recreated by the client before it delivered anything
+    /// starts again from the stream's first record (async-nats 0.51; the
+    /// fault creates the read's consumer so, as the recreation does): a
+    /// subject read long enough to use a consumer still returns the
+    /// subject's records once each, in order, and a range read from the
+    /// middle still starts where it was asked to.
+    #[tokio::test]
+    async fn a_consumer_recreated_before_its_first_message_reads_on_from_its_start() {
+        use futures::StreamExt;
+        let server = perfledger_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.append_pipelined((0..30).map(commit).collect())
+            .await
+            .into_result()
+            .unwrap();
+        let subject = commit(0).subject;
+        let clean = log.read_subject(&subject).await.unwrap();
+        assert!(
+            clean.len() > GETS_BEFORE_CONSUMER,
+            "read through a consumer"
+        );
+
+        log.s
+            .fault_consumer_from_start
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let after_fault = log.read_subject(&subject).await.unwrap();
+        assert!(!log
+            .s
+            .fault_consumer_from_start
+            .load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(after_fault, clean);
+
+        log.s
+            .fault_consumer_from_start
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let range: Vec<Seq> = log
+            .read(12, Until::Seq(20))
+            .map(|r| r.unwrap().seq)
+            .collect()
+            .await;
+        assert_eq!(range, (12..=20).collect::<Vec<_>>());
     }
 
     /// The message-get path of `read_subject` (used while consumers are

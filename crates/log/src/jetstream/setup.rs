@@ -198,6 +198,8 @@ impl JetStreamLog {
             group: queue,
             group_counters: Default::default(),
             consumers_paused_until: std::sync::Mutex::new(None),
+            #[cfg(test)]
+            fault_consumer_from_start: std::sync::atomic::AtomicBool::new(false),
         });
         if let Some(rx) = grouped {
             super::group::start(&s, rx);
