@@ -11,13 +11,14 @@
 //! - `postgres-es`: cqrs-es with its PostgreSQL event store ([`peer`]);
 //!
 //! and pgbench with postgres-es's SQL alone, the peer's ceiling. Durability
-//! is matched pairwise: `durable` = JetStream `sync_interval: always` /
-//! PostgreSQL `synchronous_commit = on` (each acknowledged command is on
-//! disk); `relaxed` = JetStream's default timer fsync / `synchronous_commit
-//! = off` (a crash may lose the last moments; JetStream's window is longer).
+//! is matched pairwise ([`durability`]): `relaxed`, `durable` (on one
+//! machine's disk) and, with `--durability replicated`, surviving the loss
+//! of a server (a JetStream stream of three replicas on three routed
+//! servers / PostgreSQL with a synchronous standby, its own server).
 //! Ratios are perfledger's throughput over the peer's in the same run at the
 //! same durability and writer count: on a shared machine only those count.
 
+mod durability;
 mod peer;
 mod perfledger;
 mod pg;
@@ -27,6 +28,7 @@ mod workload;
 use clap::Parser;
 use uuid::Uuid;
 
+use crate::durability::Durability;
 use crate::workload::Timed;
 
 #[derive(Parser)]
@@ -43,6 +45,10 @@ struct Args {
     /// Writer counts.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32])]
     writers: Vec<usize>,
+    /// Durability settings, in this order ([`durability`]): `replicated`
+    /// starts three nats-servers and a PostgreSQL standby of its own.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["relaxed", "durable"])]
+    durability: Vec<Durability>,
     /// pgbench client counts.
     #[arg(long, value_delimiter = ',', default_values_t = [8, 32])]
     pgbench_clients: Vec<usize>,
@@ -88,7 +94,7 @@ enum Path {
 
 /// One row of the results table.
 struct Row {
-    durable: bool,
+    durability: Durability,
     writers: usize,
     path: String,
     throughput: f64,
@@ -99,9 +105,9 @@ struct Row {
 }
 
 impl Row {
-    fn timed(durable: bool, writers: usize, path: String, t: &Timed) -> Self {
+    fn timed(durability: Durability, writers: usize, path: String, t: &Timed) -> Self {
         Row {
-            durable,
+            durability,
             writers,
             path,
             throughput: t.throughput(),
@@ -114,8 +120,8 @@ impl Row {
     fn print(&self) {
         let ratio = self.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default();
         println!(
-            "| {:<7} | {:>7} | {:<29} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} |",
-            durability(self.durable),
+            "| {:<10} | {:>7} | {:<29} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} |",
+            self.durability.name(),
             self.writers,
             self.path,
             self.throughput,
@@ -123,14 +129,6 @@ impl Row {
             self.p99_ms,
             ratio
         );
-    }
-}
-
-fn durability(durable: bool) -> &'static str {
-    if durable {
-        "durable"
-    } else {
-        "relaxed"
     }
 }
 
@@ -142,8 +140,13 @@ fn load_average() -> String {
 
 /// The ledger, gateway and peer cells at every writer count, one durability:
 /// perfledger's durable paths once per group commit size, the peer once.
-async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -> Vec<Row> {
-    let groups = if durable {
+async fn run_durability(
+    a: &Args,
+    pg: &pg::Postgres,
+    durability: Durability,
+    run: &str,
+) -> Vec<Row> {
+    let groups = if durability == Durability::Durable {
         a.group_commit.clone()
     } else {
         vec![1]
@@ -151,7 +154,7 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
     let mut sides = Vec::new();
     for &g in &groups {
         let side = perfledger::Side::start(
-            durable,
+            durability,
             g,
             a.group_in_flight,
             std::time::Duration::from_millis(a.calendar_staleness_ms),
@@ -162,7 +165,7 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
     let mut rows = Vec::new();
     for &w in &a.writers {
         let per = (a.commands / w).max(1);
-        let tag = |p: &str| format!("{run}{}{p}{w}", &durability(durable)[..1]);
+        let tag = |p: &str| format!("{run}{}{p}{w}", &durability.name()[..1]);
         let mut ours = Vec::new();
         for (g, side) in &sides {
             let name = |path: &str| match g {
@@ -179,22 +182,22 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
             }
             eprintln!(
                 "  {} × {w} writers, group commit {g}: {}; {} consumers on the stream",
-                durability(durable),
+                durability.name(),
                 side.group_stats(),
                 side.stream_consumers().await
             );
         }
-        let peer = peer::run(pg, durable, &tag("p"), w, per).await;
+        let peer = peer::run(pg, durability, &tag("p"), w, per).await;
         let base = peer.throughput();
         for (path, t) in ours {
-            let mut row = Row::timed(durable, w, path, &t);
+            let mut row = Row::timed(durability, w, path, &t);
             row.ratio = Some(row.throughput / base);
             rows.push(row);
         }
-        rows.push(Row::timed(durable, w, "postgres-es".into(), &peer));
+        rows.push(Row::timed(durability, w, "postgres-es".into(), &peer));
         eprintln!(
             "  {} × {w} writers done (load {})",
-            durability(durable),
+            durability.name(),
             load_average()
         );
     }
@@ -202,9 +205,9 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
         side.shutdown().await;
     }
     for &c in &a.pgbench_clients {
-        let b = peer::pgbench(pg, durable, &format!("{run}{c}"), c, a.pgbench_secs);
+        let b = peer::pgbench(pg, durability, &format!("{run}{c}"), c, a.pgbench_secs);
         rows.push(Row {
-            durable,
+            durability,
             writers: c,
             path: "pgbench (SQL only)".into(),
             throughput: b.tps,
@@ -221,16 +224,16 @@ async fn run_durability(a: &Args, pg: &pg::Postgres, durable: bool, run: &str) -
 async fn run_raw(a: &Args, modern: &std::path::Path) {
     let load_before = load_average();
     let mut rows = Vec::new();
-    for durable in [true, false] {
+    for durability in [Durability::Durable, Durability::Relaxed] {
         for r in raw::run(
-            perfledger::config(durable),
+            durability.nats_config(),
             a.commands,
             a.raw_in_flight,
             &a.raw_batches,
         )
         .await
         {
-            rows.push((durable, r));
+            rows.push((durability, r));
         }
     }
     println!(
@@ -243,14 +246,14 @@ async fn run_raw(a: &Args, modern: &std::path::Path) {
     );
     println!("| durability | mode | msgs/s | p50 ms | p99 ms | server fsyncs | fsyncs per msg |");
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for (durable, r) in rows {
+    for (durability, r) in rows {
         let (syncs, per) = match r.syncs {
             Some(s) => (s.to_string(), format!("{:.3}", s as f64 / r.msgs as f64)),
             None => ("n/a".into(), "n/a".into()),
         };
         println!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {syncs} | {per} |",
-            durability(durable),
+            durability.name(),
             r.mode,
             r.msgs_per_s,
             r.p50_ms,
@@ -271,16 +274,32 @@ fn main() {
         return;
     }
     rt.block_on(async {
-        let pg = pg::Postgres::start();
-        peer::create_schema(&pg).await;
         let run = Uuid::now_v7().simple().to_string()[24..].to_string();
         let load_before = load_average();
         eprintln!(
             "bench-peer: {} commands per cell; load {load_before}",
             a.commands
         );
-        let mut rows = run_durability(&a, &pg, false, &run).await;
-        rows.extend(run_durability(&a, &pg, true, &run).await);
+        // One PostgreSQL for the single-machine settings, and one with a
+        // standby for `replicated` (its commits all wait for the standby).
+        let mut single = None;
+        let mut rows = Vec::new();
+        for &d in &a.durability {
+            let replicated;
+            let pg = if d.standby() {
+                replicated = pg::Postgres::start_with_standby();
+                peer::create_schema(&replicated).await;
+                &replicated
+            } else {
+                if single.is_none() {
+                    let pg = pg::Postgres::start();
+                    peer::create_schema(&pg).await;
+                    single = Some(pg);
+                }
+                single.as_ref().expect("started just above")
+            };
+            rows.extend(run_durability(&a, pg, d, &run).await);
+        }
         println!(
             "\nperfledger vs postgres-es: {} timed commands per cell; calendar staleness \
              {} ms; nats-server {}; load average {load_before} before, {} after\n",

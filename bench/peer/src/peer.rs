@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Pool, Postgres as Pg};
 
+use crate::durability::Durability;
 use crate::pg::{Postgres, DATABASE, USER};
 use crate::workload::{drive, nearest_rank, record, Timed};
 
@@ -105,19 +106,11 @@ CREATE TABLE snapshots (
 CREATE UNIQUE INDEX events_command_id ON events ((metadata ->> 'command_id'));
 ";
 
-fn synchronous_commit(durable: bool) -> &'static str {
-    if durable {
-        "on"
-    } else {
-        "off"
-    }
-}
-
-/// A pool of `size` connections with `synchronous_commit` on or off.
-async fn pool(pg: &Postgres, durable: bool, size: usize) -> Pool<Pg> {
+/// A pool of `size` connections with `durability`'s `synchronous_commit`.
+async fn pool(pg: &Postgres, durability: Durability, size: usize) -> Pool<Pg> {
     let opts = PgConnectOptions::from_str(&pg.url())
         .expect("a well-formed PostgreSQL URL")
-        .options([("synchronous_commit", synchronous_commit(durable))]);
+        .options([("synchronous_commit", durability.synchronous_commit())]);
     PgPoolOptions::new()
         .max_connections(size as u32)
         .acquire_timeout(Duration::from_secs(30))
@@ -128,7 +121,7 @@ async fn pool(pg: &Postgres, durable: bool, size: usize) -> Pool<Pg> {
 
 /// Create the tables (once per server).
 pub async fn create_schema(pg: &Postgres) {
-    let p = pool(pg, true, 1).await;
+    let p = pool(pg, Durability::Durable, 1).await;
     sqlx::raw_sql(SCHEMA)
         .execute(&p)
         .await
@@ -138,8 +131,14 @@ pub async fn create_schema(pg: &Postgres) {
 
 /// The peer path: one pool connection per writer, commands through
 /// `CqrsFramework::execute_with_metadata`.
-pub async fn run(pg: &Postgres, durable: bool, tag: &str, writers: usize, per: usize) -> Timed {
-    let pool = pool(pg, durable, writers).await;
+pub async fn run(
+    pg: &Postgres,
+    durability: Durability,
+    tag: &str,
+    writers: usize,
+    per: usize,
+) -> Timed {
+    let pool = pool(pg, durability, writers).await;
     let cqrs: Arc<PostgresCqrs<PeerIndicator>> = Arc::new(postgres_cqrs(pool.clone(), vec![], ()));
     let timed = drive(tag, writers, per, move |_, env| {
         let cqrs = cqrs.clone();
@@ -193,7 +192,13 @@ fn script(tag: &str) -> String {
 
 /// Run pgbench for `secs` seconds with `clients` clients; per-transaction
 /// latencies come from its `--log` files, written in a temp dir.
-pub fn pgbench(pg: &Postgres, durable: bool, tag: &str, clients: usize, secs: u64) -> Bench {
+pub fn pgbench(
+    pg: &Postgres,
+    durability: Durability,
+    tag: &str,
+    clients: usize,
+    secs: u64,
+) -> Bench {
     let dir = tempfile::Builder::new()
         .prefix("peer-pgbench-")
         .tempdir()
@@ -204,7 +209,7 @@ pub fn pgbench(pg: &Postgres, durable: bool, tag: &str, clients: usize, secs: u6
         .current_dir(dir.path())
         .env(
             "PGOPTIONS",
-            format!("-c synchronous_commit={}", synchronous_commit(durable)),
+            format!("-c synchronous_commit={}", durability.synchronous_commit()),
         )
         .args(["-n", "-M", "prepared", "-l", "-h", "127.0.0.1", "-U", USER])
         .args(["-p", &pg.port().to_string()])

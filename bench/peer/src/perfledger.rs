@@ -2,7 +2,9 @@
 //!
 //! One [`Side`] = one nats-server (the modern binary, temp storage, loopback)
 //! with JetStream either fsyncing every write (`sync_interval: always`, the
-//! durable setting of deploy/README.md) or on its timer (the default), one
+//! durable setting of deploy/README.md) or on its timer (the default), or
+//! three routed servers holding the log's stream in three replicas (the
+//! `replicated` setting, timer fsync: [`crate::durability`]), one
 //! `Ledger` over its JetStream log as the gateway binary builds it, and a
 //! `CommandGateway` serving it in-process like `gateway --example load`.
 //! The ledger path calls `Ledger::execute`; the gateway path sends each
@@ -18,28 +20,40 @@ use perfledger_gateway::{CommandGateway, GatewayConfig};
 use perfledger_ledger::{Ledger, Submitted};
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::AnyLog;
-use perfledger_testkit::NatsServer;
+use perfledger_testkit::{NatsCluster, NatsServer};
 
+use crate::durability::Durability;
 use crate::workload::{drive, Timed, TENANT};
 
-/// nats-server config of each durability setting (JetStream and its store
-/// dir come from testkit's command line). The server's default limits stay:
-/// a stream takes at most 1,000 consumers, and the ledger's reads delete
-/// theirs when done (before they did, the command path's lingering
-/// consumers reached that limit within seconds and the bench had to lift
-/// it; [`Side::stream_consumers`] shows the count after each cell).
-pub fn config(durable: bool) -> &'static str {
-    if durable {
-        "jetstream {\n  sync_interval: always\n}\n"
-    } else {
-        // No sync_interval: the file store fsyncs on its timer (2 min).
-        "jetstream {\n}\n"
+/// The servers of one side: one nats-server, or three routed (the
+/// `replicated` setting's stream has a replica on each).
+enum Servers {
+    One(NatsServer),
+    Three(NatsCluster),
+}
+
+impl Servers {
+    /// A client of these servers (of any of the three: the client follows
+    /// the cluster's routes).
+    async fn connect(&self) -> async_nats::Client {
+        let urls = match self {
+            Servers::One(s) => s.url(),
+            Servers::Three(c) => c.urls(),
+        };
+        let addrs: Vec<async_nats::ServerAddr> = urls
+            .split(',')
+            .map(|u| u.parse().expect("testkit's URLs parse"))
+            .collect();
+        async_nats::ConnectOptions::new()
+            .connect(addrs)
+            .await
+            .expect("connect to the bench nats-server")
     }
 }
 
-/// A nats-server with a ledger and a gateway on it.
+/// A nats-server (or three) with a ledger and a gateway on it.
 pub struct Side {
-    server: NatsServer,
+    servers: Servers,
     log: JetStreamLog,
     ledger: Ledger<AnyLog>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -54,19 +68,24 @@ impl Side {
     /// current within `calendar_staleness`; zero = asked for every command,
     /// the gateway binary's default) and the gateway.
     pub async fn start(
-        durable: bool,
+        durability: Durability,
         group_commit: usize,
         group_in_flight: usize,
         calendar_staleness: std::time::Duration,
     ) -> Self {
-        let server = NatsServer::start_with_config_text(config(durable));
-        let url = server.url();
-        let client = async_nats::connect(&url)
-            .await
-            .expect("connect to the bench nats-server");
+        let servers = match durability.replicas() {
+            1 => Servers::One(NatsServer::start_with_config_text(durability.nats_config())),
+            3 => Servers::Three(NatsCluster::start()),
+            n => unreachable!("a side runs one server or three, not {n}"),
+        };
+        let client = servers.connect().await;
+        if let Servers::Three(c) = &servers {
+            c.wait_jetstream(&client).await;
+        }
         let opts = JetStreamOptions {
             group_commit,
             group_in_flight,
+            replicas: durability.replicas(),
             ..JetStreamOptions::default()
         };
         let log = JetStreamLog::with_client(client, opts)
@@ -78,9 +97,7 @@ impl Side {
             ledger.clone(),
             GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
         ));
-        let gw_client = async_nats::connect(&url)
-            .await
-            .expect("connect the gateway");
+        let gw_client = servers.connect().await;
         let (stop, rx) = tokio::sync::watch::channel(false);
         let serving = tokio::spawn(async move {
             let mut rx = rx;
@@ -90,7 +107,7 @@ impl Side {
             .await
         });
         Side {
-            server,
+            servers,
             log,
             ledger,
             stop,
@@ -117,9 +134,7 @@ impl Side {
     pub async fn run_gateway(&self, tag: &str, writers: usize, per_writer: usize) -> Timed {
         let mut pubs = Vec::with_capacity(writers);
         for _ in 0..writers {
-            let c = async_nats::connect(self.server.url())
-                .await
-                .expect("connect a publisher");
+            let c = self.servers.connect().await;
             pubs.push(Publisher::new(c, PublisherConfig::default()));
         }
         let pubs = Arc::new(pubs);
@@ -170,6 +185,6 @@ impl Side {
             .await
             .expect("the gateway task panicked")
             .expect("the gateway stopped with an error");
-        drop(self.server);
+        drop(self.servers);
     }
 }

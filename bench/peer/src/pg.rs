@@ -8,6 +8,9 @@
 //! PostgreSQL refuses to run as root, so as root every server command runs
 //! as the `postgres` user (`runuser`), which owns the temp directory.
 //! A missing installation is a loud panic naming the fix, never a skip.
+//! [`Postgres::start_with_standby`] adds a streaming standby (its own temp
+//! cluster, `pg_basebackup`) that the primary waits for on every commit
+//! (`synchronous_standby_names = '*'`), stopped and removed with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,6 +28,8 @@ pub struct Postgres {
     data: PathBuf,
     log: PathBuf,
     run_as: Option<&'static str>,
+    /// A synchronous standby streaming from this cluster (stopped first).
+    standby: Option<Box<Postgres>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -36,35 +41,56 @@ fn is_root() -> bool {
 impl Postgres {
     /// initdb a cluster in a temp dir and start it on a free loopback port.
     pub fn start() -> Self {
-        let initdb = Path::new(PG_BIN).join("initdb");
-        assert!(
-            initdb.is_file(),
-            "{} not found: install PostgreSQL 15 (`apt-get install -y postgresql`; \
-             scripts/bench-peer does this)",
-            initdb.display()
+        Self::start_primary("")
+    }
+
+    /// [`Postgres::start`] with a streaming standby that every commit waits
+    /// for (at the level of the connection's `synchronous_commit`); returns
+    /// once the standby streams as the synchronous one.
+    pub fn start_with_standby() -> Self {
+        // Quoted for the shell pg_ctl starts the server through.
+        let mut primary = Self::start_primary("-c synchronous_standby_names='*'");
+        let standby = Self::empty("peer-pg-standby-");
+        primary.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                USER,
+                "-D",
+                standby.data.to_str().expect("utf-8 temp path"),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
         );
-        let tmp = tempfile::Builder::new()
-            .prefix("peer-pg-")
-            .tempdir()
-            .expect("create temp dir for PostgreSQL");
-        let run_as = is_root().then_some("postgres");
-        if let Some(user) = run_as {
-            let status = Command::new("chown")
-                .args(["-R", user])
-                .arg(tmp.path())
-                .status()
-                .expect("run chown");
-            assert!(status.success(), "chown the PostgreSQL temp dir to {user}");
+        standby.start_server("");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let state =
+                primary.query("SELECT string_agg(sync_state, ',') FROM pg_stat_replication");
+            if state == "sync" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the standby is not streaming synchronously after 30 s ({state:?}); its log:\n{}",
+                std::fs::read_to_string(&standby.log).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let data = tmp.path().join("data");
-        let log = tmp.path().join("server.log");
-        let pg = Postgres {
-            port: perfledger_testkit::free_port(),
-            data,
-            log,
-            run_as,
-            _tmp: tmp,
-        };
+        primary.standby = Some(Box::new(standby));
+        primary
+    }
+
+    fn start_primary(extra: &str) -> Self {
+        let pg = Self::empty("peer-pg-");
         pg.run(
             "initdb",
             &[
@@ -78,25 +104,82 @@ impl Postgres {
                 "UTF8",
             ],
         );
-        let opts = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
-            pg.port,
-            pg.data.display()
+        pg.start_server(extra);
+        pg
+    }
+
+    /// A cluster value on a temp dir (owned by `postgres` when we are
+    /// root) and a free port; nothing initialised or started.
+    fn empty(prefix: &str) -> Self {
+        let initdb = Path::new(PG_BIN).join("initdb");
+        assert!(
+            initdb.is_file(),
+            "{} not found: install PostgreSQL 15 (`apt-get install -y postgresql`; \
+             scripts/bench-peer does this)",
+            initdb.display()
         );
-        pg.run(
+        let tmp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("create temp dir for PostgreSQL");
+        let run_as = is_root().then_some("postgres");
+        if let Some(user) = run_as {
+            let status = Command::new("chown")
+                .args(["-R", user])
+                .arg(tmp.path())
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown the PostgreSQL temp dir to {user}");
+        }
+        let data = tmp.path().join("data");
+        let log = tmp.path().join("server.log");
+        Postgres {
+            port: perfledger_testkit::free_port(),
+            data,
+            log,
+            run_as,
+            standby: None,
+            _tmp: tmp,
+        }
+    }
+
+    /// Start the server on its data dir, loopback only, with `extra`
+    /// server options.
+    fn start_server(&self, extra: &str) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200 {extra}",
+            self.port,
+            self.data.display()
+        );
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                pg.data.to_str().expect("utf-8 temp path"),
+                self.data.to_str().expect("utf-8 temp path"),
                 "-l",
-                pg.log.to_str().expect("utf-8 temp path"),
+                self.log.to_str().expect("utf-8 temp path"),
                 "-o",
                 &opts,
                 "-w",
                 "start",
             ],
         );
-        pg
+    }
+
+    /// One SQL query's result, through psql (unaligned, tuples only).
+    fn query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+            .args(["-At", "-d", DATABASE, "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql (Debian's postgresql-client)");
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// One of the server binaries, to run as `postgres` when we are root.
@@ -142,6 +225,8 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
+        // The standby first: the primary then stops without a follower.
+        drop(self.standby.take());
         let data = self.data.to_str().expect("utf-8 temp path").to_string();
         // Best effort: the temp dir goes away after this either way.
         let _ = self
