@@ -6,7 +6,8 @@
 //! three routed servers holding the log's stream in three replicas (the
 //! `replicated` setting, timer fsync: [`crate::durability`]), one
 //! `Ledger` over its JetStream log as the gateway binary builds it, and a
-//! `CommandGateway` serving it in-process like `gateway --example load`.
+//! `CommandGateway` serving it in-process like `gateway --example load`,
+//! on the log's own connection as the gateway binary does.
 //! The ledger path calls `Ledger::execute`; the gateway path sends each
 //! command from its writer's own NATS connection with `perfledger-client`
 //! (request/reply → gateway → ledger → JetStream). Every command must be
@@ -97,7 +98,28 @@ impl Side {
             ledger.clone(),
             GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
         ));
-        let gw_client = servers.connect().await;
+        // One connection for the log and the requests, as the gateway
+        // binary has (`crates/gateway/src/main.rs`, `open_log`).
+        let gw_client = log.client().clone();
+        if let Servers::Three(_) = &servers {
+            // Where each side landed: a publish from a client on another
+            // node than the stream's leader crosses one more route.
+            let leader = async_nats::jetstream::new(log.client().clone())
+                .get_stream(JetStreamOptions::default().stream)
+                .await
+                .expect("the log's stream")
+                .info()
+                .await
+                .expect("the stream's info")
+                .cluster
+                .as_ref()
+                .and_then(|c| c.leader.clone())
+                .unwrap_or_default();
+            eprintln!(
+                "  replicated: stream leader {leader}; the ledger and the gateway on {}",
+                log.client().server_info().server_name,
+            );
+        }
         let (stop, rx) = tokio::sync::watch::channel(false);
         let serving = tokio::spawn(async move {
             let mut rx = rx;
