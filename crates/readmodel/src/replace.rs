@@ -138,7 +138,8 @@ pub(crate) fn recover(dir: &Path) -> Result<(), ReadModelError> {
 /// it and swap it in when complete (see the module docs). The live read
 /// model is held open meanwhile, so a rebuild is refused while a service
 /// holds it, and no service opens it half way; it serves nothing during the
-/// rebuild (this process holds it) but is intact until the swap.
+/// rebuild (this process holds it) but is intact until the swap, and stays
+/// as it was if the rebuild fails (a record failing the hash chain, say).
 pub async fn rebuild_beside<L: EventLog>(
     dir: &Path,
     tenant: &Tenant,
