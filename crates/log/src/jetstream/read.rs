@@ -74,9 +74,11 @@ const CONSUMER_PAUSE: Duration = Duration::from_secs(30);
 /// 1,000 consumers, past which commands are refused (10026).
 pub(super) struct ReadConsumer {
     msgs: pull::Ordered,
-    /// The server's name for it (a recreation by the client deletes the
-    /// old one itself and names the new one `{name}_{n}`: that rare one is
-    /// left to the inactivity threshold).
+    /// The server's name for it as created. A recreation by the client
+    /// deletes the old one itself and names the new one `{name}_{n}`
+    /// (async-nats 0.51: `n` counts the recreations), which the client does
+    /// not expose: dropping the read deletes the first of the series that
+    /// is still there ([`delete_read_consumer`]).
     name: String,
     log: JetStreamLog,
 }
@@ -99,13 +101,45 @@ impl Drop for ReadConsumer {
             return;
         };
         let (log, name) = (self.log.clone(), std::mem::take(&mut self.name));
-        runtime.spawn(async move {
-            if let Err(e) = log.s.stream.delete_consumer(&name).await {
-                tracing::debug!(consumer = %name, error = %e,
-                    "cannot delete a read's consumer; the server reaps it when idle");
-            }
-        });
+        runtime.spawn(async move { delete_read_consumer(&log, &name).await });
     }
+}
+
+/// How many of a read's consumer names [`delete_read_consumer`] tries: the
+/// one it was created with and the client's recreations of it up to this
+/// many (each recreation deletes its predecessor first, so at most one of
+/// them is on the server; more recreations than this in one read, each a
+/// second of missed heartbeats at least, are left to the inactivity
+/// threshold).
+const RECREATED_NAMES_TRIED: u64 = 8;
+
+/// Delete a read's consumer: `name`, or when the server has no consumer of
+/// that name (the client recreated it), `{name}_1`, `{name}_2`, … up to
+/// [`RECREATED_NAMES_TRIED`], stopping at the first deleted or at an error
+/// other than "not found". Without this, a consumer the client recreated
+/// lingered until the server's inactivity threshold (30 s), signalled on
+/// every stored message (two after each replicated `bench/peer` cell).
+async fn delete_read_consumer(log: &JetStreamLog, name: &str) {
+    use async_nats::jetstream::{stream::ConsumerErrorKind, ErrorCode};
+    for serial in 0..=RECREATED_NAMES_TRIED {
+        let candidate = match serial {
+            0 => name.to_string(),
+            n => format!("{name}_{n}"),
+        };
+        match log.s.stream.delete_consumer(&candidate).await {
+            Ok(_) => return,
+            Err(e)
+                if matches!(e.kind(), ConsumerErrorKind::JetStream(j)
+                    if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {}
+            Err(e) => {
+                tracing::debug!(consumer = %candidate, error = %e,
+                    "cannot delete a read's consumer; the server reaps it when idle");
+                return;
+            }
+        }
+    }
+    tracing::debug!(consumer = %name, tried = RECREATED_NAMES_TRIED,
+        "no consumer of a read's names to delete: reaped, or recreated more often");
 }
 
 impl JetStreamLog {
@@ -630,6 +664,75 @@ mod tests {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{left} consumers left behind by finished or dropped reads"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A consumer the client recreated (here: deleted on the server under a
+    /// tail, so the client recreates it as `{name}_1`) is deleted with the
+    /// read, not left to the server's 30 s inactivity threshold.
+    #[tokio::test]
+    async fn a_consumer_the_client_recreated_is_deleted_with_its_read() {
+        use futures::StreamExt;
+        let server = perfledger_testkit::NatsServer::start();
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.append_pipelined((0..3).map(commit).collect())
+            .await
+            .into_result()
+            .unwrap();
+        let consumer_names = || async {
+            let reply = log
+                .client()
+                .request("$JS.API.CONSUMER.NAMES.PERFLEDGER", "".into())
+                .await
+                .unwrap();
+            let names: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            let names: Vec<String> = names["consumers"]
+                .as_array()
+                .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            names
+        };
+        let mut tail = log.tail(1);
+        for want in 1..=3 {
+            assert_eq!(tail.next().await.unwrap().unwrap().seq, want);
+        }
+        let names = consumer_names().await;
+        assert_eq!(names.len(), 1, "the tail's consumer: {names:?}");
+        let first = names[0].clone();
+        log.s.stream.delete_consumer(&first).await.unwrap();
+        log.append_pipelined(vec![commit(3)])
+            .await
+            .into_result()
+            .unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(30), tail.next())
+            .await
+            .expect("the tail went on through a recreated consumer")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.seq, 4);
+        let recreated = consumer_names().await;
+        assert_eq!(
+            recreated,
+            vec![format!("{first}_1")],
+            "the client's recreation"
+        );
+        drop(tail);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = consumer_names().await;
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left behind by a dropped read: {left:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
