@@ -11,6 +11,10 @@
 //! [`Postgres::start_with_standby`] adds a streaming standby (its own temp
 //! cluster, `pg_basebackup`) that the primary waits for on every commit
 //! (`synchronous_standby_names = '*'`), stopped and removed with it.
+//! A bench killed before its drops run (a signal, an abort) leaves its
+//! clusters running: each temp dir records the bench's pid (testkit's
+//! `owned_dir`), and the next bench stops and removes those whose bench is
+//! gone ([`reap_orphans`]) before it starts its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +25,54 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The role and database the bench connects as.
 pub const USER: &str = "bench";
 pub const DATABASE: &str = "postgres";
+
+/// The temp-dir prefix of this module's clusters (primaries and standbys).
+const PREFIX: &str = "peer-pg-";
+
+/// Stop and remove the clusters of benches that are gone (testkit's
+/// [`owned_dir`](perfledger_testkit::owned_dir)); once per process.
+fn reap_orphans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let reaped = perfledger_testkit::owned_dir::reap_orphans(PREFIX, |dir| {
+            let data = dir.join("data");
+            if data.join("postmaster.pid").exists() {
+                let _ = server_command("pg_ctl", server_user())
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["-m", "immediate", "-w", "stop"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        });
+        for dir in reaped {
+            eprintln!(
+                "bench-peer: stopped and removed {}, left by a bench that is gone",
+                dir.display()
+            );
+        }
+    });
+}
+
+/// The user the server binaries run as: `postgres` when we are root
+/// (PostgreSQL refuses to run as root), else ourselves.
+fn server_user() -> Option<&'static str> {
+    is_root().then_some("postgres")
+}
+
+/// One of the server binaries, run as `run_as` when given.
+fn server_command(bin: &str, run_as: Option<&str>) -> Command {
+    let path = Path::new(PG_BIN).join(bin);
+    match run_as {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(&path);
+            c
+        }
+        None => Command::new(&path),
+    }
+}
 
 /// One running PostgreSQL cluster.
 pub struct Postgres {
@@ -118,11 +170,10 @@ impl Postgres {
              scripts/bench-peer does this)",
             initdb.display()
         );
-        let tmp = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir()
-            .expect("create temp dir for PostgreSQL");
-        let run_as = is_root().then_some("postgres");
+        assert!(prefix.starts_with(PREFIX), "{prefix} is not reaped");
+        reap_orphans();
+        let tmp = perfledger_testkit::owned_dir::owned_tempdir(prefix);
+        let run_as = server_user();
         if let Some(user) = run_as {
             let status = Command::new("chown")
                 .args(["-R", user])
@@ -184,15 +235,7 @@ impl Postgres {
 
     /// One of the server binaries, to run as `postgres` when we are root.
     fn command(&self, bin: &str) -> Command {
-        let path = Path::new(PG_BIN).join(bin);
-        match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&path);
-                c
-            }
-            None => Command::new(&path),
-        }
+        server_command(bin, self.run_as)
     }
 
     /// Run one of the server binaries, panicking with its output on failure.

@@ -8,7 +8,9 @@
 //! `$NATS_SERVER_ATOMIC` ([`nats_server_atomic_binary`]); any binary can be
 //! chosen per server with [`NatsServer::start_with_binary`].
 //! Servers listen on free loopback ports with storage in a temp directory,
-//! and are killed when dropped.
+//! and are killed when dropped; servers of a process killed before its
+//! drops ran are killed by the next process that starts one
+//! ([`owned_dir`]).
 //!
 //! [`fault_log::FaultLog`] wraps any event log and injects seeded,
 //! deterministic faults (lost acks, outages, duplicate, reordered and
@@ -27,6 +29,7 @@ pub mod council;
 pub mod fault_log;
 pub mod fixtures;
 pub mod ids;
+pub mod owned_dir;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -103,6 +106,32 @@ pub fn nats_server_atomic_binary() -> PathBuf {
     }
 }
 
+/// Name prefix of a server's temp directory (store, log, config, pid).
+const SERVER_DIR_PREFIX: &str = "perfledger-nats-";
+
+/// The file in a server's directory holding its process id.
+const SERVER_PID_FILE: &str = "server.pid";
+
+/// A new directory for a server, owned by this process ([`owned_dir`]);
+/// the first one a process makes kills the servers of processes that are
+/// gone and removes their directories.
+fn server_dir() -> tempfile::TempDir {
+    static REAPED: std::sync::Once = std::sync::Once::new();
+    REAPED.call_once(|| {
+        reap_orphaned_servers();
+    });
+    owned_dir::owned_tempdir(SERVER_DIR_PREFIX)
+}
+
+/// Kill the servers of processes that are gone and remove their
+/// directories ([`owned_dir::reap_orphans`]); returns the directories
+/// removed. Every process does this once, when it starts its first server.
+pub fn reap_orphaned_servers() -> Vec<PathBuf> {
+    owned_dir::reap_orphans(SERVER_DIR_PREFIX, |dir| {
+        owned_dir::kill_recorded(&dir.join(SERVER_PID_FILE), dir)
+    })
+}
+
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
@@ -130,7 +159,7 @@ impl NatsServer {
 
     /// Start a single JetStream server from this binary.
     pub fn start_with_binary(binary: impl Into<PathBuf>) -> Self {
-        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let tmp = server_dir();
         let mut s = Self::start_in_with(Some(binary.into()), tmp, None, Vec::new());
         s.wait_ready();
         s
@@ -155,7 +184,7 @@ impl NatsServer {
 
     /// Start with config file contents written to a temp file.
     pub fn start_with_config_text(text: &str) -> Self {
-        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let tmp = server_dir();
         let cfg = tmp.path().join("nats.conf");
         std::fs::write(&cfg, text).expect("write nats-server config");
         let mut s = Self::start_in(tmp, Some(cfg), Vec::new());
@@ -164,7 +193,7 @@ impl NatsServer {
     }
 
     fn start_with(config: Option<PathBuf>, extra: Vec<String>) -> Self {
-        let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+        let tmp = server_dir();
         let mut s = Self::start_in(tmp, config, extra);
         s.wait_ready();
         s
@@ -221,6 +250,12 @@ impl NatsServer {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("failed to start {}: {e}", bin.display()));
+        let dir = self
+            .log_path
+            .parent()
+            .expect("the log is in the server's dir");
+        std::fs::write(dir.join(SERVER_PID_FILE), child.id().to_string())
+            .expect("record the server's pid");
         self.child = Some(child);
     }
 
@@ -342,7 +377,7 @@ impl NatsCluster {
             .collect();
         let mut nodes = Vec::new();
         for (i, cp) in cports.iter().enumerate() {
-            let tmp = tempfile::tempdir().expect("create temp dir for nats-server");
+            let tmp = server_dir();
             let cfg = tmp.path().join("nats.conf");
             // JetStream and its store dir come from the command line (-js -sd).
             let text = format!(
