@@ -280,7 +280,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// a moment after the process dropped its last `Db` (a test reopening a
 /// read model at once met it, once). A read model another process holds
 /// is still an error, after the wait.
-fn open_locked(config: &sled::Config) -> sled::Result<sled::Db> {
+pub(crate) fn open_locked(config: &sled::Config) -> sled::Result<sled::Db> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match config.open() {
@@ -337,8 +337,21 @@ impl ReadModel {
         low_space: bool,
     ) -> Result<Self, ReadModelError> {
         replace::recover(path.as_ref())?;
-        let db = open_locked(&sled_config(path.as_ref(), cache_bytes, low_space))?;
-        Self::from_db(db, tenant)
+        let config = sled_config(path.as_ref(), cache_bytes, low_space);
+        let (rm, stale) = Self::from_db(open_locked(&config)?, tenant)?;
+        let Some(why) = stale else {
+            return Ok(rm);
+        };
+        // A cache that cannot be read as it is: nothing in it is a fact
+        // (the log is), so it is replaced by an empty one that the
+        // projector replays into, rather than read with the wrong key
+        // grammar or another tenant's records.
+        tracing::warn!(path = %path.as_ref().display(), "{why}: replaced by an empty read model, the projector rebuilds it from the log");
+        let fresh = replace::start_afresh(path.as_ref(), rm.db, &config)?;
+        match Self::from_db(fresh, tenant)? {
+            (rm, None) => Ok(rm),
+            (_, Some(why)) => unreachable!("a new read model is stale: {why}"),
+        }
     }
 
     /// A temporary read model of `tenant` (deleted on drop).
@@ -348,10 +361,21 @@ impl ReadModel {
             .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Self::from_db(db, tenant)
+        match Self::from_db(db, tenant)? {
+            (rm, None) => Ok(rm),
+            (_, Some(why)) => unreachable!("a new temporary read model is stale: {why}"),
+        }
     }
 
-    fn from_db(db: sled::Db, tenant: &Tenant) -> Result<Self, ReadModelError> {
+    /// The read model in `db`, checked: refused when newer or another
+    /// tenant's; with a reason when it must start again empty (an older
+    /// format, or no tenant recorded over applied records), which the
+    /// caller does ([`replace::start_afresh`]); a new one records the
+    /// format and the tenant.
+    fn from_db(
+        db: sled::Db,
+        tenant: &Tenant,
+    ) -> Result<(Self, Option<&'static str>), ReadModelError> {
         let tree = db.open_tree(TREE)?;
         let mut older_format = None;
         match tree.get(keys::META_FORMAT)? {
@@ -387,26 +411,21 @@ impl ReadModel {
                 })
             }
             // Created before tenants were recorded: it may hold another
-            // tenant's projected records, and it is only a cache of the log,
-            // so start it again for this tenant (the projector rebuilds it).
-            None if rm.checkpoint()? > 0 => rm.clear()?,
+            // tenant's projected records.
+            None if rm.checkpoint()? > 0 => {
+                return Ok((rm, Some("read model without a recorded tenant")));
+            }
             None => {
                 rm.tree
                     .insert(keys::META_TENANT, tenant.as_str().as_bytes())?;
             }
         }
+        // The tenant check above applies to an older format too.
         if let Some(found) = older_format {
-            // A cache in an older layout: nothing in it is a fact (the log
-            // is), so it is emptied and replayed rather than read with the
-            // wrong key grammar. The tenant check above still applies.
-            tracing::warn!(
-                found,
-                expected = FORMAT_VERSION,
-                "read model is in an older format: cleared, the projector rebuilds it from the log"
-            );
-            rm.clear()?;
+            tracing::info!(found, expected = FORMAT_VERSION, "read model format");
+            return Ok((rm, Some("read model in an older format")));
         }
-        Ok(rm)
+        Ok((rm, None))
     }
 
     /// The tenant this read model belongs to.

@@ -20,6 +20,14 @@
 //! an interrupted build: a partial cache, deleted by the next rebuild (not
 //! by an open: another process may be building it).
 //!
+//! A read model that must start again empty on open (an older format, or
+//! no recorded tenant: [`start_afresh`]) takes the same path with an empty
+//! read model as the replacement, made while the old one is still open and
+//! locked: rename `D -> D.replaced`, create `D`, remove `D.replaced`. An
+//! empty read model is complete (at checkpoint 0), and any `D.rebuilding`
+//! is removed first (it is stale: no one builds while the opener holds the
+//! lock), so the recovery rule above holds unchanged.
+//!
 //! Why not clear in place ([`ReadModel::rebuild`]): sled removes a cleared
 //! tree's keys one by one and keeps its files at their old size, and a
 //! rebuild stopped half way left an empty read model, where this leaves the
@@ -180,4 +188,29 @@ pub async fn rebuild_beside<L: EventLog>(
         tracing::warn!(error = %e, "the replaced read model was not removed");
     }
     Ok(seq)
+}
+
+/// Replace the read model open as `old` in `dir` by a new empty one in the
+/// same place (see the module docs): the old one's files go as a whole,
+/// where clearing removed its keys one by one and kept its files at their
+/// size. Returns the new database, opened with `config` (for `dir`).
+pub(crate) fn start_afresh(
+    dir: &Path,
+    old: sled::Db,
+    config: &sled::Config,
+) -> Result<sled::Db, ReadModelError> {
+    let p = Paths::of(dir)?;
+    remove_once(&p.rebuilding)?;
+    // The old one stays open (and locked) under its new name until the
+    // new one holds the place.
+    rename_once(&p.live, &p.replaced)?;
+    sync_parent(&p.live)?;
+    let fresh = crate::open_locked(config)?;
+    sync_parent(&p.live)?;
+    drop(old);
+    if let Err(e) = remove_once(&p.replaced) {
+        // Only space: the next open or rebuild removes it.
+        tracing::warn!(error = %e, "the replaced read model was not removed");
+    }
+    Ok(fresh)
 }

@@ -11,9 +11,9 @@ pub(crate) const VALUE_VERSION: u8 = 1;
 
 /// Format of the whole read-model tree: what the projector writes for a
 /// given log. A read model of an older format is a cache in an older
-/// layout: opening clears it and the projector rebuilds it by replay. One
-/// of a newer format belongs to a newer release and is refused, not
-/// cleared. Any change to what the projector writes is a new format
+/// layout: opening replaces it by an empty one and the projector rebuilds
+/// it by replay. One of a newer format belongs to a newer release and is
+/// refused, untouched. Any change to what the projector writes is a new format
 /// (`tests/format.rs` pins the bytes each format writes for the golden log).
 ///
 /// 4: membership keys put the kind before the unit (`keys` module), so a

@@ -1,8 +1,8 @@
 //! A read model is a cache of the log, in a layout its format number names
-//! (`FORMAT_VERSION`). Opening one written in an older layout clears it so
-//! the projector replays the log into the current one (an upgrade needs no
-//! manual step); one written by a newer release is refused and left as it
-//! is.
+//! (`FORMAT_VERSION`). Opening one written in an older layout replaces it
+//! by an empty one so the projector replays the log into the current one
+//! (an upgrade needs no manual step); one written by a newer release is
+//! refused and left as it is.
 
 use std::path::Path;
 
@@ -49,7 +49,7 @@ async fn caught_up(rm: &ReadModel, log: &EmbeddedLog) -> u64 {
 }
 
 #[tokio::test]
-async fn an_older_format_is_cleared_and_replayed_a_newer_one_is_refused() {
+async fn an_older_format_is_replaced_and_replayed_a_newer_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path().join("log")).await.unwrap();
     let commits: Vec<_> = Generator::new(Shape::small(), 11)
@@ -67,11 +67,22 @@ async fn an_older_format_is_cleared_and_replayed_a_newer_one_is_refused() {
     };
 
     // Older: opened empty (nothing read with the wrong key grammar), then
-    // replayed to the same bytes.
+    // replayed to the same bytes. The old files go as a whole (a file sled
+    // does not know of stands for them; clearing in place kept them, at
+    // their size), and nothing is left beside the directory.
     store_format(&rm_dir, FORMAT_VERSION - 1);
+    let old_file = rm_dir.join("left-by-the-older-release");
+    std::fs::write(&old_file, b"x").unwrap();
     {
         let rm = open_rm(&rm_dir).unwrap();
         assert_eq!(rm.checkpoint().unwrap(), 0, "an older layout is not read");
+        assert!(!old_file.exists(), "the older read model's files are gone");
+        let beside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("rm."))
+            .collect();
+        assert!(beside.is_empty(), "left beside the read model: {beside:?}");
         assert_eq!(caught_up(&rm, &log).await, head);
         assert_eq!(rm.content_digest().unwrap(), digest);
         rm.flush().unwrap();
