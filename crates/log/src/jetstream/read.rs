@@ -623,6 +623,52 @@ mod tests {
         }
     }
 
+    /// A log on `server` holding `commits` of [`commit`].
+    async fn log_with(server: &perfledger_testkit::NatsServer, commits: u128) -> JetStreamLog {
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        log.append_pipelined((0..commits).map(commit).collect())
+            .await
+            .into_result()
+            .unwrap();
+        log
+    }
+
+    /// The names of the stream's consumers, as the server lists them.
+    async fn consumer_names(log: &JetStreamLog) -> Vec<String> {
+        let reply = log
+            .client()
+            .request("$JS.API.CONSUMER.NAMES.PERFLEDGER", "".into())
+            .await
+            .unwrap();
+        let names: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        names["consumers"]
+            .as_array()
+            .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Wait until the stream has no consumer: reads delete theirs in the
+    /// background, so allow them a moment (bounded: five seconds).
+    async fn until_no_consumer_is_left(log: &JetStreamLog, by: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = consumer_names(log).await;
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left behind by {by}: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Reads let go of their consumers: a finished range read, a subject
     /// read long enough to go through a consumer, and a range read dropped
     /// half way leave none on the server (the client's 30 s inactivity
@@ -632,16 +678,7 @@ mod tests {
     async fn reads_leave_no_consumer_behind() {
         use futures::StreamExt;
         let server = perfledger_testkit::NatsServer::start();
-        let log = JetStreamLog::connect(JetStreamOptions {
-            url: server.url(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        log.append_pipelined((0..15).map(commit).collect())
-            .await
-            .into_result()
-            .unwrap();
+        let log = log_with(&server, 15).await;
         let all: Vec<_> = log.read(1, Until::Head).collect().await;
         assert_eq!(all.len(), 15);
         let subject = commit(0).subject;
@@ -654,19 +691,7 @@ mod tests {
         let mut half = log.read(1, Until::Head);
         assert_eq!(half.next().await.unwrap().unwrap().seq, 1);
         drop(half);
-        // The deletions are sent in the background: allow them a moment.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = log.s.stream.get_info().await.unwrap().state.consumer_count;
-            if left == 0 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{left} consumers left behind by finished or dropped reads"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_no_consumer_is_left(&log, "finished or dropped reads").await;
     }
 
     /// A consumer the client recreated (here: deleted on the server under a
@@ -676,34 +701,12 @@ mod tests {
     async fn a_consumer_the_client_recreated_is_deleted_with_its_read() {
         use futures::StreamExt;
         let server = perfledger_testkit::NatsServer::start();
-        let log = JetStreamLog::connect(JetStreamOptions {
-            url: server.url(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        log.append_pipelined((0..3).map(commit).collect())
-            .await
-            .into_result()
-            .unwrap();
-        let consumer_names = || async {
-            let reply = log
-                .client()
-                .request("$JS.API.CONSUMER.NAMES.PERFLEDGER", "".into())
-                .await
-                .unwrap();
-            let names: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
-            let names: Vec<String> = names["consumers"]
-                .as_array()
-                .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
-                .unwrap_or_default();
-            names
-        };
+        let log = log_with(&server, 3).await;
         let mut tail = log.tail(1);
         for want in 1..=3 {
             assert_eq!(tail.next().await.unwrap().unwrap().seq, want);
         }
-        let names = consumer_names().await;
+        let names = consumer_names(&log).await;
         assert_eq!(names.len(), 1, "the tail's consumer: {names:?}");
         let first = names[0].clone();
         log.s.stream.delete_consumer(&first).await.unwrap();
@@ -717,25 +720,14 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(next.seq, 4);
-        let recreated = consumer_names().await;
+        let recreated = consumer_names(&log).await;
         assert_eq!(
             recreated,
             vec![format!("{first}_1")],
             "the client's recreation"
         );
         drop(tail);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = consumer_names().await;
-            if left.is_empty() {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "left behind by a dropped read: {left:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_no_consumer_is_left(&log, "a dropped read").await;
     }
 
     /// A tail whose ordered consumer stops delivering while the stream
@@ -747,35 +739,16 @@ mod tests {
     async fn a_tail_whose_consumer_stalls_behind_the_stream_goes_on() {
         use futures::StreamExt;
         let server = perfledger_testkit::NatsServer::start_atomic();
-        let log = JetStreamLog::connect(JetStreamOptions {
-            url: server.url(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        log.append_pipelined((0..3).map(commit).collect())
-            .await
-            .into_result()
-            .unwrap();
+        let log = log_with(&server, 3).await;
         let mut tail = log.tail(1);
         for want in 1..=3 {
             assert_eq!(tail.next().await.unwrap().unwrap().seq, want);
         }
         // Pause the tail's consumer (the only one) for an hour.
-        let client = log.client();
-        let names: serde_json::Value = serde_json::from_slice(
-            &client
-                .request("$JS.API.CONSUMER.NAMES.PERFLEDGER", "".into())
-                .await
-                .unwrap()
-                .payload,
-        )
-        .unwrap();
-        let name = names["consumers"][0]
-            .as_str()
-            .expect("the tail's consumer")
-            .to_string();
-        let reply = client
+        let names = consumer_names(&log).await;
+        let name = names.first().expect("the tail's consumer");
+        let reply = log
+            .client()
             .request(
                 format!("$JS.API.CONSUMER.PAUSE.PERFLEDGER.{name}"),
                 r#"{"pause_until":"2099-01-01T00:00:00Z"}"#.into(),
@@ -806,16 +779,7 @@ mod tests {
     async fn a_consumer_recreated_before_its_first_message_reads_on_from_its_start() {
         use futures::StreamExt;
         let server = perfledger_testkit::NatsServer::start();
-        let log = JetStreamLog::connect(JetStreamOptions {
-            url: server.url(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        log.append_pipelined((0..30).map(commit).collect())
-            .await
-            .into_result()
-            .unwrap();
+        let log = log_with(&server, 30).await;
         let subject = commit(0).subject;
         let clean = log.read_subject(&subject).await.unwrap();
         assert!(
@@ -849,14 +813,7 @@ mod tests {
     #[tokio::test]
     async fn read_subject_by_gets_matches_the_consumer_read() {
         let server = perfledger_testkit::NatsServer::start();
-        let log = JetStreamLog::connect(JetStreamOptions {
-            url: server.url(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let commits: Vec<_> = (0..30).map(commit).collect();
-        log.append_pipelined(commits).await.into_result().unwrap();
+        let log = log_with(&server, 30).await;
         for e in 1..=4u128 {
             let s = Subject::entity("pl", "t", "k", Uuid::from_u128(e)).unwrap();
             let by_consumer = log.read_subject(&s).await.unwrap();
