@@ -16,6 +16,10 @@
 //! query service's memory alone in its process (the full run's query
 //! figures share a process with generation and the raw reads).
 //!
+//! `--alternate DIR [--rounds N]` times the rebuild of `DIR/log` against
+//! ceiling (b) on two threads, alternated N rounds, and prints the median
+//! ratio (run the full bench with `--dir DIR` once first to make the log).
+//!
 //! `--no-stream-ceiling` skips the write-stream ceiling (it records the
 //! projector's writes in a file as large as everything it writes).
 //!
@@ -421,8 +425,12 @@ struct Ceilings {
     /// (b) The projector's write stream replayed, once per count of
     /// inserting threads ([`STREAM_THREADS`]): threads, time, batches,
     /// bytes, and the replaying process's CPU time. Empty when skipped.
-    stream: Vec<(usize, Duration, u64, u64, Duration)>,
+    stream: Vec<StreamCeiling>,
 }
+
+/// Ceiling (b) once: inserting threads, time, batches, bytes, and the
+/// replaying process's CPU time.
+type StreamCeiling = (usize, Duration, u64, u64, Duration);
 
 /// Measure both ceilings in child processes (fresh sleds under `base`);
 /// the write stream is recorded by a second rebuild, whose digest must be
@@ -462,31 +470,114 @@ fn measure_ceilings(
         again.digest, digest,
         "a second rebuild gives the same bytes"
     );
-    let mut stream = Vec::new();
-    for threads in STREAM_THREADS {
-        let threads_arg = threads.to_string();
-        let said = run_child(
-            &[
-                "--ceiling-stream".as_ref(),
-                base.as_os_str(),
-                "--ceiling-threads".as_ref(),
-                threads_arg.as_ref(),
-            ],
-            "ceiling",
-        )?;
-        match &said[..] {
-            [ms, n, bytes, cpu_ms] => stream.push((
-                threads,
-                Duration::from_millis(ms.parse()?),
-                n.parse()?,
-                bytes.parse()?,
-                Duration::from_millis(cpu_ms.parse()?),
-            )),
-            other => return Err(format!("stream ceiling child said {other:?}").into()),
-        }
-    }
+    let stream = STREAM_THREADS
+        .into_iter()
+        .map(|threads| stream_ceiling(base, threads))
+        .collect::<Result<Vec<_>, _>>()?;
     std::fs::remove_file(&file)?;
     Ok(Ceilings { final_keys, stream })
+}
+
+/// Ceiling (b) in a child: the write stream recorded in `base/stream.bin`
+/// replayed into a fresh sled on `threads` inserting threads.
+fn stream_ceiling(
+    base: &std::path::Path,
+    threads: usize,
+) -> Result<StreamCeiling, Box<dyn std::error::Error>> {
+    let threads_arg = threads.to_string();
+    let said = run_child(
+        &[
+            "--ceiling-stream".as_ref(),
+            base.as_os_str(),
+            "--ceiling-threads".as_ref(),
+            threads_arg.as_ref(),
+        ],
+        "ceiling",
+    )?;
+    match &said[..] {
+        [ms, n, bytes, cpu_ms] => Ok((
+            threads,
+            Duration::from_millis(ms.parse()?),
+            n.parse()?,
+            bytes.parse()?,
+            Duration::from_millis(cpu_ms.parse()?),
+        )),
+        other => Err(format!("stream ceiling child said {other:?}").into()),
+    }
+}
+
+/// `--alternate DIR [--rounds N]` (default 5): the rebuild of `DIR/log`
+/// into a fresh `DIR/readmodel` against ceiling (b) on two inserting
+/// threads, `N` rounds, the order swapped every round (so a drift in the
+/// machine's or the filesystem's state falls on both sides alike), each
+/// in its own child; prints every pair and the median ratio. One run's
+/// ratio moves with the filesystem (the ceiling at 1M took 1.00-1.75 s
+/// across runs on one day); the median of alternated pairs is the steadier
+/// figure. The write stream is recorded first by a rebuild of its own.
+fn alternate(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let read_model = dir.join("readmodel");
+    let fresh = || match std::fs::remove_dir_all(&read_model) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    let file = dir.join("stream.bin");
+    fresh()?;
+    let recorded = rebuild_in_child(&[
+        "--rebuild-only".as_ref(),
+        dir.as_os_str(),
+        "--record-stream".as_ref(),
+        file.as_os_str(),
+    ])?;
+    println!("load average: {}", perfledger_bench::load_average());
+    println!(
+        "| round | first | rebuild (CPU) | ceiling (b), two threads (CPU) | ceiling / rebuild |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        let ceiling_first = round % 2 == 0;
+        let mut ceiling = None;
+        let mut rebuilt = None;
+        for ceiling_now in [ceiling_first, !ceiling_first] {
+            if ceiling_now {
+                ceiling = Some(stream_ceiling(dir, 2)?);
+            } else {
+                fresh()?;
+                let r = rebuild_in_child(&["--rebuild-only".as_ref(), dir.as_os_str()])?;
+                assert_eq!(
+                    r.digest, recorded.digest,
+                    "every rebuild gives the same bytes"
+                );
+                rebuilt = Some(r);
+            }
+        }
+        let (ceiling, rebuilt) = (
+            ceiling.expect("measured above"),
+            rebuilt.expect("measured above"),
+        );
+        let ratio = ceiling.1.as_secs_f64() / rebuilt.time.as_secs_f64();
+        ratios.push(ratio);
+        println!(
+            "| {round} | {} | {:.2} s ({:.2} s) | {:.2} s ({:.2} s) | {ratio:.2}x |",
+            if ceiling_first { "ceiling" } else { "rebuild" },
+            rebuilt.time.as_secs_f64(),
+            rebuilt.cpu.as_secs_f64(),
+            ceiling.1.as_secs_f64(),
+            ceiling.4.as_secs_f64(),
+        );
+    }
+    std::fs::remove_file(&file)?;
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "median ceiling / rebuild over {rounds} alternated rounds: {:.2}x (min {:.2}x, max {:.2}x); digest {}; load average {}",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+        recorded.digest,
+        perfledger_bench::load_average()
+    );
+    Ok(())
 }
 
 /// The rebuild table: raw read, raw read + decode and the full rebuild of
@@ -675,6 +766,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(dir) = arg("--serve-only") {
         return serve_only(std::path::Path::new(&dir)).await;
+    }
+    if let Some(dir) = arg("--alternate") {
+        return alternate(std::path::Path::new(&dir));
     }
     if let Some(dir) = arg("--ceiling-final") {
         return perfledger_bench::sled_ceiling::final_keys(std::path::Path::new(&dir));
