@@ -17,6 +17,11 @@
 //! servers / PostgreSQL with a synchronous standby, its own server).
 //! Ratios are perfledger's throughput over the peer's in the same run at the
 //! same durability and writer count: on a shared machine only those count.
+//! Both sides share this process's allocator, jemalloc as every perfledger
+//! binary has it (`perfledger_alloc`).
+
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
+use perfledger_alloc as _;
 
 mod durability;
 mod peer;

@@ -20,6 +20,10 @@
 //! per command (requests: loads, version checks, appends, consumer
 //! creations and pulls) per mode. Bounded in count.
 
+// jemalloc, configured as every perfledger binary's (`perfledger_alloc`):
+// the ledger and the gateway run here as in the gateway binary.
+use perfledger_alloc as _;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
