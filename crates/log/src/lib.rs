@@ -164,6 +164,13 @@ pub struct Capabilities {
     /// nothing: the ledger then checks every command id against its own
     /// index, caught up to the head, before appending.
     pub dedupe_window: std::time::Duration,
+    /// [`EventLog::subject_version`] is answered by the store itself (a
+    /// read in this process, or a direct get from a stream's only replica),
+    /// not queued behind other requests at a leader: cheap enough that the
+    /// ledger asks once per command rather than making concurrent commands
+    /// share (and wait for) one request (`perfledger-ledger`'s
+    /// `calendar_check`).
+    pub direct_versions: bool,
 }
 
 /// Errors from the log. Each carries enough context to act on.

@@ -309,6 +309,8 @@ impl EventLog for MemoryLog {
             // Ids are remembered forever, but a wrapper may forget them
             // (testkit's fault log): promise nothing.
             dedupe_window: std::time::Duration::ZERO,
+            // A read of this process's own index.
+            direct_versions: true,
         }
     }
 

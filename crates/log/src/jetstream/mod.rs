@@ -58,6 +58,10 @@ mod setup;
 pub use group::GroupCommitStats;
 pub use setup::{server_supports_atomic, unsafe_settings};
 
+/// Header a direct get's answer names its stream in (a mirror with
+/// `mirror_direct` answers under its own name).
+const STREAM_NAME: async_nats::HeaderName = async_nats::HeaderName::from_static("Nats-Stream");
+
 /// Header carrying `recorded_at` (ms since the epoch, decimal).
 pub const RECORDED_AT_HEADER: &str = "Pl-Recorded-At";
 /// Header carrying the dedupe id.
@@ -168,6 +172,17 @@ fn nats(op: &'static str, e: impl std::fmt::Display) -> LogError {
     }
 }
 
+impl JetStreamLog {
+    /// Whether `subject_version` asks the stream by direct get: on a
+    /// single-replica stream that allows them (a replicated stream's
+    /// followers also answer direct gets, as soon as they are within 90%
+    /// of the leader, so there only the leader's answer will do).
+    fn direct_versions(&self) -> bool {
+        let config = &self.s.stream.cached_info().config;
+        config.num_replicas <= 1 && config.allow_direct
+    }
+}
+
 impl EventLog for JetStreamLog {
     async fn append(&self, commit: Commit) -> Result<Appended, LogError> {
         match &self.s.group {
@@ -213,6 +228,7 @@ impl EventLog for JetStreamLog {
             max_batch: self.max_batch(),
             // The stream's own setting (read back when it was opened).
             dedupe_window: self.s.stream.cached_info().config.duplicate_window,
+            direct_versions: self.direct_versions(),
         }
     }
 
@@ -226,7 +242,18 @@ impl EventLog for JetStreamLog {
         Ok(info.state.last_sequence)
     }
 
+    /// The subject's last sequence as the stream holds it when asked:
+    /// every record acknowledged before the request was sent counts (the
+    /// calendar check's invariant rests on it). On a single-replica stream
+    /// the direct get (served by the stream itself, raw, beside the JSON
+    /// API's queue) is that answer; see `version_by_direct_get`. Otherwise,
+    /// or when the direct get cannot be trusted, the leader answers.
     async fn subject_version(&self, subject: &Subject) -> Result<Seq, LogError> {
+        if self.direct_versions() {
+            if let Some(version) = self.version_by_direct_get(subject).await {
+                return Ok(version);
+            }
+        }
         match self
             .s
             .stream

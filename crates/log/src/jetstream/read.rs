@@ -32,7 +32,10 @@ use async_nats::jetstream::{
 use futures::StreamExt;
 use uuid::Uuid;
 
-use super::{nats, JetStreamLog, MSG_ID_HEADER, MSG_ID_NAME, RECORDED_AT_HEADER, RECORDED_AT_NAME};
+use super::{
+    nats, JetStreamLog, MSG_ID_HEADER, MSG_ID_NAME, RECORDED_AT_HEADER, RECORDED_AT_NAME,
+    STREAM_NAME,
+};
 use crate::{EventLog, LogError, LogRecord, RecordStream, Seq, Subject, Until};
 
 /// Longest time [`EventLog::read_subject`] waits for its ephemeral consumer
@@ -143,6 +146,35 @@ async fn delete_read_consumer(log: &JetStreamLog, name: &str) {
 }
 
 impl JetStreamLog {
+    /// The subject's last sequence by direct get, when that answer is the
+    /// stream's own: `None` means "ask the leader".
+    ///
+    /// Only called for a single-replica stream, where the one server holding
+    /// it stores a record before acknowledging it, so a direct get sent
+    /// after an acknowledgement sees the record. But the request's subject
+    /// is also answered by any mirror of the stream made with
+    /// `mirror_direct` (the same `_sys_` queue group), which may lag: an
+    /// answer naming another stream is set aside, and so is "not found",
+    /// which names no stream (a subject never written, such as the calendar
+    /// of a tenant that has closed no period, costs a second request).
+    pub(super) async fn version_by_direct_get(&self, subject: &Subject) -> Option<Seq> {
+        let m = self
+            .s
+            .stream
+            .direct_get_last_for_subject(subject.as_str())
+            .await
+            .ok()?;
+        let ours = m
+            .headers
+            .get(STREAM_NAME)
+            .is_some_and(|name| name.as_str() == self.s.opts.stream);
+        if !ours {
+            tracing::debug!(%subject, answered_by = ?m.headers.get(STREAM_NAME),
+                "a direct get answered by another stream (a mirror?): asking the leader");
+        }
+        ours.then_some(m.sequence)
+    }
+
     /// Every record of the subject up to its version (the leader's answer
     /// to `subject_version`), in order: the first [`GETS_BEFORE_CONSUMER`]
     /// by stream-leader message gets, the rest through an ephemeral ordered
@@ -829,5 +861,60 @@ mod tests {
         log.pause_consumers(&s, "test");
         assert!(log.consumers_paused());
         assert_eq!(log.read_subject(&s).await.unwrap().len(), 10);
+    }
+
+    /// A subject's version is the stream's own answer even when a lagging
+    /// mirror made with `mirror_direct` shares its direct gets: here a
+    /// mirror of the checkpoint subject alone, which answers "not found"
+    /// for every entity subject, as a mirror that has not yet received a
+    /// subject's records would.
+    #[tokio::test]
+    async fn a_mirror_answering_direct_gets_never_gives_the_version() {
+        let server = perfledger_testkit::NatsServer::start_atomic();
+        let log = log_with(&server, 6).await;
+        let subject = commit(0).subject; // commits 0 and 3: sequences 1 and 4
+        assert_eq!(log.subject_version(&subject).await.unwrap(), 4);
+        let js = async_nats::jetstream::new(log.client().clone());
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "SHADOW".into(),
+            mirror: Some(async_nats::jetstream::stream::Source {
+                name: "PERFLEDGER".into(),
+                filter_subject: Some("pl.chk".into()),
+                ..Default::default()
+            }),
+            mirror_direct: true,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        // A mirror joins the direct gets' queue group once a message has
+        // reached it and it is nearly caught up (within 10 messages).
+        js.publish("pl.chk", "joins".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        // The mirror takes part: some plain direct gets come back from it
+        // (the server picks one member of the queue group per request).
+        let stream = js.get_stream("PERFLEDGER").await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let from_mirror = match stream.direct_get_last_for_subject(subject.as_str()).await {
+                Ok(m) => m.headers.get(STREAM_NAME).map(|n| n.as_str()) != Some("PERFLEDGER"),
+                Err(_) => true,
+            };
+            if from_mirror {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the mirror never answered a direct get: this test shows nothing"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for _ in 0..64 {
+            assert_eq!(log.subject_version(&subject).await.unwrap(), 4);
+        }
     }
 }
