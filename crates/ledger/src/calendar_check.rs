@@ -14,6 +14,15 @@
 //! for reads); a lone command pays the one request it always did, and at
 //! most one more round trip waiting for a request already in flight.
 //!
+//! Used only where the log's version requests queue at a leader
+//! (JetStream with replicas: followers may lag, so only the leader's answer
+//! will do). Where the log answers them directly
+//! ([`perfledger_log::Capabilities::direct_versions`]: the embedded log, a
+//! single-replica stream's direct get) each command asks for itself: on
+//! nats-server 2.15, R1, 32 writers, that measured 10.9-12.8k commands/s
+//! through the gateway against 9.8-10.4k shared, with a p99 of 6-7 ms
+//! against 10 (README, "The calendar check by direct get").
+//!
 //! Bounded: a fixed number of slots, a tenant hashed to one; two tenants in
 //! one slot only take turns (an answer records its tenant and serves no
 //! other).

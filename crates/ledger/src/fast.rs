@@ -171,8 +171,10 @@ impl<L: EventLog> Ledger<L> {
     /// The decision context of the tenant's calendar as this ledger keeps
     /// it, checked against the log unless known current within the
     /// calendar staleness; `None` when not kept or no longer current. The
-    /// check is a version request issued after this call began, shared with
-    /// the commands that arrived before it was sent (`calendar_check`).
+    /// check is a version request issued after this call began: this
+    /// command's own where the log answers versions directly
+    /// ([`perfledger_log::Capabilities::direct_versions`]), else one shared
+    /// with the commands that arrived before it was sent (`calendar_check`).
     async fn current_calendar(&self, tenant: &Tenant) -> Result<Option<Context>, LedgerError> {
         let arrived = Instant::now();
         let key = (
@@ -184,10 +186,17 @@ impl<L: EventLog> Ledger<L> {
         };
         if current_at.elapsed() >= self.calendar_staleness && current_at <= arrived {
             let subject = subject_for(&self.prefix, tenant, key.0, key.1)?;
-            let version = self
-                .calendar_checks
-                .version_since(tenant, arrived, || self.log.subject_version(&subject))
-                .await?;
+            // Asked after `arrived` either way: by this command itself
+            // where the log answers directly (measured faster than sharing:
+            // a shared request makes later arrivals wait out the one in
+            // flight), else through the shared checks.
+            let version = if self.log.capabilities().direct_versions {
+                self.log.subject_version(&subject).await?
+            } else {
+                self.calendar_checks
+                    .version_since(tenant, arrived, || self.log.subject_version(&subject))
+                    .await?
+            };
             if version != calendar.version {
                 return Ok(None);
             }

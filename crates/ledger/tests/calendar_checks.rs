@@ -1,9 +1,10 @@
-//! Issue #12, command path: concurrent commands share the request for
-//! their tenant calendar's version, and a period closed before a command
-//! arrived is still closed for it (the request it takes was issued after
-//! it arrived).
+//! Issue #12, command path: where version requests queue at a leader,
+//! concurrent commands share the request for their tenant calendar's
+//! version; where the log answers directly, each asks for itself. Either
+//! way a period closed before a command arrived is still closed for it (the
+//! request it takes was issued after it arrived).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ struct Slowed {
     calendar: Subject,
     calendar_asks: AtomicUsize,
     delay_ms: AtomicU64,
+    /// Report `direct_versions` (default false).
+    direct: AtomicBool,
 }
 
 impl EventLog for Slowed {
@@ -36,8 +39,13 @@ impl EventLog for Slowed {
     async fn append_pipelined(&self, commits: Vec<Commit>) -> BatchProgress {
         self.inner.append_pipelined(commits).await
     }
+    /// Version requests that queue at a leader (as a replicated JetStream
+    /// stream's do): the ledger shares them. `direct` says otherwise.
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        Capabilities {
+            direct_versions: self.direct.load(Ordering::SeqCst),
+            ..self.inner.capabilities()
+        }
     }
     async fn head(&self) -> Result<Seq, LogError> {
         self.inner.head().await
@@ -78,6 +86,7 @@ async fn slowed(dir: &tempfile::TempDir) -> Arc<Slowed> {
         calendar: subject_for("pl", &tenant, EntityKind::Calendar, calendar).unwrap(),
         calendar_asks: AtomicUsize::new(0),
         delay_ms: AtomicU64::new(0),
+        direct: AtomicBool::new(false),
     })
 }
 
@@ -130,6 +139,52 @@ async fn concurrent_commands_share_one_calendar_request() {
         "{asks} calendar requests for {writers} concurrent commands"
     );
     assert_eq!(l.log().head().await.unwrap(), (2 * writers) as Seq);
+}
+
+/// Where the log answers versions directly, no command waits for another's
+/// request: each asks once, for itself.
+#[tokio::test]
+async fn with_direct_versions_every_command_asks_for_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = slowed(&dir).await;
+    log.direct.store(true, Ordering::SeqCst);
+    let writers = 16u128;
+    let l = keeping(&log, writers).await;
+    log.delay_ms.store(40, Ordering::SeqCst);
+    log.calendar_asks.store(0, Ordering::SeqCst);
+    let commands: Vec<_> = (1..=writers)
+        .map(|i| {
+            let l = l.clone();
+            tokio::spawn(async move { l.execute(set_target(100 + i, i, 3)).await })
+        })
+        .collect();
+    for c in commands {
+        c.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        log.calendar_asks.load(Ordering::SeqCst),
+        writers as usize,
+        "one calendar request per command (shared, 16 concurrent commands make 2 or 3)"
+    );
+    // And a close is seen by the next command at once.
+    log.delay_ms.store(0, Ordering::SeqCst);
+    l.execute(Submitted::new(fixtures::envelope(
+        200,
+        Command::ClosePeriod { period: q(1) },
+    )))
+    .await
+    .unwrap();
+    let err = l.execute(set_target(201, 1, 1)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Rejected {
+                source: DomainError::PeriodClosed { .. },
+                ..
+            }
+        ),
+        "Q1 was closed before the command arrived: {err}"
+    );
 }
 
 #[tokio::test]
