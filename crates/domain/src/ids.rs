@@ -156,10 +156,41 @@ impl fmt::Display for EntityKind {
 /// Normalise a natural key: trim, collapse runs of whitespace to one space,
 /// lowercase.
 pub fn normalise_key(key: &str) -> String {
-    key.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    let mut out = String::with_capacity(key.len());
+    push_normalised_key(&mut out, key);
+    out
+}
+
+/// Append [`normalise_key`]'s form of `key` to `out`. Every entity id
+/// hashes it, so an ASCII key (nearly all of them) is normalised in one
+/// pass without allocating; any other goes through `str::to_lowercase` on
+/// the joined words, whose Unicode rules depend on context (a final sigma),
+/// exactly as ids have always been made.
+fn push_normalised_key(out: &mut String, key: &str) {
+    if !key.is_ascii() {
+        out.push_str(
+            &key.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase(),
+        );
+        return;
+    }
+    let start = out.len();
+    let mut gap = false;
+    for c in key.chars() {
+        // `char::is_whitespace`, as `split_whitespace` uses (it counts
+        // U+000B, which `u8::is_ascii_whitespace` does not).
+        if c.is_whitespace() {
+            gap = true;
+            continue;
+        }
+        if gap && out.len() > start {
+            out.push(' ');
+        }
+        gap = false;
+        out.push(c.to_ascii_lowercase());
+    }
 }
 
 /// Join the parts of a composite natural key (each normalised) with `\u{1e}`.
@@ -174,11 +205,78 @@ pub fn composite_key(parts: &[&str]) -> String {
 /// The deterministic id of an entity: uuid v5 of
 /// `"{tenant}\u{1f}{kind}\u{1f}{normalised key}"` in [`NAMESPACE`].
 pub fn entity_id(tenant: &Tenant, kind: EntityKind, natural_key: &str) -> Uuid {
-    let name = format!(
-        "{}\u{1f}{}\u{1f}{}",
-        tenant.as_str(),
-        kind.token(),
-        normalise_key(natural_key)
-    );
+    let (tenant, kind) = (tenant.as_str(), kind.token());
+    let mut name = String::with_capacity(tenant.len() + kind.len() + natural_key.len() + 2);
+    name.push_str(tenant);
+    name.push('\u{1f}');
+    name.push_str(kind);
+    name.push('\u{1f}');
+    push_normalised_key(&mut name, natural_key);
     Uuid::new_v5(&NAMESPACE, name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// How keys were normalised and ids made before the one-pass form:
+    /// ids are stored in the log, so the two must agree on every key.
+    fn reference_id(tenant: &Tenant, kind: EntityKind, key: &str) -> Uuid {
+        let normalised = key
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let name = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            tenant.as_str(),
+            kind.token(),
+            normalised
+        );
+        Uuid::new_v5(&NAMESPACE, name.as_bytes())
+    }
+
+    #[test]
+    fn ids_are_those_made_before() {
+        let t = Tenant::new("north").unwrap();
+        for key in [
+            "",
+            "   ",
+            "PI 01",
+            "  pi\t\x0B01 \r\n",
+            "\u{85}ΟΔΟΣ Σ",
+            "ΣΑΣ x",
+            "İstanbul\u{a0}key",
+            "A\u{1f}B",
+        ] {
+            for kind in [
+                EntityKind::Indicator,
+                EntityKind::Calendar,
+                EntityKind::Risk,
+            ] {
+                assert_eq!(
+                    entity_id(&t, kind, key),
+                    reference_id(&t, kind, key),
+                    "{key:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn ids_agree_with_the_reference_on_any_key(
+            key in "[ \t\n\x0B\x0C\r\u{85}\u{a0}\u{2003}a-zA-Z0-9ΣσςİK\u{1f}-]{0,40}",
+            ascii in "[ -~\t\n\x0B\x0C\r]{0,40}",
+        ) {
+            let t = Tenant::new("north").unwrap();
+            for k in [&key, &ascii] {
+                prop_assert_eq!(
+                    entity_id(&t, EntityKind::Indicator, k),
+                    reference_id(&t, EntityKind::Indicator, k)
+                );
+            }
+        }
+    }
 }
