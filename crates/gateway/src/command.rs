@@ -239,9 +239,14 @@ impl<L: EventLog> CommandGateway<L> {
         let (_, entity) = submitted.command.command.entity(&submitted.command.tenant);
         let stripe = (entity.as_u128() % ENTITY_STRIPES as u128) as usize;
         let limit = self.cfg.execute_timeout;
+        // The ledger's future is large (every await point of a command's
+        // path): boxed here, it is written to the heap once, and the
+        // futures around it (the timeout, the request's task) stay small
+        // to move and to spawn. Unboxed, spawning each request copied it
+        // several times (about 4% of the gateway process's time).
         let run = async {
             let _serial = self.stripes[stripe].lock().await;
-            self.ledger.execute(submitted).await
+            Box::pin(self.ledger.execute(submitted)).await
         };
         let Ok(outcome) = tokio::time::timeout(limit, run).await else {
             tracing::warn!(%command_id, ?limit, "command timed out in the ledger");
