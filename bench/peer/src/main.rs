@@ -8,7 +8,10 @@
 //! ([`workload`]) at each writer count through three paths:
 //! - `ledger`: perfledger's `Ledger` in process, on the JetStream log;
 //! - `gateway`: perfledger-client → NATS request/reply → gateway → ledger;
-//! - `postgres-es`: cqrs-es with its PostgreSQL event store ([`peer`]);
+//! - `postgres-es`: cqrs-es with its PostgreSQL event store ([`peer`]),
+//!   deciding against the tenant calendar read per command as perfledger
+//!   does, and again without that look-up (the peer as measured before
+//!   session 17: it would accept results for closed periods);
 //!
 //! and pgbench with postgres-es's SQL alone, the peer's ceiling. Durability
 //! is matched pairwise ([`durability`]): `relaxed`, `durable` (on one
@@ -105,8 +108,11 @@ struct Row {
     throughput: f64,
     p50_ms: f64,
     p99_ms: f64,
-    /// Against the peer's throughput in the same cell, for perfledger's rows.
+    /// Against the peer's throughput in the same cell (its commands decided
+    /// against the calendar, as perfledger's are), for perfledger's rows.
     ratio: Option<f64>,
+    /// Against the peer deciding without a calendar, in the same cell.
+    ratio_without_calendar: Option<f64>,
 }
 
 impl Row {
@@ -119,20 +125,22 @@ impl Row {
             p50_ms: t.percentile_ms(0.50),
             p99_ms: t.percentile_ms(0.99),
             ratio: None,
+            ratio_without_calendar: None,
         }
     }
 
     fn print(&self) {
-        let ratio = self.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default();
+        let times = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or_default();
         println!(
-            "| {:<10} | {:>7} | {:<29} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} |",
+            "| {:<10} | {:>7} | {:<37} | {:>8.0} | {:>7.2} | {:>7.2} | {:>15} | {:>15} |",
             self.durability.name(),
             self.writers,
             self.path,
             self.throughput,
             self.p50_ms,
             self.p99_ms,
-            ratio
+            times(self.ratio),
+            times(self.ratio_without_calendar),
         );
     }
 }
@@ -192,14 +200,21 @@ async fn run_durability(
                 side.stream_consumers().await
             );
         }
-        let peer = peer::run(pg, durability, &tag("p"), w, per).await;
-        let base = peer.throughput();
+        let peer = peer::run(pg, durability, true, &tag("p"), w, per).await;
+        let unmatched = peer::run(pg, durability, false, &tag("q"), w, per).await;
         for (path, t) in ours {
             let mut row = Row::timed(durability, w, path, &t);
-            row.ratio = Some(row.throughput / base);
+            row.ratio = Some(row.throughput / peer.throughput());
+            row.ratio_without_calendar = Some(row.throughput / unmatched.throughput());
             rows.push(row);
         }
         rows.push(Row::timed(durability, w, "postgres-es".into(), &peer));
+        rows.push(Row::timed(
+            durability,
+            w,
+            "postgres-es, no calendar look-up".into(),
+            &unmatched,
+        ));
         eprintln!(
             "  {} × {w} writers done (load {})",
             durability.name(),
@@ -219,6 +234,7 @@ async fn run_durability(
             p50_ms: b.p50_ms,
             p99_ms: b.p99_ms,
             ratio: None,
+            ratio_without_calendar: None,
         });
     }
     rows
@@ -314,9 +330,10 @@ fn main() {
             load_average()
         );
         println!(
-            "| durability | writers | path | cmd/s | p50 ms | p99 ms | perfledger / postgres-es |"
+            "| durability | writers | path | cmd/s | p50 ms | p99 ms | perfledger / postgres-es \
+             | / postgres-es, no calendar |"
         );
-        println!("|---|---:|---|---:|---:|---:|---:|");
+        println!("|---|---:|---|---:|---:|---:|---:|---:|");
         for r in &rows {
             r.print();
         }

@@ -5,11 +5,18 @@
 //! primary-key clash is an optimistic-lock conflict).
 //!
 //! The aggregate delegates to perfledger's own rules ([`IndicatorState`]'s
-//! `handle`/`apply`), so both sides validate exactly the same way; it is
-//! given only the recorded time (no calendar lookup, which perfledger's
-//! ledger does per command: a small advantage to the peer). The command id
-//! travels in the events' metadata, and a unique index on it gives the peer
-//! the dedupe perfledger has (each of these commands yields one event).
+//! `handle`/`apply`), so both sides validate exactly the same way, and it
+//! decides against the tenant calendar's closed periods as perfledger's
+//! ledger does: through cqrs-es's services ([`PeerCalendar`]), the version
+//! of the calendar aggregate is read before every command and its events
+//! reloaded when it moved, so a period closed anywhere before a command
+//! arrived is closed for it (one indexed query per command; perfledger asks
+//! its log for the calendar subject's last sequence). Without the look-up
+//! (the extra cell the bench runs beside it) the peer would accept a
+//! result for a closed period that perfledger refuses. The
+//! command id travels in the events' metadata, and a unique index on it
+//! gives the peer the dedupe perfledger has (each of these commands yields
+//! one event).
 //!
 //! [`pgbench`] runs the same SQL with no client code (one transaction per
 //! command: read the version, insert at version + 1 with a fresh command
@@ -24,7 +31,7 @@ use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
-use perfledger_domain::aggregate::IndicatorState;
+use perfledger_domain::aggregate::{CalendarState, IndicatorState};
 use perfledger_domain::{Command, Context, DomainError, EventBody};
 use perfledger_ledger::{Clock, SystemClock};
 use postgres_es::{postgres_cqrs, PostgresCqrs};
@@ -34,7 +41,7 @@ use sqlx::{Pool, Postgres as Pg};
 
 use crate::durability::Durability;
 use crate::pg::{Postgres, DATABASE, USER};
-use crate::workload::{drive, nearest_rank, record, Timed};
+use crate::workload::{drive, nearest_rank, record, Timed, TENANT};
 
 /// The indicator as a cqrs-es aggregate.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -62,15 +69,15 @@ impl Aggregate for PeerIndicator {
     type Command = Command;
     type Event = PeerEvent;
     type Error = DomainError;
-    type Services = ();
+    type Services = PeerCalendar;
 
     async fn handle(
         &mut self,
         command: Command,
-        _services: &(),
+        calendar: &PeerCalendar,
         sink: &EventSink<Self>,
     ) -> Result<(), DomainError> {
-        let ctx = Context::default().at(SystemClock.now());
+        let ctx = calendar.context().await.at(SystemClock.now());
         for event in self.state.handle(&command, &ctx)? {
             sink.write(PeerEvent(event), self).await;
         }
@@ -79,6 +86,87 @@ impl Aggregate for PeerIndicator {
 
     fn apply(&mut self, event: PeerEvent) {
         self.state.apply(&event.0);
+    }
+}
+
+/// The calendar aggregate's type in the peer's `events` table.
+const CALENDAR_TYPE: &str = "Calendar";
+
+/// The peer's view of one tenant calendar, as a cqrs-es service: the
+/// calendar aggregate's events in the same `events` table, kept with the
+/// version they were read at.
+pub struct PeerCalendar {
+    /// `None`: decide without a calendar (the peer as it ran before
+    /// session 17, for comparison).
+    pool: Option<Pool<Pg>>,
+    aggregate_id: String,
+    kept: std::sync::Mutex<(i64, CalendarState)>,
+}
+
+impl PeerCalendar {
+    fn new(pool: Option<Pool<Pg>>) -> Self {
+        PeerCalendar {
+            pool,
+            aggregate_id: format!("{TENANT}/calendar"),
+            // Version -1: nothing read yet (an empty calendar is version 0).
+            kept: std::sync::Mutex::new((-1, CalendarState::default())),
+        }
+    }
+
+    /// The decision context of the calendar as committed when this was
+    /// called: its version read now, its events reloaded if it moved.
+    async fn context(&self) -> Context {
+        let Some(pool) = &self.pool else {
+            return Context::default();
+        };
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(sequence), 0) FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(CALENDAR_TYPE)
+        .bind(&self.aggregate_id)
+        .fetch_one(pool)
+        .await
+        .expect("the peer's calendar version query");
+        {
+            let kept = self
+                .kept
+                .lock()
+                .expect("the calendar lock is never poisoned");
+            if kept.0 == version {
+                return Context::from_calendar(&kept.1);
+            }
+        }
+        let payloads: Vec<String> = sqlx::query_scalar(
+            "SELECT payload::text FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence <= $3 \
+             ORDER BY sequence",
+        )
+        .bind(CALENDAR_TYPE)
+        .bind(&self.aggregate_id)
+        .bind(version)
+        .fetch_all(pool)
+        .await
+        .expect("the peer's calendar events query");
+        let mut state = CalendarState::default();
+        for p in &payloads {
+            let PeerEvent(body) =
+                serde_json::from_str(p).expect("the peer's calendar events are its own JSON");
+            state.apply(&body);
+        }
+        assert!(
+            state.closed.contains(&crate::workload::closed_period()),
+            "the peer's calendar (version {version}) lacks the bench's closed period"
+        );
+        let ctx = Context::from_calendar(&state);
+        let mut kept = self
+            .kept
+            .lock()
+            .expect("the calendar lock is never poisoned");
+        if version > kept.0 {
+            *kept = (version, state);
+        }
+        ctx
     }
 }
 
@@ -119,27 +207,53 @@ async fn pool(pg: &Postgres, durability: Durability, size: usize) -> Pool<Pg> {
         .expect("connect to the bench PostgreSQL")
 }
 
-/// Create the tables (once per server).
+/// Create the tables (once per server), and store the tenant calendar's
+/// closed period as the calendar aggregate's first event.
 pub async fn create_schema(pg: &Postgres) {
     let p = pool(pg, Durability::Durable, 1).await;
     sqlx::raw_sql(SCHEMA)
         .execute(&p)
         .await
         .expect("create postgres-es's tables");
+    let close = crate::workload::close_calendar();
+    let events = CalendarState::default()
+        .handle(&close.command, &Context::default())
+        .expect("an empty calendar closes any period");
+    for (i, body) in events.into_iter().enumerate() {
+        let event = PeerEvent(body);
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6::json, $7::json)",
+        )
+        .bind(CALENDAR_TYPE)
+        .bind(format!("{TENANT}/calendar"))
+        .bind(i as i64 + 1)
+        .bind(event.event_type())
+        .bind(event.event_version())
+        .bind(serde_json::to_string(&event).expect("an event encodes as JSON"))
+        .bind(serde_json::json!({ "command_id": close.command_id.to_string() }).to_string())
+        .execute(&p)
+        .await
+        .expect("store the calendar's closed period");
+    }
     p.close().await;
 }
 
 /// The peer path: one pool connection per writer, commands through
-/// `CqrsFramework::execute_with_metadata`.
+/// `CqrsFramework::execute_with_metadata`, each decided against the
+/// calendar read for it, or, `with_calendar` false, against none.
 pub async fn run(
     pg: &Postgres,
     durability: Durability,
+    with_calendar: bool,
     tag: &str,
     writers: usize,
     per: usize,
 ) -> Timed {
     let pool = pool(pg, durability, writers).await;
-    let cqrs: Arc<PostgresCqrs<PeerIndicator>> = Arc::new(postgres_cqrs(pool.clone(), vec![], ()));
+    let calendar = PeerCalendar::new(with_calendar.then(|| pool.clone()));
+    let cqrs: Arc<PostgresCqrs<PeerIndicator>> =
+        Arc::new(postgres_cqrs(pool.clone(), vec![], calendar));
     let timed = drive(tag, writers, per, move |_, env| {
         let cqrs = cqrs.clone();
         async move {
@@ -164,8 +278,8 @@ pub struct Bench {
     pub p99_ms: f64,
 }
 
-/// The pgbench script: postgres-es's SQL for one command, in one
-/// transaction, on the client's own aggregate.
+/// The pgbench script: the calendar's version, then postgres-es's SQL for
+/// one command, in one transaction, on the client's own aggregate.
 fn script(tag: &str) -> String {
     let payload = serde_json::to_string(&PeerEvent(EventBody::ResultRecorded {
         period: perfledger_domain::Period::parse("2000/01 Q1").expect("a quarter label"),
@@ -180,7 +294,9 @@ fn script(tag: &str) -> String {
     // each key's colon keeps `"source_rag":null` from becoming one.
     let payload = payload.replace("\":", "\": ");
     format!(
-        "BEGIN;\n\
+        "SELECT coalesce(max(sequence), 0) AS c FROM events \
+         WHERE aggregate_type = '{CALENDAR_TYPE}' AND aggregate_id = '{TENANT}/calendar' \\gset\n\
+         BEGIN;\n\
          SELECT coalesce(max(sequence), 0) AS v FROM events \
          WHERE aggregate_type = 'Indicator' AND aggregate_id = 'pgb-{tag}-' || :client_id \\gset\n\
          INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \

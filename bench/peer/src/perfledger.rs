@@ -94,6 +94,10 @@ impl Side {
             .expect("open the JetStream log");
         let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log.clone())), "pl")
             .with_calendar_staleness(calendar_staleness);
+        ledger
+            .execute(Submitted::new(crate::workload::close_calendar()))
+            .await
+            .expect("close the bench tenant's first quarter");
         let gw = Arc::new(CommandGateway::new(
             ledger.clone(),
             GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),

@@ -8,7 +8,9 @@
 //! `QUARTERS + 2` events (both event stores replay it per command). Writers
 //! never share an entity: the figures are the command path's cost, not
 //! contention. Each writer sends one command at a time and waits for its
-//! answer; its latency is that round trip.
+//! answer; its latency is that round trip. Every side's tenant calendar has
+//! one closed quarter ([`close_calendar`]), before all the timed ones: each
+//! command is decided against it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -58,6 +60,20 @@ fn quarter(n: usize) -> Period {
 /// The reference of writer `w`'s `k`-th indicator in the cell tagged `tag`.
 fn reference(tag: &str, w: usize, k: usize) -> String {
     format!("{tag}-{w}-{k}")
+}
+
+/// The period every side's tenant calendar has closed before a cell runs
+/// (a council's calendar holds its closed quarters; none of the timed
+/// results falls in it).
+pub fn closed_period() -> Period {
+    Period::parse("1999/00 Q4").expect("a well-formed quarter label")
+}
+
+/// The command that closes [`closed_period`], once per side.
+pub fn close_calendar() -> CommandEnvelope {
+    envelope(Command::ClosePeriod {
+        period: closed_period(),
+    })
 }
 
 /// The untimed commands that make writer `w`'s indicators exist, with a target.
