@@ -35,7 +35,9 @@
 //! * `batch`: `append_batch` as one ADR-50 atomic batch;
 //! * `group`: group commit, concurrent appends gathered into atomic batches
 //!   (each answered as if alone);
-//! * `read`: subject reads and ordered range reads, gapless or an error.
+//! * `read`: subject reads and ordered range reads, gapless or an error;
+//!   a subject's version by direct get where the stream's own answer is
+//!   certain (one replica; not a mirror's), else from the leader.
 
 use std::time::Duration;
 
@@ -250,7 +252,7 @@ impl EventLog for JetStreamLog {
     /// or when the direct get cannot be trusted, the leader answers.
     async fn subject_version(&self, subject: &Subject) -> Result<Seq, LogError> {
         if self.direct_versions() {
-            if let Some(version) = self.version_by_direct_get(subject).await {
+            if let Some(version) = self.version_by_direct_get(subject).await? {
                 return Ok(version);
             }
         }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     consumer::{pull, DeliverPolicy},
-    stream::RawMessageErrorKind,
+    stream::{DirectGetErrorKind, RawMessageErrorKind},
 };
 use futures::StreamExt;
 use uuid::Uuid;
@@ -147,7 +147,7 @@ async fn delete_read_consumer(log: &JetStreamLog, name: &str) {
 
 impl JetStreamLog {
     /// The subject's last sequence by direct get, when that answer is the
-    /// stream's own: `None` means "ask the leader".
+    /// stream's own: `Ok(None)` means "ask the leader".
     ///
     /// Only called for a single-replica stream, where the one server holding
     /// it stores a record before acknowledging it, so a direct get sent
@@ -156,14 +156,30 @@ impl JetStreamLog {
     /// `mirror_direct` (the same `_sys_` queue group), which may lag: an
     /// answer naming another stream is set aside, and so is "not found",
     /// which names no stream (a subject never written, such as the calendar
-    /// of a tenant that has closed no period, costs a second request).
-    pub(super) async fn version_by_direct_get(&self, subject: &Subject) -> Option<Seq> {
-        let m = self
+    /// of a tenant that has closed no period, costs a second request), and
+    /// so is a refusal (no responders while the stream's direct
+    /// subscription is being set up). A request that timed out is an error:
+    /// the leader, on the same server, would only make the caller wait
+    /// twice as long to learn it.
+    pub(super) async fn version_by_direct_get(
+        &self,
+        subject: &Subject,
+    ) -> Result<Option<Seq>, LogError> {
+        let m = match self
             .s
             .stream
             .direct_get_last_for_subject(subject.as_str())
             .await
-            .ok()?;
+        {
+            Ok(m) => m,
+            Err(e) if e.kind() == DirectGetErrorKind::TimedOut => {
+                return Err(nats("direct get of a subject's last record", e))
+            }
+            Err(e) => {
+                tracing::debug!(%subject, error = %e, "direct get not answered: asking the leader");
+                return Ok(None);
+            }
+        };
         let ours = m
             .headers
             .get(STREAM_NAME)
@@ -172,7 +188,7 @@ impl JetStreamLog {
             tracing::debug!(%subject, answered_by = ?m.headers.get(STREAM_NAME),
                 "a direct get answered by another stream (a mirror?): asking the leader");
         }
-        ours.then_some(m.sequence)
+        Ok(ours.then_some(m.sequence))
     }
 
     /// Every record of the subject up to its version (the leader's answer
@@ -916,5 +932,31 @@ mod tests {
         for _ in 0..64 {
             assert_eq!(log.subject_version(&subject).await.unwrap(), 4);
         }
+    }
+
+    /// A direct get that times out is the version request's error, after
+    /// one timeout: not a second wait for the leader on the same server.
+    #[tokio::test]
+    async fn a_version_request_to_a_stopped_server_fails_after_one_timeout() {
+        let mut server = perfledger_testkit::NatsServer::start();
+        let timeout = Duration::from_millis(800);
+        let log = JetStreamLog::connect(JetStreamOptions {
+            url: server.url(),
+            timeout,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let subject = commit(0).subject;
+        assert_eq!(log.subject_version(&subject).await.unwrap(), 0);
+        server.kill();
+        let started = std::time::Instant::now();
+        let err = log.subject_version(&subject).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(err, LogError::Nats { .. }), "{err}");
+        assert!(
+            took < timeout * 2,
+            "failed after {took:?}: more than the one {timeout:?} timeout"
+        );
     }
 }
