@@ -54,6 +54,7 @@ conformance!(
     dedupe_on_retry,
     read_ranges,
     live_tail,
+    positions_readable_at_once,
     durable_across_restart,
     batch_semantics,
     limits,
@@ -208,6 +209,69 @@ async fn live_tail(h: Harness) {
     }
     writer.await.unwrap();
     assert_eq!(got, vec![2, 3, 4, 5, 6, 7]);
+}
+
+/// A position the log has reported (its head, a subject's version) is
+/// readable at once, while other writers append: a read up to it delivers
+/// it. The embedded log once made its index's new head visible before its
+/// readers' view of the head, so a read of a just-reported position could
+/// end empty (the ledger refused a command with "sequence gap", a catch-up
+/// to the head stopped short).
+async fn positions_readable_at_once(h: Harness) {
+    const WRITERS: u128 = 6;
+    const EACH: u128 = 400;
+    let log = h.log().clone();
+    let appended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let log = log.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let id = 1 + w * EACH + i;
+                log.append(commit(&subj(w), Expected::Any, id, id as i64, "r"))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    let readers: Vec<_> = (0..2u128)
+        .map(|r| {
+            let (log, appended) = (log.clone(), appended.clone());
+            tokio::spawn(async move {
+                // Until the writers are done, and at least a few checks
+                // (the in-memory log's writers may finish first).
+                let mut checked = 0u64;
+                while checked < 64 || !appended.load(std::sync::atomic::Ordering::Acquire) {
+                    let at = if checked % 2 == 0 {
+                        log.head().await.expect("head")
+                    } else {
+                        let s = subj((checked as u128 / 2 + r) % WRITERS);
+                        log.subject_version(&s).await.expect("version")
+                    };
+                    if at == 0 {
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    let got = read_range(&log, at, Until::Seq(at)).await;
+                    assert_eq!(
+                        got.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                        vec![at],
+                        "a read of reported position {at} (after {checked} checks)"
+                    );
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("a writer panicked");
+    }
+    appended.store(true, std::sync::atomic::Ordering::Release);
+    for r in readers {
+        r.await.expect("a reader panicked");
+    }
+    assert_eq!(log.head().await.unwrap(), (WRITERS * EACH) as u64);
 }
 
 async fn durable_across_restart(mut h: Harness) {

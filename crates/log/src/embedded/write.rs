@@ -5,7 +5,8 @@
 //! requests are queued; whoever holds the writer drains the queue, stages
 //! every request against the index (and the requests staged before it),
 //! writes all new records as one frame with one fsync, and only then
-//! updates the index and answers. A failed write is rolled back and fails
+//! updates the index (and, before letting it go, the head readers wait on)
+//! and answers. A failed write is rolled back and fails
 //! every request of the group.
 
 use std::collections::HashMap;
@@ -219,20 +220,21 @@ impl EmbeddedLog {
             }
             w.len = base + frame.len() as u64;
             let ids = w.ids.as_mut().expect("the msg-id index was built above");
-            let head = {
-                let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
-                for n in g.new {
-                    let seq = idx.push(
-                        base + (FRAME_HEADER + n.start) as u64,
-                        n.len as u32,
-                        n.subject,
-                        n.recorded_at,
-                    );
-                    ids.insert(n.msg_id, seq);
-                }
-                idx.head()
-            };
-            inner.head_tx.send_replace(head);
+            let mut idx = inner.index.write().map_err(|_| poisoned("index"))?;
+            for n in g.new {
+                let seq = idx.push(
+                    base + (FRAME_HEADER + n.start) as u64,
+                    n.len as u32,
+                    n.subject,
+                    n.recorded_at,
+                );
+                ids.insert(n.msg_id, seq);
+            }
+            // Readers' head moves before the index is let go: whoever sees
+            // the new head in the index (`head`, `subject_version`) and
+            // then reads up to it finds it in the head a read goes by.
+            inner.head_tx.send_replace(idx.head());
+            drop(idx);
         }
         drop(w);
         for (q, r) in answers {
