@@ -82,6 +82,13 @@ struct Args {
     /// for the calendar's version before every command.
     #[arg(long, default_value_t = 0)]
     calendar_staleness_ms: u64,
+    /// Also run perfledger's durable paths on its embedded log (fsynced
+    /// before the acknowledgement, concurrent appends sharing one fsync, as
+    /// PostgreSQL's commits share a WAL flush): the same ledger and gateway
+    /// where the log's storage groups commits, beside JetStream's one fsync
+    /// per publish.
+    #[arg(long)]
+    embedded: bool,
     /// Groups in flight at once with group commit.
     #[arg(long, default_value_t = 1)]
     group_in_flight: usize,
@@ -164,27 +171,27 @@ async fn run_durability(
     } else {
         vec![1]
     };
+    let staleness = std::time::Duration::from_millis(a.calendar_staleness_ms);
     let mut sides = Vec::new();
     for &g in &groups {
-        let side = perfledger::Side::start(
-            durability,
-            g,
-            a.group_in_flight,
-            std::time::Duration::from_millis(a.calendar_staleness_ms),
-        )
-        .await;
-        sides.push((g, side));
+        let side = perfledger::Side::start(durability, g, a.group_in_flight, staleness).await;
+        let (label, tag) = match g {
+            1 => (String::new(), "1".to_string()),
+            g => (format!(", group {g}"), g.to_string()),
+        };
+        sides.push((label, tag, side));
+    }
+    if a.embedded && durability == Durability::Durable {
+        let side = perfledger::Side::start_embedded(staleness).await;
+        sides.push((", embedded log".to_string(), "e".to_string(), side));
     }
     let mut rows = Vec::new();
     for &w in &a.writers {
         let per = (a.commands / w).max(1);
         let tag = |p: &str| format!("{run}{}{p}{w}", &durability.name()[..1]);
         let mut ours = Vec::new();
-        for (g, side) in &sides {
-            let name = |path: &str| match g {
-                1 => path.to_string(),
-                g => format!("{path}, group {g}"),
-            };
+        for (label, g, side) in &sides {
+            let name = |path: &str| format!("{path}{label}");
             if a.paths.contains(&Path::Ledger) {
                 let ledger = side.run_ledger(&tag(&format!("l{g}-")), w, per).await;
                 ours.push((name("ledger (in process)"), ledger));
@@ -194,7 +201,7 @@ async fn run_durability(
                 ours.push((name("gateway (NATS)"), gateway));
             }
             eprintln!(
-                "  {} × {w} writers, group commit {g}: {}; {} consumers on the stream",
+                "  {} × {w} writers, side {g}: {}; {} consumers on the stream",
                 durability.name(),
                 side.group_stats(),
                 side.stream_consumers().await
@@ -221,7 +228,7 @@ async fn run_durability(
             load_average()
         );
     }
-    for (_, side) in sides {
+    for (_, _, side) in sides {
         side.shutdown().await;
     }
     for &c in &a.pgbench_clients {

@@ -12,6 +12,14 @@
 //! command from its writer's own NATS connection with `perfledger-client`
 //! (request/reply → gateway → ledger → JetStream). Every command must be
 //! accepted: a refusal is a panic naming it, never a silently short cell.
+//!
+//! [`Side::start_embedded`] is the same ledger and gateway on perfledger's
+//! embedded log instead (a directory on the disk PostgreSQL's data is on):
+//! an append is acknowledged once its frame is fsynced, and concurrent
+//! appends share one frame and one fsync (the log's group commit,
+//! `crates/log/src/embedded/write.rs`), the `durable` promise kept the way
+//! PostgreSQL keeps it. Its nats-server carries the gateway's requests
+//! and replies only.
 
 use std::sync::Arc;
 
@@ -19,6 +27,7 @@ use perfledger_client::{Publisher, PublisherConfig};
 use perfledger_domain::Tenant;
 use perfledger_gateway::{CommandGateway, GatewayConfig};
 use perfledger_ledger::{Ledger, Submitted};
+use perfledger_log::embedded::EmbeddedLog;
 use perfledger_log::jetstream::{JetStreamLog, JetStreamOptions};
 use perfledger_log::AnyLog;
 use perfledger_testkit::{NatsCluster, NatsServer};
@@ -52,10 +61,17 @@ impl Servers {
     }
 }
 
+/// Where a side's log is.
+enum Log {
+    JetStream(JetStreamLog),
+    /// The embedded log in this directory (removed with the side).
+    Embedded(#[allow(dead_code)] tempfile::TempDir),
+}
+
 /// A nats-server (or three) with a ledger and a gateway on it.
 pub struct Side {
     servers: Servers,
-    log: JetStreamLog,
+    log: Log,
     ledger: Ledger<AnyLog>,
     stop: tokio::sync::watch::Sender<bool>,
     serving: tokio::task::JoinHandle<Result<(), perfledger_gateway::GatewayError>>,
@@ -92,19 +108,6 @@ impl Side {
         let log = JetStreamLog::with_client(client, opts)
             .await
             .expect("open the JetStream log");
-        let ledger = Ledger::new(Arc::new(AnyLog::JetStream(log.clone())), "pl")
-            .with_calendar_staleness(calendar_staleness);
-        ledger
-            .execute(Submitted::new(crate::workload::close_calendar()))
-            .await
-            .expect("close the bench tenant's first quarter");
-        let gw = Arc::new(CommandGateway::new(
-            ledger.clone(),
-            GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
-        ));
-        // One connection for the log and the requests, as the gateway
-        // binary has (`crates/gateway/src/main.rs`, `open_log`).
-        let gw_client = log.client().clone();
         if let Servers::Three(_) = &servers {
             // Where each side landed: a publish from a client on another
             // node than the stream's leader crosses one more route.
@@ -124,21 +127,79 @@ impl Side {
                 log.client().server_info().server_name,
             );
         }
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let serving = tokio::spawn(async move {
-            let mut rx = rx;
-            gw.serve(gw_client, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await
-        });
+        // One connection for the log and the requests, as the gateway
+        // binary has (`crates/gateway/src/main.rs`, `open_log`).
+        let gw_client = log.client().clone();
+        let (ledger, stop, serving) = Self::serve(
+            AnyLog::JetStream(log.clone()),
+            calendar_staleness,
+            gw_client,
+        )
+        .await;
         Side {
             servers,
-            log,
+            log: Log::JetStream(log),
             ledger,
             stop,
             serving,
         }
+    }
+
+    /// The ledger (trusting the tenant calendar as [`Side::start`] says)
+    /// and gateway on an embedded log in a fresh directory, with a
+    /// nats-server for the gateway's requests (see the module docs).
+    pub async fn start_embedded(calendar_staleness: std::time::Duration) -> Self {
+        let servers = Servers::One(NatsServer::start_with_config_text(
+            crate::durability::Durability::Relaxed.nats_config(),
+        ));
+        let dir = perfledger_testkit::owned_dir::owned_tempdir("pl-bench-embedded-");
+        let log = EmbeddedLog::open(dir.path().join("log"))
+            .await
+            .expect("open the embedded log");
+        let (ledger, stop, serving) = Self::serve(
+            AnyLog::Embedded(log),
+            calendar_staleness,
+            servers.connect().await,
+        )
+        .await;
+        Side {
+            servers,
+            log: Log::Embedded(dir),
+            ledger,
+            stop,
+            serving,
+        }
+    }
+
+    /// A ledger over `log` (its tenant's first quarter closed, as every
+    /// side's) and a gateway serving it on `client`.
+    async fn serve(
+        log: AnyLog,
+        calendar_staleness: std::time::Duration,
+        client: async_nats::Client,
+    ) -> (
+        Ledger<AnyLog>,
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), perfledger_gateway::GatewayError>>,
+    ) {
+        let ledger = Ledger::new(Arc::new(log), "pl").with_calendar_staleness(calendar_staleness);
+        ledger
+            .execute(Submitted::new(crate::workload::close_calendar()))
+            .await
+            .expect("close the bench tenant's first quarter");
+        let gw = Arc::new(CommandGateway::new(
+            ledger.clone(),
+            GatewayConfig::new([Tenant::new(TENANT).expect("a valid tenant name")]),
+        ));
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(async move {
+            let mut rx = rx;
+            gw.serve(client, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        (ledger, stop, serving)
     }
 
     /// The ledger path: `Ledger::execute` in this process.
@@ -178,7 +239,10 @@ impl Side {
     /// Consumers on the log's stream now (the ledger's reads delete theirs;
     /// a count that grows with the commands run would tax every append).
     pub async fn stream_consumers(&self) -> usize {
-        let mut stream = async_nats::jetstream::new(self.log.client().clone())
+        let Log::JetStream(log) = &self.log else {
+            return 0;
+        };
+        let mut stream = async_nats::jetstream::new(log.client().clone())
             .get_stream(JetStreamOptions::default().stream)
             .await
             .expect("the log's stream");
@@ -192,7 +256,10 @@ impl Side {
 
     /// What the log's group commit did so far, as one line.
     pub fn group_stats(&self) -> String {
-        let s = self.log.group_commit_stats();
+        let Log::JetStream(log) = &self.log else {
+            return "the embedded log's own group commit".to_string();
+        };
+        let s = log.group_commit_stats();
         let mean = if s.batches == 0 {
             0.0
         } else {
