@@ -13,6 +13,10 @@
 //!   does, and again without that look-up (the peer as measured before
 //!   session 17: it would accept results for closed periods);
 //!
+//! and, with `--embedded`, the `durable` setting's ledger and gateway again
+//! on perfledger's embedded log (fsync before acknowledging, concurrent
+//! appends sharing one: [`perfledger::Side::start_embedded`]);
+//!
 //! and pgbench with postgres-es's SQL alone, the peer's ceiling. Durability
 //! is matched pairwise ([`durability`]): `relaxed`, `durable` (on one
 //! machine's disk) and, with `--durability replicated`, surviving the loss
