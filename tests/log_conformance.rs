@@ -242,7 +242,7 @@ async fn positions_readable_at_once(h: Harness) {
                 // (the in-memory log's writers may finish first).
                 let mut checked = 0u64;
                 while checked < 64 || !appended.load(std::sync::atomic::Ordering::Acquire) {
-                    let at = if checked % 2 == 0 {
+                    let at = if checked.is_multiple_of(2) {
                         log.head().await.expect("head")
                     } else {
                         let s = subj((checked as u128 / 2 + r) % WRITERS);
