@@ -6,8 +6,12 @@
 //! through [`perfledger_readmodel::Projector::with_write_tap`] and replayed
 //! call for call (the same batches, plain inserts and flushes), with no
 //! projection work, a commit's plain inserts on one thread or spread over
-//! several (sled takes concurrent inserts). (a) writes in batches: for keys in order into a fresh
-//! tree they beat plain inserts (1M: 1.15-1.22 s against 1.38-1.50 s).
+//! several (sled takes concurrent inserts); (c) the floor of a rebuild
+//! whose projection cost nothing: (b) on two threads while the log is read
+//! as a rebuild must read it, on the same cores. (a) writes in batches:
+//! for keys in order into a fresh tree they beat plain inserts (1M:
+//! 1.15-1.22 s against 1.38-1.50 s). The stream is loaded into memory
+//! before (b) and (c) start, so neither pays for reading it.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -181,21 +185,25 @@ fn read_bytes(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Child mode (b): replay the recorded stream `dir/stream.bin` into a
-/// fresh sled at `dir/ceiling-stream`, call for call, a commit's plain
-/// inserts spread over `threads` threads (sled takes concurrent inserts;
-/// a commit's keys are distinct, and its atomic batch, the checkpoint
-/// last, is applied once they have all landed, as the projector does).
-/// One thread replays in the recorded order. Prints `ceiling <ms>
-/// <batches> <bytes> <cpu ms>`.
-pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
-    assert!(threads >= 1, "a replay needs a thread");
-    let (db, tree) = fresh(&dir.join("ceiling-stream"))?;
+/// One step of a recorded write stream.
+enum Step {
+    /// `db.flush()`.
+    Flush,
+    /// A commit's plain inserts, one chunk each (any order, any thread).
+    Inserts(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A commit's atomic batch, applied once its inserts have landed.
+    Batch {
+        writes: Vec<(Vec<u8>, Vec<u8>)>,
+        remove_chain: bool,
+    },
+}
+
+/// The recorded stream `dir/stream.bin`, whole, in memory: a replay then
+/// spends its time in sled alone, and a replay beside other work
+/// ([`floor`]) competes for the cores with sled's work only.
+fn load_stream(dir: &Path) -> Result<Vec<Step>, BoxError> {
     let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(dir.join("stream.bin"))?);
-    let (mut spent, mut batches, mut bytes) = (Duration::ZERO, 0usize, 0usize);
-    // The plain-insert chunks of the commit being read.
-    let mut pending: Vec<Vec<(Vec<u8>, Vec<u8>)>> = Vec::new();
-    let cpu = crate::process_cpu();
+    let mut steps = Vec::new();
     loop {
         let mut tag = [0u8; 1];
         match r.read_exact(&mut tag) {
@@ -204,9 +212,7 @@ pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
             Err(e) => return Err(e.into()),
         }
         if tag[0] == 1 {
-            let t = Instant::now();
-            db.flush()?;
-            spent += t.elapsed();
+            steps.push(Step::Flush);
             continue;
         }
         let mut remove = [0u8; 1];
@@ -217,25 +223,94 @@ pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
         for _ in 0..read32(&mut r)? {
             let k = read_bytes(&mut r)?;
             let v = read_bytes(&mut r)?;
-            bytes += k.len() + v.len();
             writes.push((k, v));
         }
-        batches += 1;
-        if tag[0] == 2 {
-            pending.push(writes);
-            continue;
+        steps.push(match tag[0] {
+            0 => Step::Batch {
+                writes,
+                remove_chain: remove[0] == 1,
+            },
+            2 => Step::Inserts(writes),
+            other => return Err(format!("stream.bin: unknown step tag {other}").into()),
+        });
+    }
+    Ok(steps)
+}
+
+/// What a replay did: the time spent in sled, batches (plain-insert chunks
+/// and atomic batches) and bytes written.
+struct Replayed {
+    spent: Duration,
+    batches: usize,
+    bytes: usize,
+}
+
+/// Replay `steps` into `db`'s read-model tree, call for call, a commit's
+/// plain inserts spread over `threads` threads (sled takes concurrent
+/// inserts; a commit's keys are distinct, and its atomic batch, the
+/// checkpoint last, is applied once they have all landed, as the projector
+/// does). One thread replays in the recorded order.
+fn replay(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    steps: &[Step],
+    threads: usize,
+) -> Result<Replayed, BoxError> {
+    assert!(threads >= 1, "a replay needs a thread");
+    let mut done = Replayed {
+        spent: Duration::ZERO,
+        batches: 0,
+        bytes: 0,
+    };
+    let size = |writes: &[(Vec<u8>, Vec<u8>)]| {
+        writes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    };
+    // The plain-insert chunks of the commit being replayed.
+    let mut pending: Vec<&[(Vec<u8>, Vec<u8>)]> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Flush => {
+                let t = Instant::now();
+                db.flush()?;
+                done.spent += t.elapsed();
+            }
+            Step::Inserts(writes) => {
+                done.batches += 1;
+                done.bytes += size(writes);
+                pending.push(writes);
+            }
+            Step::Batch {
+                writes,
+                remove_chain,
+            } => {
+                done.batches += 1;
+                done.bytes += size(writes);
+                done.spent += insert_spread(tree, &pending, threads)?;
+                pending.clear();
+                done.spent += apply(tree, writes, *remove_chain)?;
+            }
         }
-        spent += insert_spread(&tree, &pending, threads)?;
-        pending.clear();
-        spent += apply(&tree, &writes, remove[0] == 1)?;
     }
     assert!(pending.is_empty(), "the stream ends with a commit's batch");
-    // CPU of every thread (sled's IO threads too), reading the recorded
-    // file included.
+    Ok(done)
+}
+
+/// Child mode (b): replay the recorded stream `dir/stream.bin` (loaded
+/// first, not timed) into a fresh sled at `dir/ceiling-stream` on
+/// `threads` inserting threads ([`replay`]). Prints `ceiling <ms>
+/// <batches> <bytes> <cpu ms>`.
+pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
+    let steps = load_stream(dir)?;
+    let (db, tree) = fresh(&dir.join("ceiling-stream"))?;
+    // CPU of every thread (sled's IO threads too).
+    let cpu = crate::process_cpu();
+    let done = replay(&db, &tree, &steps, threads)?;
     let cpu = crate::process_cpu().saturating_sub(cpu);
     println!(
-        "ceiling {} {batches} {bytes} {}",
-        spent.as_millis(),
+        "ceiling {} {} {} {}",
+        done.spent.as_millis(),
+        done.batches,
+        done.bytes,
         cpu.as_millis()
     );
     drop(db);
@@ -243,11 +318,61 @@ pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Child mode (c), the floor of a rebuild with a projection that costs
+/// nothing: ceiling (b) on `threads` inserting threads while, at the same
+/// time and on the same cores, the log `dir/log` is read as a rebuild must
+/// read it (every record's frame checked, its leaf hash and the hash
+/// chain checked, every commit decoded into events) and nothing is done
+/// with the events. Prints `floor <ms> <replay ms> <read ms> <cpu ms>`:
+/// the time until both are done, each one's own, and the process's CPU.
+pub async fn floor(dir: &Path, threads: usize) -> Result<(), BoxError> {
+    use futures::StreamExt;
+    use perfledger_log::integrity::{ChainCheck, Hashed};
+    use perfledger_log::{EventLog, Until};
+
+    let steps = load_stream(dir)?;
+    let log = perfledger_log::EmbeddedLog::open(dir.join("log")).await?;
+    let (db, tree) = fresh(&dir.join("ceiling-floor"))?;
+    let (t, cpu) = (Instant::now(), crate::process_cpu());
+    let replaying = std::thread::spawn(move || {
+        let done = replay(&db, &tree, &steps, threads).map_err(|e| e.to_string());
+        (done, t.elapsed(), db)
+    });
+    let mut chain = ChainCheck::new();
+    let mut events = 0usize;
+    let mut records = log.read(1, Until::Head);
+    while let Some(rec) = records.next().await {
+        let rec = rec?;
+        chain
+            .push_hashed(&Hashed::of(&rec))
+            .map_err(|(seq, problem)| format!("chain broken at {seq}: {problem}"))?;
+        if !rec.subject.is_checkpoint() {
+            events += perfledger_domain::decode_commit(&rec.payload)?.len();
+        }
+    }
+    assert!(events > 0, "the log holds events");
+    let read = t.elapsed();
+    let (done, replay_time, db) = replaying.join().expect("the replay does not panic");
+    done?;
+    let replayed = (replay_time, read);
+    let (all, cpu) = (t.elapsed(), crate::process_cpu().saturating_sub(cpu));
+    println!(
+        "floor {} {} {} {}",
+        all.as_millis(),
+        replayed.0.as_millis(),
+        replayed.1.as_millis(),
+        cpu.as_millis()
+    );
+    drop(db);
+    std::fs::remove_dir_all(dir.join("ceiling-floor"))?;
+    Ok(())
+}
+
 /// Insert a commit's plain-insert chunks on `threads` threads (each takes
 /// the next chunk not yet taken; one thread inserts them in order), timed.
 fn insert_spread(
     tree: &sled::Tree,
-    chunks: &[Vec<(Vec<u8>, Vec<u8>)>],
+    chunks: &[&[(Vec<u8>, Vec<u8>)]],
     threads: usize,
 ) -> Result<Duration, BoxError> {
     let t = Instant::now();
@@ -265,7 +390,7 @@ fn insert_spread(
                 while let Some(c) =
                     chunks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                 {
-                    for (k, v) in c {
+                    for (k, v) in c.iter() {
                         if let Err(e) = tree.insert(k.as_slice(), v.as_slice()) {
                             *failed.lock().expect("no panic holds it") = Some(e);
                             return;

@@ -17,8 +17,13 @@
 //! figures share a process with generation and the raw reads).
 //!
 //! `--alternate DIR [--rounds N]` times the rebuild of `DIR/log` against
-//! ceiling (b) on two threads, alternated N rounds, and prints the median
-//! ratio (run the full bench with `--dir DIR` once first to make the log).
+//! ceiling (b) on two threads and against the floor (c), (b) run beside
+//! the reading a rebuild cannot skip (every record read, its frame, leaf
+//! hash and chain checked, every commit decoded; nothing projected), in
+//! an order rotated every round, N rounds, and prints the median ratios;
+//! ceiling / floor is the most any rebuild reading the log so could reach
+//! against (b) (run the full bench with `--dir DIR` once first to make
+//! the log).
 //!
 //! `--no-stream-ceiling` skips the write-stream ceiling (it records the
 //! projector's writes in a file as large as everything it writes).
@@ -506,6 +511,32 @@ fn stream_ceiling(
     }
 }
 
+/// What the floor child (c) reports: the time until both the replay and
+/// the read were done, each one's own time, and the process's CPU.
+struct Floor {
+    time: Duration,
+    replay: Duration,
+    read: Duration,
+    cpu: Duration,
+}
+
+/// The floor (c) in a child: ceiling (b) on two threads beside the
+/// rebuild's reading of `base/log` (`sled_ceiling::floor`).
+fn floor_in_child(base: &std::path::Path) -> Result<Floor, Box<dyn std::error::Error>> {
+    let ms = |v: &String| -> Result<Duration, Box<dyn std::error::Error>> {
+        Ok(Duration::from_millis(v.parse()?))
+    };
+    match &run_child(&["--floor".as_ref(), base.as_os_str()], "floor")?[..] {
+        [time, replay, read, cpu] => Ok(Floor {
+            time: ms(time)?,
+            replay: ms(replay)?,
+            read: ms(read)?,
+            cpu: ms(cpu)?,
+        }),
+        other => Err(format!("floor child said {other:?}").into()),
+    }
+}
+
 /// `--alternate DIR [--rounds N]` (default 5): the rebuild of `DIR/log`
 /// into a fresh `DIR/readmodel` against ceiling (b) on two inserting
 /// threads, `N` rounds, the order swapped every round (so a drift in the
@@ -531,49 +562,71 @@ fn alternate(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     ])?;
     println!("load average: {}", perfledger_bench::load_average());
     println!(
-        "| round | first | rebuild (CPU) | ceiling (b), two threads (CPU) | ceiling / rebuild |"
+        "| round | order | rebuild (CPU) | ceiling (b), two threads (CPU) | floor (c): (b) beside the log's reading (CPU; replay, read) | ceiling / rebuild | floor / rebuild | ceiling / floor |"
     );
-    println!("|---|---|---|---|---|");
-    let mut ratios = Vec::new();
+    println!("|---|---|---|---|---|---|---|---|");
+    let (mut ratios, mut floor_ratios, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let ceiling_first = round % 2 == 0;
-        let mut ceiling = None;
-        let mut rebuilt = None;
-        for ceiling_now in [ceiling_first, !ceiling_first] {
-            if ceiling_now {
-                ceiling = Some(stream_ceiling(dir, 2)?);
-            } else {
-                fresh()?;
-                let r = rebuild_in_child(&["--rebuild-only".as_ref(), dir.as_os_str()])?;
-                assert_eq!(
-                    r.digest, recorded.digest,
-                    "every rebuild gives the same bytes"
-                );
-                rebuilt = Some(r);
+        // The three children in an order rotated every round, so a drift
+        // in the machine's or the filesystem's state falls on all alike.
+        const NAMES: [&str; 3] = ["rebuild", "ceiling", "floor"];
+        let order: Vec<usize> = (0..3).map(|i| (i + round - 1) % 3).collect();
+        let (mut ceiling, mut rebuilt, mut floor) = (None, None, None);
+        for &which in &order {
+            match which {
+                0 => {
+                    fresh()?;
+                    let r = rebuild_in_child(&["--rebuild-only".as_ref(), dir.as_os_str()])?;
+                    assert_eq!(
+                        r.digest, recorded.digest,
+                        "every rebuild gives the same bytes"
+                    );
+                    rebuilt = Some(r);
+                }
+                1 => ceiling = Some(stream_ceiling(dir, 2)?),
+                _ => floor = Some(floor_in_child(dir)?),
             }
         }
-        let (ceiling, rebuilt) = (
+        let (ceiling, rebuilt, floor) = (
             ceiling.expect("measured above"),
             rebuilt.expect("measured above"),
+            floor.expect("measured above"),
         );
-        let ratio = ceiling.1.as_secs_f64() / rebuilt.time.as_secs_f64();
+        let secs = |d: Duration| d.as_secs_f64();
+        let ratio = secs(ceiling.1) / secs(rebuilt.time);
+        let floor_ratio = secs(floor.time) / secs(rebuilt.time);
+        let bound = secs(ceiling.1) / secs(floor.time);
         ratios.push(ratio);
+        floor_ratios.push(floor_ratio);
+        bounds.push(bound);
         println!(
-            "| {round} | {} | {:.2} s ({:.2} s) | {:.2} s ({:.2} s) | {ratio:.2}x |",
-            if ceiling_first { "ceiling" } else { "rebuild" },
-            rebuilt.time.as_secs_f64(),
-            rebuilt.cpu.as_secs_f64(),
-            ceiling.1.as_secs_f64(),
-            ceiling.4.as_secs_f64(),
+            "| {round} | {} | {:.2} s ({:.2} s) | {:.2} s ({:.2} s) | {:.2} s ({:.2} s; {:.2} s, {:.2} s) | {ratio:.2}x | {floor_ratio:.2}x | {bound:.2}x |",
+            order.iter().map(|&i| NAMES[i]).collect::<Vec<_>>().join(", "),
+            secs(rebuilt.time),
+            secs(rebuilt.cpu),
+            secs(ceiling.1),
+            secs(ceiling.4),
+            secs(floor.time),
+            secs(floor.cpu),
+            secs(floor.replay),
+            secs(floor.read),
         );
     }
     std::fs::remove_file(&file)?;
-    ratios.sort_by(f64::total_cmp);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!(
+            "{:.2}x (min {:.2}x, max {:.2}x)",
+            v[v.len() / 2],
+            v[0],
+            v[v.len() - 1]
+        )
+    };
     println!(
-        "median ceiling / rebuild over {rounds} alternated rounds: {:.2}x (min {:.2}x, max {:.2}x); digest {}; load average {}",
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
+        "medians over {rounds} rounds: ceiling / rebuild {}; floor / rebuild {}; ceiling / floor, the most any rebuild that reads the log as this one must could reach against the ceiling, {}; digest {}; load average {}",
+        median(ratios),
+        median(floor_ratios),
+        median(bounds),
         recorded.digest,
         perfledger_bench::load_average()
     );
@@ -778,6 +831,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
         return perfledger_bench::sled_ceiling::replay_stream(std::path::Path::new(&dir), threads);
+    }
+    if let Some(dir) = arg("--floor") {
+        let threads = arg("--ceiling-threads")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        return perfledger_bench::sled_ceiling::floor(std::path::Path::new(&dir), threads).await;
     }
     if let Some(url) = arg("--rebuild-only-nats") {
         let args: Vec<String> = std::env::args().collect();
