@@ -297,8 +297,9 @@ fn replay(
 
 /// Child mode (b): replay the recorded stream `dir/stream.bin` (loaded
 /// first, not timed) into a fresh sled at `dir/ceiling-stream` on
-/// `threads` inserting threads ([`replay`]). Prints `ceiling <ms>
-/// <batches> <bytes> <cpu ms>`.
+/// `threads` inserting threads (a commit's plain inserts spread over
+/// them, its batch after). Prints `ceiling <ms> <batches> <bytes> <cpu
+/// ms>`.
 pub fn replay_stream(dir: &Path, threads: usize) -> Result<(), BoxError> {
     let steps = load_stream(dir)?;
     let (db, tree) = fresh(&dir.join("ceiling-stream"))?;
