@@ -8,6 +8,14 @@
 //! encoded commit is exactly `--size` bytes, the size of the raw messages.
 //!
 //! `cargo run --release -p perfledger-bench --bin log_bench -- --n 200000`
+//!
+//! `--writers 1,8,32` measures the embedded log alone under concurrent
+//! writers instead: each appends `--n / W` commits one at a time to an
+//! entity of its own, each expecting the version its last append returned
+//! (as the ledger does), every append fsynced before its answer and
+//! concurrent appends sharing a group commit; prints appends/s, latency
+//! percentiles and the process's peak thread count (blocking threads held
+//! by commit tasks).
 
 // jemalloc, configured as every perfledger binary's (`perfledger_alloc`).
 use perfledger_alloc as _;
@@ -50,6 +58,10 @@ struct Args {
     /// Single fsync'ed embedded appends to time.
     #[arg(long, default_value_t = 2_000)]
     single: usize,
+    /// Only the embedded log under this many concurrent writers each
+    /// (comma-separated), `--n` appends in all per count (module docs).
+    #[arg(long, value_delimiter = ',')]
+    writers: Vec<usize>,
 }
 
 fn rate(n: usize, d: Duration) -> f64 {
@@ -527,11 +539,126 @@ fn print_embedded(a: &Args, e: &Embedded) {
     );
 }
 
+/// The process's thread count (`Threads:` in `/proc/self/status`).
+fn threads_now() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `--writers`: the embedded log under each count of concurrent writers
+/// (module docs), a fresh log each.
+async fn embedded_writers(
+    a: &Args,
+    commentary_len: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    println!(
+        "log_bench --writers: the embedded log, {} appends of {} B per count, each fsynced before its answer; load average {}",
+        a.n,
+        a.size,
+        perfledger_bench::load_average()
+    );
+    println!("| writers | appends/s | p50 | p99 | peak threads |");
+    println!("|---|---|---|---|---|");
+    let template = envelope_template(commentary_len);
+    for &writers in &a.writers {
+        assert!(writers >= 1, "--writers counts are at least 1");
+        let dir = tempfile::tempdir()?;
+        let log = EmbeddedLog::open(dir.path().join("log")).await?;
+        let per = a.n / writers;
+        // Every writer's commits, built before the clock starts; the
+        // expected version is set as each is appended.
+        let loads: Vec<Vec<Commit>> = subjects("pl", writers)
+            .into_iter()
+            .enumerate()
+            .map(|(w, (entity, subject))| {
+                (0..per)
+                    .map(|k| {
+                        let envelope = stamped(&template, w * per + k, entity);
+                        Commit {
+                            subject: subject.clone(),
+                            expected: Expected::Any,
+                            msg_id: envelope.command_id,
+                            recorded_at: envelope.recorded_at.0,
+                            payload: encode_commit(std::slice::from_ref(&envelope))
+                                .expect("encodable")
+                                .into(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let (done, peak) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let sampler = std::thread::spawn({
+            let (done, peak) = (done.clone(), peak.clone());
+            move || {
+                while !done.load(Ordering::Relaxed) {
+                    peak.fetch_max(threads_now(), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        });
+        let t = Instant::now();
+        let tasks: Vec<_> = loads
+            .into_iter()
+            .map(|commits| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(commits.len());
+                    let mut last = None;
+                    for mut c in commits {
+                        c.expected = last.map_or(Expected::Empty, Expected::At);
+                        let sent = Instant::now();
+                        last = Some(log.append(c).await?.seq);
+                        latencies.push(sent.elapsed());
+                    }
+                    Ok::<_, perfledger_log::LogError>(latencies)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(per * writers);
+        for task in tasks {
+            latencies.extend(task.await??);
+        }
+        let took = t.elapsed();
+        done.store(true, Ordering::Relaxed);
+        sampler.join().expect("the sampler does not panic");
+        assert_eq!(
+            log.head().await?,
+            (per * writers) as u64,
+            "every append landed"
+        );
+        latencies.sort_unstable();
+        println!(
+            "| {writers} | {:.0} | {} | {} | {} |",
+            rate(per * writers, took),
+            perfledger_bench::ms(perfledger_bench::pct(&latencies, 50)),
+            perfledger_bench::ms(perfledger_bench::pct(&latencies, 99)),
+            peak.load(Ordering::Relaxed)
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Args::parse();
     let payload = Bytes::from(vec![b'x'; a.size]);
     let commentary_len = commentary_len_for(a.size)?;
+    if !a.writers.is_empty() {
+        return embedded_writers(&a, commentary_len).await;
+    }
     let server = NatsServer::start();
     println!(
         "log_bench: n={} payload={}B entities={} window={} (nats-server at {})",
