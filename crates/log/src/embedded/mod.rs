@@ -59,7 +59,7 @@ mod write;
 use format::RecordView;
 use offsets::Offsets;
 use seq_list::SeqList;
-use write::{Queued, Writer};
+use write::{Queue, Writer};
 
 pub use format::{encode_frame, encode_record, read_raw, write_raw, LogRecordRef, RawRecord};
 
@@ -246,7 +246,7 @@ struct Inner {
     data_path: PathBuf,
     opts: EmbeddedOptions,
     writer: Mutex<Writer>,
-    queue: Mutex<Vec<Queued>>,
+    queue: Mutex<Queue>,
     index: RwLock<Index>,
     reader: File,
     head_tx: watch::Sender<Seq>,

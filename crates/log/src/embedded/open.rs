@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::format::{scan, ScanEnd};
 use super::{
-    io_err, EmbeddedLog, EmbeddedOptions, Index, Inner, Writer, DATA_FILE, LOCK_FILE, MAGIC,
+    io_err, EmbeddedLog, EmbeddedOptions, Index, Inner, Queue, Writer, DATA_FILE, LOCK_FILE, MAGIC,
 };
 use crate::LogError;
 
@@ -131,7 +131,7 @@ impl EmbeddedLog {
                     broken: None,
                     ids: None,
                 }),
-                queue: Mutex::new(Vec::new()),
+                queue: Mutex::new(Queue::default()),
                 index: RwLock::new(index),
                 reader,
                 head_tx,

@@ -8,6 +8,13 @@
 //! updates the index (and, before letting it go, the head readers wait on)
 //! and answers. A failed write is rolled back and fails
 //! every request of the group.
+//!
+//! One committer at a time: the append that finds no committer running
+//! starts one (a blocking task), which commits group after group until it
+//! finds the queue empty, and says so under the queue's lock, so an append
+//! queued after that starts the next. Appends only wait for their answer.
+//! A committer that fails or panics fails the requests still queued
+//! ([`Committer`]'s drop), so no append waits for a committer that is gone.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -42,6 +49,53 @@ const IDS_CHUNK: Seq = 65_536;
 pub(super) struct Queued {
     commits: Vec<Commit>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Appended>, LogError>>,
+}
+
+/// Appends waiting for the group commit, and whether a committer runs.
+#[derive(Default)]
+pub(super) struct Queue {
+    requests: Vec<Queued>,
+    /// A committer is running: it commits until it finds `requests` empty
+    /// and clears this under the same lock.
+    committing: bool,
+}
+
+/// The running committer's claim, moved into its task: dropped without
+/// [`Committer::finish`] (the committer failed or panicked, or its task
+/// never ran), it lets the next append start a committer and fails every
+/// request still queued (their callers get "dropped" rather than wait).
+struct Committer {
+    inner: std::sync::Arc<Inner>,
+    finished: bool,
+}
+
+impl Committer {
+    /// Whether the queue is empty; if it is, the claim is given up under
+    /// the same lock (the next append starts a committer).
+    fn finish_if_empty(&mut self) -> Result<bool, LogError> {
+        let mut q = self.inner.queue.lock().map_err(|_| poisoned("queue"))?;
+        if q.requests.is_empty() {
+            q.committing = false;
+            self.finished = true;
+        }
+        Ok(self.finished)
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // A poisoned queue is still cleared: its requests must not wait.
+        let mut q = self
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        q.committing = false;
+        q.requests.clear();
+    }
 }
 
 /// A request and what to answer it.
@@ -143,10 +197,18 @@ impl EmbeddedLog {
         Ok(out)
     }
 
-    /// Group commit: whoever holds the writer drains every queued request,
-    /// writes all their new records as ONE frame, fsyncs once, lets the
-    /// writer go, then answers each request. A request already answered by
-    /// an earlier leader finds the queue without it and returns at once.
+    /// The committer: group commits until it finds the queue empty (see
+    /// the module docs).
+    fn commit_while_queued(mut committer: Committer) -> Result<(), LogError> {
+        while !committer.finish_if_empty()? {
+            Self::commit_queued(&committer.inner)?;
+        }
+        Ok(())
+    }
+
+    /// Group commit: holding the writer, drain every queued request, write
+    /// all their new records as ONE frame, fsync once, let the writer go,
+    /// then answer each request.
     fn commit_queued(inner: &Inner) -> Result<(), LogError> {
         let mut w = inner.writer.lock().map_err(|_| poisoned("writer"))?;
         let answers = Self::commit_group(inner, &mut w)?;
@@ -163,7 +225,7 @@ impl EmbeddedLog {
     /// as a group are answered here).
     fn commit_group(inner: &Inner, w: &mut Writer) -> Result<Vec<Answer>, LogError> {
         let queued: Vec<Queued> =
-            std::mem::take(&mut *inner.queue.lock().map_err(|_| poisoned("queue"))?);
+            std::mem::take(&mut inner.queue.lock().map_err(|_| poisoned("queue"))?.requests);
         if queued.is_empty() {
             return Ok(Vec::new());
         }
@@ -281,34 +343,34 @@ impl EmbeddedLog {
         &self,
         commits: Vec<Commit>,
     ) -> Result<Vec<Appended>, LogError> {
-        let (reply, mut rx) = tokio::sync::oneshot::channel();
-        self.inner
-            .queue
-            .lock()
-            .map_err(|_| poisoned("queue"))?
-            .push(Queued { commits, reply });
-        let inner = self.inner.clone();
-        let mut task = tokio::task::spawn_blocking(move || Self::commit_queued(&inner));
-        let dropped = || LogError::Unavailable("append was dropped by the group commit".into());
-        // The answer comes from whichever task drained the queue holding
-        // this request, often another append's. Waiting for this task too
-        // held the caller while the task queued for the writer behind the
-        // next groups' fsyncs, groups not its own: 32 ledger writers on
-        // this log ran at 4,900-5,000 durable commands a second, and at
-        // 23,000-24,500 once they waited for their answer only
-        // (`bench/peer --embedded`, README).
-        tokio::select! {
-            biased;
-            answer = &mut rx => answer.map_err(|_| dropped())?,
-            done = &mut task => {
-                // This task failed before draining the queue (a poisoned
-                // lock): its error. Else the request was answered, or is in
-                // a group being committed by another task, which answers it
-                // or, failing, drops it.
-                done.map_err(|e| LogError::Unavailable(format!("append task failed: {e}")))??;
-                rx.await.map_err(|_| dropped())?
-            }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut q = self.inner.queue.lock().map_err(|_| poisoned("queue"))?;
+            q.requests.push(Queued { commits, reply });
+            !std::mem::replace(&mut q.committing, true)
+        };
+        if start {
+            // One blocking task commits for every append queued while it
+            // runs. A task per append, each waiting for the writer, held
+            // up to the runtime's 512 blocking threads under 32 writers
+            // (`log_bench --writers`), which reads also run on.
+            let committer = Committer {
+                inner: self.inner.clone(),
+                finished: false,
+            };
+            tokio::task::spawn_blocking(move || {
+                let data = committer.inner.data_path.clone();
+                if let Err(e) = Self::commit_while_queued(committer) {
+                    tracing::warn!(log = %data.display(), error = %e, "embedded log committer failed; its queued appends fail");
+                }
+            });
         }
+        // The committer answers, or fails and drops the request.
+        rx.await.map_err(|_| {
+            LogError::Unavailable(
+                "append was dropped by the group commit (its committer failed)".into(),
+            )
+        })?
     }
 }
 
@@ -347,7 +409,7 @@ mod tests {
             }
         });
         // Queued, with its own task waiting for the writer held here.
-        while inner.queue.lock().unwrap().is_empty() {
+        while inner.queue.lock().unwrap().requests.is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         // The group committed and answered as its leader would, the writer
@@ -365,5 +427,102 @@ mod tests {
         assert_eq!(appended.seq, 1);
         drop(writer);
         assert_eq!(log.head().await.unwrap(), 1);
+    }
+
+    /// However many appends wait, one committer runs: appends queued while
+    /// the writer is held (as during a group's fsync) start no task of
+    /// their own, and are all committed, as one group, once it is free.
+    /// Before, every append spawned a blocking task that waited for the
+    /// writer: 32 writers held the runtime's 512 blocking threads.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // Holding the writer across the awaits below is the point.
+    #[allow(clippy::await_holding_lock)]
+    async fn appends_waiting_for_the_writer_share_one_committer() {
+        const APPENDS: usize = 50;
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).await.unwrap();
+        let inner = log.inner.clone();
+        let writer = inner.writer.lock().unwrap();
+        let appends: Vec<_> = (0..APPENDS)
+            .map(|i| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let id = Uuid::from_u128(i as u128 + 1);
+                    log.append(Commit {
+                        subject: Subject::entity("pl", "t", "k", id).unwrap(),
+                        expected: Expected::Empty,
+                        msg_id: id,
+                        recorded_at: 1,
+                        payload: bytes::Bytes::from_static(b"one"),
+                    })
+                    .await
+                })
+            })
+            .collect();
+        while inner.queue.lock().unwrap().requests.len() < APPENDS {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(inner.queue.lock().unwrap().committing, "a committer runs");
+        assert_eq!(
+            std::sync::Arc::strong_count(&inner),
+            // This test's two handles, the tasks' clones of the log, and
+            // the one committer's.
+            2 + APPENDS + 1,
+            "one committer holds the log, not one per append"
+        );
+        drop(writer);
+        let mut seqs = Vec::new();
+        for a in appends {
+            seqs.push(a.await.unwrap().unwrap().seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=APPENDS as u64).collect::<Vec<_>>());
+        // The committer gives up its claim once the queue is empty.
+        while inner.queue.lock().unwrap().committing {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(log.head().await.unwrap(), APPENDS as u64);
+    }
+
+    /// A committer that fails fails the appends still queued, and the next
+    /// append starts a committer of its own: none waits for one that is
+    /// gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_committer_fails_its_queue_and_the_next_append_starts_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path()).await.unwrap();
+        let inner = log.inner.clone();
+        let commit = |i: u128| Commit {
+            subject: Subject::entity("pl", "t", "k", Uuid::from_u128(i)).unwrap(),
+            expected: Expected::Empty,
+            msg_id: Uuid::from_u128(i),
+            recorded_at: 1,
+            payload: bytes::Bytes::from_static(b"one"),
+        };
+        // A committer whose task dies with requests still queued (as one
+        // whose writer lock was poisoned returns early).
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        {
+            let mut q = inner.queue.lock().unwrap();
+            q.requests.push(Queued {
+                commits: vec![commit(1)],
+                reply,
+            });
+            q.committing = true;
+        }
+        drop(Committer {
+            inner: inner.clone(),
+            finished: false,
+        });
+        assert!(
+            rx.await.is_err(),
+            "the queued request is failed, not left waiting"
+        );
+        assert!(!inner.queue.lock().unwrap().committing);
+        let appended = tokio::time::timeout(Duration::from_secs(5), log.append(commit(2)))
+            .await
+            .expect("the next append starts a committer")
+            .unwrap();
+        assert_eq!(appended.seq, 1);
     }
 }
