@@ -60,10 +60,11 @@ pub(super) struct Queue {
     committing: bool,
 }
 
-/// The running committer's claim, moved into its task: dropped without
-/// [`Committer::finish`] (the committer failed or panicked, or its task
-/// never ran), it lets the next append start a committer and fails every
-/// request still queued (their callers get "dropped" rather than wait).
+/// The running committer's claim, moved into its task: dropped before
+/// [`Committer::finish_if_empty`] found the queue empty (the committer
+/// failed or panicked, or its task never ran), it lets the next append
+/// start a committer and fails every request still queued (their callers
+/// get "dropped" rather than wait).
 struct Committer {
     inner: std::sync::Arc<Inner>,
     finished: bool,
